@@ -1,0 +1,3 @@
+//! The dashboard (placeholder until the Leptos app lands).
+
+fn main() {}
