@@ -1,0 +1,236 @@
+//! Codec tests: every message whole and split at every offset, and the accept-variants of
+//! PROTOCOL.md.
+
+use super::*;
+
+const BITCOIN_ID: &str = "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3";
+
+/// Decodes `input` fed in two parts split at `split`; returns the message and the content.
+fn decode_split(input: &[u8], split: usize) -> Result<(Option<Message>, Vec<u8>), DecodeError> {
+    let mut decoder = Decoder::new(1 << 20);
+    let mut content = Vec::new();
+    let (a, b) = input.split_at(split);
+    if let Some(message) = decoder.feed(a, &mut content)? {
+        return Ok((Some(message), content));
+    }
+    let message = decoder.feed(b, &mut content)?;
+    Ok((message, content))
+}
+
+/// Decodes `input` split at every offset and checks all splits agree; returns the result.
+fn decode(input: &str) -> (Message, Vec<u8>) {
+    let whole = decode_split(input.as_bytes(), input.len()).expect("decodes");
+    for split in 0..input.len() {
+        let parts = decode_split(input.as_bytes(), split).expect("decodes when split");
+        assert_eq!(parts, whole, "split at {split} of {input}");
+    }
+    match whole {
+        (Some(message), content) => (message, content),
+        (None, _) => panic!("incomplete: {input}"),
+    }
+}
+
+fn message(input: &str) -> Message {
+    decode(input).0
+}
+
+fn meta(id: &str, name: &str, size: &str, owner: &str, ts: &str) -> FileMeta {
+    FileMeta {
+        file_id: id.into(),
+        file_name: name.into(),
+        file_size: Verbatim::parse(size).unwrap(),
+        file_owner: owner.into(),
+        file_timestamp: Verbatim::parse(ts).unwrap(),
+    }
+}
+
+#[test]
+fn gossip_whole_and_split_keeps_the_raw_object() {
+    let raw = r#"{"type":"GOSSIP","host":"eagle.cs.umanitoba.ca","port":8115,"id":"3f0c","peerId":"kashifm"}"#;
+    let expected = Message::Gossip(Gossip {
+        host: "eagle.cs.umanitoba.ca".into(),
+        port: 8115,
+        id: "3f0c".into(),
+        peer_id: "kashifm".into(),
+        raw: raw.into(),
+    });
+    assert_eq!(message(raw), expected);
+    // Trailing newline, leading blanks and bytes after the object are ignored.
+    assert_eq!(message(&format!("{raw}\n")), expected);
+    assert_eq!(message(&format!("  {raw}{{\"type\":\"DELETE\"}}")), expected);
+}
+
+#[test]
+fn our_encoding_round_trips() {
+    let m = meta(BITCOIN_ID, "bitcoin.pdf", "0.17575454711914062", "PROF", "1749713822");
+    let g = encode::gossip("127.0.0.1", 8999, "id-1", "me");
+    assert!(matches!(message(&g), Message::Gossip(x) if x.raw == g && x.peer_id == "me"));
+    assert_eq!(
+        message(&encode::gossip_reply("h", 1, "me", [&m])),
+        Message::GossipReply(GossipReply {
+            host: "h".into(),
+            port: 1,
+            peer_id: "me".into(),
+            files: vec![m.clone()],
+        })
+    );
+    assert_eq!(
+        message(&encode::get_file(BITCOIN_ID)),
+        Message::GetFile { file_id: BITCOIN_ID.into() }
+    );
+    assert_eq!(
+        message(&encode::announce("me", &m)),
+        Message::Announce(Announce { from: "me".into(), meta: m.clone() })
+    );
+    assert_eq!(
+        message(&encode::delete("me", BITCOIN_ID)),
+        Message::Delete(Delete { from: "me".into(), file_id: BITCOIN_ID.into() })
+    );
+    assert_eq!(message(&encode::file_data_not_found()), Message::FileData(None));
+
+    let mut wire = encode::file_data_head(&m).into_bytes();
+    encode::hex_into(b"%PDF-1.4 \x00\xff", &mut wire);
+    wire.extend_from_slice(encode::FILE_DATA_TAIL.as_bytes());
+    let wire = String::from_utf8(wire).unwrap();
+    assert_eq!(decode(&wire), (Message::FileData(Some(m)), b"%PDF-1.4 \x00\xff".to_vec()));
+}
+
+#[test]
+fn file_data_in_any_key_order_and_case() {
+    let (msg, content) = decode(
+        r#"{"data": "4869214A", "file_id": "abc", "file_owner": "o", "type": "FILE_DATA",
+            "file_timestamp": 1750034796.9022326, "file_size": 4, "file_name": "x.txt"}"#,
+    );
+    assert_eq!(content, b"Hi!J");
+    assert_eq!(
+        msg,
+        Message::FileData(Some(meta("abc", "x.txt", "4", "o", "1750034796.9022326")))
+    );
+}
+
+#[test]
+fn empty_data_is_an_empty_file() {
+    let (msg, content) = decode(
+        r#"{"type":"FILE_DATA","file_id":"e","file_name":"empty","file_size":0,"file_owner":"o","file_timestamp":1,"data":""}"#,
+    );
+    assert!(content.is_empty());
+    assert!(matches!(msg, Message::FileData(Some(_))));
+}
+
+#[test]
+fn every_not_found_variant() {
+    let not_found = [
+        r#"{"type":"FILE_DATA","file_name":null,"file_size":null,"file_id":null,"file_owner":null,"file_timestamp":null,"data":null}"#,
+        r#"{"type":"FILE_DATA","file_name":null,"file_size":0,"file_id":null,"file_owner":null,"file_timestamp":null,"data":null}"#,
+        r#"{"type":"FILE_DATA","file_id":"abc","data":"null"}"#,
+        r#"{"type":"FILE_DATA","file_id":"null","data":"00"}"#,
+        r#"{"type":"FILE_DATA","file_id":"abc"}"#,
+        r#"{"type":"FILE_DATA","data":"00"}"#,
+        r#"{"type":"FILE_DATA","file_id":"abc","data":null}"#,
+    ];
+    for input in not_found {
+        assert_eq!(message(input), Message::FileData(None), "{input}");
+    }
+}
+
+#[test]
+fn gossip_reply_accept_variants() {
+    let reply = |files: &str| match message(&format!(
+        r#"{{"type":"GOSSIP_REPLY","host":"127.0.0.1","port":"8999","peerId":"Silicon"{files}}}"#
+    )) {
+        Message::GossipReply(r) => {
+            assert_eq!(r.port, 8999, "port as a numeric string");
+            r.files
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(reply("").is_empty());
+    assert!(reply(r#","files":null"#).is_empty());
+    assert!(reply(r#","files":{"a":1}"#).is_empty());
+    assert!(reply(r#","files":"nope""#).is_empty());
+    let files = reply(
+        r#","files":[{"file_name":"a","file_size":1.5,"file_id":"id1","file_owner":"o","file_timestamp":"Sun Jun 15 21:36:41 2025","extra":[1,{"x":"}"}]},
+                     {"file_name":"no id"},{"file_id":null},{"file_id":"id2"},7,null]"#,
+    );
+    assert_eq!(
+        files,
+        vec![
+            meta("id1", "a", "1.5", "o", "\"Sun Jun 15 21:36:41 2025\""),
+            meta("id2", "", "0", "", "0"),
+        ]
+    );
+}
+
+#[test]
+fn non_ascii_is_decoded_and_escaped_back() {
+    let input = r#"{"type":"ANNOUNCE","from":"p","file_name":"caf\u00e9 \ud83d\ude00.txt","file_size":1,"file_id":"i","file_owner":"o","file_timestamp":2}"#;
+    let Message::Announce(a) = message(input) else { panic!() };
+    assert_eq!(a.meta.file_name, "café 😀.txt");
+    let out = encode::announce("p", &a.meta);
+    assert!(out.is_ascii());
+    assert!(out.contains(r#""caf\u00e9 \ud83d\ude00.txt""#), "{out}");
+}
+
+#[test]
+fn garbage_is_an_error() {
+    let check = |input: &[u8]| {
+        let mut decoder = Decoder::new(1024);
+        let result = decoder.feed(input, &mut Vec::new());
+        assert!(result.is_err(), "{:?}: {result:?}", String::from_utf8_lossy(input));
+    };
+    check(b"[1,2]");
+    check(b"hello");
+    check(b"\x00\x01\x02");
+    check(b"{\"type\":\"NOPE\"}");
+    check(b"{\"no\":\"type\"}");
+    check(b"{\"type\":\"GOSSIP\",\"host\":\"h\"}");
+    check(b"{\"type\":\"FILE_DATA\",\"data\":\"abc\"}");
+    check(b"{\"type\":\"FILE_DATA\",\"data\":\"ab!\"}");
+    check(b"{\"type\": \"DELETE\", oops}");
+    check(&[b'{'; 2000]);
+    check(format!("{{\"type\":\"GOSSIP\",\"id\":\"{}\"}}", "x".repeat(2000)).as_bytes());
+}
+
+#[test]
+fn half_a_message_needs_more() {
+    let mut decoder = Decoder::new(1024);
+    let input = br#"{"type":"GOSSIP","host":"h","po"#;
+    assert_eq!(decoder.feed(input, &mut Vec::new()), Ok(None));
+    assert!(!decoder.is_idle());
+}
+
+#[test]
+fn fixture_ids_are_reproduced_from_bytes_and_timestamps() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let check = |name: &str, ts: &str, id: &str, size: usize| {
+        let bytes = std::fs::read(dir.join(name)).expect("fixture");
+        assert_eq!(bytes.len(), size);
+        assert_eq!(file_id(&bytes, &Verbatim::parse(ts).unwrap()), id);
+    };
+    check("bitcoin.pdf", "1749713822", BITCOIN_ID, 184292);
+    check(
+        "names.txt",
+        "1749713836",
+        "ec51d2db09c604ea76a5891229095f9ecb258ad18a48ff657161ec95b6b82b58",
+        1483,
+    );
+}
+
+#[test]
+fn a_large_file_streams_with_bounded_buffers() {
+    let m = meta("x", "big", "1", "o", "1");
+    let mut decoder = Decoder::new(4096);
+    let mut chunk = Vec::new();
+    assert_eq!(decoder.feed(encode::file_data_head(&m).as_bytes(), &mut chunk), Ok(None));
+    let block = vec![0xab_u8; 64 * 1024];
+    let mut hex = Vec::new();
+    encode::hex_into(&block, &mut hex);
+    for _ in 0..64 {
+        chunk.clear();
+        assert_eq!(decoder.feed(&hex, &mut chunk), Ok(None));
+        assert_eq!(chunk.len(), block.len());
+    }
+    let done = decoder.feed(encode::FILE_DATA_TAIL.as_bytes(), &mut chunk).unwrap();
+    assert_eq!(done, Some(Message::FileData(Some(m))));
+    assert_eq!(decoder.decoded_bytes(), 64 * 64 * 1024);
+}
