@@ -1,3 +1,5 @@
-//! The dashboard (placeholder until the Leptos app lands).
+//! Entry point: mounts the dashboard on the page's body.
 
-fn main() {}
+fn main() {
+    leptos::mount::mount_to_body(frontend::App);
+}

@@ -1,0 +1,390 @@
+//! The dashboard's decisions over plain data: merging events into lists, transfer speed, and
+//! the files table's filter and sort.
+//!
+//! Nothing here touches a signal, the DOM or the network; `state` wraps these functions in
+//! signals. Times are passed in (`now_ms`), so every rule is testable with plain numbers.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+
+use shared::{FileDto, LogEntry, TransferDto, TransferStateDto};
+
+/// How many event-log lines the dashboard keeps.
+pub const LOG_CAP: usize = 200;
+
+/// An item with the revision it was last changed at.
+///
+/// Keyed lists render by `(id, rev)`, so a row is rebuilt exactly when its item changed and the
+/// other rows keep their DOM nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row<T> {
+    /// Taken from a counter that only grows, so a changed item never reuses an old key.
+    pub rev: u64,
+    /// The item as last received.
+    pub item: T,
+}
+
+/// Replaces the row whose item has the same key as `item`, or appends a new one.
+pub fn upsert<T, K: PartialEq>(rows: &mut Vec<Row<T>>, item: T, rev: u64, key: impl Fn(&T) -> K) {
+    let k = key(&item);
+    match rows.iter_mut().find(|row| key(&row.item) == k) {
+        Some(row) => *row = Row { rev, item },
+        None => rows.push(Row { rev, item }),
+    }
+}
+
+/// A transfer with the client-side speed estimate built from its successive updates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransferRow {
+    /// The transfer as last received.
+    pub dto: TransferDto,
+    /// Smoothed bytes per second while running; the average over its life once finished.
+    pub speed: Option<f64>,
+    /// Our clock (ms) and `bytes_done` at the last update the speed was measured against.
+    pub sample: (f64, u64),
+    /// Our clock (ms) when this row last changed, to spot a stalled transfer.
+    pub updated_ms: f64,
+}
+
+/// Updates closer together than this are folded into the next measurement, so bursts of small
+/// progress events do not make the speed jump around.
+const MIN_SAMPLE_MS: f64 = 250.0;
+/// Weight of the newest measurement in the smoothed speed.
+const SMOOTHING: f64 = 0.3;
+/// A running transfer silent for this long shows no speed or ETA.
+pub const STALL_MS: f64 = 5000.0;
+
+/// Builds the row for `dto`, continuing the speed estimate of `prev` (the same transfer's row).
+pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64) -> TransferRow {
+    let done = dto.bytes_done;
+    if dto.state != TransferStateDto::Running {
+        // The peer's own start and end times give an exact average; no clock skew involved.
+        let speed = dto.finished_ms.and_then(|end| {
+            let ms = end.saturating_sub(dto.started_ms);
+            (ms > 0 && done > 0).then(|| done as f64 * 1000.0 / ms as f64)
+        });
+        return TransferRow {
+            dto,
+            speed,
+            sample: (now_ms, done),
+            updated_ms: now_ms,
+        };
+    }
+    let Some(prev) = prev else {
+        return TransferRow {
+            dto,
+            speed: None,
+            sample: (now_ms, done),
+            updated_ms: now_ms,
+        };
+    };
+    let (t0, b0) = prev.sample;
+    let elapsed = now_ms - t0;
+    if done < b0 {
+        // Restarted from scratch (a retry reusing the id): forget the old estimate.
+        return TransferRow {
+            dto,
+            speed: None,
+            sample: (now_ms, done),
+            updated_ms: now_ms,
+        };
+    }
+    if elapsed < MIN_SAMPLE_MS {
+        return TransferRow {
+            dto,
+            speed: prev.speed,
+            sample: prev.sample,
+            updated_ms: now_ms,
+        };
+    }
+    let measured = (done - b0) as f64 * 1000.0 / elapsed;
+    let speed = match prev.speed {
+        Some(old) => old + SMOOTHING * (measured - old),
+        None => measured,
+    };
+    TransferRow {
+        dto,
+        speed: Some(speed),
+        sample: (now_ms, done),
+        updated_ms: now_ms,
+    }
+}
+
+impl TransferRow {
+    /// The speed worth showing at `now_ms`: none for a running transfer that went quiet.
+    pub fn shown_speed(&self, now_ms: f64) -> Option<f64> {
+        let running = self.dto.state == TransferStateDto::Running;
+        if running && now_ms - self.updated_ms > STALL_MS {
+            None
+        } else {
+            self.speed
+        }
+    }
+
+    /// Seconds left for a running transfer of known size, at the shown speed.
+    pub fn eta_secs(&self, now_ms: f64) -> Option<f64> {
+        if self.dto.state != TransferStateDto::Running {
+            return None;
+        }
+        let total = self.dto.bytes_total?;
+        let speed = self.shown_speed(now_ms).filter(|s| *s > 0.0)?;
+        Some(total.saturating_sub(self.dto.bytes_done) as f64 / speed)
+    }
+}
+
+/// Replaces or appends the transfer with the same id, carrying its speed estimate along.
+pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, rev: u64, now_ms: f64) {
+    let prev = rows
+        .iter()
+        .find(|r| r.item.dto.id == dto.id)
+        .map(|r| &r.item);
+    let row = track_transfer(prev, dto, now_ms);
+    upsert(rows, row, rev, |r| r.dto.id);
+}
+
+/// One event-log line with a sequence number to key it by (two lines may be identical).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    /// Grows by one per line received.
+    pub seq: u64,
+    /// The line.
+    pub entry: LogEntry,
+}
+
+/// Puts `entry` at the front (newest first) and keeps at most [`LOG_CAP`] lines.
+pub fn push_log(log: &mut VecDeque<LogLine>, entry: LogEntry, seq: u64) {
+    log.push_front(LogLine { seq, entry });
+    log.truncate(LOG_CAP);
+}
+
+/// The column the files table is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// File name, case-insensitive.
+    Name,
+    /// Size in bytes; unknown sizes sort first.
+    Size,
+    /// Owner id.
+    Owner,
+    /// Number of holders.
+    Holders,
+    /// Announced timestamp.
+    Time,
+    /// Whether we hold a copy.
+    Held,
+}
+
+/// A sort column and direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sort {
+    /// The column.
+    pub key: SortKey,
+    /// Ascending when true.
+    pub ascending: bool,
+}
+
+impl Sort {
+    /// The sort after a click on `key`'s header: the same column flips, a new one starts ascending.
+    pub fn clicked(self, key: SortKey) -> Sort {
+        if self.key == key {
+            Sort {
+                key,
+                ascending: !self.ascending,
+            }
+        } else {
+            Sort {
+                key,
+                ascending: true,
+            }
+        }
+    }
+}
+
+/// Whether `file` matches the filter text (name, owner or id, case-insensitive; empty matches).
+pub fn file_matches(file: &FileDto, filter: &str) -> bool {
+    let needle = filter.trim().to_lowercase();
+    needle.is_empty()
+        || file.file_name.to_lowercase().contains(&needle)
+        || file.file_owner.to_lowercase().contains(&needle)
+        || file.file_id.to_lowercase().starts_with(&needle)
+}
+
+/// Orders two files for `sort`; ties fall back to name, then id, so the order is stable.
+pub fn compare_files(a: &FileDto, b: &FileDto, sort: Sort) -> Ordering {
+    let by_name =
+        |a: &FileDto, b: &FileDto| a.file_name.to_lowercase().cmp(&b.file_name.to_lowercase());
+    let primary = match sort.key {
+        SortKey::Name => by_name(a, b),
+        SortKey::Size => a.size_bytes.cmp(&b.size_bytes),
+        SortKey::Owner => a.file_owner.cmp(&b.file_owner),
+        SortKey::Holders => a.holders.len().cmp(&b.holders.len()),
+        SortKey::Time => compare_time(a, b),
+        SortKey::Held => a.has_copy.cmp(&b.has_copy),
+    };
+    let primary = if sort.ascending {
+        primary
+    } else {
+        primary.reverse()
+    };
+    primary
+        .then_with(|| by_name(a, b))
+        .then_with(|| a.file_id.cmp(&b.file_id))
+}
+
+/// Numeric timestamps in time order, before the ones that are only text (compared as text).
+fn compare_time(a: &FileDto, b: &FileDto) -> Ordering {
+    match (a.timestamp_secs, b.timestamp_secs) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.file_timestamp.cmp(&b.file_timestamp),
+    }
+}
+
+/// The rows to show: those matching `filter`, in `sort` order.
+pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<Row<FileDto>> {
+    let mut shown: Vec<Row<FileDto>> = rows
+        .iter()
+        .filter(|r| file_matches(&r.item, filter))
+        .cloned()
+        .collect();
+    shown.sort_by(|a, b| compare_files(&a.item, &b.item, sort));
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{LogLevel, TransferKind};
+
+    fn file(id: &str, name: &str, size: Option<u64>, ts: Option<f64>) -> FileDto {
+        FileDto {
+            file_id: id.into(),
+            file_name: name.into(),
+            size_bytes: size,
+            file_owner: "owner".into(),
+            file_timestamp: ts.map_or("later".into(), |t| t.to_string()),
+            timestamp_secs: ts,
+            holders: vec![],
+            has_copy: false,
+            owned: false,
+        }
+    }
+
+    fn transfer(id: u64, done: u64, state: TransferStateDto) -> TransferDto {
+        TransferDto {
+            id,
+            kind: TransferKind::Get,
+            file_id: "f".into(),
+            file_name: "a.txt".into(),
+            peer: None,
+            bytes_done: done,
+            bytes_total: Some(10_000),
+            started_ms: 1_000,
+            finished_ms: (state != TransferStateDto::Running).then_some(3_000),
+            state,
+        }
+    }
+
+    #[test]
+    fn upsert_replaces_by_key_and_appends_new() {
+        let mut rows = vec![];
+        upsert(&mut rows, ("a", 1), 1, |x| x.0);
+        upsert(&mut rows, ("b", 1), 2, |x| x.0);
+        upsert(&mut rows, ("a", 2), 3, |x| x.0);
+        assert_eq!(
+            rows,
+            vec![
+                Row {
+                    rev: 3,
+                    item: ("a", 2)
+                },
+                Row {
+                    rev: 2,
+                    item: ("b", 1)
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn speed_comes_from_successive_updates() {
+        let running = TransferStateDto::Running;
+        let first = track_transfer(None, transfer(1, 0, running.clone()), 0.0);
+        assert_eq!(first.speed, None);
+        let second = track_transfer(Some(&first), transfer(1, 1000, running.clone()), 1000.0);
+        assert_eq!(second.speed, Some(1000.0));
+        // Too soon after the last sample: the estimate is kept, the sample too.
+        let burst = track_transfer(Some(&second), transfer(1, 1100, running.clone()), 1100.0);
+        assert_eq!((burst.speed, burst.sample), (Some(1000.0), (1000.0, 1000)));
+        // 2000 B/s measured, smoothed towards it.
+        let third = track_transfer(Some(&burst), transfer(1, 3000, running), 2000.0);
+        assert_eq!(third.speed, Some(1300.0));
+        assert_eq!(third.eta_secs(2000.0), Some(7000.0 / 1300.0));
+        assert_eq!(third.shown_speed(2000.0 + STALL_MS + 1.0), None);
+        assert_eq!(third.eta_secs(2000.0 + STALL_MS + 1.0), None);
+    }
+
+    #[test]
+    fn finished_transfers_show_their_average() {
+        let done = track_transfer(None, transfer(1, 10_000, TransferStateDto::Done), 0.0);
+        assert_eq!(done.speed, Some(5000.0));
+        assert_eq!(done.eta_secs(0.0), None);
+    }
+
+    #[test]
+    fn log_is_newest_first_and_capped() {
+        let mut log = VecDeque::new();
+        for seq in 0..(LOG_CAP as u64 + 5) {
+            let entry = LogEntry {
+                at_ms: seq,
+                level: LogLevel::Info,
+                message: seq.to_string(),
+            };
+            push_log(&mut log, entry, seq);
+        }
+        assert_eq!(log.len(), LOG_CAP);
+        assert_eq!(log.front().map(|l| l.seq), Some(LOG_CAP as u64 + 4));
+    }
+
+    #[test]
+    fn filter_and_sort() {
+        let rows: Vec<Row<FileDto>> = [
+            file("c1", "Zeta.txt", Some(5), Some(30.0)),
+            file("a1", "alpha.bin", None, None),
+            file("b1", "beta.md", Some(900), Some(10.0)),
+        ]
+        .into_iter()
+        .map(|item| Row { rev: 0, item })
+        .collect();
+        let names = |sort, filter| -> Vec<String> {
+            visible_files(&rows, filter, sort)
+                .into_iter()
+                .map(|r| r.item.file_name)
+                .collect()
+        };
+        let by = |key, ascending| Sort { key, ascending };
+        assert_eq!(
+            names(by(SortKey::Name, true), ""),
+            ["alpha.bin", "beta.md", "Zeta.txt"]
+        );
+        assert_eq!(
+            names(by(SortKey::Size, false), ""),
+            ["beta.md", "Zeta.txt", "alpha.bin"]
+        );
+        assert_eq!(
+            names(by(SortKey::Time, true), ""),
+            ["beta.md", "Zeta.txt", "alpha.bin"]
+        );
+        assert_eq!(names(by(SortKey::Name, true), "ZET"), ["Zeta.txt"]);
+        assert_eq!(names(by(SortKey::Name, true), "b1"), ["beta.md"]);
+        assert_eq!(
+            by(SortKey::Name, true).clicked(SortKey::Name),
+            by(SortKey::Name, false)
+        );
+        assert_eq!(
+            by(SortKey::Name, false).clicked(SortKey::Size),
+            by(SortKey::Size, true)
+        );
+    }
+}

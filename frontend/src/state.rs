@@ -1,0 +1,288 @@
+//! The dashboard's state: one set of signals, provided as context by `App` and read by every
+//! view, plus the actions the views trigger (get, delete, upload).
+//!
+//! Events from the peer come in through [`Dashboard::apply`]; the merging rules live in
+//! `model`. The network is reached only through `api`.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto};
+
+use crate::api::{self, Link};
+use crate::browser;
+use crate::model::{self, LogLine, Row, TransferRow};
+
+/// How long a notice stays on screen.
+const NOTICE_FOR: Duration = Duration::from_secs(8);
+/// How many finished uploads stay listed.
+const UPLOADS_KEPT: usize = 5;
+
+thread_local! {
+    static COUNTER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A number never handed out before: row revisions, log and upload ids.
+fn next_id() -> u64 {
+    COUNTER.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    })
+}
+
+/// A message for the user about something they did (a failed delete, a finished upload).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    /// Tells one notice from the next, so an old timer does not clear a newer notice.
+    pub id: u64,
+    /// What happened.
+    pub text: String,
+    /// Shown as an error when true.
+    pub error: bool,
+}
+
+/// Where an upload stands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UploadState {
+    /// Bytes are leaving.
+    Sending,
+    /// The peer stored it.
+    Done,
+    /// The peer refused it or could not be reached.
+    Failed(String),
+}
+
+/// A file being uploaded from this browser.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Upload {
+    /// Local id.
+    pub id: u64,
+    /// The file's name.
+    pub name: String,
+    /// Bytes sent so far.
+    pub sent: f64,
+    /// Bytes to send (the request body, so slightly more than the file).
+    pub total: f64,
+    /// Where it stands.
+    pub state: UploadState,
+}
+
+/// Every signal the views read. `Copy`, so handlers capture it freely.
+#[derive(Clone, Copy)]
+pub struct Dashboard {
+    /// The event socket's state.
+    pub link: RwSignal<Link>,
+    /// This peer, from the last snapshot.
+    pub status: RwSignal<Option<StatusDto>>,
+    /// Our clock (ms) when `status` arrived, to keep its uptime ticking.
+    pub status_at_ms: RwSignal<f64>,
+    /// Tracked peers.
+    pub peers: RwSignal<Vec<Row<PeerDto>>>,
+    /// Known files.
+    pub files: RwSignal<Vec<Row<FileDto>>>,
+    /// Transfers, oldest first, with speed estimates.
+    pub transfers: RwSignal<Vec<Row<TransferRow>>>,
+    /// Event-log lines, newest first.
+    pub log: RwSignal<VecDeque<LogLine>>,
+    /// Uploads from this browser, newest first.
+    pub uploads: RwSignal<Vec<Upload>>,
+    /// The current notice, if any.
+    pub notice: RwSignal<Option<Notice>>,
+    /// Our clock in Unix ms, advanced every second so that ages and ETAs tick.
+    pub now_ms: RwSignal<f64>,
+}
+
+impl Dashboard {
+    /// Empty state, as before the first snapshot.
+    pub fn empty() -> Self {
+        Dashboard {
+            link: RwSignal::new(Link::Connecting),
+            status: RwSignal::new(None),
+            status_at_ms: RwSignal::new(0.0),
+            peers: RwSignal::new(Vec::new()),
+            files: RwSignal::new(Vec::new()),
+            transfers: RwSignal::new(Vec::new()),
+            log: RwSignal::new(VecDeque::new()),
+            uploads: RwSignal::new(Vec::new()),
+            notice: RwSignal::new(None),
+            now_ms: RwSignal::new(browser::now_ms()),
+        }
+    }
+
+    /// Merges one event from the peer. A snapshot replaces everything.
+    pub fn apply(&self, event: ServerEvent) {
+        let now = browser::now_ms();
+        match event {
+            ServerEvent::Snapshot(snap) => {
+                self.status.set(Some(snap.status));
+                self.status_at_ms.set(now);
+                self.peers
+                    .set(snap.peers.into_iter().map(new_row).collect());
+                self.files
+                    .set(snap.files.into_iter().map(new_row).collect());
+                self.transfers.set(
+                    snap.transfers
+                        .into_iter()
+                        .map(|t| new_row(model::track_transfer(None, t, now)))
+                        .collect(),
+                );
+                let mut log = VecDeque::new();
+                for entry in snap.log {
+                    model::push_log(&mut log, entry, next_id());
+                }
+                self.log.set(log);
+            }
+            ServerEvent::PeerSeen(peer) => self
+                .peers
+                .update(|rows| model::upsert(rows, peer, next_id(), |p| p.peer_id.clone())),
+            ServerEvent::PeerDropped { peer_id } => self
+                .peers
+                .update(|rows| rows.retain(|r| r.item.peer_id != peer_id)),
+            ServerEvent::FileChanged(file) => self.upsert_file(file),
+            ServerEvent::FileRemoved { file_id } => self
+                .files
+                .update(|rows| rows.retain(|r| r.item.file_id != file_id)),
+            ServerEvent::Transfer(t) => self
+                .transfers
+                .update(|rows| model::upsert_transfer(rows, t, next_id(), now)),
+            ServerEvent::Log(entry) => self
+                .log
+                .update(|log| model::push_log(log, entry, next_id())),
+        }
+    }
+
+    fn upsert_file(&self, file: FileDto) {
+        self.files
+            .update(|rows| model::upsert(rows, file, next_id(), |f| f.file_id.clone()));
+    }
+
+    /// Records a problem on the client side (not from the peer) in the event log.
+    pub fn log_local(&self, message: String) {
+        let entry = LogEntry {
+            at_ms: browser::now_ms() as u64,
+            level: LogLevel::Warn,
+            message,
+        };
+        self.log
+            .update(|log| model::push_log(log, entry, next_id()));
+    }
+
+    /// Shows `text` for a few seconds.
+    pub fn notify(&self, text: impl Into<String>, error: bool) {
+        let id = next_id();
+        self.notice.set(Some(Notice {
+            id,
+            text: text.into(),
+            error,
+        }));
+        let notice = self.notice;
+        set_timeout(
+            move || {
+                if notice.with_untracked(|n| n.as_ref().map(|n| n.id)) == Some(id) {
+                    notice.set(None);
+                }
+            },
+            NOTICE_FOR,
+        );
+    }
+
+    /// Starts downloading a file from the network (`Get`, and `Retry` on a failed download).
+    pub fn get_file(&self, file_id: String, file_name: String) {
+        let this = *self;
+        spawn_local(async move {
+            match api::fetch_file(&file_id).await {
+                Ok(t) => this.apply(ServerEvent::Transfer(t)),
+                Err(e) => this.notify(format!("Could not get {file_name}: {e}"), true),
+            }
+        });
+    }
+
+    /// Deletes a file we own, after the user confirmed it.
+    pub fn delete_file(&self, file_id: String, file_name: String) {
+        if !browser::confirm(&format!("Delete {file_name} from the network?")) {
+            return;
+        }
+        let this = *self;
+        spawn_local(async move {
+            match api::delete_file(&file_id).await {
+                Ok(()) => {
+                    this.files
+                        .update(|rows| rows.retain(|r| r.item.file_id != file_id));
+                    this.notify(format!("Deleted {file_name}"), false);
+                }
+                Err(e) => this.notify(format!("Could not delete {file_name}: {e}"), true),
+            }
+        });
+    }
+
+    /// Uploads (pushes) a file picked or dropped by the user, tracking its progress.
+    pub fn upload(&self, file: web_sys::File) {
+        let id = next_id();
+        let name = file.name();
+        let size = file.size();
+        let uploads = self.uploads;
+        uploads.update(|list| {
+            list.insert(
+                0,
+                Upload {
+                    id,
+                    name: name.clone(),
+                    sent: 0.0,
+                    total: size,
+                    state: UploadState::Sending,
+                },
+            );
+            // Keep every upload in flight, and only the newest finished ones.
+            let mut finished = 0;
+            list.retain(|u| {
+                finished += usize::from(u.state != UploadState::Sending);
+                u.state == UploadState::Sending || finished <= UPLOADS_KEPT
+            });
+        });
+        let set = move |f: &dyn Fn(&mut Upload)| {
+            uploads.update(|list| list.iter_mut().filter(|u| u.id == id).for_each(f));
+        };
+        let this = *self;
+        let started = api::upload(
+            &file,
+            move |sent, total| {
+                set(&|u| {
+                    u.sent = sent;
+                    u.total = total;
+                })
+            },
+            move |result| match result {
+                Ok(dto) => {
+                    set(&|u| {
+                        u.sent = u.total;
+                        u.state = UploadState::Done;
+                    });
+                    this.upsert_file(dto);
+                    this.notify(format!("Uploaded {name}"), false);
+                }
+                Err(e) => {
+                    set(&|u| u.state = UploadState::Failed(e.clone()));
+                    this.notify(format!("Could not upload {name}: {e}"), true);
+                }
+            },
+        );
+        if let Err(e) = started {
+            set(&|u| u.state = UploadState::Failed(e.clone()));
+        }
+    }
+}
+
+fn new_row<T>(item: T) -> Row<T> {
+    Row {
+        rev: next_id(),
+        item,
+    }
+}
+
+/// The dashboard provided by `App`.
+pub fn use_dashboard() -> Dashboard {
+    expect_context::<Dashboard>()
+}

@@ -1,0 +1,160 @@
+//! The transfers table: every get, automatic fetch, push and incoming file, newest first, with
+//! progress, a client-side speed and ETA, and a retry for failed downloads.
+
+use leptos::prelude::*;
+use shared::{TransferKind, TransferStateDto};
+
+use crate::format;
+use crate::model::TransferRow;
+use crate::state::use_dashboard;
+
+/// Transfers, newest first.
+#[component]
+pub fn TransfersPanel() -> impl IntoView {
+    let dash = use_dashboard();
+    let rows = move || {
+        let mut rows = dash.transfers.get();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.item.dto.id));
+        rows
+    };
+    let running = move || {
+        dash.transfers.with(|t| {
+            t.iter()
+                .filter(|r| r.item.dto.state == TransferStateDto::Running)
+                .count()
+        })
+    };
+    view! {
+        <section class="panel transfers">
+            <h2>
+                "Transfers"
+                <span class="count">{move || dash.transfers.with(Vec::len)}</span>
+                <Show when=move || running() != 0>
+                    <span class="badge info">{running} " running"</span>
+                </Show>
+            </h2>
+            <div class="table-wrap">
+                <table data-testid="transfers-table">
+                    <thead>
+                        <tr>
+                            <th>"File"</th>
+                            <th>"Kind"</th>
+                            <th>"Peer"</th>
+                            <th class="progress-col">"Progress"</th>
+                            <th>"Speed"</th>
+                            <th>"ETA"</th>
+                            <th>"State"</th>
+                            <th class="actions"></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For
+                            each=rows
+                            key=|row| (row.item.dto.id, row.rev)
+                            children=|row| view! { <TransferLine row=row.item /> }
+                        />
+                        <Show when=move || dash.transfers.with(Vec::is_empty)>
+                            <tr class="empty">
+                                <td colspan="8">"No transfers yet."</td>
+                            </tr>
+                        </Show>
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn TransferLine(row: TransferRow) -> impl IntoView {
+    let dash = use_dashboard();
+    let t = row.dto.clone();
+    let kind = match t.kind {
+        TransferKind::Get => "get",
+        TransferKind::AutoFetch => "auto-fetch",
+        TransferKind::Push => "push",
+        TransferKind::Incoming => "incoming",
+    };
+    let is_download = matches!(t.kind, TransferKind::Get | TransferKind::AutoFetch);
+    let (state, reason) = match &t.state {
+        TransferStateDto::Running => ("running", None),
+        TransferStateDto::Done => ("done", None),
+        TransferStateDto::Failed { reason } => ("failed", Some(reason.clone())),
+    };
+    let state_class = match state {
+        "running" => "badge info",
+        "done" => "badge ok",
+        _ => "badge bad",
+    };
+    let pct = format::percent(t.bytes_done, t.bytes_total);
+    let amount = match t.bytes_total {
+        Some(total) => format!(
+            "{} of {}",
+            format::human_size(t.bytes_done),
+            format::human_size(total)
+        ),
+        None => format::human_size(t.bytes_done),
+    };
+    // A progress bar with no value is indeterminate: right for a running transfer of unknown
+    // size; a finished one shows full.
+    let (bar_value, bar_max) = match (t.bytes_total, state) {
+        (Some(total), _) => (
+            Some(t.bytes_done.min(total).to_string()),
+            total.max(1).to_string(),
+        ),
+        (None, "running") => (None, "1".to_string()),
+        (None, _) => (Some("1".to_string()), "1".to_string()),
+    };
+
+    let speed_row = row.clone();
+    let speed = move || {
+        speed_row
+            .shown_speed(dash.now_ms.get())
+            .map_or_else(|| "—".to_string(), format::human_rate)
+    };
+    let eta = move || {
+        row.eta_secs(dash.now_ms.get())
+            .map_or_else(|| "—".to_string(), format::human_duration)
+    };
+    let retry = (is_download && reason.is_some()).then(|| {
+        let (id, name) = (t.file_id.clone(), t.file_name.clone());
+        view! {
+            <button
+                data-testid="retry-button"
+                on:click=move |_| dash.get_file(id.clone(), name.clone())
+            >
+                "Retry"
+            </button>
+        }
+    });
+
+    view! {
+        <tr
+            data-testid="transfer-row"
+            data-transfer-id=t.id.to_string()
+            data-file-id=t.file_id.clone()
+            data-state=state
+            data-kind=kind
+        >
+            <td class="name" title=t.file_name.clone()>{t.file_name.clone()}</td>
+            <td>{kind}</td>
+            <td class="mono ellipsis" title=t.peer.clone().unwrap_or_default()>
+                {t.peer.clone().unwrap_or_else(|| "—".to_string())}
+            </td>
+            <td class="progress-col">
+                <progress value=bar_value max=bar_max></progress>
+                <span class="amount">
+                    {amount}
+                    {pct.map(|p| format!(" · {p:.0}%"))}
+                </span>
+            </td>
+            <td class="num nowrap">{speed}</td>
+            <td class="num nowrap">{eta}</td>
+            <td>
+                <span class=state_class>{state}</span>
+                {reason.map(|r| view! { <div class="reason" data-testid="failure-reason">{r}</div> })}
+            </td>
+            <td class="actions">{retry}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds the dashboard (frontend/) into dist/, which is committed and embedded by the backend.
+#
+#   scripts/build-dist.sh           install missing tools, build dist/, record its source hash
+#   scripts/build-dist.sh --check   exit 1 if dist/ was built from other sources than these
+#
+# Tools (installed when missing, never downloaded as prebuilt binaries):
+#   - the wasm32-unknown-unknown target (rustup)
+#   - trunk 0.21.14 (cargo install --locked)
+#   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (cargo install; its
+#     --locked build does not resolve, so it is installed without). frontend/Trunk.toml names
+#     the same version, so trunk takes it from PATH; `offline = true` forbids any download.
+#
+# Source hash, written to dist/.source-hash (one line, hex):
+#   for every file in frontend/ and shared/ (except target/ folders), sorted by path in the C
+#   locale: its path on one line, then `sha256sum < file`; then `Cargo.lock` and
+#   `sha256sum < Cargo.lock`; all of that piped through sha256sum. Paths are relative to the
+#   repository root. Changing, adding, removing or renaming any of these files changes it.
+#   Note that Cargo.lock is hashed whole, so a backend dependency change also asks for a rebuild.
+set -euo pipefail
+
+TRUNK_VERSION=0.21.14
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+source_hash() {
+  {
+    find frontend shared -type f -not -path '*/target/*' -not -path 'frontend/dist/*' \
+      | LC_ALL=C sort \
+      | while IFS= read -r file; do
+          echo "$file"
+          sha256sum <"$file"
+        done
+    echo Cargo.lock
+    sha256sum <Cargo.lock
+  } | sha256sum | cut -d' ' -f1
+}
+
+if [[ "${1:-}" == "--check" ]]; then
+  if [[ ! -f dist/.source-hash ]]; then
+    echo "dist/ is stale: dist/.source-hash is missing; run scripts/build-dist.sh and commit dist/" >&2
+    exit 1
+  fi
+  recorded="$(head -n1 dist/.source-hash)"
+  current="$(source_hash)"
+  if [[ "$recorded" != "$current" ]]; then
+    echo "dist/ is stale: it was built from other sources (recorded $recorded, now $current)." >&2
+    echo "Run scripts/build-dist.sh and commit dist/." >&2
+    exit 1
+  fi
+  echo "dist/ is up to date with frontend/, shared/ and Cargo.lock ($current)"
+  exit 0
+elif [[ $# -gt 0 ]]; then
+  echo "usage: scripts/build-dist.sh [--check]" >&2
+  exit 2
+fi
+
+# wasm-bindgen's version as Cargo.lock pins it (the line after its `name = ...`).
+bindgen_version="$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if [[ -z "$bindgen_version" ]]; then
+  echo "no wasm-bindgen in Cargo.lock; run cargo metadata or cargo build once first" >&2
+  exit 1
+fi
+if ! grep -q "^wasm_bindgen = \"$bindgen_version\"" frontend/Trunk.toml; then
+  echo "frontend/Trunk.toml must name wasm_bindgen = \"$bindgen_version\" (the Cargo.lock version)" >&2
+  exit 1
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if [[ "$(trunk --version 2>/dev/null || true)" != "trunk $TRUNK_VERSION" ]]; then
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_version" ]]; then
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --force
+fi
+
+(cd frontend && trunk build --release)
+
+for pattern in index.html '*.js' '*.wasm'; do
+  if ! compgen -G "dist/$pattern" >/dev/null; then
+    echo "trunk left no dist/$pattern" >&2
+    exit 1
+  fi
+done
+source_hash >dist/.source-hash
+echo "dist/ built; source hash $(cat dist/.source-hash)"
