@@ -2,5 +2,11 @@
 //!
 //! See ARCHITECTURE.md for the code map and its invariants.
 
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod net;
+pub mod node;
+pub mod peer;
 pub mod protocol;
 pub mod store;

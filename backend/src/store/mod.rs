@@ -348,11 +348,6 @@ impl Store {
         }
     }
 
-    /// Opens the log file for appending.
-    pub fn open_log(&self) -> io::Result<std::fs::File> {
-        std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join(LOG_FILE))
-    }
-
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -1,0 +1,193 @@
+//! Bytes in and out of sockets: dialing with deadlines, sending one message per connection,
+//! fetching a file, streaming a `FILE_DATA` from disk, and (in [`server`]) the accept loop.
+//! No decisions about peers or files live here.
+
+pub mod server;
+
+use crate::protocol::{encode, DecodeError, Decoder, FileMeta, Message};
+use crate::store::{Store, TempFile};
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Socket deadlines and size caps.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connecting.
+    pub connect: Duration,
+    /// Waiting for the first byte of a `FILE_DATA` reply (one real server answers after 15 s).
+    pub first_byte: Duration,
+    /// Any later read or write making no progress.
+    pub idle: Duration,
+    /// Largest message other than `FILE_DATA`'s content.
+    pub max_control: usize,
+    /// Largest file we accept.
+    pub max_file: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(20),
+            idle: Duration::from_secs(30),
+            max_control: 8 << 20,
+            max_file: 4 << 30,
+        }
+    }
+}
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The peer could not be reached or the socket failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// Nothing arrived in time.
+    #[error("timed out {0}")]
+    Timeout(&'static str),
+    /// The connection closed before the message was complete.
+    #[error("connection closed before the message was complete")]
+    Truncated,
+    /// The bytes were not a valid message.
+    #[error("bad reply: {0}")]
+    Decode(#[from] DecodeError),
+    /// The peer said it does not have the file.
+    #[error("peer does not have the file")]
+    NotFound,
+    /// The reply was some other message.
+    #[error("unexpected {0} reply")]
+    Unexpected(&'static str),
+    /// The file is larger than we accept.
+    #[error("file larger than the limit of {0} bytes")]
+    TooLarge(u64),
+}
+
+/// Opens a connection within the connect deadline.
+pub async fn connect(addr: &str, limits: &Limits) -> Result<TcpStream, NetError> {
+    let stream = timeout(limits.connect, TcpStream::connect(addr))
+        .await
+        .map_err(|_| NetError::Timeout("connecting"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Writes all of `bytes` within the idle deadline.
+async fn write_within(stream: &mut TcpStream, bytes: &[u8], limits: &Limits) -> Result<(), NetError> {
+    timeout(limits.idle, stream.write_all(bytes))
+        .await
+        .map_err(|_| NetError::Timeout("sending"))??;
+    Ok(())
+}
+
+/// Sends one message on a new connection and closes it.
+pub async fn send(addr: &str, message: &str, limits: &Limits) -> Result<(), NetError> {
+    let mut stream = connect(addr, limits).await?;
+    write_within(&mut stream, message.as_bytes(), limits).await
+}
+
+/// Reads one message from `stream`. Content of a `data` string goes to `sink`; when `sink` is
+/// empty, a temporary file is opened in `store` for it (none given: content is an error).
+/// `first` bounds the wait for the first byte; `progress` sees the content bytes so far.
+pub async fn read_message(
+    stream: &mut TcpStream,
+    limits: &Limits,
+    first: Duration,
+    sink: &mut Option<TempFile>,
+    store: Option<&Store>,
+    mut progress: impl FnMut(u64),
+) -> Result<Message, NetError> {
+    let mut decoder = Decoder::new(limits.max_control);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut chunk = Vec::with_capacity(32 * 1024);
+    let mut wait = first;
+    loop {
+        let n = timeout(wait, stream.read(&mut buf))
+            .await
+            .map_err(|_| NetError::Timeout("waiting for data"))??;
+        if n == 0 {
+            return Err(NetError::Truncated);
+        }
+        wait = limits.idle;
+        let message = decoder.feed(&buf[..n], &mut chunk)?;
+        if !chunk.is_empty() {
+            if decoder.decoded_bytes() > limits.max_file {
+                return Err(NetError::TooLarge(limits.max_file));
+            }
+            if sink.is_none() {
+                let store = store.ok_or(NetError::Unexpected("file content in a"))?;
+                *sink = Some(store.temp_file().await?);
+            }
+            if let Some(file) = sink.as_mut() {
+                file.write(&chunk).await?;
+            }
+            chunk.clear();
+            progress(decoder.decoded_bytes());
+        }
+        if let Some(message) = message {
+            return Ok(message);
+        }
+    }
+}
+
+/// Asks `addr` for `file_id` and streams the content into `temp`. Returns the reply's
+/// description; the caller verifies the content against the id.
+pub async fn fetch(
+    addr: &str,
+    file_id: &str,
+    temp: TempFile,
+    limits: &Limits,
+    progress: impl FnMut(u64),
+) -> (Result<FileMeta, NetError>, TempFile) {
+    let mut sink = Some(temp);
+    let result = fetch_into(addr, file_id, &mut sink, limits, progress).await;
+    (result, sink.expect("fetch keeps its sink"))
+}
+
+async fn fetch_into(
+    addr: &str,
+    file_id: &str,
+    sink: &mut Option<TempFile>,
+    limits: &Limits,
+    progress: impl FnMut(u64),
+) -> Result<FileMeta, NetError> {
+    let mut stream = connect(addr, limits).await?;
+    // No half-close after the request: one real server drops its reply when we do.
+    write_within(&mut stream, encode::get_file(file_id).as_bytes(), limits).await?;
+    match read_message(&mut stream, limits, limits.first_byte, sink, None, progress).await? {
+        Message::FileData(Some(meta)) if meta.file_id == file_id => Ok(meta),
+        Message::FileData(_) => Err(NetError::NotFound),
+        other => Err(NetError::Unexpected(other.kind())),
+    }
+}
+
+/// Writes a whole `FILE_DATA` for `meta` with the content of `file`, hex-encoded as it is read
+/// from disk; `progress` sees the content bytes sent so far.
+pub async fn write_file_data(
+    stream: &mut TcpStream,
+    meta: &FileMeta,
+    mut file: tokio::fs::File,
+    limits: &Limits,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, NetError> {
+    write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut hex = Vec::with_capacity(128 * 1024);
+    let mut sent = 0u64;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hex.clear();
+        encode::hex_into(&buf[..n], &mut hex);
+        write_within(stream, &hex, limits).await?;
+        sent += n as u64;
+        progress(sent);
+    }
+    write_within(stream, encode::FILE_DATA_TAIL.as_bytes(), limits).await?;
+    stream.flush().await?;
+    Ok(sent)
+}

@@ -1,0 +1,66 @@
+//! The P2P listener: one task per connection, one message per connection, every read under a
+//! deadline. Anything that is not a message we know is logged at debug level and dropped.
+
+use super::{read_message, NetError};
+use crate::peer::Peer;
+use crate::protocol::Message;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Accepts connections until `cancel` fires; connection tasks are tracked by `tasks`.
+pub async fn serve(listener: TcpListener, peer: Peer, cancel: CancellationToken, tasks: TaskTracker) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                let peer = peer.clone();
+                let cancel = cancel.clone();
+                tasks.spawn(async move {
+                    tokio::select! {
+                        _ = cancel.cancelled() => {}
+                        result = handle(stream, &peer) => if let Err(e) = result {
+                            tracing::debug!("connection from {remote}: {e}");
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Reads one message and acts on it.
+async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
+    let limits = peer.config().limits;
+    let remote = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let mut sink = None;
+    let message = read_message(&mut stream, &limits, limits.idle, &mut sink, Some(peer.store()), |_| {}).await?;
+    tracing::debug!("{} from {remote}", message.kind());
+    match message {
+        Message::Gossip(gossip) => peer.on_gossip(&gossip),
+        Message::GossipReply(reply) => peer.on_gossip_reply(&reply),
+        Message::GetFile { file_id } => {
+            peer.serve_get(&mut stream, &file_id).await?;
+            // Dropping the stream closes it: clients that read to EOF need that.
+        }
+        Message::FileData(Some(meta)) => {
+            let temp = match sink {
+                Some(temp) => temp,
+                None => peer.store().temp_file().await?,
+            };
+            peer.on_pushed_file(meta, temp, &remote).await;
+        }
+        Message::FileData(None) => {}
+        Message::Announce(announce) => peer.on_announce(&announce),
+        Message::Delete(delete) => peer.on_delete(&delete),
+    }
+    Ok(())
+}

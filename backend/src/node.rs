@@ -1,0 +1,219 @@
+//! A running peer: binds both listeners, starts every background task, and stops them all.
+//! `main` and the tests start a node the same way.
+
+use crate::api;
+use crate::config::Cli;
+use crate::net::{self, Limits};
+use crate::peer::{Peer, PeerConfig};
+use crate::store::Store;
+use anyhow::Context;
+use shared::LogLevel;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Everything needed to start a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Our peer id.
+    pub peer_id: String,
+    /// The host we advertise.
+    pub host: String,
+    /// Where the P2P listener binds (port 0: any free port).
+    pub p2p_bind: SocketAddr,
+    /// Where the HTTP server binds.
+    pub http_bind: SocketAddr,
+    /// Peers to GOSSIP to at start-up.
+    pub bootstrap: Vec<String>,
+    /// The storage folder.
+    pub storage: PathBuf,
+    /// Time between GOSSIP rounds.
+    pub gossip_interval: Duration,
+    /// Silence after which a peer is dropped.
+    pub peer_timeout: Duration,
+    /// Time between sweeps.
+    pub sweep_interval: Duration,
+    /// Files to fetch at start-up.
+    pub auto_fetch: usize,
+    /// Socket deadlines and size caps.
+    pub limits: Limits,
+    /// Bearer token required by the API, if any.
+    pub api_token: Option<String>,
+}
+
+impl NodeConfig {
+    /// The configuration the command line asks for.
+    pub fn from_cli(cli: &Cli) -> Self {
+        NodeConfig {
+            peer_id: cli.peer_id.clone(),
+            host: cli.host.clone(),
+            p2p_bind: SocketAddr::new(cli.p2p_bind, cli.p2p_port),
+            http_bind: SocketAddr::new(cli.http_bind, cli.http_port),
+            bootstrap: cli.bootstrap_addrs(),
+            storage: cli
+                .storage
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("storage_{}", cli.peer_id))),
+            gossip_interval: cli.gossip_interval,
+            peer_timeout: cli.peer_timeout,
+            sweep_interval: cli.sweep_interval,
+            auto_fetch: cli.auto_fetch,
+            limits: Limits { max_file: cli.max_file_size, ..Limits::default() },
+            api_token: cli.api_token.clone(),
+        }
+    }
+
+    /// A node on 127.0.0.1, both ports 0, fast timers, no bootstrap: for tests.
+    pub fn for_test(peer_id: &str, storage: PathBuf) -> Self {
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        NodeConfig {
+            peer_id: peer_id.to_string(),
+            host: "127.0.0.1".to_string(),
+            p2p_bind: loopback,
+            http_bind: loopback,
+            bootstrap: Vec::new(),
+            storage,
+            gossip_interval: Duration::from_millis(200),
+            peer_timeout: Duration::from_millis(1500),
+            sweep_interval: Duration::from_millis(100),
+            auto_fetch: 0,
+            limits: Limits {
+                connect: Duration::from_secs(2),
+                first_byte: Duration::from_secs(5),
+                idle: Duration::from_secs(5),
+                ..Limits::default()
+            },
+            api_token: None,
+        }
+    }
+}
+
+/// A started peer.
+pub struct Node {
+    /// The peer's handle.
+    pub peer: Peer,
+    /// Where the P2P listener listens.
+    pub p2p_addr: SocketAddr,
+    /// Where the dashboard is served.
+    pub http_addr: SocketAddr,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Node {
+    /// Opens the storage, binds both listeners (P2P first, before any GOSSIP), and starts
+    /// serving, gossiping, sweeping, persisting and auto-fetching.
+    pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
+        let (store, index, report) = Store::open(&config.storage, &config.peer_id)
+            .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
+        let p2p = TcpListener::bind(config.p2p_bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.p2p_bind))?;
+        let http = TcpListener::bind(config.http_bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.http_bind))?;
+        let p2p_addr = p2p.local_addr()?;
+        let http_addr = http.local_addr()?;
+        let peer = Peer::new(
+            PeerConfig {
+                peer_id: config.peer_id.clone(),
+                host: config.host.clone(),
+                p2p_port: p2p_addr.port(),
+                http_port: http_addr.port(),
+                gossip_interval: config.gossip_interval,
+                peer_timeout: config.peer_timeout,
+                auto_fetch: config.auto_fetch,
+                limits: config.limits,
+            },
+            store,
+            index,
+        );
+        if let Some(aside) = &report.corrupt_moved_to {
+            peer.log(LogLevel::Warn, format!("metadata.json was unreadable; kept it as {}", aside.display()));
+        }
+        if report.adopted > 0 {
+            peer.log(LogLevel::Info, format!("indexed {} files found in the storage folder", report.adopted));
+        }
+        if report.rebuilt || report.adopted > 0 {
+            peer.save_index().context("cannot write metadata.json")?;
+        }
+
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(net::server::serve(p2p, peer.clone(), cancel.clone(), tasks.clone()));
+        tasks.spawn(persist(peer.clone(), cancel.clone()));
+        let app = api::router(api::ApiState::new(peer.clone(), config.api_token.clone(), cancel.clone()));
+        let http_cancel = cancel.clone();
+        tasks.spawn(async move {
+            let shutdown = async move { http_cancel.cancelled().await };
+            if let Err(e) = axum::serve(http, app).with_graceful_shutdown(shutdown).await {
+                tracing::error!("HTTP server failed: {e}");
+            }
+        });
+        bootstrap(&peer, &config.bootstrap);
+        {
+            let peer = peer.clone();
+            let cancel = cancel.clone();
+            let sweep = config.sweep_interval;
+            let bootstrap = config.bootstrap.clone();
+            tasks.spawn(async move { peer.run_gossip(bootstrap, sweep, cancel).await });
+        }
+        {
+            let peer = peer.clone();
+            let cancel = cancel.clone();
+            tasks.spawn(async move { peer.auto_fetch(cancel).await });
+        }
+        Ok(Node { peer, p2p_addr, http_addr, cancel, tasks })
+    }
+
+    /// Stops every task, waits for them (transfers in flight are dropped whole: their
+    /// temporary files are removed), and saves the index.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await.is_err() {
+            tracing::warn!("some tasks did not stop within 10 s");
+        }
+        if let Err(e) = self.peer.save_index() {
+            tracing::error!("cannot save metadata.json: {e}");
+        }
+    }
+}
+
+/// The start-up GOSSIP: one per bootstrap host, each failure a one-line warning.
+fn bootstrap(peer: &Peer, addrs: &[String]) {
+    let c = peer.config().clone();
+    for addr in addrs {
+        let peer = peer.clone();
+        let addr = addr.clone();
+        let id = peer.new_gossip_id();
+        let message = crate::protocol::encode::gossip(&c.host, c.p2p_port, &id, &c.peer_id);
+        tokio::spawn(async move {
+            if let Err(e) = net::send(&addr, &message, &peer.config().limits).await {
+                peer.log(LogLevel::Warn, format!("bootstrap host {addr} unreachable: {e}"));
+            }
+        });
+    }
+}
+
+/// Saves the index whenever it changes; a burst of changes is one write.
+async fn persist(peer: Peer, cancel: CancellationToken) {
+    let mut dirty = peer.dirty();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = dirty.changed() => if changed.is_err() { return },
+        }
+        dirty.borrow_and_update();
+        let saver = peer.clone();
+        let result = tokio::task::spawn_blocking(move || saver.save_index()).await;
+        if let Ok(Err(e)) = result {
+            peer.log(LogLevel::Warn, format!("cannot save metadata.json: {e}"));
+        }
+        // Coalesce bursts.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,428 @@
+//! The `Peer` handle: this peer as the rest of the program sees it. It owns the state (tracked
+//! peers, file index, transfers, event log) behind one lock that is never held across an
+//! `.await`, publishes every change as a dashboard event, and asks for the index to be saved.
+//! The network side of gossip and transfers is in [`gossip`] and [`transfer`].
+
+pub mod gossip;
+pub mod state;
+pub mod transfer;
+mod transfers;
+
+use crate::net::Limits;
+use crate::protocol::{Announce, Delete, FileMeta, GossipReply};
+use crate::store::{IndexEntry, Store};
+use shared::{
+    FileDto, LogEntry, LogLevel, PeerDto, PeerStateDto, ServerEvent, SnapshotDto, StatusDto,
+    TransferDto, TransferKind, TransferStateDto,
+};
+use state::{Change, PeerState};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch, Notify};
+pub use transfers::unix_ms;
+
+/// How many event-log lines are kept.
+const LOG_LINES: usize = 200;
+
+/// The settings a running peer needs.
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    /// Our peer id.
+    pub peer_id: String,
+    /// The host we advertise.
+    pub host: String,
+    /// The P2P port we listen on (the real one, after binding).
+    pub p2p_port: u16,
+    /// The HTTP port we listen on.
+    pub http_port: u16,
+    /// Time between our GOSSIP rounds.
+    pub gossip_interval: Duration,
+    /// Silence after which a peer is dropped.
+    pub peer_timeout: Duration,
+    /// How many missing files to fetch at start-up.
+    pub auto_fetch: usize,
+    /// Socket deadlines and size caps.
+    pub limits: Limits,
+}
+
+/// A file removal request that cannot be honoured.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DeleteError {
+    /// No such file.
+    #[error("no file with id {0}")]
+    NotFound(String),
+    /// We are not the owner.
+    #[error("only the owner ({0}) can delete this file")]
+    NotOwner(String),
+}
+
+/// This peer. Cheap to clone.
+#[derive(Clone)]
+pub struct Peer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PeerConfig,
+    store: Store,
+    started: Instant,
+    state: Mutex<PeerState>,
+    transfers: Mutex<transfers::Transfers>,
+    log: Mutex<VecDeque<LogEntry>>,
+    events: broadcast::Sender<ServerEvent>,
+    /// Bumped on every index change; the persister saves the newest state.
+    dirty: watch::Sender<u64>,
+    /// Signalled on each GOSSIP_REPLY (start-up waits for the first before auto-fetch).
+    replied: Notify,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving it.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Peer {
+    /// A peer over `store`, starting from its persisted `index`.
+    pub fn new(config: PeerConfig, store: Store, index: Vec<IndexEntry>) -> Self {
+        let state = PeerState::new(&config.peer_id, index);
+        let (events, _) = broadcast::channel(1024);
+        let (dirty, _) = watch::channel(0);
+        Peer {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                started: Instant::now(),
+                state: Mutex::new(state),
+                transfers: Mutex::default(),
+                log: Mutex::default(),
+                events,
+                dirty,
+                replied: Notify::new(),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PeerConfig {
+        &self.inner.config
+    }
+
+    /// The storage folder.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Our peer id.
+    pub fn id(&self) -> &str {
+        &self.inner.config.peer_id
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ServerEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// A receiver that changes whenever the index should be saved.
+    pub fn dirty(&self) -> watch::Receiver<u64> {
+        self.inner.dirty.subscribe()
+    }
+
+    /// Waits for the next GOSSIP_REPLY.
+    pub async fn reply_arrived(&self) {
+        self.inner.replied.notified().await
+    }
+
+    /// Saves the index now.
+    pub fn save_index(&self) -> std::io::Result<()> {
+        let index = lock(&self.inner.state).index();
+        self.inner.store.save(&index)
+    }
+
+    fn publish(&self, event: ServerEvent) {
+        // No subscriber is fine.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Adds a line to the event log (and to the tracing log).
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        let entry = LogEntry { at_ms: unix_ms(), level, message: message.into() };
+        match level {
+            LogLevel::Info => tracing::info!("{}", entry.message),
+            LogLevel::Warn => tracing::warn!("{}", entry.message),
+        }
+        {
+            let mut log = lock(&self.inner.log);
+            log.push_back(entry.clone());
+            while log.len() > LOG_LINES {
+                log.pop_front();
+            }
+        }
+        self.publish(ServerEvent::Log(entry));
+    }
+
+    /// Publishes changes as events and marks the index dirty when files changed.
+    fn apply(&self, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut files_changed = false;
+        let events: Vec<ServerEvent> = {
+            let state = lock(&self.inner.state);
+            let now = Instant::now();
+            changes
+                .into_iter()
+                .filter_map(|change| match change {
+                    Change::PeerSeen(id) => state
+                        .peers
+                        .get(&id)
+                        .map(|t| ServerEvent::PeerSeen(self.peer_dto(&id, t, now))),
+                    Change::PeerDropped(peer_id) => Some(ServerEvent::PeerDropped { peer_id }),
+                    Change::FileChanged(id) => {
+                        files_changed = true;
+                        state.files.get(&id).map(|r| ServerEvent::FileChanged(self.file_dto(r)))
+                    }
+                    Change::FileRemoved(file_id) => {
+                        files_changed = true;
+                        Some(ServerEvent::FileRemoved { file_id })
+                    }
+                })
+                .collect()
+        };
+        for event in events {
+            self.publish(event);
+        }
+        if files_changed {
+            self.inner.dirty.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn peer_dto(&self, id: &str, t: &state::Tracked, now: Instant) -> PeerDto {
+        let silent = now.saturating_duration_since(t.last_seen);
+        PeerDto {
+            peer_id: id.to_string(),
+            host: t.host.clone(),
+            port: t.port,
+            last_seen_ms: unix_ms().saturating_sub(silent.as_millis() as u64),
+            state: if silent > self.inner.config.peer_timeout / 2 {
+                PeerStateDto::Quiet
+            } else {
+                PeerStateDto::Alive
+            },
+        }
+    }
+
+    fn file_dto(&self, r: &state::FileRecord) -> FileDto {
+        let size_bytes = r
+            .meta
+            .file_size
+            .as_f64()
+            .filter(|mb| *mb >= 0.0)
+            .map(|mb| (mb * 1048576.0).round() as u64);
+        FileDto {
+            file_id: r.meta.file_id.clone(),
+            file_name: r.meta.file_name.clone(),
+            size_bytes,
+            file_owner: r.meta.file_owner.clone(),
+            file_timestamp: r.meta.file_timestamp.hash_text(),
+            timestamp_secs: r.meta.file_timestamp.as_f64(),
+            holders: r.holders.iter().cloned().collect(),
+            has_copy: r.stored_as.is_some(),
+            owned: r.meta.file_owner == self.inner.config.peer_id,
+        }
+    }
+
+    /// This peer's status.
+    pub fn status(&self) -> StatusDto {
+        let state = lock(&self.inner.state);
+        let c = &self.inner.config;
+        StatusDto {
+            peer_id: c.peer_id.clone(),
+            host: c.host.clone(),
+            p2p_port: c.p2p_port,
+            http_port: c.http_port,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: self.inner.started.elapsed().as_secs(),
+            peer_count: state.peers.len(),
+            file_count: state.files.len(),
+            held_count: state.held().count(),
+        }
+    }
+
+    /// Tracked peers.
+    pub fn peers(&self) -> Vec<PeerDto> {
+        let state = lock(&self.inner.state);
+        let now = Instant::now();
+        state.peers.iter().map(|(id, t)| self.peer_dto(id, t, now)).collect()
+    }
+
+    /// Known files.
+    pub fn files(&self) -> Vec<FileDto> {
+        let state = lock(&self.inner.state);
+        state.files.values().map(|r| self.file_dto(r)).collect()
+    }
+
+    /// One known file.
+    pub fn file(&self, file_id: &str) -> Option<FileDto> {
+        lock(&self.inner.state).files.get(file_id).map(|r| self.file_dto(r))
+    }
+
+    /// Recent transfers.
+    pub fn transfers(&self) -> Vec<TransferDto> {
+        lock(&self.inner.transfers).list()
+    }
+
+    /// Everything, for a new dashboard client.
+    pub fn snapshot(&self) -> SnapshotDto {
+        SnapshotDto {
+            status: self.status(),
+            peers: self.peers(),
+            files: self.files(),
+            transfers: self.transfers(),
+            log: lock(&self.inner.log).iter().cloned().collect(),
+        }
+    }
+
+    /// Ids that `prefix` designates (a whole id, or a prefix of some).
+    pub fn resolve(&self, prefix: &str) -> Vec<String> {
+        lock(&self.inner.state).resolve(prefix)
+    }
+
+    /// A GOSSIP_REPLY arrived.
+    pub fn on_gossip_reply(&self, reply: &GossipReply) {
+        let changes = lock(&self.inner.state).on_gossip_reply(reply, Instant::now());
+        self.apply(changes);
+        self.inner.replied.notify_waiters();
+    }
+
+    /// An ANNOUNCE arrived.
+    pub fn on_announce(&self, announce: &Announce) {
+        let change = lock(&self.inner.state).on_announce(announce);
+        self.apply(change.into_iter().collect());
+    }
+
+    /// A DELETE arrived; honoured only from the recorded owner.
+    pub fn on_delete(&self, delete: &Delete) {
+        let removed = lock(&self.inner.state).on_delete(delete);
+        match removed {
+            Some(record) => {
+                self.remove_copy(&record);
+                self.log(
+                    LogLevel::Info,
+                    format!("{} deleted {} ({})", delete.from, record.meta.file_name, short(&delete.file_id)),
+                );
+            }
+            None => tracing::debug!("ignored DELETE of {} from {}", delete.file_id, delete.from),
+        }
+    }
+
+    fn remove_copy(&self, record: &state::FileRecord) {
+        if let Some(stored_as) = &record.stored_as {
+            if let Err(e) = self.inner.store.remove(stored_as) {
+                self.log(LogLevel::Warn, format!("could not remove {stored_as}: {e}"));
+            }
+        }
+        self.apply(vec![Change::FileRemoved(record.meta.file_id.clone())]);
+    }
+
+    /// Our own delete: only of files we own. Removes our copy and entry; the caller tells the
+    /// network.
+    pub fn delete_own(&self, file_id: &str) -> Result<FileMeta, DeleteError> {
+        let record = {
+            let mut state = lock(&self.inner.state);
+            let record = state
+                .files
+                .get(file_id)
+                .ok_or_else(|| DeleteError::NotFound(file_id.to_string()))?;
+            if record.meta.file_owner != self.inner.config.peer_id {
+                return Err(DeleteError::NotOwner(record.meta.file_owner.clone()));
+            }
+            state.files.remove(file_id).expect("checked above")
+        };
+        self.remove_copy(&record);
+        Ok(record.meta)
+    }
+
+    /// Drops silent peers.
+    pub fn sweep(&self) {
+        let changes = lock(&self.inner.state).sweep(Instant::now(), self.inner.config.peer_timeout);
+        for change in &changes {
+            if let Change::PeerDropped(id) = change {
+                self.log(LogLevel::Info, format!("dropped {id}: silent for too long"));
+            }
+        }
+        self.apply(changes);
+    }
+
+    /// Files we hold, as GOSSIP_REPLY lists them.
+    pub fn held_metas(&self) -> Vec<FileMeta> {
+        lock(&self.inner.state).held().map(|r| r.meta.clone()).collect()
+    }
+
+    /// Our copy of `file_id`: its description and stored name.
+    pub fn held_copy(&self, file_id: &str) -> Option<(FileMeta, String)> {
+        let state = lock(&self.inner.state);
+        let record = state.files.get(file_id)?;
+        Some((record.meta.clone(), record.stored_as.clone()?))
+    }
+
+    /// Ids of known files we do not hold.
+    pub fn missing(&self) -> Vec<String> {
+        let state = lock(&self.inner.state);
+        state
+            .files
+            .values()
+            .filter(|r| r.stored_as.is_none())
+            .map(|r| r.meta.file_id.clone())
+            .collect()
+    }
+
+    /// Records a verified copy we now hold (fetched, pushed to us, or our own new file).
+    fn record_copy(&self, meta: &FileMeta, stored_as: String) {
+        let change = {
+            let mut state = lock(&self.inner.state);
+            state.merge(meta, "");
+            let record = state.files.get_mut(&meta.file_id).expect("just merged");
+            if let Some(old) = record.stored_as.replace(stored_as) {
+                // A second copy of the same content arrived; keep one.
+                let _ = self.inner.store.remove(&old);
+            }
+            Change::FileChanged(meta.file_id.clone())
+        };
+        self.apply(vec![change]);
+    }
+
+    fn transfer_started(&self, kind: TransferKind, meta_id: &str, name: &str, peer: Option<String>, total: Option<u64>) -> TransferDto {
+        let dto = lock(&self.inner.transfers).start(kind, meta_id, name, peer, total);
+        self.publish(ServerEvent::Transfer(dto.clone()));
+        dto
+    }
+
+    fn transfer_progress(&self, id: u64, peer: &str, done: u64) {
+        let dto = lock(&self.inner.transfers).progress(id, peer, done);
+        if let Some(dto) = dto {
+            self.publish(ServerEvent::Transfer(dto));
+        }
+    }
+
+    fn transfer_finished(&self, id: u64, state: TransferStateDto) {
+        let dto = lock(&self.inner.transfers).finish(id, state);
+        if let Some(dto) = dto {
+            self.publish(ServerEvent::Transfer(dto));
+        }
+    }
+
+    /// The running download of `file_id`, if any.
+    pub fn running_download(&self, file_id: &str) -> Option<TransferDto> {
+        lock(&self.inner.transfers).running(file_id)
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut PeerState) -> R) -> R {
+        f(&mut lock(&self.inner.state))
+    }
+}
+
+/// The first 12 characters of an id, for messages.
+pub fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

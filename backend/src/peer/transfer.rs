@@ -1,0 +1,240 @@
+//! Moving files: fetching (get and auto-fetch) with verification and fallback to the next
+//! holder, pushing (replication to one peer plus ANNOUNCE to all), serving GET_FILE and
+//! storing files pushed to us. Every received byte goes to a temporary file that is renamed
+//! into place only once its hash matches its id.
+
+use super::{short, Peer};
+use crate::net::{self, NetError};
+use crate::protocol::{encode, FileMeta};
+use crate::store::TempFile;
+use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
+use std::path::Path;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+/// Why a get could not start.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FetchError {
+    /// No known file has this id.
+    #[error("no known file with id {0}")]
+    Unknown(String),
+    /// We already hold it.
+    #[error("already held: {0}")]
+    AlreadyHeld(String),
+}
+
+impl Peer {
+    /// Starts fetching `file_id` in the background (or returns the download already running).
+    pub fn start_fetch(&self, file_id: &str, kind: TransferKind) -> Result<TransferDto, FetchError> {
+        let file = self.file(file_id).ok_or_else(|| FetchError::Unknown(file_id.to_string()))?;
+        if file.has_copy {
+            return Err(FetchError::AlreadyHeld(file.file_name));
+        }
+        if let Some(running) = self.running_download(file_id) {
+            return Ok(running);
+        }
+        let transfer = self.transfer_started(kind, file_id, &file.file_name, None, file.size_bytes);
+        let peer = self.clone();
+        let id = transfer.id;
+        let file_id = file_id.to_string();
+        tokio::spawn(async move { peer.fetch(id, &file_id).await });
+        Ok(transfer)
+    }
+
+    /// Fetches `file_id` for transfer `id`, trying tracked holders first, then every tracked
+    /// peer, until a copy verifies.
+    async fn fetch(&self, id: u64, file_id: &str) -> Result<FileMeta, String> {
+        let sources = self.with_state(|s| s.sources(file_id, &mut rand::thread_rng()));
+        let mut last_error = String::from("no tracked peer to fetch from");
+        for (peer_id, addr) in sources {
+            match self.fetch_from(id, file_id, &peer_id, &addr).await {
+                Ok(meta) => {
+                    self.transfer_finished(id, TransferStateDto::Done);
+                    self.log(
+                        LogLevel::Info,
+                        format!("got {} ({}) from {peer_id}", meta.file_name, short(file_id)),
+                    );
+                    self.announce(&meta);
+                    return Ok(meta);
+                }
+                Err(e) => {
+                    tracing::info!("fetch of {} from {peer_id} failed: {e}", short(file_id));
+                    last_error = format!("{peer_id}: {e}");
+                }
+            }
+        }
+        let reason = format!("no peer delivered a valid copy (last: {last_error})");
+        self.log(LogLevel::Warn, format!("get {} failed: {reason}", short(file_id)));
+        self.transfer_finished(id, TransferStateDto::Failed { reason: reason.clone() });
+        Err(reason)
+    }
+
+    async fn fetch_from(&self, id: u64, file_id: &str, peer_id: &str, addr: &str) -> Result<FileMeta, String> {
+        let temp = self.store().temp_file().await.map_err(|e| e.to_string())?;
+        self.transfer_progress(id, peer_id, 0);
+        let limits = self.config().limits;
+        let (result, temp) =
+            net::fetch(addr, file_id, temp, &limits, |done| self.transfer_progress(id, peer_id, done)).await;
+        let meta = result.map_err(|e| e.to_string())?;
+        self.keep_verified(meta, temp).await
+    }
+
+    /// Keeps `temp` as the copy of `meta` if its content hashes to the id.
+    async fn keep_verified(&self, meta: FileMeta, temp: TempFile) -> Result<FileMeta, String> {
+        let actual = temp.file_id(&meta.file_timestamp);
+        if actual != meta.file_id {
+            return Err(format!("content does not match the id (hash {})", short(&actual)));
+        }
+        let stored_as = self
+            .store()
+            .commit(temp, &meta.file_name, &meta.file_id)
+            .await
+            .map_err(|e| format!("could not store: {e}"))?;
+        self.record_copy(&meta, stored_as);
+        Ok(meta)
+    }
+
+    /// Fetches up to `auto_fetch` files we lack, one after the other, after the first
+    /// GOSSIP_REPLY (and a moment for the others) arrives.
+    pub async fn auto_fetch(&self, cancel: CancellationToken) {
+        let wanted = self.config().auto_fetch;
+        if wanted == 0 {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = self.reply_arrived() => {}
+        }
+        let settle = self.config().gossip_interval.min(std::time::Duration::from_secs(2));
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(settle) => {}
+        }
+        for file_id in self.missing().into_iter().take(wanted) {
+            let Ok(transfer) = self.start_fetch(&file_id, TransferKind::AutoFetch) else { continue };
+            // One at a time, so a big file does not starve the network.
+            let mut events = self.subscribe();
+            while self.running_download(&file_id).is_some_and(|t| t.id == transfer.id) {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = events.recv() => {}
+                }
+            }
+        }
+    }
+
+    /// Copies the file at `path` into storage as ours, then replicates and announces it.
+    pub async fn push_path(&self, path: &Path) -> Result<FileMeta, String> {
+        let entry = self
+            .store()
+            .import(path, self.id())
+            .await
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(self.publish_new(entry.meta, entry.stored_as.expect("imported")).await)
+    }
+
+    /// Stores uploaded content under `file_name` as ours, then replicates and announces it.
+    pub async fn push_upload(&self, temp: TempFile, file_name: &str) -> Result<FileMeta, String> {
+        let entry = self
+            .store()
+            .commit_owned(temp, file_name, self.id())
+            .await
+            .map_err(|e| format!("could not store: {e}"))?;
+        Ok(self.publish_new(entry.meta, entry.stored_as.expect("committed")).await)
+    }
+
+    /// Records a new file of ours, sends it to one random tracked peer in the background and
+    /// ANNOUNCEs it to all.
+    async fn publish_new(&self, meta: FileMeta, stored_as: String) -> FileMeta {
+        self.record_copy(&meta, stored_as.clone());
+        self.log(LogLevel::Info, format!("added {} ({})", meta.file_name, short(&meta.file_id)));
+        self.announce(&meta);
+        let target = self.with_state(|s| {
+            s.peers
+                .iter()
+                .map(|(id, t)| (id.clone(), t.addr()))
+                .collect::<Vec<_>>()
+        });
+        let target = rand::seq::IteratorRandom::choose(target.into_iter(), &mut rand::thread_rng());
+        if let Some((peer_id, addr)) = target {
+            let peer = self.clone();
+            let meta = meta.clone();
+            tokio::spawn(async move { peer.replicate(&meta, &stored_as, &peer_id, &addr).await });
+        }
+        meta
+    }
+
+    /// Sends our copy of `meta` to `addr` unsolicited (a push), with progress.
+    async fn replicate(&self, meta: &FileMeta, stored_as: &str, peer_id: &str, addr: &str) {
+        let total = self.store().open_file(stored_as).await.ok().map(|(_, len)| len);
+        let transfer = self.transfer_started(TransferKind::Push, &meta.file_id, &meta.file_name, Some(peer_id.to_string()), total);
+        let result: Result<u64, NetError> = async {
+            let (file, _) = self.store().open_file(stored_as).await?;
+            let mut stream = net::connect(addr, &self.config().limits).await?;
+            net::write_file_data(&mut stream, meta, file, &self.config().limits, |done| {
+                self.transfer_progress(transfer.id, peer_id, done)
+            })
+            .await
+        }
+        .await;
+        match result {
+            Ok(_) => {
+                self.transfer_finished(transfer.id, TransferStateDto::Done);
+                self.log(LogLevel::Info, format!("pushed {} to {peer_id}", meta.file_name));
+            }
+            Err(e) => {
+                let reason = format!("push to {peer_id} failed: {e}");
+                self.log(LogLevel::Warn, reason.clone());
+                self.transfer_finished(transfer.id, TransferStateDto::Failed { reason });
+            }
+        }
+    }
+
+    /// Answers a GET_FILE on its own socket: the file, or the all-null reply. The caller
+    /// closes the socket right after (clients that read to EOF would stall otherwise).
+    pub async fn serve_get(&self, stream: &mut TcpStream, file_id: &str) -> Result<(), NetError> {
+        let limits = self.config().limits;
+        let copy = match self.held_copy(file_id) {
+            Some((meta, stored_as)) => match self.store().open_file(&stored_as).await {
+                Ok((file, _)) => Some((meta, file)),
+                Err(e) => {
+                    self.log(LogLevel::Warn, format!("cannot read our copy {stored_as}: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        match copy {
+            Some((meta, file)) => {
+                let sent = net::write_file_data(stream, &meta, file, &limits, |_| {}).await?;
+                tracing::info!("served {} ({sent} bytes)", meta.file_name);
+            }
+            None => {
+                let reply = encode::file_data_not_found();
+                tokio::io::AsyncWriteExt::write_all(stream, reply.as_bytes()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A FILE_DATA arrived unsolicited (a push): keep it if it verifies, then ANNOUNCE it.
+    pub async fn on_pushed_file(&self, meta: FileMeta, temp: TempFile, from: &str) {
+        let transfer = self.transfer_started(TransferKind::Incoming, &meta.file_id, &meta.file_name, Some(from.to_string()), Some(temp.len()));
+        self.transfer_progress(transfer.id, from, temp.len());
+        if self.held_copy(&meta.file_id).is_some() {
+            self.transfer_finished(transfer.id, TransferStateDto::Done);
+            return;
+        }
+        match self.keep_verified(meta, temp).await {
+            Ok(meta) => {
+                self.transfer_finished(transfer.id, TransferStateDto::Done);
+                self.log(LogLevel::Info, format!("stored {} pushed by {from}", meta.file_name));
+                self.announce(&meta);
+            }
+            Err(reason) => {
+                self.log(LogLevel::Warn, format!("refused a pushed file from {from}: {reason}"));
+                self.transfer_finished(transfer.id, TransferStateDto::Failed { reason });
+            }
+        }
+    }
+}
