@@ -62,10 +62,10 @@ pub struct Upload {
     pub id: u64,
     /// The file's name.
     pub name: String,
-    /// Bytes sent so far.
-    pub sent: f64,
-    /// Bytes to send (the request body, so slightly more than the file).
-    pub total: f64,
+    /// The file's size in bytes.
+    pub size: f64,
+    /// Share of the request sent so far, from 0 to 1.
+    pub fraction: f64,
     /// Where it stands.
     pub state: UploadState,
 }
@@ -230,8 +230,8 @@ impl Dashboard {
                 Upload {
                     id,
                     name: name.clone(),
-                    sent: 0.0,
-                    total: size,
+                    size,
+                    fraction: 0.0,
                     state: UploadState::Sending,
                 },
             );
@@ -248,16 +248,12 @@ impl Dashboard {
         let this = *self;
         let started = api::upload(
             &file,
-            move |sent, total| {
-                set(&|u| {
-                    u.sent = sent;
-                    u.total = total;
-                })
-            },
+            // The request body is the file plus a little multipart framing: show the share sent.
+            move |sent, total| set(&|u| u.fraction = if total > 0.0 { sent / total } else { 0.0 }),
             move |result| match result {
                 Ok(dto) => {
                     set(&|u| {
-                        u.sent = u.total;
+                        u.fraction = 1.0;
                         u.state = UploadState::Done;
                     });
                     this.upsert_file(dto);

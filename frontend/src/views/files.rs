@@ -49,7 +49,7 @@ pub fn FilesPanel() -> impl IntoView {
                             <SortHeader label="Owner" key=SortKey::Owner sort />
                             <SortHeader label="Holders" key=SortKey::Holders sort />
                             <SortHeader label="Timestamp" key=SortKey::Time sort />
-                            <SortHeader label="Copy" key=SortKey::Held sort />
+                            <SortHeader label="Held" key=SortKey::Held sort />
                             <th>"Id"</th>
                             <th class="actions">"Actions"</th>
                         </tr>
@@ -212,11 +212,10 @@ fn FileRow(file: FileDto) -> impl IntoView {
                 <button
                     class="ghost copy"
                     title="Copy the full id"
-                    aria-label="Copy the full id"
                     data-testid="copy-id"
                     on:click=copy_id
                 >
-                    "⧉"
+                    "Copy"
                 </button>
             </td>
             <td class="actions">{get} {save} {delete}</td>

@@ -43,9 +43,9 @@ pub fn UploadPanel() -> impl IntoView {
             <ul class="uploads" data-testid="uploads">
                 <For
                     each=move || dash.uploads.get()
-                    key=|u| (u.id, u.state.clone(), u.sent as u64)
+                    key=|u| (u.id, u.state.clone(), (u.fraction * 1000.0) as u64)
                     children=|u| {
-                        let pct = if u.total > 0.0 { u.sent / u.total * 100.0 } else { 0.0 };
+                        let pct = u.fraction.clamp(0.0, 1.0) * 100.0;
                         let (state, class, detail) = match &u.state {
                             UploadState::Sending => ("sending", "badge info", None),
                             UploadState::Done => ("done", "badge ok", None),
@@ -59,8 +59,8 @@ pub fn UploadPanel() -> impl IntoView {
                                 </div>
                                 <progress max="100" value=format!("{pct:.1}")></progress>
                                 <span class="amount">
-                                    {format::human_size(u.sent as u64)} " of "
-                                    {format::human_size(u.total as u64)}
+                                    {format::human_size((u.size * u.fraction) as u64)} " of "
+                                    {format::human_size(u.size as u64)} {format!(" · {pct:.0}%")}
                                 </span>
                                 {detail.map(|d| view! { <div class="reason">{d}</div> })}
                             </li>
