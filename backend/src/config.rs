@@ -46,7 +46,12 @@ pub struct Cli {
 
     /// Peer to gossip to at start-up, HOST:PORT; repeat for several. `none` starts a lone
     /// first peer. Default: the four well-known hosts of the class network.
-    #[arg(long, env = "PEER_BOOTSTRAP", value_delimiter = ',', value_name = "HOST:PORT")]
+    #[arg(
+        long,
+        env = "PEER_BOOTSTRAP",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
     pub bootstrap: Vec<String>,
 
     /// Storage folder. Default: ./storage_<peer_id>.
@@ -112,9 +117,13 @@ impl Cli {
 /// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30s or 250ms"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s or 250ms"))?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
@@ -131,9 +140,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `4GiB`, `500MiB`, `64KiB`, `1G`, `10MB`; a bare number is bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a size like 4GiB"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 4GiB"))?;
     let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" | "kib" => 1024.0,
@@ -165,7 +178,9 @@ mod tests {
 
     #[test]
     fn bootstrap_defaults_to_the_well_known_hosts() {
-        let cli = |args: &[&str]| Cli::try_parse_from(["peer", "me", "h", "1", "2"].iter().chain(args)).unwrap();
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(["peer", "me", "h", "1", "2"].iter().chain(args)).unwrap()
+        };
         assert_eq!(cli(&[]).bootstrap_addrs().len(), 4);
         assert!(cli(&["--bootstrap", "none"]).bootstrap_addrs().is_empty());
         assert_eq!(

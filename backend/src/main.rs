@@ -24,7 +24,13 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
     init_logging(&args, &config)?;
     let node = Node::start(config.clone()).await?;
-    println!("peer {} listening for peers on {} (advertised as {}:{})", args.peer_id, node.p2p_addr, args.host, node.p2p_addr.port());
+    println!(
+        "peer {} listening for peers on {} (advertised as {}:{})",
+        args.peer_id,
+        node.p2p_addr,
+        args.host,
+        node.p2p_addr.port()
+    );
     println!("dashboard: http://{}/", node.http_addr);
     println!("storage: {}", config.storage.display());
     if !args.log_stderr {
@@ -32,7 +38,11 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     }
 
     let stop = CancellationToken::new();
-    tokio::spawn(cli::run(node.peer.clone(), cli::stdin_lines(), stop.clone()));
+    tokio::spawn(cli::run(
+        node.peer.clone(),
+        cli::stdin_lines(),
+        stop.clone(),
+    ));
     tokio::select! {
         _ = stop.cancelled() => {}
         _ = signal() => println!("stopping"),
@@ -72,7 +82,10 @@ fn init_logging(args: &Cli, config: &NodeConfig) -> anyhow::Result<()> {
             .create(true)
             .append(true)
             .open(config.storage.join(store::LOG_FILE))?;
-        builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
     }
     Ok(())
 }

@@ -61,7 +61,10 @@ impl NodeConfig {
             peer_timeout: cli.peer_timeout,
             sweep_interval: cli.sweep_interval,
             auto_fetch: cli.auto_fetch,
-            limits: Limits { max_file: cli.max_file_size, ..Limits::default() },
+            limits: Limits {
+                max_file: cli.max_file_size,
+                ..Limits::default()
+            },
             api_token: cli.api_token.clone(),
         }
     }
@@ -132,10 +135,22 @@ impl Node {
             index,
         );
         if let Some(aside) = &report.corrupt_moved_to {
-            peer.log(LogLevel::Warn, format!("metadata.json was unreadable; kept it as {}", aside.display()));
+            peer.log(
+                LogLevel::Warn,
+                format!(
+                    "metadata.json was unreadable; kept it as {}",
+                    aside.display()
+                ),
+            );
         }
         if report.adopted > 0 {
-            peer.log(LogLevel::Info, format!("indexed {} files found in the storage folder", report.adopted));
+            peer.log(
+                LogLevel::Info,
+                format!(
+                    "indexed {} files found in the storage folder",
+                    report.adopted
+                ),
+            );
         }
         if report.rebuilt || report.adopted > 0 {
             peer.save_index().context("cannot write metadata.json")?;
@@ -143,13 +158,25 @@ impl Node {
 
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
-        tasks.spawn(net::server::serve(p2p, peer.clone(), cancel.clone(), tasks.clone()));
+        tasks.spawn(net::server::serve(
+            p2p,
+            peer.clone(),
+            cancel.clone(),
+            tasks.clone(),
+        ));
         tasks.spawn(persist(peer.clone(), cancel.clone()));
-        let app = api::router(api::ApiState::new(peer.clone(), config.api_token.clone(), cancel.clone()));
+        let app = api::router(api::ApiState::new(
+            peer.clone(),
+            config.api_token.clone(),
+            cancel.clone(),
+        ));
         let http_cancel = cancel.clone();
         tasks.spawn(async move {
             let shutdown = async move { http_cancel.cancelled().await };
-            if let Err(e) = axum::serve(http, app).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(http, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!("HTTP server failed: {e}");
             }
         });
@@ -166,7 +193,13 @@ impl Node {
             let cancel = cancel.clone();
             tasks.spawn(async move { peer.auto_fetch(cancel).await });
         }
-        Ok(Node { peer, p2p_addr, http_addr, cancel, tasks })
+        Ok(Node {
+            peer,
+            p2p_addr,
+            http_addr,
+            cancel,
+            tasks,
+        })
     }
 
     /// Stops every task, waits for them (transfers in flight are dropped whole: their
@@ -174,7 +207,10 @@ impl Node {
     pub async fn shutdown(self) {
         self.cancel.cancel();
         self.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some tasks did not stop within 10 s");
         }
         if let Err(e) = self.peer.save_index() {
@@ -193,7 +229,10 @@ fn bootstrap(peer: &Peer, addrs: &[String]) {
         let message = crate::protocol::encode::gossip(&c.host, c.p2p_port, &id, &c.peer_id);
         tokio::spawn(async move {
             if let Err(e) = net::send(&addr, &message, &peer.config().limits).await {
-                peer.log(LogLevel::Warn, format!("bootstrap host {addr} unreachable: {e}"));
+                peer.log(
+                    LogLevel::Warn,
+                    format!("bootstrap host {addr} unreachable: {e}"),
+                );
             }
         });
     }

@@ -15,7 +15,13 @@ pub async fn serve(uri: Uri) -> Response {
         Some(file) if !path.is_empty() => (path, file),
         _ => match Dist::get("index.html") {
             Some(file) => ("index.html", file),
-            None => return (StatusCode::NOT_FOUND, "the dashboard was not built into this binary").into_response(),
+            None => {
+                return (
+                    StatusCode::NOT_FOUND,
+                    "the dashboard was not built into this binary",
+                )
+                    .into_response()
+            }
         },
     };
     let mime = match path.rsplit('.').next() {
@@ -28,7 +34,11 @@ pub async fn serve(uri: Uri) -> Response {
         Some("ico") => "image/x-icon",
         _ => "application/octet-stream",
     };
-    let cache = if path == "index.html" { "no-cache" } else { "public, max-age=31536000, immutable" };
+    let cache = if path == "index.html" {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
     (
         [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache)],
         file.data,

@@ -15,7 +15,10 @@ pub async fn events(State(s): State<ApiState>, upgrade: WebSocketUpgrade) -> Res
 
 async fn stream(mut socket: WebSocket, s: ApiState) {
     let mut events = s.peer.subscribe();
-    if send(&mut socket, &ServerEvent::Snapshot(s.peer.snapshot())).await.is_err() {
+    if send(&mut socket, &ServerEvent::Snapshot(s.peer.snapshot()))
+        .await
+        .is_err()
+    {
         return;
     }
     loop {

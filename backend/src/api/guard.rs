@@ -12,7 +12,9 @@ fn host_part(authority: &str) -> &str {
     if authority.starts_with('[') {
         return authority.split_inclusive(']').next().unwrap_or(authority);
     }
-    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
 }
 
 /// Hosts a browser may legitimately use to reach us: IP literals, `localhost`, or the host we
@@ -25,7 +27,12 @@ fn host_allowed(host: &str, advertised: &str) -> bool {
 }
 
 /// Why a request is refused, if it is.
-pub fn refusal(method: &Method, path: &str, headers: &HeaderMap, advertised: &str) -> Option<String> {
+pub fn refusal(
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    advertised: &str,
+) -> Option<String> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     if let Some(host) = host {
         if !host_allowed(host_part(host), advertised) {
@@ -49,7 +56,12 @@ pub fn refusal(method: &Method, path: &str, headers: &HeaderMap, advertised: &st
 /// Refuses foreign `Host`s everywhere, and foreign `Origin`s on mutations and the WebSocket.
 pub async fn check_origin(State(s): State<ApiState>, request: Request, next: Next) -> Response {
     let host = &s.peer.config().host;
-    match refusal(request.method(), request.uri().path(), request.headers(), host) {
+    match refusal(
+        request.method(),
+        request.uri().path(),
+        request.headers(),
+        host,
+    ) {
         Some(reason) => ApiError::Forbidden(reason).into_response(),
         None => next.run(request).await,
     }
@@ -96,14 +108,54 @@ mod tests {
         assert!(check(Method::GET, "/api/files", "127.0.0.1:8000", None));
         assert!(check(Method::GET, "/api/files", "localhost:8000", None));
         assert!(check(Method::GET, "/api/files", "[::1]:8000", None));
-        assert!(check(Method::GET, "/api/files", "peer.example.org:8000", None));
-        assert!(!check(Method::GET, "/api/files", "evil.example.com:8000", None));
-        assert!(check(Method::POST, "/api/files", "127.0.0.1:8000", Some("http://127.0.0.1:8000")));
-        assert!(check(Method::DELETE, "/api/files/x", "127.0.0.1:8000", None));
-        assert!(!check(Method::DELETE, "/api/files/x", "127.0.0.1:8000", Some("http://evil.com")));
-        assert!(!check(Method::GET, "/api/events", "127.0.0.1:8000", Some("http://evil.com")));
-        assert!(!check(Method::POST, "/api/files", "127.0.0.1:8000", Some("http://127.0.0.1:9999")));
+        assert!(check(
+            Method::GET,
+            "/api/files",
+            "peer.example.org:8000",
+            None
+        ));
+        assert!(!check(
+            Method::GET,
+            "/api/files",
+            "evil.example.com:8000",
+            None
+        ));
+        assert!(check(
+            Method::POST,
+            "/api/files",
+            "127.0.0.1:8000",
+            Some("http://127.0.0.1:8000")
+        ));
+        assert!(check(
+            Method::DELETE,
+            "/api/files/x",
+            "127.0.0.1:8000",
+            None
+        ));
+        assert!(!check(
+            Method::DELETE,
+            "/api/files/x",
+            "127.0.0.1:8000",
+            Some("http://evil.com")
+        ));
+        assert!(!check(
+            Method::GET,
+            "/api/events",
+            "127.0.0.1:8000",
+            Some("http://evil.com")
+        ));
+        assert!(!check(
+            Method::POST,
+            "/api/files",
+            "127.0.0.1:8000",
+            Some("http://127.0.0.1:9999")
+        ));
         // A cross-site GET may be sent, but the browser will not let the page read it.
-        assert!(check(Method::GET, "/api/files", "127.0.0.1:8000", Some("http://evil.com")));
+        assert!(check(
+            Method::GET,
+            "/api/files",
+            "127.0.0.1:8000",
+            Some("http://evil.com")
+        ));
     }
 }

@@ -32,7 +32,11 @@ impl ApiState {
     /// The API of `peer`; with a token, every `/api` request must carry it. WebSockets end
     /// when `shutdown` fires.
     pub fn new(peer: Peer, token: Option<String>, shutdown: CancellationToken) -> Self {
-        ApiState { peer, token: token.map(Into::into), shutdown }
+        ApiState {
+            peer,
+            token: token.map(Into::into),
+            shutdown,
+        }
     }
 }
 
@@ -45,18 +49,29 @@ pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/status", get(status))
         .route("/peers", get(peers))
-        .route("/files", get(files).post(upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route(
+            "/files",
+            get(files)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/files/{file_id}", axum::routing::delete(delete_file))
         .route("/files/{file_id}/fetch", post(fetch))
         .route("/files/{file_id}/content", get(content))
         .route("/transfers", get(transfers))
         .route("/events", get(events::events))
         .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
-        .layer(middleware::from_fn_with_state(state.clone(), guard::check_token));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_token,
+        ));
     Router::new()
         .nest("/api", api)
         .fallback(assets::serve)
-        .layer(middleware::from_fn_with_state(state.clone(), guard::check_origin))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_origin,
+        ))
         .with_state(state)
 }
 
@@ -77,7 +92,10 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
 }
 
 /// `POST /api/files`: one file in the multipart field `file`, streamed to disk, then pushed.
-async fn upload(State(s): State<ApiState>, mut form: Multipart) -> Result<(StatusCode, Json<FileDto>), ApiError> {
+async fn upload(
+    State(s): State<ApiState>,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<FileDto>), ApiError> {
     let max = s.peer.config().limits.max_file;
     while let Some(mut field) = form.next_field().await? {
         if field.name() != Some("file") {
@@ -87,22 +105,39 @@ async fn upload(State(s): State<ApiState>, mut form: Multipart) -> Result<(Statu
         if name.is_empty() {
             return Err(ApiError::BadRequest("the uploaded file has no name".into()));
         }
-        let mut temp = s.peer.store().temp_file().await.map_err(ApiError::internal)?;
+        let mut temp = s
+            .peer
+            .store()
+            .temp_file()
+            .await
+            .map_err(ApiError::internal)?;
         while let Some(chunk) = field.chunk().await? {
             if temp.len() + chunk.len() as u64 > max {
                 return Err(ApiError::TooLarge(max));
             }
             temp.write(&chunk).await.map_err(ApiError::internal)?;
         }
-        let meta = s.peer.push_upload(temp, &name).await.map_err(ApiError::Internal)?;
-        let file = s.peer.file(&meta.file_id).ok_or_else(|| ApiError::Internal("file vanished".into()))?;
+        let meta = s
+            .peer
+            .push_upload(temp, &name)
+            .await
+            .map_err(ApiError::Internal)?;
+        let file = s
+            .peer
+            .file(&meta.file_id)
+            .ok_or_else(|| ApiError::Internal("file vanished".into()))?;
         return Ok((StatusCode::CREATED, Json(file)));
     }
-    Err(ApiError::BadRequest("no multipart field named `file`".into()))
+    Err(ApiError::BadRequest(
+        "no multipart field named `file`".into(),
+    ))
 }
 
 /// `POST /api/files/{file_id}/fetch`: start a get.
-async fn fetch(State(s): State<ApiState>, Path(file_id): Path<String>) -> Result<(StatusCode, Json<TransferDto>), ApiError> {
+async fn fetch(
+    State(s): State<ApiState>,
+    Path(file_id): Path<String>,
+) -> Result<(StatusCode, Json<TransferDto>), ApiError> {
     match s.peer.start_fetch(&file_id, TransferKind::Get) {
         Ok(transfer) => Ok((StatusCode::ACCEPTED, Json(transfer))),
         Err(e @ FetchError::Unknown(_)) => Err(ApiError::NotFound(e.to_string())),
@@ -111,7 +146,10 @@ async fn fetch(State(s): State<ApiState>, Path(file_id): Path<String>) -> Result
 }
 
 /// `DELETE /api/files/{file_id}`: owner-only delete, everywhere.
-async fn delete_file(State(s): State<ApiState>, Path(file_id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_file(
+    State(s): State<ApiState>,
+    Path(file_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     match s.peer.delete(&file_id) {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(e @ DeleteError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
@@ -120,23 +158,40 @@ async fn delete_file(State(s): State<ApiState>, Path(file_id): Path<String>) -> 
 }
 
 /// `GET /api/files/{file_id}/content`: our copy, streamed, as an attachment.
-async fn content(State(s): State<ApiState>, Path(file_id): Path<String>) -> Result<Response, ApiError> {
+async fn content(
+    State(s): State<ApiState>,
+    Path(file_id): Path<String>,
+) -> Result<Response, ApiError> {
     let (meta, stored_as) = s
         .peer
         .held_copy(&file_id)
         .ok_or_else(|| ApiError::NotFound(format!("we hold no copy of {file_id}")))?;
-    let (file, len) = s.peer.store().open_file(&stored_as).await.map_err(ApiError::internal)?;
+    let (file, len) = s
+        .peer
+        .store()
+        .open_file(&stored_as)
+        .await
+        .map_err(ApiError::internal)?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let ascii_name: String = meta
         .file_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._- ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, len.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{ascii_name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{ascii_name}\""),
+            ),
         ],
         body,
     )

@@ -67,7 +67,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     }))
 }
 
-const HELP: &str = "commands: list | peers | get <file_id> | push <path> | delete <file_id> | help | exit";
+const HELP: &str =
+    "commands: list | peers | get <file_id> | push <path> | delete <file_id> | help | exit";
 
 /// Runs the menu until `exit` (which cancels `stop`) or until `stop` fires. At EOF the menu
 /// ends quietly and the peer keeps running.
@@ -97,8 +98,13 @@ pub async fn run(peer: Peer, mut lines: mpsc::UnboundedReceiver<String>, stop: C
 fn resolve(peer: &Peer, prefix: &str) -> Result<String, String> {
     match peer.resolve(prefix).as_slice() {
         [id] => Ok(id.clone()),
-        [] => Err(format!("no known file id starts with {prefix:?}; `list` shows them")),
-        many => Err(format!("{prefix:?} matches {} files; type more of the id", many.len())),
+        [] => Err(format!(
+            "no known file id starts with {prefix:?}; `list` shows them"
+        )),
+        many => Err(format!(
+            "{prefix:?} matches {} files; type more of the id",
+            many.len()
+        )),
     }
 }
 
@@ -120,13 +126,21 @@ fn execute(peer: &Peer, command: Command) {
             let peer = peer.clone();
             tokio::spawn(async move {
                 match peer.push_path(&path).await {
-                    Ok(meta) => println!("push: added {} as {}; sending it to a peer", meta.file_name, meta.file_id),
+                    Ok(meta) => println!(
+                        "push: added {} as {}; sending it to a peer",
+                        meta.file_name, meta.file_id
+                    ),
                     Err(e) => println!("push failed: {e}"),
                 }
             });
         }
-        Command::Delete(prefix) => match resolve(peer, &prefix).and_then(|id| peer.delete(&id).map_err(|e| e.to_string())) {
-            Ok(meta) => println!("delete: removed {} here and asked every peer to remove it", meta.file_name),
+        Command::Delete(prefix) => match resolve(peer, &prefix)
+            .and_then(|id| peer.delete(&id).map_err(|e| e.to_string()))
+        {
+            Ok(meta) => println!(
+                "delete: removed {} here and asked every peer to remove it",
+                meta.file_name
+            ),
             Err(e) => println!("delete: {e}"),
         },
         Command::Help => println!("{HELP}"),
@@ -152,12 +166,23 @@ async fn follow(peer: Peer, transfer: TransferDto) {
                     let decile = (t.bytes_done * 10 / total.max(1)).min(10);
                     if decile > last_decile {
                         last_decile = decile;
-                        println!("get {}: {}% ({} of {}) from {from}", t.file_name, decile * 10, human(t.bytes_done), human(total));
+                        println!(
+                            "get {}: {}% ({} of {}) from {from}",
+                            t.file_name,
+                            decile * 10,
+                            human(t.bytes_done),
+                            human(total)
+                        );
                     }
                 }
             }
             TransferStateDto::Done => {
-                println!("get {}: done, {} from {from}, verified ({})", t.file_name, human(t.bytes_done), short(&t.file_id));
+                println!(
+                    "get {}: done, {} from {from}, verified ({})",
+                    t.file_name,
+                    human(t.bytes_done),
+                    short(&t.file_id)
+                );
                 return;
             }
             TransferStateDto::Failed { reason } => {
@@ -174,7 +199,10 @@ fn print_files(peer: &Peer) {
         println!("no files known yet");
         return;
     }
-    println!("  {:<12}  {:<32}  {:>10}  {:<14}  holders", "id", "name", "size", "owner");
+    println!(
+        "  {:<12}  {:<32}  {:>10}  {:<14}  holders",
+        "id", "name", "size", "owner"
+    );
     for f in files {
         let size = f.size_bytes.map(human).unwrap_or_else(|| "?".into());
         println!(
@@ -198,7 +226,10 @@ fn print_peers(peer: &Peer) {
     let now = crate::peer::unix_ms();
     for p in peers {
         let ago = now.saturating_sub(p.last_seen_ms) as f64 / 1000.0;
-        println!("{:<20} {}:{:<6} last seen {ago:.1} s ago", p.peer_id, p.host, p.port);
+        println!(
+            "{:<20} {}:{:<6} last seen {ago:.1} s ago",
+            p.peer_id, p.host, p.port
+        );
     }
 }
 
@@ -236,7 +267,10 @@ mod tests {
         assert_eq!(parse("  list "), Ok(Some(Command::List)));
         assert_eq!(parse(""), Ok(None));
         assert_eq!(parse("get 4771"), Ok(Some(Command::Get("4771".into()))));
-        assert_eq!(parse("push /tmp/a b.txt"), Ok(Some(Command::Push("/tmp/a b.txt".into()))));
+        assert_eq!(
+            parse("push /tmp/a b.txt"),
+            Ok(Some(Command::Push("/tmp/a b.txt".into())))
+        );
         assert!(parse("get").is_err());
         assert!(parse("frobnicate").is_err());
         assert_eq!(parse("EXIT"), Ok(Some(Command::Exit)));

@@ -75,7 +75,11 @@ pub async fn connect(addr: &str, limits: &Limits) -> Result<TcpStream, NetError>
 }
 
 /// Writes all of `bytes` within the idle deadline.
-async fn write_within(stream: &mut TcpStream, bytes: &[u8], limits: &Limits) -> Result<(), NetError> {
+async fn write_within(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(), NetError> {
     timeout(limits.idle, stream.write_all(bytes))
         .await
         .map_err(|_| NetError::Timeout("sending"))??;

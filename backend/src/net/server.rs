@@ -9,7 +9,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Accepts connections until `cancel` fires; connection tasks are tracked by `tasks`.
-pub async fn serve(listener: TcpListener, peer: Peer, cancel: CancellationToken, tasks: TaskTracker) {
+pub async fn serve(
+    listener: TcpListener,
+    peer: Peer,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+) {
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -40,9 +45,20 @@ pub async fn serve(listener: TcpListener, peer: Peer, cancel: CancellationToken,
 /// Reads one message and acts on it.
 async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
     let limits = peer.config().limits;
-    let remote = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let remote = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let mut sink = None;
-    let message = read_message(&mut stream, &limits, limits.idle, &mut sink, Some(peer.store()), |_| {}).await?;
+    let message = read_message(
+        &mut stream,
+        &limits,
+        limits.idle,
+        &mut sink,
+        Some(peer.store()),
+        |_| {},
+    )
+    .await?;
     tracing::debug!("{} from {remote}", message.kind());
     match message {
         Message::Gossip(gossip) => peer.on_gossip(&gossip),

@@ -14,7 +14,14 @@ fn gossip_id() -> String {
     let mut hex = Vec::new();
     encode::hex_into(&b, &mut hex);
     let h = String::from_utf8(hex).expect("hex is ASCII");
-    format!("{}-{}-4{}-{}-{}", &h[..8], &h[8..12], &h[13..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 impl Peer {
@@ -77,7 +84,11 @@ impl Peer {
 
     /// A GOSSIP arrived: reply to its origin and forward the original unchanged.
     pub fn on_gossip(&self, gossip: &Gossip) {
-        let plan = lock(&self.inner.state).on_gossip(gossip, std::time::Instant::now(), &mut rand::thread_rng());
+        let plan = lock(&self.inner.state).on_gossip(
+            gossip,
+            std::time::Instant::now(),
+            &mut rand::thread_rng(),
+        );
         let Some((plan, change)) = plan else { return };
         self.apply(vec![change]);
         let c = self.config();
@@ -107,7 +118,11 @@ impl Peer {
         }
         self.log(
             LogLevel::Info,
-            format!("deleted {} ({}); told {count} peers", meta.file_name, short(file_id)),
+            format!(
+                "deleted {} ({}); told {count} peers",
+                meta.file_name,
+                short(file_id)
+            ),
         );
         Ok(meta)
     }

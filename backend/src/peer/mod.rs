@@ -146,7 +146,11 @@ impl Peer {
 
     /// Adds a line to the event log (and to the tracing log).
     pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        let entry = LogEntry { at_ms: unix_ms(), level, message: message.into() };
+        let entry = LogEntry {
+            at_ms: unix_ms(),
+            level,
+            message: message.into(),
+        };
         match level {
             LogLevel::Info => tracing::info!("{}", entry.message),
             LogLevel::Warn => tracing::warn!("{}", entry.message),
@@ -180,7 +184,10 @@ impl Peer {
                     Change::PeerDropped(peer_id) => Some(ServerEvent::PeerDropped { peer_id }),
                     Change::FileChanged(id) => {
                         files_changed = true;
-                        state.files.get(&id).map(|r| ServerEvent::FileChanged(self.file_dto(r)))
+                        state
+                            .files
+                            .get(&id)
+                            .map(|r| ServerEvent::FileChanged(self.file_dto(r)))
                     }
                     Change::FileRemoved(file_id) => {
                         files_changed = true;
@@ -253,7 +260,11 @@ impl Peer {
     pub fn peers(&self) -> Vec<PeerDto> {
         let state = lock(&self.inner.state);
         let now = Instant::now();
-        state.peers.iter().map(|(id, t)| self.peer_dto(id, t, now)).collect()
+        state
+            .peers
+            .iter()
+            .map(|(id, t)| self.peer_dto(id, t, now))
+            .collect()
     }
 
     /// Known files.
@@ -264,7 +275,10 @@ impl Peer {
 
     /// One known file.
     pub fn file(&self, file_id: &str) -> Option<FileDto> {
-        lock(&self.inner.state).files.get(file_id).map(|r| self.file_dto(r))
+        lock(&self.inner.state)
+            .files
+            .get(file_id)
+            .map(|r| self.file_dto(r))
     }
 
     /// Recent transfers.
@@ -309,7 +323,12 @@ impl Peer {
                 self.remove_copy(&record);
                 self.log(
                     LogLevel::Info,
-                    format!("{} deleted {} ({})", delete.from, record.meta.file_name, short(&delete.file_id)),
+                    format!(
+                        "{} deleted {} ({})",
+                        delete.from,
+                        record.meta.file_name,
+                        short(&delete.file_id)
+                    ),
                 );
             }
             None => tracing::debug!("ignored DELETE of {} from {}", delete.file_id, delete.from),
@@ -356,7 +375,10 @@ impl Peer {
 
     /// Files we hold, as GOSSIP_REPLY lists them.
     pub fn held_metas(&self) -> Vec<FileMeta> {
-        lock(&self.inner.state).held().map(|r| r.meta.clone()).collect()
+        lock(&self.inner.state)
+            .held()
+            .map(|r| r.meta.clone())
+            .collect()
     }
 
     /// Our copy of `file_id`: its description and stored name.
@@ -392,7 +414,14 @@ impl Peer {
         self.apply(vec![change]);
     }
 
-    fn transfer_started(&self, kind: TransferKind, meta_id: &str, name: &str, peer: Option<String>, total: Option<u64>) -> TransferDto {
+    fn transfer_started(
+        &self,
+        kind: TransferKind,
+        meta_id: &str,
+        name: &str,
+        peer: Option<String>,
+        total: Option<u64>,
+    ) -> TransferDto {
         let dto = lock(&self.inner.transfers).start(kind, meta_id, name, peer, total);
         self.publish(ServerEvent::Transfer(dto.clone()));
         dto

@@ -112,7 +112,12 @@ impl PeerState {
                 (record.meta.file_id.clone(), record)
             })
             .collect();
-        PeerState { me: me.to_string(), peers: BTreeMap::new(), files, seen: SeenIds::default() }
+        PeerState {
+            me: me.to_string(),
+            peers: BTreeMap::new(),
+            files,
+            seen: SeenIds::default(),
+        }
     }
 
     /// Our peer id.
@@ -136,13 +141,22 @@ impl PeerState {
     fn track(&mut self, peer_id: &str, host: &str, port: u16, now: Instant) -> Change {
         self.peers.insert(
             peer_id.to_string(),
-            Tracked { host: host.to_string(), port, last_seen: now },
+            Tracked {
+                host: host.to_string(),
+                port,
+                last_seen: now,
+            },
         );
         Change::PeerSeen(peer_id.to_string())
     }
 
     /// A GOSSIP arrived. `None` when it is a repeat or our own.
-    pub fn on_gossip(&mut self, g: &Gossip, now: Instant, rng: &mut impl Rng) -> Option<(GossipPlan, Change)> {
+    pub fn on_gossip(
+        &mut self,
+        g: &Gossip,
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Option<(GossipPlan, Change)> {
         if !self.seen.insert(&g.id) || g.peer_id == self.me {
             return None;
         }
@@ -194,12 +208,19 @@ impl PeerState {
         let mut changed = false;
         let record = self.files.entry(meta.file_id.clone()).or_insert_with(|| {
             changed = true;
-            FileRecord { meta: meta.clone(), holders: BTreeSet::new(), stored_as: None }
+            FileRecord {
+                meta: meta.clone(),
+                holders: BTreeSet::new(),
+                stored_as: None,
+            }
         });
         if holder != self.me && !holder.is_empty() {
             changed |= record.holders.insert(holder.to_string());
         }
-        let newer = match (meta.file_timestamp.as_f64(), record.meta.file_timestamp.as_f64()) {
+        let newer = match (
+            meta.file_timestamp.as_f64(),
+            record.meta.file_timestamp.as_f64(),
+        ) {
             (Some(incoming), Some(ours)) => incoming > ours,
             _ => false,
         };
@@ -268,7 +289,11 @@ impl PeerState {
         if self.files.contains_key(prefix) {
             return vec![prefix.to_string()];
         }
-        self.files.keys().filter(|id| id.starts_with(prefix)).cloned().collect()
+        self.files
+            .keys()
+            .filter(|id| id.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 

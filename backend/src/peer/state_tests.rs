@@ -18,11 +18,22 @@ fn meta(id: &str, owner: &str, ts: &str) -> FileMeta {
 }
 
 fn gossip(id: &str, peer: &str, port: u16) -> Gossip {
-    Gossip { host: "127.0.0.1".into(), port, id: id.into(), peer_id: peer.into(), raw: String::new() }
+    Gossip {
+        host: "127.0.0.1".into(),
+        port,
+        id: id.into(),
+        peer_id: peer.into(),
+        raw: String::new(),
+    }
 }
 
 fn reply(peer: &str, port: u16, files: Vec<FileMeta>) -> GossipReply {
-    GossipReply { host: "127.0.0.1".into(), port, peer_id: peer.into(), files }
+    GossipReply {
+        host: "127.0.0.1".into(),
+        port,
+        peer_id: peer.into(),
+        files,
+    }
 }
 
 #[test]
@@ -32,15 +43,32 @@ fn gossip_is_answered_once_forwarded_to_others_and_ours_is_dropped() {
     for (peer, port) in [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)] {
         state.on_gossip_reply(&reply(peer, port, Vec::new()), now);
     }
-    let (plan, change) = state.on_gossip(&gossip("g1", "a", 1), now, &mut rng()).unwrap();
+    let (plan, change) = state
+        .on_gossip(&gossip("g1", "a", 1), now, &mut rng())
+        .unwrap();
     assert_eq!(change, Change::PeerSeen("a".into()));
     assert_eq!(plan.reply_to, "127.0.0.1:1");
     assert_eq!(plan.forward_to.len(), 3);
     assert!(!plan.forward_to.contains(&"127.0.0.1:1".to_string()));
-    assert!(state.on_gossip(&gossip("g1", "a", 1), now, &mut rng()).is_none(), "repeat");
-    assert!(state.on_gossip(&gossip("g2", "me", 9), now, &mut rng()).is_none(), "our own");
+    assert!(
+        state
+            .on_gossip(&gossip("g1", "a", 1), now, &mut rng())
+            .is_none(),
+        "repeat"
+    );
+    assert!(
+        state
+            .on_gossip(&gossip("g2", "me", 9), now, &mut rng())
+            .is_none(),
+        "our own"
+    );
     state.remember_gossip("g3");
-    assert!(state.on_gossip(&gossip("g3", "x", 9), now, &mut rng()).is_none(), "we sent it");
+    assert!(
+        state
+            .on_gossip(&gossip("g3", "x", 9), now, &mut rng())
+            .is_none(),
+        "we sent it"
+    );
 }
 
 #[test]
@@ -53,9 +81,13 @@ fn seen_ids_are_bounded() {
     assert_eq!(state.seen.order.len(), SEEN_IDS);
     assert_eq!(state.seen.set.len(), SEEN_IDS);
     // The oldest id was forgotten, the newest is remembered.
-    assert!(state.on_gossip(&gossip("id0", "a", 1), now, &mut rng()).is_some());
+    assert!(state
+        .on_gossip(&gossip("id0", "a", 1), now, &mut rng())
+        .is_some());
     let newest = format!("id{}", SEEN_IDS + 9);
-    assert!(state.on_gossip(&gossip(&newest, "a", 1), now, &mut rng()).is_none());
+    assert!(state
+        .on_gossip(&gossip(&newest, "a", 1), now, &mut rng())
+        .is_none());
 }
 
 #[test]
@@ -63,30 +95,61 @@ fn merge_adds_holders_and_takes_newer_fields() {
     let mut state = PeerState::new("me", Vec::new());
     let now = Instant::now();
     state.on_gossip_reply(&reply("a", 1, vec![meta("f", "o", "100")]), now);
-    state.on_gossip_reply(&reply("b", 2, vec![meta("f", "o", "\"Sun Jun 15 21:36:41 2025\"")]), now);
+    state.on_gossip_reply(
+        &reply("b", 2, vec![meta("f", "o", "\"Sun Jun 15 21:36:41 2025\"")]),
+        now,
+    );
     let record = &state.files["f"];
     assert_eq!(record.holders.iter().collect::<Vec<_>>(), ["a", "b"]);
-    assert_eq!(record.meta.file_timestamp.json(), "100", "a string is not newer");
+    assert_eq!(
+        record.meta.file_timestamp.json(),
+        "100",
+        "a string is not newer"
+    );
     let mut newer = meta("f", "o2", "100.5");
     newer.file_name = "renamed".into();
     assert_eq!(
-        state.on_announce(&Announce { from: "c".into(), meta: newer.clone() }),
+        state.on_announce(&Announce {
+            from: "c".into(),
+            meta: newer.clone()
+        }),
         Some(Change::FileChanged("f".into()))
     );
     assert_eq!(state.files["f"].meta, newer);
     assert_eq!(state.files["f"].holders.len(), 3);
     // Nothing new: no change to report.
-    assert_eq!(state.on_announce(&Announce { from: "c".into(), meta: newer }), None);
+    assert_eq!(
+        state.on_announce(&Announce {
+            from: "c".into(),
+            meta: newer
+        }),
+        None
+    );
 }
 
 #[test]
 fn delete_only_from_the_recorded_owner() {
     let mut state = PeerState::new("me", Vec::new());
     state.merge(&meta("f", "owner", "1"), "a");
-    assert!(state.on_delete(&Delete { from: "a".into(), file_id: "f".into() }).is_none());
+    assert!(state
+        .on_delete(&Delete {
+            from: "a".into(),
+            file_id: "f".into()
+        })
+        .is_none());
     assert!(state.files.contains_key("f"));
-    assert!(state.on_delete(&Delete { from: "owner".into(), file_id: "nope".into() }).is_none());
-    assert!(state.on_delete(&Delete { from: "owner".into(), file_id: "f".into() }).is_some());
+    assert!(state
+        .on_delete(&Delete {
+            from: "owner".into(),
+            file_id: "nope".into()
+        })
+        .is_none());
+    assert!(state
+        .on_delete(&Delete {
+            from: "owner".into(),
+            file_id: "f".into()
+        })
+        .is_some());
     assert!(state.files.is_empty());
 }
 
@@ -100,7 +163,10 @@ fn sweep_drops_silent_peers_from_peers_and_holders() {
     let changes = state.sweep(start + Duration::from_secs(61), Duration::from_secs(60));
     assert_eq!(
         changes,
-        [Change::FileChanged("f".into()), Change::PeerDropped("old".into())]
+        [
+            Change::FileChanged("f".into()),
+            Change::PeerDropped("old".into())
+        ]
     );
     assert_eq!(state.peers.keys().collect::<Vec<_>>(), ["new"]);
     assert_eq!(state.files["f"].holders.iter().collect::<Vec<_>>(), ["new"]);
@@ -142,7 +208,11 @@ fn fixture_metadata_is_merged_and_resent_verbatim() {
     let mut state = PeerState::new("me", Vec::new());
     state.on_gossip_reply(&r, Instant::now());
     assert_eq!(state.files.len(), 22);
-    let elden = state.files.values().filter(|f| f.meta.file_name == "EldenRing.txt").count();
+    let elden = state
+        .files
+        .values()
+        .filter(|f| f.meta.file_name == "EldenRing.txt")
+        .count();
     assert_eq!(elden, 4, "same name, different files");
 
     let metas: Vec<&FileMeta> = state.files.values().map(|f| &f.meta).collect();
@@ -151,7 +221,10 @@ fn fixture_metadata_is_merged_and_resent_verbatim() {
         let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
         for key in ["file_size", "file_timestamp"] {
             let token = raw_field(raw.get(), key);
-            assert!(resent.contains(&format!("\"{key}\":{token}")), "{id} {key} {token}");
+            assert!(
+                resent.contains(&format!("\"{key}\":{token}")),
+                "{id} {key} {token}"
+            );
         }
         assert!(resent.contains(value["file_owner"].as_str().unwrap()));
     }

@@ -25,8 +25,14 @@ pub enum FetchError {
 
 impl Peer {
     /// Starts fetching `file_id` in the background (or returns the download already running).
-    pub fn start_fetch(&self, file_id: &str, kind: TransferKind) -> Result<TransferDto, FetchError> {
-        let file = self.file(file_id).ok_or_else(|| FetchError::Unknown(file_id.to_string()))?;
+    pub fn start_fetch(
+        &self,
+        file_id: &str,
+        kind: TransferKind,
+    ) -> Result<TransferDto, FetchError> {
+        let file = self
+            .file(file_id)
+            .ok_or_else(|| FetchError::Unknown(file_id.to_string()))?;
         if file.has_copy {
             return Err(FetchError::AlreadyHeld(file.file_name));
         }
@@ -64,17 +70,33 @@ impl Peer {
             }
         }
         let reason = format!("no peer delivered a valid copy (last: {last_error})");
-        self.log(LogLevel::Warn, format!("get {} failed: {reason}", short(file_id)));
-        self.transfer_finished(id, TransferStateDto::Failed { reason: reason.clone() });
+        self.log(
+            LogLevel::Warn,
+            format!("get {} failed: {reason}", short(file_id)),
+        );
+        self.transfer_finished(
+            id,
+            TransferStateDto::Failed {
+                reason: reason.clone(),
+            },
+        );
         Err(reason)
     }
 
-    async fn fetch_from(&self, id: u64, file_id: &str, peer_id: &str, addr: &str) -> Result<FileMeta, String> {
+    async fn fetch_from(
+        &self,
+        id: u64,
+        file_id: &str,
+        peer_id: &str,
+        addr: &str,
+    ) -> Result<FileMeta, String> {
         let temp = self.store().temp_file().await.map_err(|e| e.to_string())?;
         self.transfer_progress(id, peer_id, 0);
         let limits = self.config().limits;
-        let (result, temp) =
-            net::fetch(addr, file_id, temp, &limits, |done| self.transfer_progress(id, peer_id, done)).await;
+        let (result, temp) = net::fetch(addr, file_id, temp, &limits, |done| {
+            self.transfer_progress(id, peer_id, done)
+        })
+        .await;
         let meta = result.map_err(|e| e.to_string())?;
         self.keep_verified(meta, temp).await
     }
@@ -83,7 +105,10 @@ impl Peer {
     async fn keep_verified(&self, meta: FileMeta, temp: TempFile) -> Result<FileMeta, String> {
         let actual = temp.file_id(&meta.file_timestamp);
         if actual != meta.file_id {
-            return Err(format!("content does not match the id (hash {})", short(&actual)));
+            return Err(format!(
+                "content does not match the id (hash {})",
+                short(&actual)
+            ));
         }
         let stored_as = self
             .store()
@@ -105,16 +130,24 @@ impl Peer {
             _ = cancel.cancelled() => return,
             _ = self.reply_arrived() => {}
         }
-        let settle = self.config().gossip_interval.min(std::time::Duration::from_secs(2));
+        let settle = self
+            .config()
+            .gossip_interval
+            .min(std::time::Duration::from_secs(2));
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(settle) => {}
         }
         for file_id in self.missing().into_iter().take(wanted) {
-            let Ok(transfer) = self.start_fetch(&file_id, TransferKind::AutoFetch) else { continue };
+            let Ok(transfer) = self.start_fetch(&file_id, TransferKind::AutoFetch) else {
+                continue;
+            };
             // One at a time, so a big file does not starve the network.
             let mut events = self.subscribe();
-            while self.running_download(&file_id).is_some_and(|t| t.id == transfer.id) {
+            while self
+                .running_download(&file_id)
+                .is_some_and(|t| t.id == transfer.id)
+            {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = events.recv() => {}
@@ -130,7 +163,9 @@ impl Peer {
             .import(path, self.id())
             .await
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Ok(self.publish_new(entry.meta, entry.stored_as.expect("imported")).await)
+        Ok(self
+            .publish_new(entry.meta, entry.stored_as.expect("imported"))
+            .await)
     }
 
     /// Stores uploaded content under `file_name` as ours, then replicates and announces it.
@@ -140,14 +175,19 @@ impl Peer {
             .commit_owned(temp, file_name, self.id())
             .await
             .map_err(|e| format!("could not store: {e}"))?;
-        Ok(self.publish_new(entry.meta, entry.stored_as.expect("committed")).await)
+        Ok(self
+            .publish_new(entry.meta, entry.stored_as.expect("committed"))
+            .await)
     }
 
     /// Records a new file of ours, sends it to one random tracked peer in the background and
     /// ANNOUNCEs it to all.
     async fn publish_new(&self, meta: FileMeta, stored_as: String) -> FileMeta {
         self.record_copy(&meta, stored_as.clone());
-        self.log(LogLevel::Info, format!("added {} ({})", meta.file_name, short(&meta.file_id)));
+        self.log(
+            LogLevel::Info,
+            format!("added {} ({})", meta.file_name, short(&meta.file_id)),
+        );
         self.announce(&meta);
         let target = self.with_state(|s| {
             s.peers
@@ -166,8 +206,19 @@ impl Peer {
 
     /// Sends our copy of `meta` to `addr` unsolicited (a push), with progress.
     async fn replicate(&self, meta: &FileMeta, stored_as: &str, peer_id: &str, addr: &str) {
-        let total = self.store().open_file(stored_as).await.ok().map(|(_, len)| len);
-        let transfer = self.transfer_started(TransferKind::Push, &meta.file_id, &meta.file_name, Some(peer_id.to_string()), total);
+        let total = self
+            .store()
+            .open_file(stored_as)
+            .await
+            .ok()
+            .map(|(_, len)| len);
+        let transfer = self.transfer_started(
+            TransferKind::Push,
+            &meta.file_id,
+            &meta.file_name,
+            Some(peer_id.to_string()),
+            total,
+        );
         let result: Result<u64, NetError> = async {
             let (file, _) = self.store().open_file(stored_as).await?;
             let mut stream = net::connect(addr, &self.config().limits).await?;
@@ -180,7 +231,10 @@ impl Peer {
         match result {
             Ok(_) => {
                 self.transfer_finished(transfer.id, TransferStateDto::Done);
-                self.log(LogLevel::Info, format!("pushed {} to {peer_id}", meta.file_name));
+                self.log(
+                    LogLevel::Info,
+                    format!("pushed {} to {peer_id}", meta.file_name),
+                );
             }
             Err(e) => {
                 let reason = format!("push to {peer_id} failed: {e}");
@@ -198,7 +252,10 @@ impl Peer {
             Some((meta, stored_as)) => match self.store().open_file(&stored_as).await {
                 Ok((file, _)) => Some((meta, file)),
                 Err(e) => {
-                    self.log(LogLevel::Warn, format!("cannot read our copy {stored_as}: {e}"));
+                    self.log(
+                        LogLevel::Warn,
+                        format!("cannot read our copy {stored_as}: {e}"),
+                    );
                     None
                 }
             },
@@ -219,7 +276,13 @@ impl Peer {
 
     /// A FILE_DATA arrived unsolicited (a push): keep it if it verifies, then ANNOUNCE it.
     pub async fn on_pushed_file(&self, meta: FileMeta, temp: TempFile, from: &str) {
-        let transfer = self.transfer_started(TransferKind::Incoming, &meta.file_id, &meta.file_name, Some(from.to_string()), Some(temp.len()));
+        let transfer = self.transfer_started(
+            TransferKind::Incoming,
+            &meta.file_id,
+            &meta.file_name,
+            Some(from.to_string()),
+            Some(temp.len()),
+        );
         self.transfer_progress(transfer.id, from, temp.len());
         if self.held_copy(&meta.file_id).is_some() {
             self.transfer_finished(transfer.id, TransferStateDto::Done);
@@ -228,11 +291,17 @@ impl Peer {
         match self.keep_verified(meta, temp).await {
             Ok(meta) => {
                 self.transfer_finished(transfer.id, TransferStateDto::Done);
-                self.log(LogLevel::Info, format!("stored {} pushed by {from}", meta.file_name));
+                self.log(
+                    LogLevel::Info,
+                    format!("stored {} pushed by {from}", meta.file_name),
+                );
                 self.announce(&meta);
             }
             Err(reason) => {
-                self.log(LogLevel::Warn, format!("refused a pushed file from {from}: {reason}"));
+                self.log(
+                    LogLevel::Warn,
+                    format!("refused a pushed file from {from}: {reason}"),
+                );
                 self.transfer_finished(transfer.id, TransferStateDto::Failed { reason });
             }
         }

@@ -11,7 +11,9 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Unix milliseconds now.
 pub fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Recent transfers, oldest first.
@@ -101,7 +103,9 @@ impl Transfers {
     pub fn running(&self, file_id: &str) -> Option<TransferDto> {
         self.list
             .iter()
-            .find(|t| t.file_id == file_id && t.state == TransferStateDto::Running && is_download(t.kind))
+            .find(|t| {
+                t.file_id == file_id && t.state == TransferStateDto::Running && is_download(t.kind)
+            })
             .cloned()
     }
 }

@@ -93,7 +93,11 @@ impl Decoder {
 
     /// Feeds bytes. Decoded `data` bytes are appended to `chunk` (the caller drains it).
     /// Returns the message once the object closes; bytes after it are ignored.
-    pub fn feed(&mut self, input: &[u8], chunk: &mut Vec<u8>) -> Result<Option<Message>, DecodeError> {
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        chunk: &mut Vec<u8>,
+    ) -> Result<Option<Message>, DecodeError> {
         let mut i = 0;
         while i < input.len() {
             match self.scan {

@@ -70,7 +70,10 @@ pub fn gossip_reply<'a>(
 
 /// `GET_FILE`.
 pub fn get_file(file_id: &str) -> String {
-    format!("{{\"type\":\"GET_FILE\",\"file_id\":{}}}", json_string(file_id))
+    format!(
+        "{{\"type\":\"GET_FILE\",\"file_id\":{}}}",
+        json_string(file_id)
+    )
 }
 
 /// The "not found" `FILE_DATA`: the same keys, all null.

@@ -85,14 +85,23 @@ fn python_float_repr(x: f64) -> String {
     // Rust's shortest form has the right number of digits, but on an exact tie it may round
     // up where Python rounds to even; re-format with that many digits, exactly.
     let shortest = format!("{:e}", x.abs());
-    let digit_count = shortest.split('e').next().unwrap_or("").replace('.', "").len();
+    let digit_count = shortest
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .replace('.', "")
+        .len();
     let exact = format!("{:.*e}", digit_count.saturating_sub(1), x.abs());
     let (mantissa, exponent) = exact.split_once('e').unwrap_or((&exact, "0"));
     let digits = mantissa.replace('.', "");
     let digits = digits.trim_end_matches('0');
     let digits = if digits.is_empty() { "0" } else { digits };
     let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if x.is_sign_negative() && x != 0.0 { "-" } else { "" };
+    let sign = if x.is_sign_negative() && x != 0.0 {
+        "-"
+    } else {
+        ""
+    };
     let n = digits.len() as i32;
     let body = if (-4..16).contains(&exponent) {
         if exponent >= 0 {
@@ -107,7 +116,11 @@ fn python_float_repr(x: f64) -> String {
         }
     } else {
         let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
         format!("{first}{fraction}e{exp_sign}{:02}", exponent.abs())
     };
@@ -289,7 +302,9 @@ struct MetaFields<'a> {
 
 /// A string field; JSON `null` and non-strings are `None`.
 fn string(raw: Option<&RawValue>) -> Option<String> {
-    serde_json::from_str::<Option<String>>(raw?.get()).ok().flatten()
+    serde_json::from_str::<Option<String>>(raw?.get())
+        .ok()
+        .flatten()
 }
 
 /// Free text: a string's value, or any other non-null value's JSON text.
@@ -364,7 +379,10 @@ pub fn parse_message(json: &[u8], data_streamed: bool) -> Result<Message, Messag
         }
         "ANNOUNCE" => Ok(Message::Announce(Announce {
             from: text(fields.from).ok_or(missing("ANNOUNCE", "from"))?,
-            meta: fields.meta().into_meta().ok_or(missing("ANNOUNCE", "file_id"))?,
+            meta: fields
+                .meta()
+                .into_meta()
+                .ok_or(missing("ANNOUNCE", "file_id"))?,
         })),
         "DELETE" => Ok(Message::Delete(Delete {
             from: text(fields.from).ok_or(missing("DELETE", "from"))?,

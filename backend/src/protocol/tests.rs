@@ -57,12 +57,21 @@ fn gossip_whole_and_split_keeps_the_raw_object() {
     assert_eq!(message(raw), expected);
     // Trailing newline, leading blanks and bytes after the object are ignored.
     assert_eq!(message(&format!("{raw}\n")), expected);
-    assert_eq!(message(&format!("  {raw}{{\"type\":\"DELETE\"}}")), expected);
+    assert_eq!(
+        message(&format!("  {raw}{{\"type\":\"DELETE\"}}")),
+        expected
+    );
 }
 
 #[test]
 fn our_encoding_round_trips() {
-    let m = meta(BITCOIN_ID, "bitcoin.pdf", "0.17575454711914062", "PROF", "1749713822");
+    let m = meta(
+        BITCOIN_ID,
+        "bitcoin.pdf",
+        "0.17575454711914062",
+        "PROF",
+        "1749713822",
+    );
     let g = encode::gossip("127.0.0.1", 8999, "id-1", "me");
     assert!(matches!(message(&g), Message::Gossip(x) if x.raw == g && x.peer_id == "me"));
     assert_eq!(
@@ -76,23 +85,37 @@ fn our_encoding_round_trips() {
     );
     assert_eq!(
         message(&encode::get_file(BITCOIN_ID)),
-        Message::GetFile { file_id: BITCOIN_ID.into() }
+        Message::GetFile {
+            file_id: BITCOIN_ID.into()
+        }
     );
     assert_eq!(
         message(&encode::announce("me", &m)),
-        Message::Announce(Announce { from: "me".into(), meta: m.clone() })
+        Message::Announce(Announce {
+            from: "me".into(),
+            meta: m.clone()
+        })
     );
     assert_eq!(
         message(&encode::delete("me", BITCOIN_ID)),
-        Message::Delete(Delete { from: "me".into(), file_id: BITCOIN_ID.into() })
+        Message::Delete(Delete {
+            from: "me".into(),
+            file_id: BITCOIN_ID.into()
+        })
     );
-    assert_eq!(message(&encode::file_data_not_found()), Message::FileData(None));
+    assert_eq!(
+        message(&encode::file_data_not_found()),
+        Message::FileData(None)
+    );
 
     let mut wire = encode::file_data_head(&m).into_bytes();
     encode::hex_into(b"%PDF-1.4 \x00\xff", &mut wire);
     wire.extend_from_slice(encode::FILE_DATA_TAIL.as_bytes());
     let wire = String::from_utf8(wire).unwrap();
-    assert_eq!(decode(&wire), (Message::FileData(Some(m)), b"%PDF-1.4 \x00\xff".to_vec()));
+    assert_eq!(
+        decode(&wire),
+        (Message::FileData(Some(m)), b"%PDF-1.4 \x00\xff".to_vec())
+    );
 }
 
 #[test]
@@ -164,7 +187,9 @@ fn gossip_reply_accept_variants() {
 #[test]
 fn non_ascii_is_decoded_and_escaped_back() {
     let input = r#"{"type":"ANNOUNCE","from":"p","file_name":"caf\u00e9 \ud83d\ude00.txt","file_size":1,"file_id":"i","file_owner":"o","file_timestamp":2}"#;
-    let Message::Announce(a) = message(input) else { panic!() };
+    let Message::Announce(a) = message(input) else {
+        panic!()
+    };
     assert_eq!(a.meta.file_name, "café 😀.txt");
     let out = encode::announce("p", &a.meta);
     assert!(out.is_ascii());
@@ -176,7 +201,11 @@ fn garbage_is_an_error() {
     let check = |input: &[u8]| {
         let mut decoder = Decoder::new(1024);
         let result = decoder.feed(input, &mut Vec::new());
-        assert!(result.is_err(), "{:?}: {result:?}", String::from_utf8_lossy(input));
+        assert!(
+            result.is_err(),
+            "{:?}: {result:?}",
+            String::from_utf8_lossy(input)
+        );
     };
     check(b"[1,2]");
     check(b"hello");
@@ -221,7 +250,10 @@ fn a_large_file_streams_with_bounded_buffers() {
     let m = meta("x", "big", "1", "o", "1");
     let mut decoder = Decoder::new(4096);
     let mut chunk = Vec::new();
-    assert_eq!(decoder.feed(encode::file_data_head(&m).as_bytes(), &mut chunk), Ok(None));
+    assert_eq!(
+        decoder.feed(encode::file_data_head(&m).as_bytes(), &mut chunk),
+        Ok(None)
+    );
     let block = vec![0xab_u8; 64 * 1024];
     let mut hex = Vec::new();
     encode::hex_into(&block, &mut hex);
@@ -230,7 +262,9 @@ fn a_large_file_streams_with_bounded_buffers() {
         assert_eq!(decoder.feed(&hex, &mut chunk), Ok(None));
         assert_eq!(chunk.len(), block.len());
     }
-    let done = decoder.feed(encode::FILE_DATA_TAIL.as_bytes(), &mut chunk).unwrap();
+    let done = decoder
+        .feed(encode::FILE_DATA_TAIL.as_bytes(), &mut chunk)
+        .unwrap();
     assert_eq!(done, Some(Message::FileData(Some(m))));
     assert_eq!(decoder.decoded_bytes(), 64 * 64 * 1024);
 }

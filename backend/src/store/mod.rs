@@ -134,7 +134,9 @@ impl Drop for TempFile {
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Store {
@@ -143,7 +145,10 @@ impl Store {
     /// by `owner`; entries whose copy vanished lose `stored_as`.
     pub fn open(dir: &Path, owner: &str) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
         std::fs::create_dir_all(dir)?;
-        let store = Store { dir: dir.to_path_buf(), naming: Mutex::new(()) };
+        let store = Store {
+            dir: dir.to_path_buf(),
+            naming: Mutex::new(()),
+        };
         let mut report = OpenReport::default();
         store.remove_leftover_temp_files()?;
         let mut index = match std::fs::read(dir.join(METADATA)) {
@@ -249,7 +254,12 @@ impl Store {
     pub fn save(&self, index: &[IndexEntry]) -> io::Result<()> {
         let map: BTreeMap<&str, StoredEntry> = index
             .iter()
-            .map(|entry| (entry.meta.file_id.as_str(), StoredEntry::from(entry.clone())))
+            .map(|entry| {
+                (
+                    entry.meta.file_id.as_str(),
+                    StoredEntry::from(entry.clone()),
+                )
+            })
             .collect();
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
         let temp = self.dir.join(format!("{TEMP_PREFIX}{METADATA}"));
@@ -282,7 +292,12 @@ impl Store {
 
     /// Moves a complete temporary file into place under a safe, unused name derived from
     /// `file_name`; returns that name.
-    pub async fn commit(&self, mut temp: TempFile, file_name: &str, file_id: &str) -> io::Result<String> {
+    pub async fn commit(
+        &self,
+        mut temp: TempFile,
+        file_name: &str,
+        file_id: &str,
+    ) -> io::Result<String> {
         temp.file.flush().await?;
         temp.file.get_ref().sync_all().await?;
         let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
@@ -300,7 +315,10 @@ impl Store {
     pub async fn import(&self, source: &Path, owner: &str) -> io::Result<IndexEntry> {
         let mut input = tokio::fs::File::open(source).await?;
         if !input.metadata().await?.is_file() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
         }
         let file_name = source
             .file_name()
@@ -320,7 +338,12 @@ impl Store {
 
     /// Commits content written by us (an import or an upload) as a new file owned by `owner`,
     /// timestamped now.
-    pub async fn commit_owned(&self, temp: TempFile, file_name: &str, owner: &str) -> io::Result<IndexEntry> {
+    pub async fn commit_owned(
+        &self,
+        temp: TempFile,
+        file_name: &str,
+        owner: &str,
+    ) -> io::Result<IndexEntry> {
         let timestamp = Verbatim::integer(unix_now());
         let meta = FileMeta {
             file_id: temp.file_id(&timestamp),
@@ -330,7 +353,11 @@ impl Store {
             file_timestamp: timestamp,
         };
         let stored_as = self.commit(temp, file_name, &meta.file_id).await?;
-        Ok(IndexEntry { meta, holders: Vec::new(), stored_as: Some(stored_as) })
+        Ok(IndexEntry {
+            meta,
+            holders: Vec::new(),
+            stored_as: Some(stored_as),
+        })
     }
 
     /// Opens a stored copy for reading; returns the file and its length.
@@ -370,7 +397,11 @@ impl From<StoredEntry> for IndexEntry {
                 file_timestamp: e.file_timestamp,
             },
             holders: e.peers_with_file,
-            stored_as: if e.has_copy { e.stored_as.or(Some(String::new())) } else { None },
+            stored_as: if e.has_copy {
+                e.stored_as.or(Some(String::new()))
+            } else {
+                None
+            },
         }
     }
 }

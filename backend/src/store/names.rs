@@ -68,8 +68,17 @@ mod tests {
 
     #[test]
     fn candidates_keep_the_extension() {
-        let names: Vec<String> = candidates("EldenRing.txt", "1c1c51947e6c").take(3).collect();
-        assert_eq!(names, ["EldenRing.txt", "EldenRing-1c1c5194.txt", "EldenRing-1c1c5194-2.txt"]);
+        let names: Vec<String> = candidates("EldenRing.txt", "1c1c51947e6c")
+            .take(3)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "EldenRing.txt",
+                "EldenRing-1c1c5194.txt",
+                "EldenRing-1c1c5194-2.txt"
+            ]
+        );
         let names: Vec<String> = candidates("README", "ab").take(2).collect();
         assert_eq!(names, ["README", "README-ab"]);
     }

@@ -2,14 +2,20 @@ use super::*;
 use std::time::Duration;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Copies a fixture into `dir` with the given mtime.
 fn place(dir: &Path, name: &str, mtime: u64) {
     std::fs::copy(fixture(name), dir.join(name)).unwrap();
-    let file = std::fs::File::options().write(true).open(dir.join(name)).unwrap();
-    file.set_modified(UNIX_EPOCH + Duration::from_secs(mtime)).unwrap();
+    let file = std::fs::File::options()
+        .write(true)
+        .open(dir.join(name))
+        .unwrap();
+    file.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+        .unwrap();
 }
 
 #[test]
@@ -26,8 +32,14 @@ fn rebuilds_the_index_from_the_folder_with_the_real_ids() {
     assert_eq!(
         ids,
         [
-            ("bitcoin.pdf", "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3"),
-            ("names.txt", "ec51d2db09c604ea76a5891229095f9ecb258ad18a48ff657161ec95b6b82b58"),
+            (
+                "bitcoin.pdf",
+                "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3"
+            ),
+            (
+                "names.txt",
+                "ec51d2db09c604ea76a5891229095f9ecb258ad18a48ff657161ec95b6b82b58"
+            ),
         ]
     );
     assert_eq!(index[0].meta.file_size.json(), "0.17575454711914062");
@@ -67,7 +79,12 @@ fn python_metadata_loads_and_saves_verbatim() {
     assert_eq!(again, index);
     // Every foreign value is written back exactly as it was captured.
     let saved = std::fs::read_to_string(dir.path().join(METADATA)).unwrap();
-    for token in ["2.8e-05", "1744169352.0", "1.239776611328125e-05", "1750034796.9022326"] {
+    for token in [
+        "2.8e-05",
+        "1744169352.0",
+        "1.239776611328125e-05",
+        "1750034796.9022326",
+    ] {
         assert!(original.contains(token) && saved.contains(token), "{token}");
     }
 }
@@ -77,7 +94,11 @@ async fn same_names_both_survive_and_hostile_names_stay_inside() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path(), "me").unwrap();
     let mut names = Vec::new();
-    for (content, name) in [(&b"one"[..], "../../x"), (b"two", "../../x"), (b"three", "/etc/passwd")] {
+    for (content, name) in [
+        (&b"one"[..], "../../x"),
+        (b"two", "../../x"),
+        (b"three", "/etc/passwd"),
+    ] {
         let mut temp = store.temp_file().await.unwrap();
         temp.write(content).await.unwrap();
         let id = temp.file_id(&Verbatim::integer(1));

@@ -1,0 +1,353 @@
+//! Foreign peers written with raw sockets, behaving like the real Python peers (no trailing
+//! newline, sockets kept open, all-null replies, truncated replies, wrong hashes) and like rude
+//! ones (half a message then silence, 20 MB of garbage, hostile file names).
+
+use crate::support::*;
+use backend::protocol::{encode, file_id, FileMeta, Verbatim};
+use shared::{TransferKind, TransferStateDto};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn meta_for(content: &[u8], name: &str, timestamp: &str) -> FileMeta {
+    let file_timestamp = Verbatim::parse(timestamp).unwrap();
+    FileMeta {
+        file_id: file_id(content, &file_timestamp),
+        file_name: name.into(),
+        file_size: Verbatim::float(content.len() as f64 / 1048576.0),
+        file_owner: "PROF".into(),
+        file_timestamp,
+    }
+}
+
+/// A whole FILE_DATA message as the Python peers write it (spaces after separators).
+fn file_data(meta: &FileMeta, content: &[u8]) -> Vec<u8> {
+    let mut hex = Vec::new();
+    encode::hex_into(content, &mut hex);
+    format!(
+        r#"{{"type": "FILE_DATA", "file_name": "{}", "file_size": {}, "file_id": "{}", "file_owner": "{}", "file_timestamp": {}, "data": "{}"}}"#,
+        meta.file_name,
+        meta.file_size.json(),
+        meta.file_id,
+        meta.file_owner,
+        meta.file_timestamp.json(),
+        String::from_utf8(hex).unwrap()
+    )
+    .into_bytes()
+}
+
+/// How a fake holder answers GET_FILE.
+#[derive(Clone, Copy, Debug)]
+enum Behaviour {
+    /// The all-null reply, socket kept open.
+    Null,
+    /// Half of the right reply, then EOF.
+    Truncate,
+    /// A reply whose content does not hash to the id.
+    WrongHash,
+    /// The right reply without a trailing newline, socket kept open for 30 s.
+    Good,
+}
+
+/// A fake holder; counts requests and records whether any client half-closed its socket.
+struct Fake {
+    port: u16,
+    requests: Arc<AtomicUsize>,
+    half_closed: Arc<AtomicUsize>,
+}
+
+async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> Fake {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let half_closed = Arc::new(AtomicUsize::new(0));
+    let (r, h) = (requests.clone(), half_closed.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let (meta, content, r, h) = (meta.clone(), content.clone(), r.clone(), h.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.contains(&b'}') {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if !String::from_utf8_lossy(&request).contains("GET_FILE") {
+                    return; // our peer's GOSSIP rounds reach the fakes too
+                }
+                r.fetch_add(1, Ordering::SeqCst);
+                // A client that half-closes shows EOF here.
+                if let Ok(Ok(0)) =
+                    tokio::time::timeout(Duration::from_millis(100), socket.read(&mut buf)).await
+                {
+                    h.fetch_add(1, Ordering::SeqCst);
+                }
+                let reply = match behaviour {
+                    Behaviour::Null => encode::file_data_not_found().into_bytes(),
+                    Behaviour::Truncate => {
+                        let whole = file_data(&meta, &content);
+                        whole[..whole.len() / 2].to_vec()
+                    }
+                    Behaviour::WrongHash => {
+                        let mut forged = content.clone();
+                        forged[0] ^= 0xff;
+                        file_data(&meta, &forged)
+                    }
+                    Behaviour::Good => file_data(&meta, &content),
+                };
+                let _ = socket.write_all(&reply).await;
+                match behaviour {
+                    Behaviour::Truncate | Behaviour::WrongHash => {}
+                    Behaviour::Null | Behaviour::Good => {
+                        tokio::time::sleep(Duration::from_secs(30)).await
+                    }
+                }
+            });
+        }
+    });
+    Fake {
+        port,
+        requests,
+        half_closed,
+    }
+}
+
+/// Introduces a fake to `peer` with a GOSSIP_REPLY listing `files`.
+async fn introduce(peer_addr: &str, peer_id: &str, port: u16, files: &[&FileMeta]) {
+    let reply = encode::gossip_reply("127.0.0.1", port, peer_id, files.iter().copied());
+    send_raw(peer_addr, reply.as_bytes()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_survives_null_truncated_and_forged_replies() {
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_for(&content, "bitcoin.pdf", "1749713822");
+    assert_eq!(
+        meta.file_id,
+        "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3"
+    );
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+
+    let mut fakes = Vec::new();
+    for (name, behaviour) in [
+        ("null", Behaviour::Null),
+        ("truncate", Behaviour::Truncate),
+        ("forged", Behaviour::WrongHash),
+    ] {
+        let fake = fake_holder(behaviour, meta.clone(), content.clone()).await;
+        introduce(&us.addr(), name, fake.port, &[&meta]).await;
+        fakes.push(fake);
+    }
+    // The good peer does not list the file: it is tried after the recorded holders.
+    let good = fake_holder(Behaviour::Good, meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "good", good.port, &[]).await;
+    eventually("all four fakes are tracked", WAIT, || {
+        us.peer().peers().len() == 4
+    })
+    .await;
+
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    let done = finished(us.peer(), transfer.id, WAIT).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(done.peer.as_deref(), Some("good"));
+    for fake in fakes.iter().chain([&good]) {
+        assert_eq!(
+            fake.requests.load(Ordering::SeqCst),
+            1,
+            "each holder is asked once"
+        );
+        assert_eq!(
+            fake.half_closed.load(Ordering::SeqCst),
+            0,
+            "no half-close after GET_FILE"
+        );
+    }
+    assert_eq!(content_files(us.storage()), ["bitcoin.pdf"]);
+    assert_eq!(
+        std::fs::read(us.storage().join("bitcoin.pdf")).unwrap(),
+        content
+    );
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_with_no_valid_copy_fails_and_stores_nothing() {
+    let content = fixture("names.txt");
+    let meta = meta_for(&content, "names.txt", "1749713836");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let forged = fake_holder(Behaviour::WrongHash, meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "forged", forged.port, &[&meta]).await;
+    eventually("the fake is tracked", WAIT, || us.peer().peers().len() == 1).await;
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    let done = finished(us.peer(), transfer.id, WAIT).await;
+    let TransferStateDto::Failed { reason } = done.state else {
+        panic!("{done:?}")
+    };
+    assert!(reason.contains("does not match"), "{reason}");
+    assert!(content_files(us.storage()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(us.storage()).unwrap().count(),
+        1,
+        "only the log file: no temp files left"
+    );
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_on_a_socket_left_open_is_answered_on_a_new_connection() {
+    let us = spawn("us", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let held = us
+        .peer()
+        .push_path(&local_file(&files, "held.txt", b"held"))
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let gossip = format!(
+        "{{\"type\": \"GOSSIP\", \"host\": \"127.0.0.1\", \"port\": {port}, \"id\": \"6b1e2c1e-0000-4000-8000-000000000001\", \"peerId\": \"python\"}}\n"
+    );
+    // Sent with a trailing newline; the socket stays open while we wait for the reply.
+    let mut open = TcpStream::connect(us.addr()).await.unwrap();
+    open.write_all(gossip.as_bytes()).await.unwrap();
+    let (mut reply_socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut reply = String::new();
+    reply_socket.read_to_string(&mut reply).await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(value["type"], "GOSSIP_REPLY");
+    assert_eq!(value["peerId"], "us");
+    assert_eq!(value["port"], us.node.p2p_addr.port());
+    assert_eq!(value["files"][0]["file_id"], held.file_id.as_str());
+    assert!(!reply.ends_with('\n'), "no trailing newline");
+    assert_eq!(peer_ids(us.peer()), ["python"]);
+    drop(open);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_file_is_answered_then_the_socket_closes() {
+    let us = spawn("us", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let held = us
+        .peer()
+        .push_path(&local_file(&files, "names.txt", &fixture("names.txt")))
+        .await
+        .unwrap();
+
+    let reply = request(
+        &us.addr(),
+        &format!("{}\n", encode::get_file(&held.file_id)),
+    )
+    .await;
+    let value: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(value["type"], "FILE_DATA");
+    assert_eq!(value["file_id"], held.file_id.as_str());
+    assert_eq!(value["file_owner"], "us");
+    let hex = value["data"].as_str().unwrap();
+    let mut expected = Vec::new();
+    encode::hex_into(&fixture("names.txt"), &mut expected);
+    assert_eq!(hex.as_bytes(), expected);
+
+    let reply = request(&us.addr(), &encode::get_file("0000")).await;
+    let value: serde_json::Value = serde_json::from_slice(&reply).unwrap();
+    for key in [
+        "file_name",
+        "file_size",
+        "file_id",
+        "file_owner",
+        "file_timestamp",
+        "data",
+    ] {
+        assert!(value[key].is_null(), "{key} is null in {value}");
+    }
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
+    let us = spawn("us", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let held = us
+        .peer()
+        .push_path(&local_file(&files, "x", b"our own x"))
+        .await
+        .unwrap();
+
+    // Half a message, then silence (the socket stays open).
+    let mut half = TcpStream::connect(us.addr()).await.unwrap();
+    half.write_all(br#"{"type": "GOSSIP", "host": "127.0.0.1", "po"#)
+        .await
+        .unwrap();
+
+    // 20 MB of garbage, and 20 MB of hex inside a message that is not FILE_DATA.
+    let garbage: Vec<u8> = (0..20_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut rude = TcpStream::connect(us.addr()).await.unwrap();
+    let _ = rude.write_all(&garbage).await;
+    let mut hex_gossip = br#"{"type":"GOSSIP","data":""#.to_vec();
+    hex_gossip.extend(std::iter::repeat_n(b'a', 20_000_000));
+    hex_gossip.extend_from_slice(br#""}"#);
+    send_raw(&us.addr(), &hex_gossip).await;
+
+    // Pushed files: a hostile name with a valid id, and a forged one.
+    let content = b"pushed by a stranger".to_vec();
+    let hostile = meta_for(&content, "../../x", "1750034796.9022326");
+    send_raw(&us.addr(), &file_data(&hostile, &content)).await;
+    let mut forged = meta_for(&content, "forged.txt", "1");
+    forged.file_id = "f".repeat(64);
+    send_raw(&us.addr(), &file_data(&forged, &content)).await;
+    // Unknown types, arrays, invalid JSON.
+    for junk in [
+        &br#"{"type":"HELLO"}"#[..],
+        b"[1,2,3]",
+        b"{\"type\":",
+        b"\xff\xfe",
+    ] {
+        send_raw(&us.addr(), junk).await;
+    }
+
+    eventually("the pushed file is stored", WAIT, || {
+        holds(us.peer(), &hostile.file_id)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Still serving while the half message hangs.
+    let reply = request(&us.addr(), &encode::get_file(&held.file_id)).await;
+    assert!(String::from_utf8_lossy(&reply).contains(&held.file_id));
+
+    let stored = content_files(us.storage());
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.contains(&"x".to_string()));
+    assert_eq!(
+        std::fs::read(us.storage().join("x")).unwrap(),
+        b"our own x",
+        "never overwritten"
+    );
+    let other = stored.iter().find(|n| *n != "x").unwrap();
+    assert!(!other.contains('/'));
+    assert_eq!(std::fs::read(us.storage().join(other)).unwrap(), content);
+    assert!(!us.storage().parent().unwrap().join("x").exists());
+    assert!(us.peer().file(&forged.file_id).is_none());
+    assert_eq!(us.peer().files().len(), 2);
+    drop(half);
+    us.stop().await;
+}

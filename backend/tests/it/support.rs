@@ -1,0 +1,133 @@
+//! Helpers shared by the integration tests: nodes on 127.0.0.1 port 0 with millisecond
+//! timers, polling instead of sleeping, and raw protocol sockets.
+
+use backend::node::{Node, NodeConfig};
+use backend::peer::Peer;
+use shared::{TransferDto, TransferStateDto};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A running node and its storage folder (deleted on drop).
+pub struct TestPeer {
+    pub node: Node,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestPeer {
+    pub fn peer(&self) -> &Peer {
+        &self.node.peer
+    }
+
+    /// `127.0.0.1:<p2p port>`.
+    pub fn addr(&self) -> String {
+        self.node.p2p_addr.to_string()
+    }
+
+    pub fn storage(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the node, keeping its folder.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.node.shutdown().await;
+        self.dir
+    }
+}
+
+/// Starts a node named `id` gossiping to `bootstrap`, after `tweak` adjusts its configuration.
+pub async fn spawn_with(
+    id: &str,
+    bootstrap: &[String],
+    tweak: impl FnOnce(&mut NodeConfig),
+) -> TestPeer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = NodeConfig::for_test(id, dir.path().to_path_buf());
+    config.bootstrap = bootstrap.to_vec();
+    tweak(&mut config);
+    let node = Node::start(config).await.expect("node starts");
+    TestPeer { node, dir }
+}
+
+/// Starts a node named `id` gossiping to `bootstrap`.
+pub async fn spawn(id: &str, bootstrap: &[String]) -> TestPeer {
+    spawn_with(id, bootstrap, |_| {}).await
+}
+
+/// Polls `condition` until it holds; panics with `what` after `timeout`.
+pub async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits for transfer `id` of `peer` to finish; returns it.
+pub async fn finished(peer: &Peer, id: u64, timeout: Duration) -> TransferDto {
+    let mut last = None;
+    eventually("the transfer finishes", timeout, || {
+        last = peer.transfers().into_iter().find(|t| t.id == id);
+        last.as_ref()
+            .is_some_and(|t| t.state != TransferStateDto::Running)
+    })
+    .await;
+    last.expect("found")
+}
+
+/// Ids of the tracked peers.
+pub fn peer_ids(peer: &Peer) -> Vec<String> {
+    peer.peers().into_iter().map(|p| p.peer_id).collect()
+}
+
+/// Whether `peer` holds a copy of `file_id`.
+pub fn holds(peer: &Peer, file_id: &str) -> bool {
+    peer.file(file_id).is_some_and(|f| f.has_copy)
+}
+
+/// Writes `content` to a new file named `name` in `dir`; returns its path.
+pub fn local_file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).expect("write");
+    path
+}
+
+/// Sends raw bytes on a new connection to `addr` and closes it.
+pub async fn send_raw(addr: &str, bytes: &[u8]) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("write");
+}
+
+/// Sends `request` and reads the reply to EOF.
+pub async fn request(addr: &str, request: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
+        .await
+        .expect("the server closes after replying")
+        .expect("read");
+    reply
+}
+
+/// Regular files in a storage folder, excluding hidden and metadata files.
+pub fn content_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.starts_with("metadata.json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The fixture `name`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .expect("fixture")
+}

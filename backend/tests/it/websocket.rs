@@ -1,0 +1,67 @@
+//! The event WebSocket against a real node: a snapshot first, then live changes.
+
+use crate::support::*;
+use futures_util::StreamExt;
+use shared::ServerEvent;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn next_event<S>(ws: &mut S) -> ServerEvent
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an event arrives")
+            .expect("stream open")
+            .expect("valid frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("a ServerEvent");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_start_with_a_snapshot_then_follow_changes() {
+    let alice = spawn("alice", &[]).await;
+    let url = format!("ws://{}/api/events", alice.node.http_addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connects");
+    let ServerEvent::Snapshot(snapshot) = next_event(&mut ws).await else {
+        panic!("snapshot first")
+    };
+    assert_eq!(snapshot.status.peer_id, "alice");
+    assert!(snapshot.files.is_empty());
+
+    let bob = spawn("bob", &[alice.addr()]).await;
+    let files = tempfile::tempdir().unwrap();
+    let meta = alice
+        .peer()
+        .push_path(&local_file(&files, "live.txt", b"live"))
+        .await
+        .unwrap();
+    let (mut saw_peer, mut saw_file) = (false, false);
+    while !(saw_peer && saw_file) {
+        match next_event(&mut ws).await {
+            ServerEvent::PeerSeen(p) if p.peer_id == "bob" => saw_peer = true,
+            ServerEvent::FileChanged(f) if f.file_id == meta.file_id => saw_file = f.has_copy,
+            _ => {}
+        }
+    }
+
+    // A foreign Origin is refused before the upgrade.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            url.as_str(),
+        )
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", "http://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+
+    bob.stop().await;
+    alice.stop().await;
+}
