@@ -1,1 +1,592 @@
-fn main() {}
+//! `bench`: end-to-end transfer benchmark of two local peers.
+//!
+//! Measures, for each file size, how long peer B takes to fetch a file from peer A over the
+//! peer protocol (wall time from `POST /api/files/{id}/fetch` on B until B reports the transfer
+//! `done`, i.e. received and hash-verified), the resulting throughput in MiB/s, and the peak
+//! resident memory (`VmHWM` from `/proc/<pid>/status`) of both peers after each transfer, so
+//! that memory growing with file size shows up. Every copy is then compared byte for byte with
+//! the original.
+//!
+//! The test files (pseudo-random content) are written into A's storage folder before A starts,
+//! in a temporary work directory that is removed at the end. The benchmark runs the `peer`
+//! binary found next to its own executable, so build both first:
+//!
+//! ```text
+//! cargo build --release -p backend
+//! cargo run --release -p backend --bin bench -- [--sizes 1MiB,64MiB,1GiB] [--dir DIR]
+//! ```
+//!
+//! Linux only (it reads `/proc`). Progress goes to stderr, the result table to stdout.
+
+use anyhow::{anyhow, bail, Context, Result};
+use backend::config::parse_size;
+use clap::Parser;
+use shared::{FileDto, TransferDto, TransferStateDto};
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// One mebibyte: the block size of file writes and comparisons, and the unit of the table.
+const MIB: u64 = 1 << 20;
+/// How often the transfer list is polled while a transfer runs.
+const POLL: Duration = Duration::from_millis(20);
+/// How long a peer may take to print its addresses after it is started.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long B may take to learn of all the test files (A hashes them at start-up first).
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a peer may take to stop after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The smallest `--max-file-size` given to the peers.
+const MIN_MAX_FILE_SIZE: u64 = 2 << 30;
+
+/// Transfer benchmark: peer B fetches files of each size from peer A on this machine.
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// File sizes to transfer, in order, comma-separated (B, KiB, MiB, GiB).
+    #[arg(long, value_delimiter = ',', value_parser = parse_size, default_value = "1MiB,64MiB,1GiB")]
+    sizes: Vec<u64>,
+    /// Where to create the temporary work directory (default: the system temp directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Sets up the work directory and the two peers, runs every transfer and prints the table.
+fn run(args: Args) -> Result<()> {
+    if args.sizes.is_empty() {
+        bail!("--sizes lists no size");
+    }
+    let peer_bin = peer_binary()?;
+    let work = WorkDir::create(args.dir.unwrap_or_else(std::env::temp_dir))?;
+    let storage_a = work.path().join("storage_a");
+    let storage_b = work.path().join("storage_b");
+    fs::create_dir(&storage_a).with_context(|| format!("creating {}", storage_a.display()))?;
+    fs::create_dir(&storage_b).with_context(|| format!("creating {}", storage_b.display()))?;
+
+    let names: Vec<String> = args
+        .sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &size)| format!("bench_{}_{}.bin", i + 1, human(size).replace(' ', "")))
+        .collect();
+    for (i, (name, &size)) in names.iter().zip(&args.sizes).enumerate() {
+        eprintln!("writing {name} ({})", human(size));
+        write_test_file(&storage_a.join(name), size, i as u64 + 1)?;
+    }
+
+    let largest = args.sizes.iter().copied().max().unwrap_or(0);
+    let max_file_size = largest.max(MIN_MAX_FILE_SIZE).to_string();
+    eprintln!("starting peer A");
+    let a = PeerProcess::start(&peer_bin, "bench-a", &storage_a, "none", &max_file_size)?;
+    let bootstrap = format!("127.0.0.1:{}", a.p2p_port);
+    eprintln!("starting peer B (bootstrap {bootstrap})");
+    let b = PeerProcess::start(&peer_bin, "bench-b", &storage_b, &bootstrap, &max_file_size)?;
+
+    eprintln!("waiting for B to list the {} test files", names.len());
+    let file_ids = wait_for_files(b.http_port, &names)?;
+    eprintln!(
+        "peak RSS before transfers: A {:.1} MiB, B {:.1} MiB",
+        peak_rss_mib(a.pid())?,
+        peak_rss_mib(b.pid())?
+    );
+
+    println!(
+        "{:>10}  {:>9}  {:>9}  {:>13}  {:>13}  check",
+        "size", "seconds", "MiB/s", "A VmHWM MiB", "B VmHWM MiB"
+    );
+    for ((name, id), &size) in names.iter().zip(&file_ids).zip(&args.sizes) {
+        eprintln!("fetching {name} ({}) on B", human(size));
+        let seconds = fetch(b.http_port, id, name)?;
+        let rss_a = peak_rss_mib(a.pid())?;
+        let rss_b = peak_rss_mib(b.pid())?;
+        let throughput = size as f64 / MIB as f64 / seconds;
+        compare_files(&storage_a.join(name), &storage_b.join(name))
+            .with_context(|| format!("verifying B's copy of {name}"))?;
+        println!(
+            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
+            human(size)
+        );
+    }
+
+    a.stop()?;
+    b.stop()?;
+    work.remove()
+}
+
+/// The `peer` binary next to this executable, or an error saying how to build it.
+fn peer_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the bench executable")?;
+    let peer = exe.with_file_name(format!("peer{}", std::env::consts::EXE_SUFFIX));
+    if !peer.is_file() {
+        bail!(
+            "{} not found: run `cargo build --release -p backend` first",
+            peer.display()
+        );
+    }
+    Ok(peer)
+}
+
+/// A fast, seedable xorshift64 generator for incompressible test content.
+struct XorShift(u64);
+
+impl XorShift {
+    /// A generator whose stream depends on `seed` (any value, zero included).
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 pseudo-random bits.
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// Writes `size` pseudo-random bytes to `path`, 1 MiB at a time.
+fn write_test_file(path: &Path, size: u64, seed: u64) -> Result<()> {
+    let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut rng = XorShift::new(seed);
+    let mut block = vec![0u8; MIB as usize];
+    let mut left = size;
+    while left > 0 {
+        for word in block.chunks_exact_mut(8) {
+            word.copy_from_slice(&rng.next().to_le_bytes());
+        }
+        let n = left.min(MIB) as usize;
+        file.write_all(&block[..n])
+            .with_context(|| format!("writing {}", path.display()))?;
+        left -= n as u64;
+    }
+    file.sync_all()
+        .with_context(|| format!("flushing {}", path.display()))
+}
+
+/// A temporary directory, removed when dropped (or explicitly, with errors reported).
+struct WorkDir(Option<PathBuf>);
+
+impl WorkDir {
+    /// Creates a fresh, uniquely named directory inside `parent`.
+    fn create(parent: PathBuf) -> Result<Self> {
+        fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let path = parent.join(format!("peer-bench-{}-{stamp}", std::process::id()));
+        fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        eprintln!("work dir: {}", path.display());
+        Ok(Self(Some(path)))
+    }
+
+    /// The directory.
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new("."))
+    }
+
+    /// Removes the directory and everything in it.
+    fn remove(mut self) -> Result<()> {
+        match self.0.take() {
+            Some(path) => {
+                fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            if let Err(e) = fs::remove_dir_all(&path) {
+                eprintln!("warning: could not remove {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+/// A running `peer` child process and the ports it listens on. Killed if dropped while running.
+struct PeerProcess {
+    /// Used in messages.
+    name: String,
+    /// The process; `None` once it has been stopped.
+    child: Option<Child>,
+    /// Kept open so the peer's console sees no end of input.
+    _stdin: Option<ChildStdin>,
+    /// Port of the peer protocol.
+    p2p_port: u16,
+    /// Port of the HTTP API.
+    http_port: u16,
+    /// The process id.
+    pid: u32,
+}
+
+impl PeerProcess {
+    /// Starts a peer on loopback with free ports, storing into `storage`, and waits until it
+    /// has printed both of its addresses.
+    fn start(
+        bin: &Path,
+        name: &str,
+        storage: &Path,
+        bootstrap: &str,
+        max_file_size: &str,
+    ) -> Result<Self> {
+        let mut child = Command::new(bin)
+            .args([
+                name,
+                "127.0.0.1",
+                "0",
+                "0",
+                "--bootstrap",
+                bootstrap,
+                "--storage",
+            ])
+            .arg(storage)
+            .args(["--auto-fetch", "0", "--gossip-interval", "200ms"])
+            .args(["--max-file-size", max_file_size])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let pid = child.id();
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("peer {name}: no stdout pipe"))?;
+        let mut peer = Self {
+            name: name.to_string(),
+            child: Some(child),
+            _stdin: stdin,
+            p2p_port: 0,
+            http_port: 0,
+            pid,
+        };
+
+        // Forward stdout lines until the peer exits, so its pipe never fills up.
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = lines_tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        while peer.p2p_port == 0 || peer.http_port == 0 {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = match lines_rx.recv_timeout(wait) {
+                Ok(line) => line,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    bail!("peer {name} printed no addresses within {START_TIMEOUT:?}")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    bail!("peer {name} exited before printing its addresses")
+                }
+            };
+            if let Some(port) = listening_port(&line) {
+                peer.p2p_port = port;
+            } else if let Some(port) = dashboard_port(&line) {
+                peer.http_port = port;
+            }
+        }
+        eprintln!(
+            "peer {name}: pid {pid}, peer protocol on port {}, API on port {}",
+            peer.p2p_port, peer.http_port
+        );
+        Ok(peer)
+    }
+
+    /// The process id.
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Stops the peer: SIGTERM, then a kill if it has not exited within `STOP_TIMEOUT`.
+    fn stop(mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let name = &self.name;
+        let term = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        if !matches!(term, Ok(status) if status.success()) {
+            eprintln!("warning: could not send SIGTERM to peer {name}; killing it");
+        }
+        match wait_timeout(&mut child, STOP_TIMEOUT)? {
+            Some(status) if status.success() => {
+                eprintln!("peer {name} stopped");
+                Ok(())
+            }
+            Some(status) => {
+                eprintln!("warning: peer {name} exited with {status}");
+                Ok(())
+            }
+            None => {
+                eprintln!("warning: peer {name} ignored SIGTERM for {STOP_TIMEOUT:?}; killing it");
+                child
+                    .kill()
+                    .with_context(|| format!("killing peer {name}"))?;
+                child
+                    .wait()
+                    .with_context(|| format!("waiting for peer {name}"))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit; `None` if it is still running.
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for a peer")? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The port in `peer X listening for peers on 0.0.0.0:PORT (advertised as ...)`.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split_once(" listening for peers on ")?.1;
+    let addr = rest.split_whitespace().next()?;
+    addr.rsplit_once(':')?.1.parse().ok()
+}
+
+/// The port in `dashboard: http://127.0.0.1:PORT/`.
+fn dashboard_port(line: &str) -> Option<u16> {
+    let url = line.strip_prefix("dashboard: http://")?;
+    let authority = url.split('/').next()?;
+    authority.rsplit_once(':')?.1.parse().ok()
+}
+
+/// Polls B's file list until every name in `names` is listed; returns their ids, in order.
+fn wait_for_files(http_port: u16, names: &[String]) -> Result<Vec<String>> {
+    let deadline = Instant::now() + DISCOVERY_TIMEOUT;
+    loop {
+        let files: Vec<FileDto> = get_json(http_port, "/api/files")?;
+        let ids: Option<Vec<String>> = names
+            .iter()
+            .map(|name| {
+                files
+                    .iter()
+                    .find(|f| &f.file_name == name)
+                    .map(|f| f.file_id.clone())
+            })
+            .collect();
+        if let Some(ids) = ids {
+            return Ok(ids);
+        }
+        if Instant::now() >= deadline {
+            let known: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+            bail!("after {DISCOVERY_TIMEOUT:?} peer B lists only {known:?}, not all of {names:?}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts a fetch of `file_id` on the peer and polls until it is done; returns the seconds
+/// from the request to the first poll that sees it done.
+fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
+    let started = Instant::now();
+    let (status, body) = http(http_port, "POST", &format!("/api/files/{file_id}/fetch"))?;
+    if status != 202 {
+        bail!("fetch of {name} refused: HTTP {status}: {body}");
+    }
+    let transfer: TransferDto =
+        serde_json::from_str(&body).with_context(|| format!("bad fetch reply: {body}"))?;
+    loop {
+        let transfers: Vec<TransferDto> = get_json(http_port, "/api/transfers")?;
+        let current = transfers
+            .iter()
+            .find(|t| t.id == transfer.id)
+            .ok_or_else(|| anyhow!("transfer {} of {name} vanished from the list", transfer.id))?;
+        match &current.state {
+            TransferStateDto::Running => thread::sleep(POLL),
+            TransferStateDto::Done => return Ok(started.elapsed().as_secs_f64()),
+            TransferStateDto::Failed { reason } => bail!(
+                "transfer of {name} failed after {:.1} s ({} of {} bytes): {reason}",
+                started.elapsed().as_secs_f64(),
+                current.bytes_done,
+                current
+                    .bytes_total
+                    .map_or("?".to_string(), |n| n.to_string())
+            ),
+        }
+    }
+}
+
+/// `GET path` on the loopback API, decoded from JSON.
+fn get_json<T: serde::de::DeserializeOwned>(port: u16, path: &str) -> Result<T> {
+    let (status, body) = http(port, "GET", path)?;
+    if status != 200 {
+        bail!("GET {path}: HTTP {status}: {body}");
+    }
+    serde_json::from_str(&body).with_context(|| format!("GET {path}: unexpected reply {body}"))
+}
+
+/// A minimal HTTP/1.1 request to `127.0.0.1:port` with an empty body; returns the status code
+/// and the body (de-chunked if need be).
+fn http(port: u16, method: &str, path: &str) -> Result<(u16, String)> {
+    let what = || format!("{method} {path} on port {port}");
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .with_context(|| format!("connecting for {}", what()))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .with_context(what)?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+         Accept: application/json\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).with_context(what)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).with_context(what)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow!("{}: truncated response", what()))?;
+    let head = String::from_utf8_lossy(&response[..split]);
+    let body = &response[split + 4..];
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow!("{}: bad status line in {head:?}", what()))?;
+    let chunked = head.lines().any(|line| {
+        line.to_ascii_lowercase()
+            .replace(' ', "")
+            .starts_with("transfer-encoding:chunked")
+    });
+    let body = if chunked {
+        dechunk(body).ok_or_else(|| anyhow!("{}: bad chunked body", what()))?
+    } else {
+        body.to_vec()
+    };
+    let body = String::from_utf8(body).with_context(|| format!("{}: body is not UTF-8", what()))?;
+    Ok((status, body))
+}
+
+/// Decodes a `Transfer-Encoding: chunked` body; `None` if it is malformed.
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size_text = size_text.split(';').next()?.trim();
+        let size = usize::from_str_radix(size_text, 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+/// Peak resident set size (`VmHWM`) of process `pid`, in MiB.
+fn peak_rss_mib(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/status");
+    let status = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow!("no VmHWM line in {path}"))?;
+    Ok(kib as f64 / 1024.0)
+}
+
+/// Checks that two files have the same length and bytes, reading 1 MiB at a time.
+fn compare_files(expected: &Path, actual: &Path) -> Result<()> {
+    let open =
+        |path: &Path| File::open(path).with_context(|| format!("opening {}", path.display()));
+    let (mut left, mut right) = (open(expected)?, open(actual)?);
+    let (len_l, len_r) = (left.metadata()?.len(), right.metadata()?.len());
+    if len_l != len_r {
+        bail!("{} has {len_r} bytes, expected {len_l}", actual.display());
+    }
+    let mut buf_l = vec![0u8; MIB as usize];
+    let mut buf_r = vec![0u8; MIB as usize];
+    let mut offset = 0u64;
+    loop {
+        let n_l = fill(&mut left, &mut buf_l)?;
+        let n_r = fill(&mut right, &mut buf_r)?;
+        if n_l != n_r || buf_l[..n_l] != buf_r[..n_r] {
+            let at = buf_l[..n_l]
+                .iter()
+                .zip(&buf_r[..n_r])
+                .position(|(x, y)| x != y)
+                .unwrap_or(n_l.min(n_r));
+            bail!(
+                "{} differs from {} at byte {}",
+                actual.display(),
+                expected.display(),
+                offset + at as u64
+            );
+        }
+        if n_l == 0 {
+            return Ok(());
+        }
+        offset += n_l as u64;
+    }
+}
+
+/// Reads until `buf` is full or the end of the file; returns how many bytes were read.
+fn fill(file: &mut File, buf: &mut [u8]) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file
+            .read(&mut buf[done..])
+            .context("reading for comparison")?
+        {
+            0 => break,
+            n => done += n,
+        }
+    }
+    Ok(done)
+}
+
+/// `1 GiB`, `64 MiB`, `512 KiB`, or `1500 B` for sizes that are not whole units.
+fn human(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    if bytes >= MIB {
+        return format!("{:.2} MiB", bytes as f64 / MIB as f64);
+    }
+    format!("{bytes} B")
+}
