@@ -1,1 +1,291 @@
+//! Every endpoint and every error, in process through `oneshot`.
 
+use super::*;
+use crate::net::Limits;
+use crate::peer::PeerConfig;
+use crate::protocol::{Announce, FileMeta, Verbatim};
+use crate::store::Store;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
+use shared::ErrorBody;
+use std::time::Duration;
+use tower::ServiceExt;
+
+struct Fixture {
+    app: Router,
+    peer: Peer,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture_with(token: Option<&str>, max_file: u64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, index, _) = Store::open(dir.path(), "me").unwrap();
+    let config = PeerConfig {
+        peer_id: "me".into(),
+        host: "peer.example.org".into(),
+        p2p_port: 9000,
+        http_port: 8000,
+        gossip_interval: Duration::from_secs(30),
+        peer_timeout: Duration::from_secs(60),
+        auto_fetch: 0,
+        limits: Limits {
+            max_file,
+            ..Limits::default()
+        },
+    };
+    let peer = Peer::new(config, store, index);
+    let state = ApiState::new(
+        peer.clone(),
+        token.map(String::from),
+        CancellationToken::new(),
+    );
+    Fixture {
+        app: router(state),
+        peer,
+        _dir: dir,
+    }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(None, 1 << 20)
+}
+
+/// A foreign file the peer knows of but does not hold.
+fn foreign(peer: &Peer) -> FileMeta {
+    let meta = FileMeta {
+        file_id: "ab".repeat(32),
+        file_name: "theirs.txt".into(),
+        file_size: Verbatim::parse("0.5").unwrap(),
+        file_owner: "them".into(),
+        file_timestamp: Verbatim::parse("1749713822").unwrap(),
+    };
+    peer.on_announce(&Announce {
+        from: "them".into(),
+        meta: meta.clone(),
+    });
+    meta
+}
+
+fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "127.0.0.1:8000")
+}
+
+fn multipart(field: &str, file_name: &str, content: &[u8]) -> Request<Body> {
+    let boundary = "XBOUNDARYX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    request(Method::POST, "/api/files")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, body)
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, Vec<u8>) {
+    call(app, request(Method::GET, uri).body(Body::empty()).unwrap()).await
+}
+
+/// Asserts an error status with a JSON `{"error": ...}` body.
+fn check_error((status, body): (StatusCode, Vec<u8>), expected: StatusCode) -> String {
+    assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice::<ErrorBody>(&body)
+        .expect("a JSON error body")
+        .error
+}
+
+#[tokio::test]
+async fn reads() {
+    let f = fixture();
+    foreign(&f.peer);
+    let (status, body) = get(&f.app, "/api/status").await;
+    assert_eq!(status, StatusCode::OK);
+    let s: StatusDto = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (s.peer_id.as_str(), s.p2p_port, s.file_count),
+        ("me", 9000, 1)
+    );
+    let (_, body) = get(&f.app, "/api/files").await;
+    let files: Vec<FileDto> = serde_json::from_slice(&body).unwrap();
+    assert_eq!(files[0].file_name, "theirs.txt");
+    assert_eq!(files[0].size_bytes, Some(524288));
+    assert!(!files[0].has_copy && !files[0].owned);
+    let (_, body) = get(&f.app, "/api/peers").await;
+    assert_eq!(serde_json::from_slice::<Vec<PeerDto>>(&body).unwrap(), []);
+    let (_, body) = get(&f.app, "/api/transfers").await;
+    assert_eq!(
+        serde_json::from_slice::<Vec<TransferDto>>(&body).unwrap(),
+        []
+    );
+    check_error(get(&f.app, "/api/nope").await, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn upload_then_save_then_delete() {
+    let f = fixture();
+    let (status, body) = call(&f.app, multipart("file", "hello.txt", b"hello world")).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let file: FileDto = serde_json::from_slice(&body).unwrap();
+    assert!(file.has_copy && file.owned);
+    assert_eq!(file.size_bytes, Some(11));
+
+    let (status, body) = get(&f.app, &format!("/api/files/{}/content", file.file_id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, b"hello world");
+
+    let fetch = request(Method::POST, &format!("/api/files/{}/fetch", file.file_id))
+        .body(Body::empty())
+        .unwrap();
+    check_error(call(&f.app, fetch).await, StatusCode::CONFLICT);
+
+    let delete = request(Method::DELETE, &format!("/api/files/{}", file.file_id))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _) = call(&f.app, delete).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(f.peer.files().is_empty());
+    check_error(
+        get(&f.app, &format!("/api/files/{}/content", file.file_id)).await,
+        StatusCode::NOT_FOUND,
+    );
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_store_nothing() {
+    let f = fixture_with(None, 16);
+    check_error(
+        call(&f.app, multipart("file", "", b"x")).await,
+        StatusCode::BAD_REQUEST,
+    );
+    check_error(
+        call(&f.app, multipart("other", "a.txt", b"x")).await,
+        StatusCode::BAD_REQUEST,
+    );
+    check_error(
+        call(&f.app, multipart("file", "big.bin", &[7; 17])).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
+    let not_multipart = request(Method::POST, "/api/files")
+        .body(Body::from("hi"))
+        .unwrap();
+    let (status, _) = call(&f.app, not_multipart).await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(f.peer.files().is_empty());
+    assert_eq!(
+        std::fs::read_dir(f.peer.store().dir()).unwrap().count(),
+        0,
+        "no temp files left"
+    );
+}
+
+#[tokio::test]
+async fn fetch_and_delete_errors() {
+    let f = fixture();
+    let theirs = foreign(&f.peer);
+    let fetch = |id: &str| {
+        request(Method::POST, &format!("/api/files/{id}/fetch"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    check_error(call(&f.app, fetch("unknown")).await, StatusCode::NOT_FOUND);
+    let (status, body) = call(&f.app, fetch(&theirs.file_id)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let transfer: TransferDto = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (transfer.kind, transfer.file_id.as_str()),
+        (TransferKind::Get, theirs.file_id.as_str())
+    );
+
+    let delete = |id: &str| {
+        request(Method::DELETE, &format!("/api/files/{id}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    check_error(call(&f.app, delete("unknown")).await, StatusCode::NOT_FOUND);
+    let error = check_error(
+        call(&f.app, delete(&theirs.file_id)).await,
+        StatusCode::FORBIDDEN,
+    );
+    assert!(error.contains("them"), "{error}");
+    assert!(f.peer.file(&theirs.file_id).is_some());
+}
+
+#[tokio::test]
+async fn foreign_hosts_and_origins_are_refused() {
+    let f = fixture();
+    let rebound = Request::builder()
+        .uri("/api/files")
+        .header("host", "attacker.example:8000")
+        .body(Body::empty())
+        .unwrap();
+    check_error(call(&f.app, rebound).await, StatusCode::FORBIDDEN);
+    let cross_site = multipart("file", "a.txt", b"a");
+    let (mut parts, body) = cross_site.into_parts();
+    parts
+        .headers
+        .insert("origin", "http://attacker.example".parse().unwrap());
+    check_error(
+        call(&f.app, Request::from_parts(parts, body)).await,
+        StatusCode::FORBIDDEN,
+    );
+    assert!(f.peer.files().is_empty());
+    // The advertised host name is ours.
+    let own = Request::builder()
+        .uri("/api/status")
+        .header("host", "peer.example.org:8000")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&f.app, own).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_token_guards_the_api_but_not_the_page() {
+    let f = fixture_with(Some("s3cret"), 1 << 20);
+    check_error(get(&f.app, "/api/status").await, StatusCode::UNAUTHORIZED);
+    let wrong = request(Method::GET, "/api/status")
+        .header("authorization", "Bearer nope")
+        .body(Body::empty())
+        .unwrap();
+    check_error(call(&f.app, wrong).await, StatusCode::UNAUTHORIZED);
+    let bearer = request(Method::GET, "/api/status")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&f.app, bearer).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&f.app, "/api/status?token=s3cret").await.0,
+        StatusCode::OK
+    );
+    let (status, page) = get(&f.app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        String::from_utf8_lossy(&page).contains("<html"),
+        "the embedded dashboard"
+    );
+}
