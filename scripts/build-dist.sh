@@ -12,8 +12,8 @@
 #     the same version, so trunk takes it from PATH; `offline = true` forbids any download.
 #
 # Source hash, written to dist/.source-hash (one line, hex):
-#   for every file in frontend/ and shared/ (except target/ folders), sorted by path in the C
-#   locale: its path on one line, then `sha256sum < file`; then `Cargo.lock` and
+#   for every file in frontend/ and shared/ that git tracks or would track (git ignores the
+#   rest, so a fresh clone hashes the same), sorted by path in the C locale: its path on one line, then `sha256sum < file`; then `Cargo.lock` and
 #   `sha256sum < Cargo.lock`; all of that piped through sha256sum. Paths are relative to the
 #   repository root. Changing, adding, removing or renaming any of these files changes it.
 #   Note that Cargo.lock is hashed whole, so a backend dependency change also asks for a rebuild.
@@ -26,7 +26,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 source_hash() {
   {
-    find frontend shared -type f -not -path '*/target/*' -not -path 'frontend/dist/*' \
+    git ls-files --cached --others --exclude-standard -- frontend shared \
       | LC_ALL=C sort \
       | while IFS= read -r file; do
           echo "$file"
