@@ -4,9 +4,15 @@
 use super::{read_message, NetError};
 use crate::peer::Peer;
 use crate::protocol::Message;
+use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// Most connections handled at once; more are closed at once, so silent or slow senders
+/// cannot exhaust file descriptors.
+const MAX_CONNECTIONS: usize = 512;
 
 /// Accepts connections until `cancel` fires; connection tasks are tracked by `tasks`.
 pub async fn serve(
@@ -15,6 +21,7 @@ pub async fn serve(
     cancel: CancellationToken,
     tasks: TaskTracker,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -22,9 +29,14 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, remote)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::debug!("too many connections; closing the one from {remote}");
+                    continue;
+                };
                 let peer = peer.clone();
                 let cancel = cancel.clone();
                 tasks.spawn(async move {
+                    let _slot = slot;
                     tokio::select! {
                         _ = cancel.cancelled() => {}
                         result = handle(stream, &peer) => if let Err(e) = result {

@@ -231,11 +231,12 @@ impl PeerState {
         changed.then(|| Change::FileChanged(meta.file_id.clone()))
     }
 
-    /// A DELETE arrived: acts only when `from` is the recorded owner. Returns the removed
-    /// record (its copy is for the caller to delete).
+    /// A DELETE arrived: acts only when `from` is the recorded owner, and never when it claims
+    /// to come from us (we do not send ourselves DELETEs). Returns the removed record (its copy
+    /// is for the caller to delete).
     pub fn on_delete(&mut self, d: &Delete) -> Option<FileRecord> {
         let record = self.files.get(&d.file_id)?;
-        if record.meta.file_owner != d.from {
+        if record.meta.file_owner != d.from || d.from == self.me {
             return None;
         }
         self.files.remove(&d.file_id)
