@@ -211,7 +211,7 @@ impl Peer {
             host: t.host.clone(),
             port: t.port,
             last_seen_ms: unix_ms().saturating_sub(silent.as_millis() as u64),
-            state: if silent > self.inner.config.peer_timeout / 2 {
+            state: if t.quiet {
                 PeerStateDto::Quiet
             } else {
                 PeerStateDto::Alive

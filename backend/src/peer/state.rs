@@ -21,6 +21,8 @@ pub struct Tracked {
     pub port: u16,
     /// When we last heard a GOSSIP or GOSSIP_REPLY from it.
     pub last_seen: Instant,
+    /// Silent for more than half the drop timeout (reported once, when it happens).
+    pub quiet: bool,
 }
 
 impl Tracked {
@@ -145,6 +147,7 @@ impl PeerState {
                 host: host.to_string(),
                 port,
                 last_seen: now,
+                quiet: false,
             },
         );
         Change::PeerSeen(peer_id.to_string())
@@ -242,15 +245,22 @@ impl PeerState {
         self.files.remove(&d.file_id)
     }
 
-    /// Drops peers silent for longer than `timeout`, and removes them from holder lists.
+    /// Drops peers silent for longer than `timeout`, and removes them from holder lists; peers
+    /// silent for half of it turn quiet.
     pub fn sweep(&mut self, now: Instant, timeout: Duration) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for (id, t) in &mut self.peers {
+            if !t.quiet && now.saturating_duration_since(t.last_seen) > timeout / 2 {
+                t.quiet = true;
+                changes.push(Change::PeerSeen(id.clone()));
+            }
+        }
         let silent: Vec<String> = self
             .peers
             .iter()
             .filter(|(_, t)| now.saturating_duration_since(t.last_seen) > timeout)
             .map(|(id, _)| id.clone())
             .collect();
-        let mut changes = Vec::new();
         for id in silent {
             self.peers.remove(&id);
             for record in self.files.values_mut() {
