@@ -220,11 +220,14 @@ impl PeerState {
         if holder != self.me && !holder.is_empty() {
             changed |= record.holders.insert(holder.to_string());
         }
+        // A copy we hold was verified against its timestamp; no other timestamp can match the
+        // same id, so "newer" fields for it are forged (a stranger renaming it, or claiming to
+        // own it so that its DELETE would be obeyed).
         let newer = match (
             meta.file_timestamp.as_f64(),
             record.meta.file_timestamp.as_f64(),
         ) {
-            (Some(incoming), Some(ours)) => incoming > ours,
+            (Some(incoming), Some(ours)) => incoming > ours && record.stored_as.is_none(),
             _ => false,
         };
         if newer {

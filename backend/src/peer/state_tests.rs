@@ -160,10 +160,14 @@ fn sweep_drops_silent_peers_from_peers_and_holders() {
     state.on_gossip_reply(&reply("old", 1, vec![meta("f", "o", "1")]), start);
     let later = start + Duration::from_secs(30);
     state.on_gossip_reply(&reply("new", 2, vec![meta("f", "o", "1")]), later);
+    let changes = state.sweep(start + Duration::from_secs(31), Duration::from_secs(60));
+    assert_eq!(changes, [Change::PeerSeen("old".into())], "old turns quiet");
+    assert!(state.peers["old"].quiet && !state.peers["new"].quiet);
     let changes = state.sweep(start + Duration::from_secs(61), Duration::from_secs(60));
     assert_eq!(
         changes,
         [
+            Change::PeerSeen("new".into()),
             Change::FileChanged("f".into()),
             Change::PeerDropped("old".into())
         ]
@@ -235,4 +239,30 @@ fn raw_field(object: &str, key: &str) -> String {
     let map: BTreeMap<String, Box<serde_json::value::RawValue>> =
         serde_json::from_str(object).unwrap();
     map[key].get().to_string()
+}
+
+#[test]
+fn forged_deletes_and_fields_leave_our_copies_alone() {
+    let mut state = PeerState::new("me", Vec::new());
+    state.merge(&meta("ours", "me", "100"), "");
+    state.files.get_mut("ours").unwrap().stored_as = Some("ours.txt".into());
+    // A DELETE claiming to come from us is forged: we never send ourselves one.
+    let from_us = Delete {
+        from: "me".into(),
+        file_id: "ours".into(),
+    };
+    assert!(state.on_delete(&from_us).is_none());
+    // "Newer" fields for a verified copy are forged too: no other timestamp matches the id.
+    let forged = meta("ours", "mallory", "200");
+    state.on_announce(&Announce {
+        from: "mallory".into(),
+        meta: forged,
+    });
+    assert_eq!(state.files["ours"].meta.file_owner, "me");
+    let from_mallory = Delete {
+        from: "mallory".into(),
+        file_id: "ours".into(),
+    };
+    assert!(state.on_delete(&from_mallory).is_none());
+    assert!(state.files.contains_key("ours"));
 }
