@@ -156,8 +156,9 @@ impl Node {
             peer.save_index().context("cannot write metadata.json")?;
         }
 
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
+        // The peer's own token and tracker, so that transfers and sends it starts stop too.
+        let cancel = peer.cancel_token().clone();
+        let tasks = peer.tasks().clone();
         tasks.spawn(net::server::serve(
             p2p,
             peer.clone(),
@@ -227,7 +228,7 @@ fn bootstrap(peer: &Peer, addrs: &[String]) {
         let addr = addr.clone();
         let id = peer.new_gossip_id();
         let message = crate::protocol::encode::gossip(&c.host, c.p2p_port, &id, &c.peer_id);
-        tokio::spawn(async move {
+        peer.clone().spawn(async move {
             if let Err(e) = net::send(&addr, &message, &peer.config().limits).await {
                 peer.log(
                     LogLevel::Warn,

@@ -116,7 +116,7 @@ fn execute(peer: &Peer, command: Command) {
             Ok(id) => match peer.start_fetch(&id, TransferKind::Get) {
                 Ok(transfer) => {
                     println!("get {}: fetching in the background", transfer.file_name);
-                    tokio::spawn(follow(peer.clone(), transfer));
+                    peer.spawn(follow(peer.clone(), transfer));
                 }
                 Err(e) => println!("get: {e}"),
             },
@@ -124,7 +124,7 @@ fn execute(peer: &Peer, command: Command) {
         },
         Command::Push(path) => {
             let peer = peer.clone();
-            tokio::spawn(async move {
+            peer.clone().spawn(async move {
                 match peer.push_path(&path).await {
                     Ok(meta) => println!(
                         "push: added {} as {}; sending it to a peer",

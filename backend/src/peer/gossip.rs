@@ -28,7 +28,7 @@ impl Peer {
     /// Sends `message` to `addr` in the background; failures are logged at debug level.
     pub fn send_later(&self, addr: String, message: String) {
         let limits = self.config().limits;
-        tokio::spawn(async move {
+        self.spawn(async move {
             if let Err(e) = net::send(&addr, &message, &limits).await {
                 tracing::debug!("send to {addr} failed: {e}");
             }

@@ -20,6 +20,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 pub use transfers::unix_ms;
 
 /// How many event-log lines are kept.
@@ -75,6 +77,10 @@ struct Inner {
     dirty: watch::Sender<u64>,
     /// Signalled on each GOSSIP_REPLY (start-up waits for the first before auto-fetch).
     replied: Notify,
+    /// Every background task of the peer, so that shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Cancels every background task.
+    cancel: CancellationToken,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,6 +105,8 @@ impl Peer {
                 events,
                 dirty,
                 replied: Notify::new(),
+                tasks: TaskTracker::new(),
+                cancel: CancellationToken::new(),
             }),
         }
     }
@@ -106,6 +114,28 @@ impl Peer {
     /// The settings.
     pub fn config(&self) -> &PeerConfig {
         &self.inner.config
+    }
+
+    /// Runs `task` in the background until it ends or the peer stops. A task stopped midway
+    /// is dropped at an `.await`, so a transfer's temporary file is discarded whole.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let cancel = self.inner.cancel.clone();
+        self.inner.tasks.spawn(async move {
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = task => {}
+            }
+        });
+    }
+
+    /// The token that stops every background task.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.inner.cancel
+    }
+
+    /// The tracker of every background task.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.inner.tasks
     }
 
     /// The storage folder.

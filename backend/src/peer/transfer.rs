@@ -43,7 +43,9 @@ impl Peer {
         let peer = self.clone();
         let id = transfer.id;
         let file_id = file_id.to_string();
-        tokio::spawn(async move { peer.fetch(id, &file_id).await });
+        self.spawn(async move {
+            let _ = peer.fetch(id, &file_id).await;
+        });
         Ok(transfer)
     }
 
@@ -199,7 +201,7 @@ impl Peer {
         if let Some((peer_id, addr)) = target {
             let peer = self.clone();
             let meta = meta.clone();
-            tokio::spawn(async move { peer.replicate(&meta, &stored_as, &peer_id, &addr).await });
+            self.spawn(async move { peer.replicate(&meta, &stored_as, &peer_id, &addr).await });
         }
         meta
     }

@@ -51,6 +51,8 @@ enum Behaviour {
     WrongHash,
     /// The right reply without a trailing newline, socket kept open for 30 s.
     Good,
+    /// Half of the right reply, then silence.
+    Stall,
 }
 
 /// A fake holder; counts requests and records whether any client half-closed its socket.
@@ -93,7 +95,7 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                 }
                 let reply = match behaviour {
                     Behaviour::Null => encode::file_data_not_found().into_bytes(),
-                    Behaviour::Truncate => {
+                    Behaviour::Truncate | Behaviour::Stall => {
                         let whole = file_data(&meta, &content);
                         whole[..whole.len() / 2].to_vec()
                     }
@@ -107,7 +109,7 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                 let _ = socket.write_all(&reply).await;
                 match behaviour {
                     Behaviour::Truncate | Behaviour::WrongHash => {}
-                    Behaviour::Null | Behaviour::Good => {
+                    Behaviour::Null | Behaviour::Good | Behaviour::Stall => {
                         tokio::time::sleep(Duration::from_secs(30)).await
                     }
                 }
@@ -201,9 +203,9 @@ async fn a_get_with_no_valid_copy_fails_and_stores_nothing() {
     assert!(reason.contains("does not match"), "{reason}");
     assert!(content_files(us.storage()).is_empty());
     assert_eq!(
-        std::fs::read_dir(us.storage()).unwrap().count(),
-        1,
-        "only the log file: no temp files left"
+        all_files(us.storage()),
+        ["metadata.json"],
+        "no temp files left"
     );
     us.stop().await;
 }
@@ -350,4 +352,34 @@ async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
     assert_eq!(us.peer().files().len(), 2);
     drop(half);
     us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_mid_transfer_discards_the_partial_file_and_saves_the_index() {
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_for(&content, "bitcoin.pdf", "1749713822");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let staller = fake_holder(Behaviour::Stall, meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "staller", staller.port, &[&meta]).await;
+    eventually("the fake is tracked", WAIT, || us.peer().peers().len() == 1).await;
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    eventually("half the file has arrived", WAIT, || {
+        us.peer()
+            .transfers()
+            .iter()
+            .any(|t| t.id == transfer.id && t.bytes_done > 0)
+    })
+    .await;
+    let dir = us.stop().await;
+    assert_eq!(
+        all_files(dir.path()),
+        ["metadata.json"],
+        "no partial or temporary file is left"
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(index[&meta.file_id]["has_copy"], "no");
 }

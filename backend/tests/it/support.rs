@@ -111,6 +111,16 @@ pub async fn request(addr: &str, request: &str) -> Vec<u8> {
     reply
 }
 
+/// Every entry of a folder, hidden ones included.
+pub fn all_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Regular files in a storage folder, excluding hidden and metadata files.
 pub fn content_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
