@@ -62,15 +62,40 @@ async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let mut sink = None;
-    let message = read_message(
+    let mut incoming = None;
+    let result = read_message(
         &mut stream,
         &limits,
         limits.idle,
         &mut sink,
         Some(peer.store()),
-        |_| {},
+        |done| peer.incoming_progress(&mut incoming, &remote, done),
     )
-    .await?;
+    .await;
+    let message = match (result, incoming) {
+        (Ok(Message::FileData(Some(meta))), incoming) => {
+            let temp = match sink {
+                Some(temp) => temp,
+                None => peer.store().temp_file().await?,
+            };
+            peer.on_pushed_file(meta, temp, &remote, incoming).await;
+            return Ok(());
+        }
+        (Ok(message), None) => message,
+        (Ok(message), Some(transfer)) => {
+            peer.incoming_failed(
+                transfer,
+                format!("content inside a {} message", message.kind()),
+            );
+            message
+        }
+        (Err(e), incoming) => {
+            if let Some(transfer) = incoming {
+                peer.incoming_failed(transfer, e.to_string());
+            }
+            return Err(e);
+        }
+    };
     tracing::debug!("{} from {remote}", message.kind());
     match message {
         Message::Gossip(gossip) => peer.on_gossip(&gossip),
@@ -79,14 +104,7 @@ async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
             peer.serve_get(&mut stream, &file_id).await?;
             // Dropping the stream closes it: clients that read to EOF need that.
         }
-        Message::FileData(Some(meta)) => {
-            let temp = match sink {
-                Some(temp) => temp,
-                None => peer.store().temp_file().await?,
-            };
-            peer.on_pushed_file(meta, temp, &remote).await;
-        }
-        Message::FileData(None) => {}
+        Message::FileData(_) => {} // a "not found" nobody asked for
         Message::Announce(announce) => peer.on_announce(&announce),
         Message::Delete(delete) => peer.on_delete(&delete),
     }

@@ -457,6 +457,10 @@ impl Peer {
         dto
     }
 
+    fn transfer_describe(&self, id: u64, file_id: &str, file_name: &str) {
+        lock(&self.inner.transfers).describe(id, file_id, file_name);
+    }
+
     fn transfer_progress(&self, id: u64, peer: &str, done: u64) {
         let dto = lock(&self.inner.transfers).progress(id, peer, done);
         if let Some(dto) = dto {

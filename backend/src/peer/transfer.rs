@@ -246,6 +246,34 @@ impl Peer {
         }
     }
 
+    /// The incoming transfer `transfer`, or a new one from `from`.
+    fn incoming_transfer(&self, transfer: Option<u64>, from: &str) -> u64 {
+        transfer.unwrap_or_else(|| {
+            let name = "incoming file";
+            self.transfer_started(
+                TransferKind::Incoming,
+                "",
+                name,
+                Some(from.to_string()),
+                None,
+            )
+            .id
+        })
+    }
+
+    /// Content is arriving unsolicited from `from` (most likely a push, though the message
+    /// type may only be known at its end): shows it as an incoming transfer.
+    pub fn incoming_progress(&self, transfer: &mut Option<u64>, from: &str, done: u64) {
+        let id = self.incoming_transfer(*transfer, from);
+        *transfer = Some(id);
+        self.transfer_progress(id, from, done);
+    }
+
+    /// An incoming transfer that did not turn into a stored file.
+    pub fn incoming_failed(&self, transfer: u64, reason: String) {
+        self.transfer_finished(transfer, TransferStateDto::Failed { reason });
+    }
+
     /// Answers a GET_FILE on its own socket: the file, or the all-null reply. The caller
     /// closes the socket right after (clients that read to EOF would stall otherwise).
     pub async fn serve_get(&self, stream: &mut TcpStream, file_id: &str) -> Result<(), NetError> {
@@ -277,22 +305,24 @@ impl Peer {
     }
 
     /// A FILE_DATA arrived unsolicited (a push): keep it if it verifies, then ANNOUNCE it.
-    pub async fn on_pushed_file(&self, meta: FileMeta, temp: TempFile, from: &str) {
-        let transfer = self.transfer_started(
-            TransferKind::Incoming,
-            &meta.file_id,
-            &meta.file_name,
-            Some(from.to_string()),
-            Some(temp.len()),
-        );
-        self.transfer_progress(transfer.id, from, temp.len());
+    /// `transfer` is the incoming transfer that [`Peer::incoming_progress`] started, if any.
+    pub async fn on_pushed_file(
+        &self,
+        meta: FileMeta,
+        temp: TempFile,
+        from: &str,
+        transfer: Option<u64>,
+    ) {
+        let id = self.incoming_transfer(transfer, from);
+        self.transfer_describe(id, &meta.file_id, &meta.file_name);
+        self.transfer_progress(id, from, temp.len());
         if self.held_copy(&meta.file_id).is_some() {
-            self.transfer_finished(transfer.id, TransferStateDto::Done);
+            self.transfer_finished(id, TransferStateDto::Done);
             return;
         }
         match self.keep_verified(meta, temp).await {
             Ok(meta) => {
-                self.transfer_finished(transfer.id, TransferStateDto::Done);
+                self.transfer_finished(id, TransferStateDto::Done);
                 self.log(
                     LogLevel::Info,
                     format!("stored {} pushed by {from}", meta.file_name),
@@ -304,7 +334,7 @@ impl Peer {
                     LogLevel::Warn,
                     format!("refused a pushed file from {from}: {reason}"),
                 );
-                self.transfer_finished(transfer.id, TransferStateDto::Failed { reason });
+                self.transfer_finished(id, TransferStateDto::Failed { reason });
             }
         }
     }

@@ -62,6 +62,14 @@ impl Transfers {
         self.list.iter_mut().find(|t| t.id == id)
     }
 
+    /// Names the file of a transfer that started before its file was known.
+    pub fn describe(&mut self, id: u64, file_id: &str, file_name: &str) {
+        if let Some(t) = self.get(id) {
+            t.file_id = file_id.to_string();
+            t.file_name = file_name.to_string();
+        }
+    }
+
     /// Records progress; returns the transfer when it is time to publish it.
     pub fn progress(&mut self, id: u64, peer: &str, bytes_done: u64) -> Option<TransferDto> {
         let now = Instant::now();

@@ -350,6 +350,27 @@ async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
     assert!(!us.storage().parent().unwrap().join("x").exists());
     assert!(us.peer().file(&forged.file_id).is_none());
     assert_eq!(us.peer().files().len(), 2);
+    // Pushed content shows as incoming transfers: the good one done, the others failed.
+    let incoming: Vec<_> = us
+        .peer()
+        .transfers()
+        .into_iter()
+        .filter(|t| t.kind == TransferKind::Incoming)
+        .collect();
+    let done: Vec<_> = incoming
+        .iter()
+        .filter(|t| t.state == TransferStateDto::Done)
+        .map(|t| t.file_name.as_str())
+        .collect();
+    assert_eq!(done, ["../../x"]);
+    let failed = incoming
+        .iter()
+        .filter(|t| matches!(t.state, TransferStateDto::Failed { .. }))
+        .count();
+    assert_eq!(
+        failed, 2,
+        "the forged push and the content inside a GOSSIP: {incoming:?}"
+    );
     drop(half);
     us.stop().await;
 }
