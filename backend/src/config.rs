@@ -114,17 +114,21 @@ impl Cli {
     }
 }
 
-/// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
+/// A number followed by a unit: `("250", "ms")` as `(250.0, "ms")`.
+fn number_and_unit(text: &str) -> Option<(f64, &str)> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 30s or 250ms"))?;
-    let seconds = match unit.trim() {
+    Some((number.parse().ok()?, unit.trim()))
+}
+
+/// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (value, unit) = number_and_unit(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 30s or 250ms"))?;
+    let seconds = match unit {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" | "min" => value * 60.0,
@@ -140,14 +144,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `4GiB`, `500MiB`, `64KiB`, `1G`, `10MB`; a bare number is bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like 4GiB"))?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (value, unit) =
+        number_and_unit(text).ok_or_else(|| format!("{text:?} is not a size like 4GiB"))?;
+    let factor: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" | "kib" => 1024.0,
         "m" | "mb" | "mib" => 1024.0 * 1024.0,

@@ -259,29 +259,6 @@ struct Fields<'a> {
     files: Option<&'a RawValue>,
     #[serde(borrow)]
     from: Option<&'a RawValue>,
-    #[serde(borrow)]
-    file_id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    file_name: Option<&'a RawValue>,
-    #[serde(borrow)]
-    file_size: Option<&'a RawValue>,
-    #[serde(borrow)]
-    file_owner: Option<&'a RawValue>,
-    #[serde(borrow)]
-    file_timestamp: Option<&'a RawValue>,
-}
-
-impl<'a> Fields<'a> {
-    /// The five file fields. (Not `#[serde(flatten)]`: flattening cannot borrow raw values.)
-    fn meta(&self) -> MetaFields<'a> {
-        MetaFields {
-            file_id: self.file_id,
-            file_name: self.file_name,
-            file_size: self.file_size,
-            file_owner: self.file_owner,
-            file_timestamp: self.file_timestamp,
-        }
-    }
 }
 
 /// The five file fields, raw.
@@ -350,8 +327,10 @@ impl MetaFields<'_> {
 /// Parses one complete JSON object. `data_streamed` says whether the codec took a hex `data`
 /// string out of it (then `data` holds a placeholder).
 pub fn parse_message(json: &[u8], data_streamed: bool) -> Result<Message, MessageError> {
-    let fields: Fields =
-        serde_json::from_slice(json).map_err(|e| MessageError::Json(e.to_string()))?;
+    let json_error = |e: serde_json::Error| MessageError::Json(e.to_string());
+    let fields: Fields = serde_json::from_slice(json).map_err(json_error)?;
+    // The file fields are read in a second pass: `#[serde(flatten)]` cannot borrow raw values.
+    let meta: MetaFields = serde_json::from_slice(json).map_err(json_error)?;
     let kind = string(fields.kind).unwrap_or_default();
     let missing = |kind, field| MessageError::Field { kind, field };
     match kind.as_str() {
@@ -369,24 +348,21 @@ pub fn parse_message(json: &[u8], data_streamed: bool) -> Result<Message, Messag
             files: fields.files.map(parse_files).unwrap_or_default(),
         })),
         "GET_FILE" => Ok(Message::GetFile {
-            file_id: file_id(fields.file_id).ok_or(missing("GET_FILE", "file_id"))?,
+            file_id: file_id(meta.file_id).ok_or(missing("GET_FILE", "file_id"))?,
         }),
         "FILE_DATA" => {
             // `data` null, missing, `"null"` or not hex: the "not found" reply.
             Ok(Message::FileData(
-                fields.meta().into_meta().filter(|_| data_streamed),
+                meta.into_meta().filter(|_| data_streamed),
             ))
         }
         "ANNOUNCE" => Ok(Message::Announce(Announce {
             from: text(fields.from).ok_or(missing("ANNOUNCE", "from"))?,
-            meta: fields
-                .meta()
-                .into_meta()
-                .ok_or(missing("ANNOUNCE", "file_id"))?,
+            meta: meta.into_meta().ok_or(missing("ANNOUNCE", "file_id"))?,
         })),
         "DELETE" => Ok(Message::Delete(Delete {
             from: text(fields.from).ok_or(missing("DELETE", "from"))?,
-            file_id: file_id(fields.file_id).ok_or(missing("DELETE", "file_id"))?,
+            file_id: file_id(meta.file_id).ok_or(missing("DELETE", "file_id"))?,
         })),
         _ => Err(MessageError::UnknownType(kind)),
     }
