@@ -1,0 +1,374 @@
+// End-to-end test of the peer dashboard: two real peers on 127.0.0.1 and a real headless
+// Chromium on peer A's dashboard.
+//
+//   1. A's page shows its own id, peer B in the peers table and a live event link;
+//   2. a file pushed on peer B (console `push`) appears on A's page without a reload;
+//   3. Get on A fetches a file only B holds: the transfer ends done with a full progress bar,
+//      the row gets a Save link, and A's API reports the copy (bytes checked too);
+//   4. a file uploaded through A's page is pushed and B learns of it;
+//   5. deleting it from A's page removes it from B and from A's page.
+//
+// `push` sends the new file to one random tracked peer, and with two peers that is always A, so
+// A already holds the pushed file and shows no Get button for it. The file fetched in step 3 is
+// therefore one that B found in its storage folder at start-up: B adopts it as its own and
+// announces it through gossip without sending it anywhere.
+//
+// Artifacts (e2e/artifacts/): dashboard.png (full page, tables populated), each peer's stdout and
+// log, and events-peer-a.jsonl (every WebSocket event the page received, for reading failures).
+//
+// Environment: PEER_BIN (default ../target/release/peer, relative to this file), CHROMIUM
+// (default /usr/bin/chromium).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PEER_BIN = path.resolve(HERE, process.env.PEER_BIN || '../target/release/peer');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const SCREENSHOT = path.join(ARTIFACTS, 'dashboard.png');
+
+/** Bound on every wait for something to happen. */
+const WAIT_MS = 20_000;
+const POLL_MS = 100;
+const MiB = 1024 * 1024;
+
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+
+/** Polls `probe` until it returns a truthy value (returned), or fails after `timeout` ms. */
+async function waitUntil(what, probe, { timeout = WAIT_MS, interval = POLL_MS } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+      last = value;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${detail})`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/** One running peer process, with its ports parsed from its stdout. */
+class Peer {
+  constructor(id, storage, extraArgs) {
+    this.id = id;
+    this.storage = storage;
+    this.stdout = '';
+    this.exited = null;
+    const args = [
+      id, '127.0.0.1', '0', '0',
+      '--storage', storage,
+      '--gossip-interval', '300ms',
+      '--peer-timeout', '5s',
+      '--sweep-interval', '200ms',
+      '--auto-fetch', '0',
+      '--log-stderr',
+      ...extraArgs,
+    ];
+    this.proc = spawn(PEER_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const log = createWriteStream(path.join(ARTIFACTS, `peer-${id}.log`));
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (chunk) => {
+      this.stdout += chunk;
+      log.write(chunk);
+    });
+    this.proc.stderr.on('data', (chunk) => log.write(chunk));
+    this.proc.stdin.on('error', () => {}); // the peer may be gone before we write
+    this.proc.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      log.end();
+    });
+    this.proc.on('error', (e) => {
+      this.exited = { error: e.message };
+    });
+  }
+
+  /** Waits for the start-up lines and records the ports. */
+  async ready() {
+    await waitUntil(`peer ${this.id} to print its ports`, () => {
+      if (this.exited) {
+        throw new Error(`peer ${this.id} exited ${JSON.stringify(this.exited)}:\n${this.stdout}`);
+      }
+      const p2p = this.stdout.match(/advertised as 127\.0\.0\.1:(\d+)/);
+      const http = this.stdout.match(/dashboard: (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (!p2p || !http) return false;
+      this.p2pPort = Number(p2p[1]);
+      this.url = http[1];
+      return true;
+    });
+    return this;
+  }
+
+  /** Types a console command. */
+  command(line) {
+    this.proc.stdin.write(`${line}\n`);
+  }
+
+  async api(pathname, init) {
+    const res = await fetch(`${this.url}${pathname}`, init);
+    if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${pathname}: HTTP ${res.status}`);
+    return res;
+  }
+
+  async files() {
+    return (await this.api('/api/files')).json();
+  }
+
+  /** SIGTERM, then SIGKILL if it has not stopped within a few seconds. */
+  async stop() {
+    if (this.exited || this.proc.exitCode !== null) return;
+    const gone = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+describe('peer dashboard', { timeout: 180_000 }, () => {
+  const tmpDirs = [];
+  const peers = [];
+  const pageErrors = [];
+  let a;
+  let b;
+  let context;
+  let page;
+  let outside; // a folder outside both storages, for files to push
+  let events; // the page's WebSocket events, as JSON lines
+  // The file B finds in its storage at start-up (A does not hold it until step 3).
+  const seeded = { name: 'seeded-on-b.bin', bytes: randomBytes(3 * MiB) };
+
+  const killAll = () => {
+    for (const p of peers) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+
+  const row = (testid, attrs) =>
+    page.locator(
+      `[data-testid="${testid}"]` +
+        Object.entries(attrs)
+          .map(([k, v]) => `[${k}="${v}"]`)
+          .join(''),
+    );
+
+  const screenshot = async () => {
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`screenshot of the dashboard: ${SCREENSHOT}`);
+  };
+
+  before(async () => {
+    if (!existsSync(PEER_BIN)) {
+      throw new Error(`no peer binary at ${PEER_BIN}: run \`cargo build --release -p backend\` or set PEER_BIN`);
+    }
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM)`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const mk = (prefix) => {
+      const d = mkdtempSync(path.join(tmpdir(), prefix));
+      tmpDirs.push(d);
+      return d;
+    };
+    outside = mk('e2e-files-');
+
+    a = new Peer('peer-a', mk('e2e-peer-a-'), ['--bootstrap', 'none']);
+    peers.push(a);
+    await a.ready();
+
+    const bStorage = mk('e2e-peer-b-');
+    writeFileSync(path.join(bStorage, seeded.name), seeded.bytes);
+    b = new Peer('peer-b', bStorage, ['--bootstrap', `127.0.0.1:${a.p2pPort}`]);
+    peers.push(b);
+    await b.ready();
+
+    context = await chromium.launchPersistentContext(mk('e2e-chromium-'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1400, height: 1000 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`console.error: ${m.text()}`);
+    });
+    // Every event the page receives, for reading after a failure.
+    events = createWriteStream(path.join(ARTIFACTS, 'events-peer-a.jsonl'));
+    page.on('websocket', (ws) => {
+      const t0 = Date.now();
+      events.write(`${JSON.stringify({ at: t0, open: ws.url() })}\n`);
+      ws.on('framereceived', (f) => events.write(`${JSON.stringify({ at: Date.now(), frame: String(f.payload) })}\n`));
+      ws.on('close', () => events.write(`${JSON.stringify({ at: Date.now(), closed: true })}\n`));
+    });
+    // Delete asks window.confirm; say yes.
+    page.on('dialog', (d) => d.accept());
+    await page.goto(`${a.url}/`);
+  });
+
+  after(async () => {
+    if (pageErrors.length) console.log(`page errors seen:\n${pageErrors.map((e) => `  ${e}`).join('\n')}`);
+    try {
+      await context?.close();
+    } catch (e) {
+      console.log(`closing the browser: ${e.message}`);
+    }
+    await Promise.all(peers.map((p) => p.stop().catch(() => p.proc.kill('SIGKILL'))));
+    events?.end();
+    for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('shows its own id, peer B and a live connection', async () => {
+    await waitUntil('status-peer-id to show A', async () =>
+      (await page.getByTestId('status-peer-id').textContent())?.trim() === a.id);
+    await row('peer-row', { 'data-peer-id': b.id }).waitFor();
+    assert.equal(await page.getByTestId('peer-row').count(), 1, 'only B is listed as a peer');
+    await waitUntil('the connection indicator to say connected', async () =>
+      (await page.getByTestId('connection').textContent())?.trim() === 'connected');
+  });
+
+  it('shows a file pushed on peer B without a reload', async () => {
+    const bytes = randomBytes(3 * MiB);
+    const file = path.join(outside, `pushed-on-b-${process.pid}.bin`);
+    writeFileSync(file, bytes);
+    const name = path.basename(file);
+    b.command(`push ${file}`);
+    const m = await waitUntil('B to confirm the push', () =>
+      b.stdout.match(new RegExp(`push: added ${name.replace(/[.]/g, '\\.')} as ([0-9a-f]{64})`)));
+    const id = m[1];
+
+    const fileRow = row('file-row', { 'data-file-id': id });
+    await fileRow.waitFor();
+    assert.equal(await fileRow.getAttribute('data-file-name'), name);
+    // With one peer to choose from, B's push went to A: the copy arrives and the row offers Save.
+    await row('transfer-row', { 'data-file-id': id, 'data-kind': 'incoming', 'data-state': 'done' }).waitFor();
+    await fileRow.getByTestId('save-link').waitFor();
+    assert.equal(await fileRow.getByTestId('delete-button').count(), 0, 'B owns it: A may not delete it');
+  });
+
+  it('gets a file B holds: transfer completes and the row offers Save', async () => {
+    const listed = await waitUntil('B to list its seeded file', async () =>
+      (await b.files()).find((f) => f.file_name === seeded.name));
+    const id = listed.file_id;
+    assert.equal(id.length, 64);
+
+    const fileRow = row('file-row', { 'data-file-id': id });
+    await fileRow.waitFor();
+    assert.equal(await fileRow.getAttribute('data-file-name'), seeded.name);
+    assert.equal(await fileRow.getByTestId('save-link').count(), 0, 'A has no copy yet');
+
+    await fileRow.getByTestId('get-button').click();
+
+    const transfer = row('transfer-row', { 'data-file-id': id, 'data-kind': 'get' });
+    await transfer.first().waitFor();
+    try {
+      await row('transfer-row', { 'data-file-id': id, 'data-kind': 'get', 'data-state': 'done' }).waitFor();
+    } catch (e) {
+      // Say whether the peer or only the page is behind.
+      const shown = await transfer.first().getAttribute('data-state').catch(() => '(no row)');
+      const onA = (await (await a.api('/api/transfers')).json())
+        .filter((t) => t.file_id === id && t.kind === 'get')
+        .map((t) => `${t.state} ${t.bytes_done}/${t.bytes_total}`);
+      throw new Error(
+        `the Get transfer row never showed done: the page shows data-state=${shown} while A's ` +
+          `/api/transfers reports ${JSON.stringify(onA)}\n${e.message}`,
+      );
+    }
+    const bar = await transfer.locator('progress').evaluate((p) => ({
+      value: p.value,
+      max: p.max,
+      hasValue: p.hasAttribute('value'),
+    }));
+    assert.ok(bar.hasValue, 'a finished transfer has a determinate progress bar');
+    assert.equal(bar.max, seeded.bytes.length);
+    assert.equal(bar.value, bar.max, 'progress reached its max');
+
+    // The file row is rebuilt with a Save link that serves the very bytes B had.
+    const save = row('file-row', { 'data-file-id': id }).getByTestId('save-link');
+    await save.waitFor();
+    const href = await save.getAttribute('href');
+    assert.equal(await save.getAttribute('download'), seeded.name);
+    const content = Buffer.from(await (await fetch(new URL(href, a.url))).arrayBuffer());
+    assert.equal(content.length, seeded.bytes.length);
+    assert.equal(sha256(content), sha256(seeded.bytes), 'A serves the bytes B had');
+
+    const onA = (await a.files()).find((f) => f.file_id === id);
+    assert.ok(onA, 'A lists the file');
+    assert.equal(onA.has_copy, true, 'A reports a copy');
+
+    // Peers, files and transfers are all populated now.
+    await screenshot();
+  });
+
+  const uploaded = { name: `uploaded-on-a-${process.pid}.bin`, bytes: randomBytes(MiB + 12345) };
+
+  it('uploads a file through the page and B learns of it', async () => {
+    await page.getByTestId('upload-input').setInputFiles({
+      name: uploaded.name,
+      mimeType: 'application/octet-stream',
+      buffer: uploaded.bytes,
+    });
+    await page.locator('[data-testid="upload-row"][data-state="done"]').waitFor();
+
+    const fileRow = row('file-row', { 'data-file-name': uploaded.name });
+    await fileRow.waitFor();
+    await fileRow.getByTestId('delete-button').waitFor();
+    await fileRow.getByTestId('save-link').waitFor();
+    uploaded.id = await fileRow.getAttribute('data-file-id');
+
+    const onB = await waitUntil('B to learn of the uploaded file', async () =>
+      (await b.files()).find((f) => f.file_id === uploaded.id));
+    assert.equal(onB.file_name, uploaded.name);
+    assert.equal(onB.file_owner, a.id);
+    // B is A's only peer, so the push went to B.
+    await waitUntil('B to hold a copy of the uploaded file', async () =>
+      (await b.files()).find((f) => f.file_id === uploaded.id)?.has_copy);
+    // The fullest the page gets: three files, three transfers and an upload.
+    await screenshot();
+  });
+
+  it('deletes the uploaded file from the page and from B', async () => {
+    assert.ok(uploaded.id, 'the upload step found the file');
+    const fileRow = row('file-row', { 'data-file-id': uploaded.id });
+    await fileRow.getByTestId('delete-button').click();
+
+    await waitUntil('B to forget the deleted file', async () =>
+      !(await b.files()).some((f) => f.file_id === uploaded.id));
+    let onA;
+    await waitUntil('A to forget the deleted file', async () => {
+      onA = (await a.files()).find((f) => f.file_id === uploaded.id);
+      return !onA;
+    }).catch((e) => {
+      throw new Error(`${e.message}; A still lists it as ${JSON.stringify(onA)}`);
+    });
+    await fileRow.waitFor({ state: 'detached' });
+    // The other files are untouched.
+    assert.equal(await page.getByTestId('file-row').count(), 2);
+  });
+
+  it('raised no error in the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
