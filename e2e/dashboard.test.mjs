@@ -263,7 +263,9 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await fileRow.waitFor();
     assert.equal(await fileRow.getAttribute('data-file-name'), name);
     // With one peer to choose from, B's push went to A: the copy arrives and the row offers Save.
-    await row('transfer-row', { 'data-file-id': id, 'data-kind': 'incoming', 'data-state': 'done' }).waitFor();
+    const incoming = row('transfer-row', { 'data-file-id': id, 'data-kind': 'incoming', 'data-state': 'done' });
+    await incoming.waitFor();
+    assert.match(await incoming.innerText(), /peer-b/, 'the sender is named by its peer id');
     await fileRow.getByTestId('save-link').waitFor();
     assert.equal(await fileRow.getByTestId('delete-button').count(), 0, 'B owns it: A may not delete it');
   });

@@ -138,6 +138,13 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, rev: 
         .iter()
         .find(|r| r.item.dto.id == dto.id)
         .map(|r| &r.item);
+    // A transfer never runs again once it has finished: a "running" copy arriving later is
+    // stale (for example the reply to the request that started it, overtaken by its events).
+    if prev.is_some_and(|p| p.dto.state != TransferStateDto::Running)
+        && dto.state == TransferStateDto::Running
+    {
+        return;
+    }
     let row = track_transfer(prev, dto, now_ms);
     upsert(rows, row, rev, |r| r.dto.id);
 }
@@ -305,6 +312,21 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_finished_transfer_is_not_overwritten_by_a_stale_running_copy() {
+        let mut rows = vec![];
+        upsert_transfer(
+            &mut rows,
+            transfer(1, 10_000, TransferStateDto::Done),
+            1,
+            0.0,
+        );
+        upsert_transfer(&mut rows, transfer(1, 0, TransferStateDto::Running), 2, 1.0);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].item.dto.state, TransferStateDto::Done);
+        assert_eq!(rows[0].item.dto.bytes_done, 10_000);
     }
 
     #[test]

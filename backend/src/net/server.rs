@@ -57,10 +57,12 @@ pub async fn serve(
 /// Reads one message and acts on it.
 async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
     let limits = peer.config().limits;
-    let remote = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    // FILE_DATA carries no sender id: name the sender by its address, as a tracked peer when
+    // exactly one lives there.
+    let remote = match stream.peer_addr() {
+        Ok(addr) => peer.name_at(addr),
+        Err(_) => "unknown peer".to_string(),
+    };
     let mut sink = None;
     let mut incoming = None;
     let result = read_message(

@@ -327,6 +327,17 @@ impl Peer {
         }
     }
 
+    /// The tracked peer at `addr`'s IP when there is exactly one, else the address itself.
+    pub fn name_at(&self, addr: std::net::SocketAddr) -> String {
+        let ip = addr.ip().to_string();
+        let state = lock(&self.inner.state);
+        let mut at_ip = state.peers.iter().filter(|(_, t)| t.host == ip);
+        match (at_ip.next(), at_ip.next()) {
+            (Some((id, _)), None) => id.clone(),
+            _ => addr.to_string(),
+        }
+    }
+
     /// Ids that `prefix` designates (a whole id, or a prefix of some).
     pub fn resolve(&self, prefix: &str) -> Vec<String> {
         lock(&self.inner.state).resolve(prefix)
@@ -386,7 +397,7 @@ impl Peer {
             if record.meta.file_owner != self.inner.config.peer_id {
                 return Err(DeleteError::NotOwner(record.meta.file_owner.clone()));
             }
-            state.files.remove(file_id).expect("checked above")
+            state.forget(file_id).expect("checked above")
         };
         self.remove_copy(&record);
         Ok(record.meta)
@@ -430,18 +441,22 @@ impl Peer {
     }
 
     /// Records a verified copy we now hold (fetched, pushed to us, or our own new file).
-    fn record_copy(&self, meta: &FileMeta, stored_as: String) {
-        let change = {
-            let mut state = lock(&self.inner.state);
-            state.merge(meta, "");
-            let record = state.files.get_mut(&meta.file_id).expect("just merged");
-            if let Some(old) = record.stored_as.replace(stored_as) {
-                // A second copy of the same content arrived; keep one.
-                let _ = self.inner.store.remove(&old);
+    fn record_copy(&self, meta: &FileMeta, stored_as: String) -> Result<(), String> {
+        let held = lock(&self.inner.state).hold(meta, stored_as.clone());
+        match held {
+            Ok(replaced) => {
+                if let Some(old) = replaced {
+                    // A second copy of the same content arrived; keep one.
+                    let _ = self.inner.store.remove(&old);
+                }
+                self.apply(vec![Change::FileChanged(meta.file_id.clone())]);
+                Ok(())
             }
-            Change::FileChanged(meta.file_id.clone())
-        };
-        self.apply(vec![change]);
+            Err(state::Deleted) => {
+                let _ = self.inner.store.remove(&stored_as);
+                Err("the file was deleted by its owner".to_string())
+            }
+        }
     }
 
     fn transfer_started(

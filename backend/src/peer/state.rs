@@ -56,6 +56,10 @@ pub enum Change {
     FileRemoved(String),
 }
 
+/// The file was deleted by its owner.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Deleted;
+
 /// What to do after a GOSSIP: reply to its origin, forward the original to a few peers.
 #[derive(Debug, PartialEq, Eq)]
 pub struct GossipPlan {
@@ -65,14 +69,14 @@ pub struct GossipPlan {
     pub forward_to: Vec<String>,
 }
 
-/// A bounded set of recently seen GOSSIP ids.
+/// A bounded set of recent ids (GOSSIP ids seen, file ids deleted); the oldest go first.
 #[derive(Debug, Default)]
-struct SeenIds {
+struct RecentIds {
     order: VecDeque<String>,
     set: HashSet<String>,
 }
 
-impl SeenIds {
+impl RecentIds {
     /// Records `id`; false if it was already there.
     fn insert(&mut self, id: &str) -> bool {
         if self.set.contains(id) {
@@ -87,6 +91,10 @@ impl SeenIds {
         self.set.insert(id.to_string());
         true
     }
+
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
 }
 
 /// Everything a peer knows.
@@ -97,7 +105,9 @@ pub struct PeerState {
     pub peers: BTreeMap<String, Tracked>,
     /// Known files by id.
     pub files: BTreeMap<String, FileRecord>,
-    seen: SeenIds,
+    seen: RecentIds,
+    /// Files deleted by their owner: gossip already on its way must not bring them back.
+    deleted: RecentIds,
 }
 
 impl PeerState {
@@ -118,7 +128,8 @@ impl PeerState {
             me: me.to_string(),
             peers: BTreeMap::new(),
             files,
-            seen: SeenIds::default(),
+            seen: RecentIds::default(),
+            deleted: RecentIds::default(),
         }
     }
 
@@ -208,6 +219,9 @@ impl PeerState {
     /// The merge rule: add unknown ids; for known ones add the holder, and take the incoming
     /// fields when their timestamp is newer.
     pub fn merge(&mut self, meta: &FileMeta, holder: &str) -> Option<Change> {
+        if self.deleted.contains(&meta.file_id) {
+            return None;
+        }
         let mut changed = false;
         let record = self.files.entry(meta.file_id.clone()).or_insert_with(|| {
             changed = true;
@@ -245,7 +259,22 @@ impl PeerState {
         if record.meta.file_owner != d.from || d.from == self.me {
             return None;
         }
-        self.files.remove(&d.file_id)
+        self.forget(&d.file_id)
+    }
+
+    /// Removes a file for good: later gossip about it is ignored.
+    pub fn forget(&mut self, file_id: &str) -> Option<FileRecord> {
+        self.deleted.insert(file_id);
+        self.files.remove(file_id)
+    }
+
+    /// Records that our verified copy of `meta` is stored as `stored_as`. Returns the name of
+    /// a copy it replaces, if any; `Err` when the file was deleted meanwhile (the caller then
+    /// removes the new copy).
+    pub fn hold(&mut self, meta: &FileMeta, stored_as: String) -> Result<Option<String>, Deleted> {
+        self.merge(meta, "");
+        let record = self.files.get_mut(&meta.file_id).ok_or(Deleted)?;
+        Ok(record.stored_as.replace(stored_as))
     }
 
     /// Drops peers silent for longer than `timeout`, and removes them from holder lists; peers

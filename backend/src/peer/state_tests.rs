@@ -266,3 +266,41 @@ fn forged_deletes_and_fields_leave_our_copies_alone() {
     assert!(state.on_delete(&from_mallory).is_none());
     assert!(state.files.contains_key("ours"));
 }
+
+#[test]
+fn deleted_files_stay_deleted_whatever_gossip_arrives_late() {
+    let mut state = PeerState::new("me", Vec::new());
+    state.merge(&meta("f", "owner", "1"), "a");
+    assert!(state
+        .on_delete(&Delete {
+            from: "owner".into(),
+            file_id: "f".into()
+        })
+        .is_some());
+    assert_eq!(state.merge(&meta("f", "owner", "1"), "a"), None);
+    state.on_gossip_reply(
+        &reply("a", 1, vec![meta("f", "owner", "1")]),
+        Instant::now(),
+    );
+    assert!(!state.files.contains_key("f"));
+    assert_eq!(
+        state.hold(&meta("f", "owner", "1"), "f.txt".into()),
+        Err(Deleted)
+    );
+
+    state.merge(&meta("mine", "me", "1"), "");
+    assert_eq!(
+        state.hold(&meta("mine", "me", "1"), "a.txt".into()),
+        Ok(None)
+    );
+    assert_eq!(
+        state.hold(&meta("mine", "me", "1"), "b.txt".into()),
+        Ok(Some("a.txt".into()))
+    );
+    assert!(state.forget("mine").is_some());
+    state.on_announce(&Announce {
+        from: "a".into(),
+        meta: meta("mine", "me", "1"),
+    });
+    assert!(state.files.is_empty());
+}

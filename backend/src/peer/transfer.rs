@@ -117,7 +117,7 @@ impl Peer {
             .commit(temp, &meta.file_name, &meta.file_id)
             .await
             .map_err(|e| format!("could not store: {e}"))?;
-        self.record_copy(&meta, stored_as);
+        self.record_copy(&meta, stored_as)?;
         Ok(meta)
     }
 
@@ -165,9 +165,8 @@ impl Peer {
             .import(path, self.id())
             .await
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Ok(self
-            .publish_new(entry.meta, entry.stored_as.expect("imported"))
-            .await)
+        self.publish_new(entry.meta, entry.stored_as.expect("imported"))
+            .await
     }
 
     /// Stores uploaded content under `file_name` as ours, then replicates and announces it.
@@ -177,15 +176,14 @@ impl Peer {
             .commit_owned(temp, file_name, self.id())
             .await
             .map_err(|e| format!("could not store: {e}"))?;
-        Ok(self
-            .publish_new(entry.meta, entry.stored_as.expect("committed"))
-            .await)
+        self.publish_new(entry.meta, entry.stored_as.expect("committed"))
+            .await
     }
 
     /// Records a new file of ours, sends it to one random tracked peer in the background and
     /// ANNOUNCEs it to all.
-    async fn publish_new(&self, meta: FileMeta, stored_as: String) -> FileMeta {
-        self.record_copy(&meta, stored_as.clone());
+    async fn publish_new(&self, meta: FileMeta, stored_as: String) -> Result<FileMeta, String> {
+        self.record_copy(&meta, stored_as.clone())?;
         self.log(
             LogLevel::Info,
             format!("added {} ({})", meta.file_name, short(&meta.file_id)),
@@ -203,7 +201,7 @@ impl Peer {
             let meta = meta.clone();
             self.spawn(async move { peer.replicate(&meta, &stored_as, &peer_id, &addr).await });
         }
-        meta
+        Ok(meta)
     }
 
     /// Sends our copy of `meta` to `addr` unsolicited (a push), with progress.

@@ -193,7 +193,7 @@ fn FileRow(file: FileDto) -> impl IntoView {
             class:held=has_copy
         >
             <td class="name" title=file_name.clone()>
-                {file_name.clone()}
+                <span>{file_name.clone()}</span>
                 {owned.then(|| view! { <span class="badge">"mine"</span> })}
             </td>
             <td class="num">{format::human_size_opt(size_bytes)}</td>
