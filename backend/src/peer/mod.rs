@@ -158,7 +158,7 @@ impl Peer {
         self.inner.dirty.subscribe()
     }
 
-    /// Waits for the next GOSSIP_REPLY.
+    /// Waits for a GOSSIP_REPLY (returns at once if one arrived since the last wait).
     pub async fn reply_arrived(&self) {
         self.inner.replied.notified().await
     }
@@ -347,7 +347,8 @@ impl Peer {
     pub fn on_gossip_reply(&self, reply: &GossipReply) {
         let changes = lock(&self.inner.state).on_gossip_reply(reply, Instant::now());
         self.apply(changes);
-        self.inner.replied.notify_waiters();
+        // One permit is kept even when nobody waits yet, so start-up cannot miss the first.
+        self.inner.replied.notify_one();
     }
 
     /// An ANNOUNCE arrived.

@@ -43,17 +43,15 @@ impl Peer {
         let peer = self.clone();
         let id = transfer.id;
         let file_id = file_id.to_string();
-        self.spawn(async move {
-            let _ = peer.fetch(id, &file_id).await;
-        });
+        self.spawn(async move { peer.fetch(id, &file_id).await });
         Ok(transfer)
     }
 
     /// Fetches `file_id` for transfer `id`, trying tracked holders first, then every tracked
-    /// peer, until a copy verifies.
-    async fn fetch(&self, id: u64, file_id: &str) -> Result<FileMeta, String> {
+    /// peer, until a copy verifies. The outcome is recorded in the transfer.
+    async fn fetch(&self, id: u64, file_id: &str) {
         let sources = self.with_state(|s| s.sources(file_id, &mut rand::thread_rng()));
-        let mut last_error = String::from("no tracked peer to fetch from");
+        let mut last_error = None;
         for (peer_id, addr) in sources {
             match self.fetch_from(id, file_id, &peer_id, &addr).await {
                 Ok(meta) => {
@@ -63,26 +61,23 @@ impl Peer {
                         format!("got {} ({}) from {peer_id}", meta.file_name, short(file_id)),
                     );
                     self.announce(&meta);
-                    return Ok(meta);
+                    return;
                 }
                 Err(e) => {
                     tracing::info!("fetch of {} from {peer_id} failed: {e}", short(file_id));
-                    last_error = format!("{peer_id}: {e}");
+                    last_error = Some(format!("{peer_id}: {e}"));
                 }
             }
         }
-        let reason = format!("no peer delivered a valid copy (last: {last_error})");
+        let reason = match last_error {
+            Some(last) => format!("no peer delivered a valid copy (last: {last})"),
+            None => "no tracked peer to fetch from".to_string(),
+        };
         self.log(
             LogLevel::Warn,
             format!("get {} failed: {reason}", short(file_id)),
         );
-        self.transfer_finished(
-            id,
-            TransferStateDto::Failed {
-                reason: reason.clone(),
-            },
-        );
-        Err(reason)
+        self.transfer_finished(id, TransferStateDto::Failed { reason });
     }
 
     async fn fetch_from(
@@ -206,12 +201,8 @@ impl Peer {
 
     /// Sends our copy of `meta` to `addr` unsolicited (a push), with progress.
     async fn replicate(&self, meta: &FileMeta, stored_as: &str, peer_id: &str, addr: &str) {
-        let total = self
-            .store()
-            .open_file(stored_as)
-            .await
-            .ok()
-            .map(|(_, len)| len);
+        let opened = self.store().open_file(stored_as).await;
+        let total = opened.as_ref().ok().map(|(_, len)| *len);
         let transfer = self.transfer_started(
             TransferKind::Push,
             &meta.file_id,
@@ -220,7 +211,7 @@ impl Peer {
             total,
         );
         let result: Result<u64, NetError> = async {
-            let (file, _) = self.store().open_file(stored_as).await?;
+            let (file, _) = opened?;
             let mut stream = net::connect(addr, &self.config().limits).await?;
             net::write_file_data(&mut stream, meta, file, &self.config().limits, |done| {
                 self.transfer_progress(transfer.id, peer_id, done)
