@@ -7,14 +7,12 @@ pub mod gossip;
 pub mod state;
 pub mod transfer;
 mod transfers;
+mod view;
 
 use crate::net::Limits;
 use crate::protocol::{Announce, Delete, FileMeta, GossipReply};
 use crate::store::{IndexEntry, Store};
-use shared::{
-    FileDto, LogEntry, LogLevel, PeerDto, PeerStateDto, ServerEvent, SnapshotDto, StatusDto,
-    TransferDto, TransferKind, TransferStateDto,
-};
+use shared::{LogEntry, LogLevel, ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use state::{Change, PeerState};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -234,99 +232,6 @@ impl Peer {
         }
     }
 
-    fn peer_dto(&self, id: &str, t: &state::Tracked, now: Instant) -> PeerDto {
-        let silent = now.saturating_duration_since(t.last_seen);
-        PeerDto {
-            peer_id: id.to_string(),
-            host: t.host.clone(),
-            port: t.port,
-            last_seen_ms: unix_ms().saturating_sub(silent.as_millis() as u64),
-            state: if t.quiet {
-                PeerStateDto::Quiet
-            } else {
-                PeerStateDto::Alive
-            },
-        }
-    }
-
-    fn file_dto(&self, r: &state::FileRecord) -> FileDto {
-        let size_bytes = r
-            .meta
-            .file_size
-            .as_f64()
-            .filter(|mb| *mb >= 0.0)
-            .map(|mb| (mb * 1048576.0).round() as u64);
-        FileDto {
-            file_id: r.meta.file_id.clone(),
-            file_name: r.meta.file_name.clone(),
-            size_bytes,
-            file_owner: r.meta.file_owner.clone(),
-            file_timestamp: r.meta.file_timestamp.hash_text(),
-            timestamp_secs: r.meta.file_timestamp.as_f64(),
-            holders: r.holders.iter().cloned().collect(),
-            has_copy: r.stored_as.is_some(),
-            owned: r.meta.file_owner == self.inner.config.peer_id,
-        }
-    }
-
-    /// This peer's status.
-    pub fn status(&self) -> StatusDto {
-        let state = lock(&self.inner.state);
-        let c = &self.inner.config;
-        StatusDto {
-            peer_id: c.peer_id.clone(),
-            host: c.host.clone(),
-            p2p_port: c.p2p_port,
-            http_port: c.http_port,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            uptime_secs: self.inner.started.elapsed().as_secs(),
-            peer_count: state.peers.len(),
-            file_count: state.files.len(),
-            held_count: state.held().count(),
-        }
-    }
-
-    /// Tracked peers.
-    pub fn peers(&self) -> Vec<PeerDto> {
-        let state = lock(&self.inner.state);
-        let now = Instant::now();
-        state
-            .peers
-            .iter()
-            .map(|(id, t)| self.peer_dto(id, t, now))
-            .collect()
-    }
-
-    /// Known files.
-    pub fn files(&self) -> Vec<FileDto> {
-        let state = lock(&self.inner.state);
-        state.files.values().map(|r| self.file_dto(r)).collect()
-    }
-
-    /// One known file.
-    pub fn file(&self, file_id: &str) -> Option<FileDto> {
-        lock(&self.inner.state)
-            .files
-            .get(file_id)
-            .map(|r| self.file_dto(r))
-    }
-
-    /// Recent transfers.
-    pub fn transfers(&self) -> Vec<TransferDto> {
-        lock(&self.inner.transfers).list()
-    }
-
-    /// Everything, for a new dashboard client.
-    pub fn snapshot(&self) -> SnapshotDto {
-        SnapshotDto {
-            status: self.status(),
-            peers: self.peers(),
-            files: self.files(),
-            transfers: self.transfers(),
-            log: lock(&self.inner.log).iter().cloned().collect(),
-        }
-    }
-
     /// The tracked peer at `addr`'s IP when there is exactly one, else the address itself.
     pub fn name_at(&self, addr: std::net::SocketAddr) -> String {
         let ip = addr.ip().to_string();
@@ -388,7 +293,7 @@ impl Peer {
 
     /// Our own delete: only of files we own. Removes our copy and entry; the caller tells the
     /// network.
-    pub fn delete_own(&self, file_id: &str) -> Result<FileMeta, DeleteError> {
+    fn delete_own(&self, file_id: &str) -> Result<FileMeta, DeleteError> {
         let record = {
             let mut state = lock(&self.inner.state);
             let record = state

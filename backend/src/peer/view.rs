@@ -1,0 +1,100 @@
+//! The peer as the dashboard sees it: conversions of the state into the API's DTOs.
+
+use super::{lock, state, unix_ms, Peer};
+use shared::{FileDto, PeerDto, PeerStateDto, SnapshotDto, StatusDto, TransferDto};
+use std::time::Instant;
+
+impl Peer {
+    pub(super) fn peer_dto(&self, id: &str, t: &state::Tracked, now: Instant) -> PeerDto {
+        let silent = now.saturating_duration_since(t.last_seen);
+        PeerDto {
+            peer_id: id.to_string(),
+            host: t.host.clone(),
+            port: t.port,
+            last_seen_ms: unix_ms().saturating_sub(silent.as_millis() as u64),
+            state: if t.quiet {
+                PeerStateDto::Quiet
+            } else {
+                PeerStateDto::Alive
+            },
+        }
+    }
+
+    pub(super) fn file_dto(&self, r: &state::FileRecord) -> FileDto {
+        let size_bytes = r
+            .meta
+            .file_size
+            .as_f64()
+            .filter(|mb| *mb >= 0.0)
+            .map(|mb| (mb * 1048576.0).round() as u64);
+        FileDto {
+            file_id: r.meta.file_id.clone(),
+            file_name: r.meta.file_name.clone(),
+            size_bytes,
+            file_owner: r.meta.file_owner.clone(),
+            file_timestamp: r.meta.file_timestamp.hash_text(),
+            timestamp_secs: r.meta.file_timestamp.as_f64(),
+            holders: r.holders.iter().cloned().collect(),
+            has_copy: r.stored_as.is_some(),
+            owned: r.meta.file_owner == self.inner.config.peer_id,
+        }
+    }
+
+    /// This peer's status.
+    pub fn status(&self) -> StatusDto {
+        let state = lock(&self.inner.state);
+        let c = &self.inner.config;
+        StatusDto {
+            peer_id: c.peer_id.clone(),
+            host: c.host.clone(),
+            p2p_port: c.p2p_port,
+            http_port: c.http_port,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: self.inner.started.elapsed().as_secs(),
+            peer_count: state.peers.len(),
+            file_count: state.files.len(),
+            held_count: state.held().count(),
+        }
+    }
+
+    /// Tracked peers.
+    pub fn peers(&self) -> Vec<PeerDto> {
+        let state = lock(&self.inner.state);
+        let now = Instant::now();
+        state
+            .peers
+            .iter()
+            .map(|(id, t)| self.peer_dto(id, t, now))
+            .collect()
+    }
+
+    /// Known files.
+    pub fn files(&self) -> Vec<FileDto> {
+        let state = lock(&self.inner.state);
+        state.files.values().map(|r| self.file_dto(r)).collect()
+    }
+
+    /// One known file.
+    pub fn file(&self, file_id: &str) -> Option<FileDto> {
+        lock(&self.inner.state)
+            .files
+            .get(file_id)
+            .map(|r| self.file_dto(r))
+    }
+
+    /// Recent transfers.
+    pub fn transfers(&self) -> Vec<TransferDto> {
+        lock(&self.inner.transfers).list()
+    }
+
+    /// Everything, for a new dashboard client.
+    pub fn snapshot(&self) -> SnapshotDto {
+        SnapshotDto {
+            status: self.status(),
+            peers: self.peers(),
+            files: self.files(),
+            transfers: self.transfers(),
+            log: lock(&self.inner.log).iter().cloned().collect(),
+        }
+    }
+}
