@@ -65,3 +65,54 @@ async fn events_start_with_a_snapshot_then_follow_changes() {
     bob.stop().await;
     alice.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
+    use backend::protocol::{Announce, FileMeta, Verbatim};
+    let alice = spawn("alice", &[]).await;
+    let url = format!("ws://{}/api/events", alice.node.http_addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connects");
+    assert!(matches!(
+        next_event(&mut ws).await,
+        ServerEvent::Snapshot(_)
+    ));
+
+    // Far more changes than the event queue holds, while the client reads nothing.
+    const FILES: usize = 20_000;
+    for i in 0..FILES {
+        let meta = FileMeta {
+            file_id: format!("{i:064x}"),
+            file_name: format!("file-{i}.txt"),
+            file_size: Verbatim::integer(1),
+            file_owner: "someone".into(),
+            file_timestamp: Verbatim::integer(1_750_000_000),
+        };
+        alice.peer().on_announce(&Announce {
+            from: "someone".into(),
+            meta,
+        });
+    }
+    // Applying what arrives, as the dashboard does, ends with every file and no gap; at least
+    // one fresh snapshot replaced the events that did not fit.
+    let mut known = std::collections::HashSet::new();
+    let mut resyncs = 0;
+    while known.len() < FILES {
+        match next_event(&mut ws).await {
+            ServerEvent::Snapshot(snapshot) => {
+                resyncs += 1;
+                known = snapshot.files.into_iter().map(|f| f.file_id).collect();
+            }
+            ServerEvent::FileChanged(f) => {
+                known.insert(f.file_id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        resyncs >= 1,
+        "the client fell behind and was resynchronised"
+    );
+    alice.stop().await;
+}
