@@ -6,7 +6,10 @@
 //   3. Get on A fetches a file only B holds: the transfer ends done with a full progress bar,
 //      the row gets a Save link, and A's API reports the copy (bytes checked too);
 //   4. a file uploaded through A's page is pushed and B learns of it;
-//   5. deleting it from A's page removes it from B and from A's page.
+//   5. deleting it from A's page removes it from B and from A's page;
+//   6. when A stops (SIGTERM) the page says it is reconnecting, and when A starts again on the
+//      same storage folder and HTTP port the page, never reloaded, is connected again to A with
+//      the files A held: A's index survives a restart.
 //
 // `push` sends the new file to one random tracked peer, and with two peers that is always A, so
 // A already holds the pushed file and shows no Get button for it. The file fetched in step 3 is
@@ -14,7 +17,8 @@
 // announces it through gossip without sending it anywhere.
 //
 // Artifacts (e2e/artifacts/): dashboard.png (full page, tables populated), each peer's stdout and
-// log, and events-peer-a.jsonl (every WebSocket event the page received, for reading failures).
+// log (A's restart appended to A's), and events-peer-a.jsonl (every WebSocket event the page
+// received, for reading failures).
 //
 // Environment: PEER_BIN (default ../target/release/peer, relative to this file), CHROMIUM
 // (default /usr/bin/chromium).
@@ -40,6 +44,7 @@ const WAIT_MS = 20_000;
 const POLL_MS = 100;
 const MiB = 1024 * 1024;
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
 /** Polls `probe` until it returns a truthy value (returned), or fails after `timeout` ms. */
@@ -64,13 +69,18 @@ async function waitUntil(what, probe, { timeout = WAIT_MS, interval = POLL_MS } 
 
 /** One running peer process, with its ports parsed from its stdout. */
 class Peer {
-  constructor(id, storage, extraArgs) {
+  /**
+   * `httpPort` 0 lets the peer pick one; a restart passes the port it had. `restart` appends to
+   * the log artifact of the earlier run instead of replacing it.
+   */
+  constructor(id, storage, extraArgs, { httpPort = 0, restart = false } = {}) {
     this.id = id;
     this.storage = storage;
     this.stdout = '';
+    this.stderr = '';
     this.exited = null;
     const args = [
-      id, '127.0.0.1', '0', '0',
+      id, '127.0.0.1', '0', String(httpPort),
       '--storage', storage,
       '--gossip-interval', '300ms',
       '--peer-timeout', '5s',
@@ -80,34 +90,47 @@ class Peer {
       ...extraArgs,
     ];
     this.proc = spawn(PEER_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const log = createWriteStream(path.join(ARTIFACTS, `peer-${id}.log`));
+    const log = createWriteStream(path.join(ARTIFACTS, `peer-${id}.log`), { flags: restart ? 'a' : 'w' });
+    if (restart) log.write(`\n----- restarted: ${args.join(' ')}\n`);
     this.proc.stdout.setEncoding('utf8');
     this.proc.stdout.on('data', (chunk) => {
       this.stdout += chunk;
       log.write(chunk);
     });
-    this.proc.stderr.on('data', (chunk) => log.write(chunk));
+    this.proc.stderr.setEncoding('utf8');
+    this.proc.stderr.on('data', (chunk) => {
+      this.stderr += chunk;
+      log.write(chunk);
+    });
     this.proc.stdin.on('error', () => {}); // the peer may be gone before we write
     this.proc.on('exit', (code, signal) => {
       this.exited = { code, signal };
-      log.end();
     });
     this.proc.on('error', (e) => {
       this.exited = { error: e.message };
     });
+    // Once the process is gone and its output fully read (or it could not be started).
+    this.closed = new Promise((r) => {
+      this.proc.once('close', r);
+      this.proc.once('error', r);
+    }).then(() => log.end());
   }
 
   /** Waits for the start-up lines and records the ports. */
   async ready() {
-    await waitUntil(`peer ${this.id} to print its ports`, () => {
+    await waitUntil(`peer ${this.id} to print its ports`, async () => {
       if (this.exited) {
-        throw new Error(`peer ${this.id} exited ${JSON.stringify(this.exited)}:\n${this.stdout}`);
+        await this.closed;
+        throw new Error(
+          `peer ${this.id} exited ${JSON.stringify(this.exited)}:\n${this.stdout}${this.stderr.slice(-2000)}`,
+        );
       }
       const p2p = this.stdout.match(/advertised as 127\.0\.0\.1:(\d+)/);
-      const http = this.stdout.match(/dashboard: (http:\/\/127\.0\.0\.1:\d+)\//);
+      const http = this.stdout.match(/dashboard: (http:\/\/127\.0\.0\.1:(\d+))\//);
       if (!p2p || !http) return false;
       this.p2pPort = Number(p2p[1]);
       this.url = http[1];
+      this.httpPort = Number(http[2]);
       return true;
     });
     return this;
@@ -128,14 +151,15 @@ class Peer {
     return (await this.api('/api/files')).json();
   }
 
-  /** SIGTERM, then SIGKILL if it has not stopped within a few seconds. */
+  /** SIGTERM, then SIGKILL if it has not stopped within a few seconds; resolves to how it ended. */
   async stop() {
-    if (this.exited || this.proc.exitCode !== null) return;
-    const gone = new Promise((r) => this.proc.once('exit', r));
+    if (this.exited || this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    const gone = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
     this.proc.kill('SIGTERM');
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
-    await gone;
+    const how = await gone;
     clearTimeout(timer);
+    return how;
   }
 }
 
@@ -149,6 +173,8 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
   let page;
   let outside; // a folder outside both storages, for files to push
   let events; // the page's WebSocket events, as JSON lines
+  const frames = []; // the same events, parsed: { socket, at, event } (socket counts opens from 1)
+  let sockets = 0; // WebSockets the page opened so far
   // The file B finds in its storage at start-up (A does not hold it until step 3).
   const seeded = { name: 'seeded-on-b.bin', bytes: randomBytes(3 * MiB) };
 
@@ -219,8 +245,17 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     events = createWriteStream(path.join(ARTIFACTS, 'events-peer-a.jsonl'));
     page.on('websocket', (ws) => {
       const t0 = Date.now();
+      const socket = ++sockets;
       events.write(`${JSON.stringify({ at: t0, open: ws.url() })}\n`);
-      ws.on('framereceived', (f) => events.write(`${JSON.stringify({ at: Date.now(), frame: String(f.payload) })}\n`));
+      ws.on('framereceived', (f) => {
+        const at = Date.now();
+        events.write(`${JSON.stringify({ at, frame: String(f.payload) })}\n`);
+        try {
+          frames.push({ socket, at, event: JSON.parse(String(f.payload)) });
+        } catch {
+          // kept in the artifact; the page reports unreadable events itself
+        }
+      });
       ws.on('close', () => events.write(`${JSON.stringify({ at: Date.now(), closed: true })}\n`));
     });
     // Delete asks window.confirm; say yes.
@@ -372,5 +407,91 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
 
   it('raised no error in the page', () => {
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('the page reconnects by itself when the peer restarts', async () => {
+    const link = async () => (await page.getByTestId('connection').textContent())?.trim();
+    await waitUntil('the connection indicator to say connected', async () => (await link()) === 'connected');
+
+    // What A holds now: the file B pushed and the one fetched from B (the upload is deleted).
+    const held = (await a.files()).filter((f) => f.has_copy);
+    assert.equal(held.length, 2, `A holds two files before the restart: ${JSON.stringify(held)}`);
+    const heldIds = held.map((f) => f.file_id).sort();
+    for (const id of heldIds) await row('file-row', { 'data-file-id': id }).getByTestId('save-link').waitFor();
+    const first = { url: a.url, httpPort: a.httpPort };
+    // A mark on the window outlives the restart only if the page is never reloaded.
+    await page.evaluate(() => {
+      window.e2eSamePage = true;
+    });
+    const socketsBefore = sockets;
+    const errorsBefore = pageErrors.length;
+
+    const ended = await a.stop();
+    assert.deepEqual(ended, { code: 0, signal: null }, 'A stops by itself on SIGTERM');
+    await waitUntil('the connection indicator to say reconnecting', async () => (await link()) === 'reconnecting', {
+      timeout: 5_000,
+    });
+
+    // Same storage folder and HTTP port; B's address to gossip to, so the network re-forms.
+    const startedAt = Date.now();
+    let attempts = 0;
+    for (;;) {
+      attempts += 1;
+      const again = new Peer(a.id, a.storage, ['--bootstrap', `127.0.0.1:${b.p2pPort}`], {
+        httpPort: first.httpPort,
+        restart: true,
+      });
+      peers.push(again); // stopped by after() like the others
+      try {
+        a = await again.ready();
+        break;
+      } catch (e) {
+        await again.closed;
+        if (!/address already in use/i.test(again.stderr) || Date.now() - startedAt > 5_000) throw e;
+        await sleep(POLL_MS);
+      }
+    }
+    if (attempts > 1) {
+      console.log(`A's HTTP port ${first.httpPort} was still in use: restarted on attempt ${attempts}`);
+    }
+    assert.equal(a.url, first.url, 'A serves the dashboard where it did');
+
+    // The page opens a new socket by itself and gets a snapshot from the restarted A.
+    const snapshot = await waitUntil('a snapshot from the restarted A on a new socket', () =>
+      frames.find((f) => f.socket > socketsBefore && f.event.event === 'snapshot'));
+    assert.equal(snapshot.event.data.status.peer_id, a.id);
+    assert.equal(snapshot.event.data.status.p2p_port, a.p2pPort, 'the snapshot is from the new process');
+    const inSnapshot = snapshot.event.data.files.filter((f) => f.has_copy).map((f) => f.file_id).sort();
+    assert.deepEqual(inSnapshot, heldIds, "A's index survived the restart, copies included");
+
+    await waitUntil('the connection indicator to say connected again', async () => (await link()) === 'connected');
+    assert.equal(await page.evaluate(() => window.e2eSamePage), true, 'the page was not reloaded');
+    assert.equal((await page.getByTestId('status-peer-id').textContent())?.trim(), a.id);
+    // The header shows the new process's P2P port: the page applied the new snapshot.
+    const listening = page
+      .locator('.identity div')
+      .filter({ has: page.locator('dt', { hasText: /^Listening$/ }) })
+      .locator('dd');
+    await waitUntil('the header to show the new P2P port', async () =>
+      (await listening.textContent())?.trim() === `127.0.0.1:${a.p2pPort}`);
+    for (const f of held) {
+      const fileRow = row('file-row', { 'data-file-id': f.file_id });
+      await fileRow.getByTestId('save-link').waitFor();
+      assert.equal(await fileRow.getAttribute('data-file-name'), f.file_name);
+    }
+    assert.equal(await page.getByTestId('file-row').count(), held.length, 'no other file appeared');
+
+    // The network re-forms: A tracks B again and lists it, and B knows A's new P2P port.
+    await waitUntil('A to track B again', async () =>
+      (await (await a.api('/api/peers')).json()).some((p) => p.peer_id === b.id));
+    await row('peer-row', { 'data-peer-id': b.id }).waitFor();
+    await waitUntil("B to track A at A's new P2P port", async () =>
+      (await (await b.api('/api/peers')).json()).some((p) => p.peer_id === a.id && p.port === a.p2pPort));
+
+    // While A was down the browser could only report the refused socket attempts.
+    const unexpected = pageErrors
+      .slice(errorsBefore)
+      .filter((e) => !/WebSocket connection to '[^']*\/api\/events[^']*' failed/.test(e));
+    assert.deepEqual(unexpected, []);
   });
 });
