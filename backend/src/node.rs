@@ -4,7 +4,7 @@
 use crate::api;
 use crate::config::Cli;
 use crate::net::{self, Limits};
-use crate::peer::{Peer, PeerConfig};
+use crate::peer::{count, Peer, PeerConfig};
 use crate::store::Store;
 use anyhow::Context;
 use shared::LogLevel;
@@ -147,8 +147,8 @@ impl Node {
             peer.log(
                 LogLevel::Info,
                 format!(
-                    "indexed {} files found in the storage folder",
-                    report.adopted
+                    "indexed {} found in the storage folder",
+                    count(report.adopted, "file")
                 ),
             );
         }

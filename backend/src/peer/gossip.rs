@@ -2,7 +2,7 @@
 //! every tracked peer about ANNOUNCEs and DELETEs. Sends are fire-and-forget, each on its own
 //! connection and bounded by the socket deadlines.
 
-use super::{lock, short, Peer};
+use super::{count, lock, short, Peer};
 use crate::net;
 use crate::protocol::{encode, FileMeta, Gossip};
 use shared::LogLevel;
@@ -112,14 +112,14 @@ impl Peer {
         let meta = self.delete_own(file_id)?;
         let message = encode::delete(self.id(), file_id);
         let targets = self.with_state(|s| s.pick_peers(usize::MAX, &[], &mut rand::thread_rng()));
-        let count = targets.len();
+        let told = count(targets.len(), "peer");
         for addr in targets {
             self.send_later(addr, message.clone());
         }
         self.log(
             LogLevel::Info,
             format!(
-                "deleted {} ({}); told {count} peers",
+                "deleted {} ({}); told {told}",
                 meta.file_name,
                 short(file_id)
             ),

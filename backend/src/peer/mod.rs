@@ -406,6 +406,15 @@ impl Peer {
     }
 }
 
+/// `1 file`, `2 files`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The first 12 characters of an id, for messages.
 pub fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
