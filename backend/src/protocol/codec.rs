@@ -120,7 +120,19 @@ impl Decoder {
 
     /// Decodes hex until the closing quote or the end of input; returns bytes consumed.
     fn hex(&mut self, input: &[u8], chunk: &mut Vec<u8>) -> Result<usize, DecodeError> {
-        for (i, &b) in input.iter().enumerate() {
+        let mut i = 0;
+        loop {
+            // Fast path: whole pairs of digits, once the content has begun on a pair boundary.
+            if self.streamed && self.nibble.is_none() {
+                let run = decode_pairs(&input[i..], chunk);
+                i += run;
+                self.decoded += run as u64 / 2;
+            }
+            // One byte at a time for the rest: the first digit, a pair split between two
+            // reads, the closing quote, or an error.
+            let Some(&b) = input.get(i) else {
+                return Ok(i);
+            };
             if b == b'"' {
                 if self.nibble.is_some() {
                     return Err(DecodeError::BadHex);
@@ -149,8 +161,8 @@ impl Decoder {
                     self.streamed = true;
                 }
             }
+            i += 1;
         }
-        Ok(input.len())
     }
 
     fn byte(&mut self, b: u8) -> Result<(), DecodeError> {
@@ -212,11 +224,41 @@ impl Decoder {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// Each byte's value as a hex digit, or `INVALID`.
+const HEX: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xff;
+
+fn hex_value(b: u8) -> Option<u8> {
+    Some(HEX[usize::from(b)]).filter(|v| *v != INVALID)
+}
+
+/// Decodes whole pairs of hex digits into `out` up to the first pair that is not two digits;
+/// returns the number of input bytes consumed (always even).
+fn decode_pairs(input: &[u8], out: &mut Vec<u8>) -> usize {
+    out.reserve(input.len() / 2);
+    let mut consumed = 0;
+    for pair in input.chunks_exact(2) {
+        let (high, low) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+        // Digits are below 16, so the top bit is set only when one of them is invalid.
+        if (high | low) & 0x80 != 0 {
+            break;
+        }
+        out.push(high << 4 | low);
+        consumed += 2;
+    }
+    consumed
 }

@@ -268,3 +268,26 @@ fn a_large_file_streams_with_bounded_buffers() {
     assert_eq!(done, Some(Message::FileData(Some(m))));
     assert_eq!(decoder.decoded_bytes(), 64 * 64 * 1024);
 }
+
+#[test]
+fn every_byte_value_survives_every_split() {
+    let content: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    let m = meta("all", "bytes.bin", "512", "o", "1");
+    for upper in [false, true] {
+        let mut hex = Vec::new();
+        encode::hex_into(&content, &mut hex);
+        if upper {
+            hex.make_ascii_uppercase();
+        }
+        let wire = format!(
+            "{}{}{}",
+            encode::file_data_head(&m),
+            String::from_utf8(hex).unwrap(),
+            encode::FILE_DATA_TAIL
+        );
+        assert_eq!(
+            decode(&wire),
+            (Message::FileData(Some(m.clone())), content.clone())
+        );
+    }
+}
