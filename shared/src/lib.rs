@@ -60,7 +60,8 @@ pub struct FileDto {
     pub file_id: String,
     /// The name as announced (display only; untrusted).
     pub file_name: String,
-    /// Size in bytes: exact when we hold a copy, otherwise derived from the announced size.
+    /// Size in bytes, from the announced size (MB as a float; some peers send bytes as an
+    /// integer). `None` when it is not a usable number.
     pub size_bytes: Option<u64>,
     /// The owner as announced.
     pub file_owner: String,

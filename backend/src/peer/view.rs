@@ -1,6 +1,7 @@
 //! The peer as the dashboard sees it: conversions of the state into the API's DTOs.
 
 use super::{lock, state, unix_ms, Peer};
+use crate::protocol::Verbatim;
 use shared::{FileDto, PeerDto, PeerStateDto, SnapshotDto, StatusDto, TransferDto};
 use std::time::Instant;
 
@@ -21,12 +22,7 @@ impl Peer {
     }
 
     pub(super) fn file_dto(&self, r: &state::FileRecord) -> FileDto {
-        let size_bytes = r
-            .meta
-            .file_size
-            .as_f64()
-            .filter(|mb| *mb >= 0.0)
-            .map(|mb| (mb * 1048576.0).round() as u64);
+        let size_bytes = size_in_bytes(&r.meta.file_size);
         FileDto {
             file_id: r.meta.file_id.clone(),
             file_name: r.meta.file_name.clone(),
@@ -96,5 +92,41 @@ impl Peer {
             transfers: self.transfers(),
             log: lock(&self.inner.log).iter().cloned().collect(),
         }
+    }
+}
+
+/// The announced `file_size` in bytes. The canonical value is a float in MB, which Python
+/// always writes with a `.` or an exponent; some real peers send the byte count as a JSON
+/// integer instead, so an integer is read as bytes.
+fn size_in_bytes(size: &Verbatim) -> Option<u64> {
+    let value = size.as_f64().filter(|v| *v >= 0.0)?;
+    let is_integer = size.json().bytes().all(|b| b.is_ascii_digit());
+    Some(if is_integer {
+        value as u64
+    } else {
+        (value * 1048576.0).round() as u64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_mb_or_in_bytes() {
+        let check = |json: &str, bytes: Option<u64>| {
+            assert_eq!(
+                size_in_bytes(&Verbatim::parse(json).unwrap()),
+                bytes,
+                "{json}"
+            );
+        };
+        check("0.17575454711914062", Some(184292));
+        check("922", Some(922));
+        check("123.0", Some(128974848));
+        check("2.8e-05", Some(29));
+        check("\"0.5\"", Some(524288));
+        check("-1", None);
+        check("\"big\"", None);
     }
 }
