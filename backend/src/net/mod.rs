@@ -92,20 +92,21 @@ pub async fn send(addr: &str, message: &str, limits: &Limits) -> Result<(), NetE
     write_within(&mut stream, message.as_bytes(), limits).await
 }
 
-/// Reads one message from `stream`. Content of a `data` string goes to `sink`; when `sink` is
-/// empty, a temporary file is opened in `store` for it (none given: content is an error).
-/// `first` bounds the wait for the first byte; `progress` sees the content bytes so far.
+/// Reads one message from `stream`. The content of a `data` string is written to a temporary
+/// file in `store`, opened when the first byte of it arrives, and returned with the message
+/// (on error it is dropped, which deletes it). `first` bounds the wait for the first byte;
+/// `progress` sees the content bytes so far.
 pub async fn read_message(
     stream: &mut TcpStream,
     limits: &Limits,
     first: Duration,
-    sink: &mut Option<TempFile>,
-    store: Option<&Store>,
+    store: &Store,
     mut progress: impl FnMut(u64),
-) -> Result<Message, NetError> {
+) -> Result<(Message, Option<TempFile>), NetError> {
     let mut decoder = Decoder::new(limits.max_control);
     let mut buf = vec![0u8; 64 * 1024];
     let mut chunk = Vec::with_capacity(32 * 1024);
+    let mut content: Option<TempFile> = None;
     let mut wait = first;
     loop {
         let n = timeout(wait, stream.read(&mut buf))
@@ -120,48 +121,42 @@ pub async fn read_message(
             if decoder.decoded_bytes() > limits.max_file {
                 return Err(NetError::TooLarge(limits.max_file));
             }
-            if sink.is_none() {
-                let store = store.ok_or(NetError::Unexpected("file content in a"))?;
-                *sink = Some(store.temp_file().await?);
-            }
-            if let Some(file) = sink.as_mut() {
-                file.write(&chunk).await?;
-            }
+            let file = match &mut content {
+                Some(file) => file,
+                None => content.insert(store.temp_file().await?),
+            };
+            file.write(&chunk).await?;
             chunk.clear();
             progress(decoder.decoded_bytes());
         }
         if let Some(message) = message {
-            return Ok(message);
+            return Ok((message, content));
         }
     }
 }
 
-/// Asks `addr` for `file_id` and streams the content into `temp`. Returns the reply's
-/// description; the caller verifies the content against the id.
+/// Asks `addr` for `file_id` and streams the content into a temporary file in `store`.
+/// Returns the reply's description and the content; the caller verifies one against the other.
 pub async fn fetch(
     addr: &str,
     file_id: &str,
-    temp: TempFile,
+    store: &Store,
     limits: &Limits,
     progress: impl FnMut(u64),
-) -> (Result<FileMeta, NetError>, TempFile) {
-    let mut sink = Some(temp);
-    let result = fetch_into(addr, file_id, &mut sink, limits, progress).await;
-    (result, sink.expect("fetch keeps its sink"))
-}
-
-async fn fetch_into(
-    addr: &str,
-    file_id: &str,
-    sink: &mut Option<TempFile>,
-    limits: &Limits,
-    progress: impl FnMut(u64),
-) -> Result<FileMeta, NetError> {
+) -> Result<(FileMeta, TempFile), NetError> {
     let mut stream = connect(addr, limits).await?;
     // No half-close after the request: one real server drops its reply when we do.
     write_within(&mut stream, encode::get_file(file_id).as_bytes(), limits).await?;
-    match read_message(&mut stream, limits, limits.first_byte, sink, None, progress).await? {
-        Message::FileData(Some(meta)) if meta.file_id == file_id => Ok(meta),
+    let (message, content) =
+        read_message(&mut stream, limits, limits.first_byte, store, progress).await?;
+    match message {
+        Message::FileData(Some(meta)) if meta.file_id == file_id => {
+            let content = match content {
+                Some(file) => file,
+                None => store.temp_file().await?, // an empty file
+            };
+            Ok((meta, content))
+        }
         Message::FileData(_) => Err(NetError::NotFound),
         other => Err(NetError::Unexpected(other.kind())),
     }

@@ -63,28 +63,22 @@ async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
         Ok(addr) => peer.name_at(addr),
         Err(_) => "unknown peer".to_string(),
     };
-    let mut sink = None;
     let mut incoming = None;
-    let result = read_message(
-        &mut stream,
-        &limits,
-        limits.idle,
-        &mut sink,
-        Some(peer.store()),
-        |done| peer.incoming_progress(&mut incoming, &remote, done),
-    )
+    let result = read_message(&mut stream, &limits, limits.idle, peer.store(), |done| {
+        peer.incoming_progress(&mut incoming, &remote, done)
+    })
     .await;
     let message = match (result, incoming) {
-        (Ok(Message::FileData(Some(meta))), incoming) => {
-            let temp = match sink {
+        (Ok((Message::FileData(Some(meta)), content)), incoming) => {
+            let temp = match content {
                 Some(temp) => temp,
-                None => peer.store().temp_file().await?,
+                None => peer.store().temp_file().await?, // an empty file
             };
             peer.on_pushed_file(meta, temp, &remote, incoming).await;
             return Ok(());
         }
-        (Ok(message), None) => message,
-        (Ok(message), Some(transfer)) => {
+        (Ok((message, _)), None) => message,
+        (Ok((message, _)), Some(transfer)) => {
             peer.incoming_failed(
                 transfer,
                 format!("content inside a {} message", message.kind()),

@@ -87,14 +87,13 @@ impl Peer {
         peer_id: &str,
         addr: &str,
     ) -> Result<FileMeta, String> {
-        let temp = self.store().temp_file().await.map_err(|e| e.to_string())?;
         self.transfer_progress(id, peer_id, 0);
         let limits = self.config().limits;
-        let (result, temp) = net::fetch(addr, file_id, temp, &limits, |done| {
+        let (meta, temp) = net::fetch(addr, file_id, self.store(), &limits, |done| {
             self.transfer_progress(id, peer_id, done)
         })
-        .await;
-        let meta = result.map_err(|e| e.to_string())?;
+        .await
+        .map_err(|e| e.to_string())?;
         self.keep_verified(meta, temp).await
     }
 

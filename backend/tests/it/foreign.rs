@@ -404,3 +404,23 @@ async fn shutdown_mid_transfer_discards_the_partial_file_and_saves_the_index() {
         serde_json::from_slice(&std::fs::read(dir.path().join("metadata.json")).unwrap()).unwrap();
     assert_eq!(index[&meta.file_id]["has_copy"], "no");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_file_is_fetched_and_verified() {
+    let meta = meta_for(b"", "empty.txt", "1744007783.0");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let holder = fake_holder(Behaviour::Good, meta.clone(), Vec::new()).await;
+    introduce(&us.addr(), "holder", holder.port, &[&meta]).await;
+    eventually("the file is known", WAIT, || {
+        us.peer().file(&meta.file_id).is_some()
+    })
+    .await;
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    let done = finished(us.peer(), transfer.id, WAIT).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(std::fs::read(us.storage().join("empty.txt")).unwrap(), b"");
+    us.stop().await;
+}
