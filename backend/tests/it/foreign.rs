@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use backend::protocol::{encode, file_id, FileMeta, Verbatim};
-use shared::{TransferKind, TransferStateDto};
+use shared::{TransferDto, TransferKind, TransferStateDto};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,6 +123,19 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
     }
 }
 
+/// Fetches `meta` on `us` once `peers` peers are tracked; returns the finished transfer.
+async fn get(us: &TestPeer, meta: &FileMeta, peers: usize) -> TransferDto {
+    eventually("the fakes are tracked", WAIT, || {
+        us.peer().peers().len() == peers
+    })
+    .await;
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    finished(us.peer(), transfer.id, WAIT).await
+}
+
 /// Introduces a fake to `peer` with a GOSSIP_REPLY listing `files`.
 async fn introduce(peer_addr: &str, peer_id: &str, port: u16, files: &[&FileMeta]) {
     let reply = encode::gossip_reply("127.0.0.1", port, peer_id, files.iter().copied());
@@ -152,16 +165,7 @@ async fn a_get_survives_null_truncated_and_forged_replies() {
     // The good peer does not list the file: it is tried after the recorded holders.
     let good = fake_holder(Behaviour::Good, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "good", good.port, &[]).await;
-    eventually("all four fakes are tracked", WAIT, || {
-        us.peer().peers().len() == 4
-    })
-    .await;
-
-    let transfer = us
-        .peer()
-        .start_fetch(&meta.file_id, TransferKind::Get)
-        .unwrap();
-    let done = finished(us.peer(), transfer.id, WAIT).await;
+    let done = get(&us, &meta, 4).await;
     assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
     assert_eq!(done.peer.as_deref(), Some("good"));
     for fake in fakes.iter().chain([&good]) {
@@ -191,12 +195,7 @@ async fn a_get_with_no_valid_copy_fails_and_stores_nothing() {
     let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
     let forged = fake_holder(Behaviour::WrongHash, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "forged", forged.port, &[&meta]).await;
-    eventually("the fake is tracked", WAIT, || us.peer().peers().len() == 1).await;
-    let transfer = us
-        .peer()
-        .start_fetch(&meta.file_id, TransferKind::Get)
-        .unwrap();
-    let done = finished(us.peer(), transfer.id, WAIT).await;
+    let done = get(&us, &meta, 1).await;
     let TransferStateDto::Failed { reason } = done.state else {
         panic!("{done:?}")
     };
@@ -411,15 +410,7 @@ async fn an_empty_file_is_fetched_and_verified() {
     let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
     let holder = fake_holder(Behaviour::Good, meta.clone(), Vec::new()).await;
     introduce(&us.addr(), "holder", holder.port, &[&meta]).await;
-    eventually("the file is known", WAIT, || {
-        us.peer().file(&meta.file_id).is_some()
-    })
-    .await;
-    let transfer = us
-        .peer()
-        .start_fetch(&meta.file_id, TransferKind::Get)
-        .unwrap();
-    let done = finished(us.peer(), transfer.id, WAIT).await;
+    let done = get(&us, &meta, 1).await;
     assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
     assert_eq!(std::fs::read(us.storage().join("empty.txt")).unwrap(), b"");
     us.stop().await;
