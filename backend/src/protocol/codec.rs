@@ -86,11 +86,6 @@ impl Decoder {
         self.decoded
     }
 
-    /// Whether nothing but blanks has been fed yet.
-    pub fn is_idle(&self) -> bool {
-        self.scan == Scan::Start
-    }
-
     /// Feeds bytes. Decoded `data` bytes are appended to `chunk` (the caller drains it).
     /// Returns the message once the object closes; bytes after it are ignored.
     pub fn feed(

@@ -225,7 +225,6 @@ fn half_a_message_needs_more() {
     let mut decoder = Decoder::new(1024);
     let input = br#"{"type":"GOSSIP","host":"h","po"#;
     assert_eq!(decoder.feed(input, &mut Vec::new()), Ok(None));
-    assert!(!decoder.is_idle());
 }
 
 #[test]
