@@ -69,7 +69,7 @@ pub struct FileDto {
     pub file_timestamp: String,
     /// The timestamp in Unix seconds, when it is a number.
     pub timestamp_secs: Option<f64>,
-    /// Peers recorded as holding a copy.
+    /// Peers recorded as holding a copy, this one included when it holds one.
     pub holders: Vec<String>,
     /// Whether we hold a verified copy.
     pub has_copy: bool,

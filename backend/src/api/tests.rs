@@ -154,6 +154,7 @@ async fn upload_then_save_then_delete() {
     let file: FileDto = serde_json::from_slice(&body).unwrap();
     assert!(file.has_copy && file.owned);
     assert_eq!(file.size_bytes, Some(11));
+    assert_eq!(file.holders, ["me"], "we hold it");
 
     let (status, body) = get(&f.app, &format!("/api/files/{}/content", file.file_id)).await;
     assert_eq!(status, StatusCode::OK);

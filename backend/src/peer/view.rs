@@ -30,10 +30,20 @@ impl Peer {
             file_owner: r.meta.file_owner.clone(),
             file_timestamp: r.meta.file_timestamp.hash_text(),
             timestamp_secs: r.meta.file_timestamp.as_f64(),
-            holders: r.holders.iter().cloned().collect(),
+            holders: self.holders(r),
             has_copy: r.stored_as.is_some(),
             owned: r.meta.file_owner == self.inner.config.peer_id,
         }
+    }
+
+    /// The recorded holders, and us when we hold a copy.
+    fn holders(&self, r: &state::FileRecord) -> Vec<String> {
+        let mut holders: Vec<String> = r.holders.iter().cloned().collect();
+        if r.stored_as.is_some() {
+            holders.push(self.id().to_string());
+            holders.sort();
+        }
+        holders
     }
 
     /// This peer's status.
