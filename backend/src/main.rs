@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
 async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
     init_logging(&args, &config)?;
-    let node = Node::start(config.clone()).await?;
+    let mut node = Node::start(config.clone()).await?;
     println!(
         "peer {} listening for peers on {} (advertised as {}:{})",
         args.peer_id,
@@ -35,6 +35,14 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     println!("storage: {}", config.storage.display());
     if !args.log_stderr {
         println!("log: {}", config.storage.join(store::LOG_FILE).display());
+    }
+
+    if let Some(mut warnings) = node.bootstrap_warnings.take() {
+        tokio::spawn(async move {
+            while let Some(warning) = warnings.recv().await {
+                println!("warning: {warning}");
+            }
+        });
     }
 
     let stop = CancellationToken::new();

@@ -12,8 +12,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// Everything needed to start a node.
 #[derive(Clone, Debug)]
@@ -102,8 +102,8 @@ pub struct Node {
     pub p2p_addr: SocketAddr,
     /// Where the dashboard is served.
     pub http_addr: SocketAddr,
-    cancel: CancellationToken,
-    tasks: TaskTracker,
+    /// One line per bootstrap host that could not be reached, for the console.
+    pub bootstrap_warnings: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 impl Node {
@@ -181,7 +181,7 @@ impl Node {
                 tracing::error!("HTTP server failed: {e}");
             }
         });
-        bootstrap(&peer, &config.bootstrap);
+        let bootstrap_warnings = bootstrap(&peer, &config.bootstrap);
         {
             let peer = peer.clone();
             let cancel = cancel.clone();
@@ -198,17 +198,17 @@ impl Node {
             peer,
             p2p_addr,
             http_addr,
-            cancel,
-            tasks,
+            bootstrap_warnings: Some(bootstrap_warnings),
         })
     }
 
     /// Stops every task, waits for them (transfers in flight are dropped whole: their
     /// temporary files are removed), and saves the index.
     pub async fn shutdown(self) {
-        self.cancel.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(10), self.tasks.wait())
+        self.peer.cancel_token().cancel();
+        let tasks = self.peer.tasks();
+        tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
             .await
             .is_err()
         {
@@ -221,22 +221,24 @@ impl Node {
 }
 
 /// The start-up GOSSIP: one per bootstrap host, each failure a one-line warning.
-fn bootstrap(peer: &Peer, addrs: &[String]) {
+fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
+    let (warnings, receiver) = mpsc::unbounded_channel();
     let c = peer.config().clone();
     for addr in addrs {
         let peer = peer.clone();
         let addr = addr.clone();
+        let warnings = warnings.clone();
         let id = peer.new_gossip_id();
         let message = crate::protocol::encode::gossip(&c.host, c.p2p_port, &id, &c.peer_id);
         peer.clone().spawn(async move {
             if let Err(e) = net::send(&addr, &message, &peer.config().limits).await {
-                peer.log(
-                    LogLevel::Warn,
-                    format!("bootstrap host {addr} unreachable: {e}"),
-                );
+                let warning = format!("bootstrap host {addr} unreachable: {e}");
+                peer.log(LogLevel::Warn, warning.clone());
+                let _ = warnings.send(warning);
             }
         });
     }
+    receiver
 }
 
 /// Saves the index whenever it changes; a burst of changes is one write.
