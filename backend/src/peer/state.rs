@@ -111,13 +111,15 @@ pub struct PeerState {
 }
 
 impl PeerState {
-    /// The state of peer `me`, starting from a persisted index.
+    /// The state of peer `me`, starting from a persisted index. Its holder lists are left
+    /// behind: no peer has been heard from yet, and untracked holders would never be swept
+    /// out; gossip refills them.
     pub fn new(me: &str, index: Vec<IndexEntry>) -> Self {
         let files = index
             .into_iter()
             .map(|e| {
                 let record = FileRecord {
-                    holders: e.holders.into_iter().collect(),
+                    holders: BTreeSet::new(),
                     stored_as: e.stored_as,
                     meta: e.meta,
                 };

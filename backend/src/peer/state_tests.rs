@@ -304,3 +304,15 @@ fn deleted_files_stay_deleted_whatever_gossip_arrives_late() {
     });
     assert!(state.files.is_empty());
 }
+
+#[test]
+fn a_restart_forgets_holders_until_gossip_refills_them() {
+    let entry = IndexEntry {
+        meta: meta("f", "o", "1"),
+        holders: vec!["gone".into()],
+        stored_as: None,
+    };
+    let state = PeerState::new("me", vec![entry]);
+    assert!(state.files["f"].holders.is_empty());
+    assert_eq!(state.index()[0].meta, meta("f", "o", "1"));
+}
