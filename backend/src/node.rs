@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Everything needed to start a node.
 #[derive(Clone, Debug)]
@@ -156,23 +155,18 @@ impl Node {
             peer.save_index().context("cannot write metadata.json")?;
         }
 
-        // The peer's own token and tracker, so that transfers and sends it starts stop too.
+        // Every task is the peer's, so that stopping the peer stops them all.
         let cancel = peer.cancel_token().clone();
-        let tasks = peer.tasks().clone();
-        tasks.spawn(net::server::serve(
-            p2p,
-            peer.clone(),
-            cancel.clone(),
-            tasks.clone(),
-        ));
-        tasks.spawn(persist(peer.clone(), cancel.clone()));
+        peer.spawn(net::server::serve(p2p, peer.clone()));
+        peer.spawn(persist(peer.clone()));
         let app = api::router(api::ApiState::new(
             peer.clone(),
             config.api_token.clone(),
             cancel.clone(),
         ));
+        // Not through `Peer::spawn`: the server shuts down gracefully on the token itself.
         let http_cancel = cancel.clone();
-        tasks.spawn(async move {
+        peer.tasks().spawn(async move {
             let shutdown = async move { http_cancel.cancelled().await };
             if let Err(e) = axum::serve(http, app)
                 .with_graceful_shutdown(shutdown)
@@ -183,16 +177,13 @@ impl Node {
         });
         let bootstrap_warnings = bootstrap(&peer, &config.bootstrap);
         {
-            let peer = peer.clone();
-            let cancel = cancel.clone();
-            let sweep = config.sweep_interval;
-            let bootstrap = config.bootstrap.clone();
-            tasks.spawn(async move { peer.run_gossip(bootstrap, sweep, cancel).await });
+            let gossiper = peer.clone();
+            let (bootstrap, sweep) = (config.bootstrap.clone(), config.sweep_interval);
+            peer.spawn(async move { gossiper.run_gossip(bootstrap, sweep).await });
         }
         {
-            let peer = peer.clone();
-            let cancel = cancel.clone();
-            tasks.spawn(async move { peer.auto_fetch(cancel).await });
+            let fetcher = peer.clone();
+            peer.spawn(async move { fetcher.auto_fetch().await });
         }
         Ok(Node {
             peer,
@@ -242,13 +233,9 @@ fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
 }
 
 /// Saves the index whenever it changes; a burst of changes is one write.
-async fn persist(peer: Peer, cancel: CancellationToken) {
+async fn persist(peer: Peer) {
     let mut dirty = peer.dirty();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            changed = dirty.changed() => if changed.is_err() { return },
-        }
+    while dirty.changed().await.is_ok() {
         dirty.borrow_and_update();
         let saver = peer.clone();
         let result = tokio::task::spawn_blocking(move || saver.save_index()).await;

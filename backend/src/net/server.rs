@@ -7,41 +7,26 @@ use crate::protocol::Message;
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// Most connections handled at once; more are closed at once, so silent or slow senders
 /// cannot exhaust file descriptors.
 const MAX_CONNECTIONS: usize = 512;
 
-/// Accepts connections until `cancel` fires; connection tasks are tracked by `tasks`.
-pub async fn serve(
-    listener: TcpListener,
-    peer: Peer,
-    cancel: CancellationToken,
-    tasks: TaskTracker,
-) {
+/// Accepts connections until the peer stops; each connection is a task of the peer's.
+pub async fn serve(listener: TcpListener, peer: Peer) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
+        match listener.accept().await {
             Ok((stream, remote)) => {
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     tracing::debug!("too many connections; closing the one from {remote}");
                     continue;
                 };
-                let peer = peer.clone();
-                let cancel = cancel.clone();
-                tasks.spawn(async move {
+                let handler = peer.clone();
+                peer.spawn(async move {
                     let _slot = slot;
-                    tokio::select! {
-                        _ = cancel.cancelled() => {}
-                        result = handle(stream, &peer) => if let Err(e) = result {
-                            tracing::debug!("connection from {remote}: {e}");
-                        }
+                    if let Err(e) = handle(stream, &handler).await {
+                        tracing::debug!("connection from {remote}: {e}");
                     }
                 });
             }

@@ -6,7 +6,6 @@ use super::{count, lock, short, Peer};
 use crate::net;
 use crate::protocol::{encode, FileMeta, Gossip};
 use shared::LogLevel;
-use tokio_util::sync::CancellationToken;
 
 /// A fresh GOSSIP id in the uuid4 form the Python peers use.
 fn gossip_id() -> String {
@@ -56,19 +55,14 @@ impl Peer {
     }
 
     /// Gossips every interval to 3 random tracked peers, or to the bootstrap hosts while we
-    /// track nobody; sweeps silent peers every `sweep`.
-    pub async fn run_gossip(
-        &self,
-        bootstrap: Vec<String>,
-        sweep: std::time::Duration,
-        cancel: CancellationToken,
-    ) {
+    /// track nobody; sweeps silent peers every `sweep`. Runs until the peer stops (start it
+    /// with [`Peer::spawn`]).
+    pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
         let mut gossip = tokio::time::interval(self.config().gossip_interval);
         gossip.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sweeper = tokio::time::interval(sweep);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
                 _ = gossip.tick() => {
                     let targets = self.with_state(|s| s.pick_peers(3, &[], &mut rand::thread_rng()));
                     if targets.is_empty() {

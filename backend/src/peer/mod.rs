@@ -163,8 +163,7 @@ impl Peer {
 
     /// Saves the index now.
     pub fn save_index(&self) -> std::io::Result<()> {
-        let index = lock(&self.inner.state).index();
-        self.inner.store.save(&index)
+        self.inner.store.save(|| lock(&self.inner.state).index())
     }
 
     fn publish(&self, event: ServerEvent) {

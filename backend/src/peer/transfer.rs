@@ -10,7 +10,6 @@ use crate::store::TempFile;
 use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
 use std::path::Path;
 use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 
 /// Why a get could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -116,24 +115,19 @@ impl Peer {
     }
 
     /// Fetches up to `auto_fetch` files we lack, one after the other, after the first
-    /// GOSSIP_REPLY (and a moment for the others) arrives.
-    pub async fn auto_fetch(&self, cancel: CancellationToken) {
+    /// GOSSIP_REPLY (and a moment for the others) arrives. Start it with [`Peer::spawn`], which
+    /// stops it with the peer.
+    pub async fn auto_fetch(&self) {
         let wanted = self.config().auto_fetch;
         if wanted == 0 {
             return;
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = self.reply_arrived() => {}
-        }
+        self.reply_arrived().await;
         let settle = self
             .config()
             .gossip_interval
             .min(std::time::Duration::from_secs(2));
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(settle) => {}
-        }
+        tokio::time::sleep(settle).await;
         for file_id in self.missing().into_iter().take(wanted) {
             let Ok(transfer) = self.start_fetch(&file_id, TransferKind::AutoFetch) else {
                 continue;
@@ -144,10 +138,7 @@ impl Peer {
                 .running_download(&file_id)
                 .is_some_and(|t| t.id == transfer.id)
             {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = events.recv() => {}
-                }
+                let _ = events.recv().await;
             }
         }
     }

@@ -88,6 +88,9 @@ pub struct Store {
     dir: PathBuf,
     /// Serialises choosing a free name and renaming into it, so two commits never collide.
     naming: Mutex<()>,
+    /// Serialises writes of `metadata.json`: a background save still running when its task
+    /// was stopped and the final save at shutdown share one temporary file.
+    saving: Mutex<()>,
 }
 
 /// A file being received or imported: written to a hidden temporary file and hashed on the way.
@@ -148,6 +151,7 @@ impl Store {
         let store = Store {
             dir: dir.to_path_buf(),
             naming: Mutex::new(()),
+            saving: Mutex::new(()),
         };
         let mut report = OpenReport::default();
         store.remove_leftover_temp_files()?;
@@ -250,8 +254,12 @@ impl Store {
         })
     }
 
-    /// Writes the index to `metadata.json` atomically.
-    pub fn save(&self, index: &[IndexEntry]) -> io::Result<()> {
+    /// Writes the index that `snapshot` gives to `metadata.json` atomically. One save at a
+    /// time, and the snapshot is taken once it is this save's turn, so an older index never
+    /// overwrites a newer one.
+    pub fn save(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
+        let _saving = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        let index = snapshot();
         let map: BTreeMap<&str, StoredEntry> = index
             .iter()
             .map(|entry| {

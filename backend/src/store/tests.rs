@@ -74,7 +74,7 @@ fn python_metadata_loads_and_saves_verbatim() {
     assert_eq!(elden.meta.file_timestamp.json(), "1750034796.9022326");
     assert_eq!(elden.meta.file_size.json(), "922");
 
-    store.save(&index).unwrap();
+    store.save(|| index.clone()).unwrap();
     let (_store, again, _) = Store::open(dir.path(), "me").unwrap();
     assert_eq!(again, index);
     // Every foreign value is written back exactly as it was captured.
