@@ -78,6 +78,52 @@ pub struct Cli {
     #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_parser = parse_size)]
     pub max_file_size: u64,
 
+    /// A whole control message (GOSSIP, ANNOUNCE, …) must arrive within this, or the
+    /// connection is closed.
+    #[arg(long, env = "PEER_MESSAGE_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub message_deadline: Duration,
+
+    /// Most concurrent inbound connections from one source address.
+    #[arg(long, env = "PEER_MAX_CONNS_PER_SOURCE", default_value_t = 32)]
+    pub max_conns_per_source: usize,
+
+    /// Slowest transfer kept, after its first byte (e.g. 16KiB = 16 KiB/s, averaged over
+    /// 10 s); a slower holder is abandoned and the next one tried.
+    #[arg(long, env = "PEER_MIN_RATE", default_value = "16KiB", value_parser = parse_size)]
+    pub min_rate: u64,
+
+    /// GOSSIP_REPLYs accepted per second from one source address (bursts of 5x allowed).
+    #[arg(long, env = "PEER_GOSSIP_REPLY_RATE", default_value_t = 20)]
+    pub gossip_reply_rate: u32,
+
+    /// Most files known but not held; beyond it the oldest unheld one is forgotten.
+    #[arg(long, env = "PEER_MAX_UNHELD_FILES", default_value_t = 10_000)]
+    pub max_unheld_files: usize,
+
+    /// Most peers tracked at once.
+    #[arg(long, env = "PEER_MAX_PEERS", default_value_t = 1_000)]
+    pub max_peers: usize,
+
+    /// Most peer ids tracked at one host:port.
+    #[arg(long, env = "PEER_MAX_IDS_PER_ADDR", default_value_t = 4)]
+    pub max_ids_per_addr: usize,
+
+    /// Longest file name accepted from the network, in bytes.
+    #[arg(long, env = "PEER_MAX_NAME_LEN", default_value_t = 255)]
+    pub max_name_len: usize,
+
+    /// Longest other text field accepted from the network (ids, owners, hosts), in bytes.
+    #[arg(long, env = "PEER_MAX_FIELD_LEN", default_value_t = 256)]
+    pub max_field_len: usize,
+
+    /// Most bytes of files pushed to us by other peers that we keep (e.g. 2GiB).
+    #[arg(long, env = "PEER_MAX_STORAGE", default_value = "2GiB", value_parser = parse_size)]
+    pub max_storage: u64,
+
+    /// How long a DELETE is remembered, so late gossip cannot bring the file back.
+    #[arg(long, env = "PEER_TOMBSTONE_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub tombstone_ttl: Duration,
+
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, env = "PEER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -123,7 +169,7 @@ fn number_and_unit(text: &str) -> Option<(f64, &str)> {
     Some((number.parse().ok()?, unit.trim()))
 }
 
-/// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+/// `250ms`, `30s`, `2m`, `1h`, `7d`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (value, unit) = number_and_unit(text)
@@ -133,7 +179,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit {other:?} (use ms, s, m or h)")),
+        "d" => value * 86400.0,
+        other => return Err(format!("unknown unit {other:?} (use ms, s, m, h or d)")),
     };
     if seconds <= 0.0 || !seconds.is_finite() {
         return Err(format!("{text:?} must be more than zero"));

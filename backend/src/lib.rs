@@ -9,4 +9,6 @@ pub mod net;
 pub mod node;
 pub mod peer;
 pub mod protocol;
+pub mod refusal;
 pub mod store;
+pub mod terminal;

@@ -4,7 +4,7 @@
 use crate::api;
 use crate::config::Cli;
 use crate::net::{self, Limits};
-use crate::peer::{count, Peer, PeerConfig};
+use crate::peer::{count, Caps, Peer, PeerConfig};
 use crate::store::Store;
 use anyhow::Context;
 use shared::LogLevel;
@@ -39,6 +39,8 @@ pub struct NodeConfig {
     pub auto_fetch: usize,
     /// Socket deadlines and size caps.
     pub limits: Limits,
+    /// Caps on what strangers can make us keep.
+    pub caps: Caps,
     /// Bearer token required by the API, if any.
     pub api_token: Option<String>,
 }
@@ -62,7 +64,20 @@ impl NodeConfig {
             auto_fetch: cli.auto_fetch,
             limits: Limits {
                 max_file: cli.max_file_size,
+                message_deadline: cli.message_deadline,
+                max_per_source: cli.max_conns_per_source,
+                min_rate: cli.min_rate,
+                gossip_reply_rate: cli.gossip_reply_rate,
                 ..Limits::default()
+            },
+            caps: Caps {
+                max_unheld_files: cli.max_unheld_files,
+                max_peers: cli.max_peers,
+                max_ids_per_addr: cli.max_ids_per_addr,
+                max_name: cli.max_name_len,
+                max_field: cli.max_field_len,
+                max_storage: cli.max_storage,
+                tombstone_ttl: cli.tombstone_ttl,
             },
             api_token: cli.api_token.clone(),
         }
@@ -86,8 +101,11 @@ impl NodeConfig {
                 connect: Duration::from_secs(2),
                 first_byte: Duration::from_secs(5),
                 idle: Duration::from_secs(5),
+                message_deadline: Duration::from_secs(5),
+                rate_window: Duration::from_secs(1),
                 ..Limits::default()
             },
+            caps: Caps::default(),
             api_token: None,
         }
     }
@@ -129,6 +147,7 @@ impl Node {
                 peer_timeout: config.peer_timeout,
                 auto_fetch: config.auto_fetch,
                 limits: config.limits,
+                caps: config.caps,
             },
             store,
             index,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::net::Limits;
-use crate::peer::PeerConfig;
+use crate::peer::{Caps, PeerConfig};
 use crate::protocol::{Announce, FileMeta, Verbatim};
 use crate::store::Store;
 use axum::http::{Method, Request};
@@ -32,6 +32,7 @@ fn fixture_with(token: Option<&str>, max_file: u64) -> Fixture {
             max_file,
             ..Limits::default()
         },
+        caps: Caps::default(),
     };
     let peer = Peer::new(config, store, index);
     let state = ApiState::new(

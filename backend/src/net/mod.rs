@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-/// Socket deadlines and size caps.
+/// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Connecting.
@@ -21,10 +21,22 @@ pub struct Limits {
     pub first_byte: Duration,
     /// Any later read or write making no progress.
     pub idle: Duration,
+    /// A whole control message (anything but FILE_DATA's content) must arrive within this.
+    pub message_deadline: Duration,
     /// Largest message other than `FILE_DATA`'s content.
     pub max_control: usize,
     /// Largest file we accept.
     pub max_file: u64,
+    /// Most concurrent inbound connections from one source address.
+    pub max_per_source: usize,
+    /// Slowest transfer we keep, in bytes per second after the first byte, averaged over
+    /// `rate_window`; a slower one is abandoned (and the next holder tried).
+    pub min_rate: u64,
+    /// The window `min_rate` is measured over.
+    pub rate_window: Duration,
+    /// GOSSIP_REPLYs accepted per second from one source address (bursts of five times
+    /// that are allowed).
+    pub gossip_reply_rate: u32,
 }
 
 impl Default for Limits {
@@ -33,8 +45,13 @@ impl Default for Limits {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(20),
             idle: Duration::from_secs(30),
+            message_deadline: Duration::from_secs(10),
             max_control: 8 << 20,
             max_file: 4 << 30,
+            max_per_source: 32,
+            min_rate: 16 << 10,
+            rate_window: Duration::from_secs(10),
+            gossip_reply_rate: 20,
         }
     }
 }

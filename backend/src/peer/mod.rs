@@ -11,6 +11,7 @@ mod view;
 
 use crate::net::Limits;
 use crate::protocol::{Announce, Delete, FileMeta, GossipReply};
+use crate::refusal::Refusals;
 use crate::store::{IndexEntry, Store};
 use shared::{LogEntry, LogLevel, ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use state::{Change, PeerState};
@@ -44,6 +45,41 @@ pub struct PeerConfig {
     pub auto_fetch: usize,
     /// Socket deadlines and size caps.
     pub limits: Limits,
+    /// Caps on what strangers can make us keep.
+    pub caps: Caps,
+}
+
+/// Caps on what strangers can make us keep; each is a command-line flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Caps {
+    /// Files we know of but hold no copy of; beyond it the oldest unheld one is forgotten.
+    pub max_unheld_files: usize,
+    /// Peers tracked at once.
+    pub max_peers: usize,
+    /// Peer ids tracked at one host:port.
+    pub max_ids_per_addr: usize,
+    /// Longest `file_name`, in bytes.
+    pub max_name: usize,
+    /// Longest other text field (ids, owners, hosts), in bytes.
+    pub max_field: usize,
+    /// Most bytes of files pushed to us by others that we keep.
+    pub max_storage: u64,
+    /// How long a DELETE is remembered (so late gossip cannot bring the file back).
+    pub tombstone_ttl: Duration,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            max_unheld_files: 10_000,
+            max_peers: 1_000,
+            max_ids_per_addr: 4,
+            max_name: 255,
+            max_field: 256,
+            max_storage: 2 << 30,
+            tombstone_ttl: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 /// A file removal request that cannot be honoured.
@@ -65,6 +101,7 @@ pub struct Peer {
 
 struct Inner {
     config: PeerConfig,
+    refusals: Arc<Refusals>,
     store: Store,
     started: Instant,
     state: Mutex<PeerState>,
@@ -95,6 +132,7 @@ impl Peer {
         Peer {
             inner: Arc::new(Inner {
                 config,
+                refusals: Arc::default(),
                 store,
                 started: Instant::now(),
                 state: Mutex::new(state),
@@ -124,6 +162,11 @@ impl Peer {
                 _ = task => {}
             }
         });
+    }
+
+    /// What we refused from strangers, by reason.
+    pub fn refusals(&self) -> &Arc<Refusals> {
+        &self.inner.refusals
     }
 
     /// The token that stops every background task.
