@@ -156,9 +156,9 @@ impl Store {
         let mut report = OpenReport::default();
         store.remove_leftover_temp_files()?;
         let mut index = match std::fs::read(dir.join(METADATA)) {
-            Ok(bytes) => match serde_json::from_slice::<BTreeMap<String, StoredEntry>>(&bytes) {
-                Ok(map) => map.into_values().map(IndexEntry::from).collect(),
-                Err(_) => {
+            Ok(bytes) => match parse_index(&bytes) {
+                Some(index) => index,
+                None => {
                     let aside = dir.join(format!("{METADATA}.corrupt-{}", unix_now()));
                     std::fs::rename(dir.join(METADATA), &aside)?;
                     report.corrupt_moved_to = Some(aside);
@@ -387,6 +387,13 @@ impl Store {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The entries of a `metadata.json` (ours or the Python peers' layout); `None` when the bytes
+/// are not one.
+pub fn parse_index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
+    let map: BTreeMap<String, StoredEntry> = serde_json::from_slice(bytes).ok()?;
+    Some(map.into_values().map(IndexEntry::from).collect())
 }
 
 /// The canonical `file_size`: bytes / 1048576 as an unrounded float.
