@@ -3,6 +3,7 @@
 
 use backend::config::Cli;
 use backend::node::{Node, NodeConfig};
+use backend::terminal::EscapingWriter;
 use backend::{cli, store};
 use clap::Parser;
 use std::process::ExitCode;
@@ -40,7 +41,7 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     if let Some(mut warnings) = node.bootstrap_warnings.take() {
         tokio::spawn(async move {
             while let Some(warning) = warnings.recv().await {
-                println!("warning: {warning}");
+                println!("warning: {}", backend::terminal::escape(&warning));
             }
         });
     }
@@ -59,6 +60,21 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     node.shutdown().await;
     println!("stopped; metadata saved");
     Ok(())
+}
+
+/// The shared log file, locked for each line.
+struct LockedFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl std::io::Write for LockedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Ctrl-C or SIGTERM.
@@ -81,18 +97,23 @@ async fn signal() {
 fn init_logging(args: &Cli, config: &NodeConfig) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&args.log_level)
         .map_err(|e| anyhow::anyhow!("bad --log-level {:?}: {e}", args.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Every line is escaped on its way out: log lines carry strangers' names and ids.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
     if args.log_stderr {
-        builder.with_writer(std::io::stderr).init();
+        builder
+            .with_writer(|| EscapingWriter(std::io::stderr()))
+            .init();
     } else {
         std::fs::create_dir_all(&config.storage)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(config.storage.join(store::LOG_FILE))?;
+        let file = std::sync::Arc::new(std::sync::Mutex::new(file));
         builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
+            .with_writer(move || EscapingWriter(LockedFile(file.clone())))
             .init();
     }
     Ok(())

@@ -3,7 +3,8 @@
 //! a file name cannot move the cursor, recolour or retitle the operator's terminal.
 
 use std::borrow::Cow;
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io;
 
 /// `text` with every control character (C0, DEL, C1) and the Unicode line and paragraph
 /// separators and bidirectional overrides written as `\x1b` / `\u{202e}` style escapes, and
@@ -36,9 +37,33 @@ fn needs_escape(c: char) -> bool {
         || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
+/// A log writer that escapes each formatted line before it reaches `W`, so strangers' text in
+/// any log line (whoever wrote the `tracing` call) cannot carry control sequences. The line's
+/// own final newline is kept; colours must be off (`with_ansi(false)`), since their escapes
+/// would be escaped too.
+pub struct EscapingWriter<W>(pub W);
+
+impl<W: io::Write> io::Write for EscapingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, newline) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*text, ""),
+        };
+        let line = format!("{}{newline}", escape(body));
+        self.0.write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, EscapingWriter};
+    use std::io::Write;
 
     fn check(input: &str, expected: &str) {
         assert_eq!(escape(input), expected, "{input:?}");
@@ -54,6 +79,17 @@ mod tests {
         check("evil\u{202e}txt.exe", "evil\\u{202e}txt.exe");
         check("\\x1b", "\\\\x1b");
         check("\x7f", "\\x7f");
+    }
+
+    #[test]
+    fn log_lines_are_escaped_but_keep_their_newline() {
+        let mut out = EscapingWriter(Vec::new());
+        out.write_all(b"INFO got \x1b[31mred\x1b[0m.txt\nfrom x\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "INFO got \\x1b[31mred\\x1b[0m.txt\\x0afrom x\n"
+        );
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! run in the background and report progress and their outcome as lines of their own.
 
 use crate::peer::{short, Peer};
-use shared::{ServerEvent, TransferDto, TransferKind, TransferStateDto};
+use shared::{FileDto, PeerDto, ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -67,13 +68,45 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     }))
 }
 
+/// Where console lines go: stdout in the binary, a buffer in tests. Every line is escaped on
+/// its way (control characters shown as escapes): file names, peer ids, owners and error
+/// details come from strangers, and an ESC sequence in one must not reach the operator's
+/// terminal.
+#[derive(Clone)]
+pub struct Console(Arc<dyn Fn(String) + Send + Sync>);
+
+impl Console {
+    /// Lines to stdout.
+    pub fn stdout() -> Self {
+        Console(Arc::new(|line| println!("{line}")))
+    }
+
+    /// Lines to `sink`.
+    pub fn to(sink: impl Fn(String) + Send + Sync + 'static) -> Self {
+        Console(Arc::new(sink))
+    }
+
+    fn say(&self, text: impl std::fmt::Display) {
+        (self.0)(console_safe(&text.to_string()))
+    }
+}
+
+/// `text` with control characters escaped in each line; the line breaks stay.
+fn console_safe(text: &str) -> String {
+    text.split('\n')
+        .map(crate::terminal::escape)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 const HELP: &str =
     "commands: list | peers | get <file_id> | push <path> | delete <file_id> | help | exit";
 
 /// Runs the menu until `exit` (which cancels `stop`) or until `stop` fires. At EOF the menu
 /// ends quietly and the peer keeps running.
 pub async fn run(peer: Peer, mut lines: mpsc::UnboundedReceiver<String>, stop: CancellationToken) {
-    println!("{HELP}");
+    let out = Console::stdout();
+    out.say(HELP);
     loop {
         let line = tokio::select! {
             _ = stop.cancelled() => return,
@@ -88,8 +121,8 @@ pub async fn run(peer: Peer, mut lines: mpsc::UnboundedReceiver<String>, stop: C
                 stop.cancel();
                 return;
             }
-            Ok(Some(command)) => execute(&peer, command),
-            Err(e) => println!("{e}"),
+            Ok(Some(command)) => execute(&peer, command, &out),
+            Err(e) => out.say(e),
         }
     }
 }
@@ -108,48 +141,61 @@ fn resolve(peer: &Peer, prefix: &str) -> Result<String, String> {
     }
 }
 
-fn execute(peer: &Peer, command: Command) {
+/// Carries out one command; its output, now or later, goes to `out`.
+pub fn execute(peer: &Peer, command: Command, out: &Console) {
     match command {
-        Command::List => print_files(peer),
-        Command::Peers => print_peers(peer),
+        Command::List => out.say(files_table(&peer.files())),
+        Command::Peers => out.say(peers_table(&peer.peers(), crate::peer::unix_ms())),
         Command::Get(prefix) => match resolve(peer, &prefix) {
+            // Its progress and outcome are already being printed: say so once, not twice.
+            Ok(id) if peer.running_download(&id).is_some() => {
+                let running = peer.running_download(&id).expect("checked");
+                out.say(format!(
+                    "get {}: already running ({})",
+                    running.file_name,
+                    human(running.bytes_done)
+                ));
+            }
             Ok(id) => match peer.start_fetch(&id, TransferKind::Get) {
                 Ok(transfer) => {
-                    println!("get {}: fetching in the background", transfer.file_name);
-                    peer.spawn(follow(peer.clone(), transfer));
+                    out.say(format!(
+                        "get {}: fetching in the background",
+                        transfer.file_name
+                    ));
+                    peer.spawn(follow(peer.clone(), transfer, out.clone()));
                 }
-                Err(e) => println!("get: {e}"),
+                Err(e) => out.say(format!("get: {e}")),
             },
-            Err(e) => println!("get: {e}"),
+            Err(e) => out.say(format!("get: {e}")),
         },
         Command::Push(path) => {
-            let peer = peer.clone();
+            let (peer, out) = (peer.clone(), out.clone());
             peer.clone().spawn(async move {
                 match peer.push_path(&path).await {
-                    Ok(meta) => println!(
+                    Ok(meta) => out.say(format!(
                         "push: added {} as {}; sending it to a peer",
                         meta.file_name, meta.file_id
-                    ),
-                    Err(e) => println!("push failed: {e}"),
+                    )),
+                    Err(e) => out.say(format!("push failed: {e}")),
                 }
             });
         }
         Command::Delete(prefix) => match resolve(peer, &prefix)
             .and_then(|id| peer.delete(&id).map_err(|e| e.to_string()))
         {
-            Ok(meta) => println!(
+            Ok(meta) => out.say(format!(
                 "delete: removed {} here and asked every peer to remove it",
                 meta.file_name
-            ),
-            Err(e) => println!("delete: {e}"),
+            )),
+            Err(e) => out.say(format!("delete: {e}")),
         },
-        Command::Help => println!("{HELP}"),
+        Command::Help => out.say(HELP),
         Command::Exit => {}
     }
 }
 
 /// Prints progress of a get (at most every 10%) and its outcome, naming the peer.
-async fn follow(peer: Peer, transfer: TransferDto) {
+async fn follow(peer: Peer, transfer: TransferDto, out: Console) {
     let mut events = peer.subscribe();
     let mut last_decile = 0;
     loop {
@@ -159,78 +205,86 @@ async fn follow(peer: Peer, transfer: TransferDto) {
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(_) => return,
         };
-        let from = t.peer.clone().unwrap_or_else(|| "?".into());
-        match &t.state {
-            TransferStateDto::Running => {
-                if let Some(total) = t.bytes_total.filter(|total| *total >= 1 << 20) {
-                    let decile = (t.bytes_done * 10 / total.max(1)).min(10);
-                    if decile > last_decile {
-                        last_decile = decile;
-                        println!(
-                            "get {}: {}% ({} of {}) from {from}",
-                            t.file_name,
-                            decile * 10,
-                            human(t.bytes_done),
-                            human(total)
-                        );
-                    }
-                }
-            }
-            TransferStateDto::Done => {
-                println!(
-                    "get {}: done, {} from {from}, verified ({})",
-                    t.file_name,
-                    human(t.bytes_done),
-                    short(&t.file_id)
-                );
-                return;
-            }
-            TransferStateDto::Failed { reason } => {
-                println!("get {}: FAILED: {reason}", t.file_name);
-                return;
-            }
+        if let Some(line) = progress_line(&t, &mut last_decile) {
+            out.say(line);
+        }
+        if t.state != TransferStateDto::Running {
+            return;
         }
     }
 }
 
-fn print_files(peer: &Peer) {
-    let files = peer.files();
-    if files.is_empty() {
-        println!("no files known yet");
-        return;
+/// The console line for a change of a get: every 10% of a large file, then its outcome.
+fn progress_line(t: &TransferDto, last_decile: &mut u64) -> Option<String> {
+    let from = t.peer.as_deref().unwrap_or("?");
+    match &t.state {
+        TransferStateDto::Running => {
+            let total = t.bytes_total.filter(|total| *total >= 1 << 20)?;
+            let decile = (t.bytes_done * 10 / total.max(1)).min(10);
+            if decile <= *last_decile {
+                return None;
+            }
+            *last_decile = decile;
+            Some(format!(
+                "get {}: {}% ({} of {}) from {from}",
+                t.file_name,
+                decile * 10,
+                human(t.bytes_done),
+                human(total)
+            ))
+        }
+        TransferStateDto::Done => Some(format!(
+            "get {}: done, {} from {from}, verified ({})",
+            t.file_name,
+            human(t.bytes_done),
+            short(&t.file_id)
+        )),
+        TransferStateDto::Failed { reason } => {
+            Some(format!("get {}: FAILED: {reason}", t.file_name))
+        }
     }
-    println!(
+}
+
+/// `list`'s table.
+fn files_table(files: &[FileDto]) -> String {
+    if files.is_empty() {
+        return "no files known yet".into();
+    }
+    let mut out = format!(
         "  {:<12}  {:<32}  {:>10}  {:<14}  holders",
         "id", "name", "size", "owner"
     );
     for f in files {
         let size = f.size_bytes.map(human).unwrap_or_else(|| "?".into());
-        println!(
-            "{} {:<12}  {:<32}  {:>10}  {:<14}  {}",
+        out.push_str(&format!(
+            "\n{} {:<12}  {:<32}  {:>10}  {:<14}  {}",
             if f.has_copy { '*' } else { ' ' },
             short(&f.file_id),
             clip(&f.file_name, 32),
             size,
             clip(&f.file_owner, 14),
             f.holders.join(", ")
-        );
+        ));
     }
+    out
 }
 
-fn print_peers(peer: &Peer) {
-    let peers = peer.peers();
+/// `peers`' table, as of `now_ms`.
+fn peers_table(peers: &[PeerDto], now_ms: u64) -> String {
     if peers.is_empty() {
-        println!("no peers tracked yet");
-        return;
+        return "no peers tracked yet".into();
     }
-    let now = crate::peer::unix_ms();
-    for p in peers {
-        let ago = now.saturating_sub(p.last_seen_ms) as f64 / 1000.0;
-        println!(
-            "{:<20} {}:{:<6} last seen {ago:.1} s ago",
-            p.peer_id, p.host, p.port
-        );
-    }
+    let lines: Vec<String> = peers
+        .iter()
+        .map(|p| {
+            let ago = now_ms.saturating_sub(p.last_seen_ms) as f64 / 1000.0;
+            format!(
+                "{:<20} {}:{:<6} last seen {ago:.1} s ago",
+                p.peer_id, p.host, p.port
+            )
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn clip(text: &str, width: usize) -> String {
@@ -274,6 +328,92 @@ mod tests {
         assert!(parse("get").is_err());
         assert!(parse("frobnicate").is_err());
         assert_eq!(parse("EXIT"), Ok(Some(Command::Exit)));
+    }
+
+    fn hostile_file(name: &str, owner: &str) -> FileDto {
+        FileDto {
+            file_id: "4771828\x1b[2J23f9d5d5158".into(),
+            file_name: name.into(),
+            size_bytes: Some(1483),
+            file_owner: owner.into(),
+            file_timestamp: "1749713836".into(),
+            timestamp_secs: Some(1749713836.0),
+            holders: vec!["eve\x07".into()],
+            has_copy: false,
+            owned: false,
+        }
+    }
+
+    #[test]
+    fn list_escapes_names_owners_ids_and_holders() {
+        let table = files_table(&[hostile_file("\x1b]0;pwned\x07notes", "\x1b[31mPROF")]);
+        let shown = console_safe(&table);
+        assert!(
+            !shown.contains('\x1b') && !shown.contains('\x07'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\x1b]0;pwned\\x07notes"), "{shown}");
+        assert!(shown.contains("\\x1b[31mPROF"), "{shown}");
+        assert_eq!(shown.lines().count(), 2, "the table's own line breaks stay");
+    }
+
+    #[test]
+    fn peers_escapes_ids_and_hosts() {
+        let peer = PeerDto {
+            peer_id: "mallory\x1b[2J".into(),
+            host: "evil\rhost".into(),
+            port: 8999,
+            last_seen_ms: 1_000,
+            state: shared::PeerStateDto::Alive,
+        };
+        let shown = console_safe(&peers_table(&[peer], 3_500));
+        assert!(!shown.contains('\x1b') && !shown.contains('\r'), "{shown}");
+        assert!(shown.contains("mallory\\x1b[2J"), "{shown}");
+        assert!(shown.contains("last seen 2.5 s ago"), "{shown}");
+    }
+
+    #[test]
+    fn get_failure_lines_escape_names_and_reasons() {
+        let t = TransferDto {
+            id: 1,
+            kind: TransferKind::Get,
+            file_id: "ab".into(),
+            file_name: "a\x1b[1Ab".into(),
+            peer: Some("p\x1b".into()),
+            bytes_done: 0,
+            bytes_total: None,
+            started_ms: 0,
+            finished_ms: Some(1),
+            state: TransferStateDto::Failed {
+                reason: "p\x1b: bad reply".into(),
+            },
+        };
+        let line = console_safe(&progress_line(&t, &mut 0).expect("a line"));
+        assert_eq!(line, "get a\\x1b[1Ab: FAILED: p\\x1b: bad reply");
+    }
+
+    #[test]
+    fn progress_is_printed_once_per_decile() {
+        let mut t = TransferDto {
+            id: 1,
+            kind: TransferKind::Get,
+            file_id: "ab".into(),
+            file_name: "big".into(),
+            peer: Some("p".into()),
+            bytes_done: 0,
+            bytes_total: Some(10 << 20),
+            started_ms: 0,
+            finished_ms: None,
+            state: TransferStateDto::Running,
+        };
+        let mut decile = 0;
+        let mut lines = Vec::new();
+        for done in [1 << 19, 1 << 20, 3 << 19, 2 << 20, 10 << 20] {
+            t.bytes_done = done;
+            lines.extend(progress_line(&t, &mut decile));
+        }
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[2].starts_with("get big: 100%"), "{lines:?}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! by byte, the HTTP API over a real socket, and a large transfer.
 
 mod big;
+mod console;
 mod foreign;
 mod network;
 mod support;

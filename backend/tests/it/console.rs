@@ -1,0 +1,89 @@
+//! The console menu driven in process: what an operator sees when a get is typed twice.
+
+use crate::support::*;
+use backend::cli::{self, Command, Console};
+use backend::protocol::{encode, file_id, FileMeta, Verbatim};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A holder that takes a GET_FILE, says nothing until `release` fires, then closes.
+async fn silent_holder() -> (u16, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (release, released) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut released = Some(released);
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.contains(&b'}') {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            if String::from_utf8_lossy(&request).contains("GET_FILE") {
+                if let Some(released) = released.take() {
+                    let _ = released.await;
+                }
+                return; // dropping the socket ends the reply early
+            }
+        }
+    });
+    (port, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_get_of_a_running_file_prints_nothing_twice() {
+    let timestamp = Verbatim::integer(1749713836);
+    let meta = FileMeta {
+        file_id: file_id(b"slow", &timestamp),
+        file_name: "slow\x1b[2J.txt".into(),
+        file_size: Verbatim::integer(4),
+        file_owner: "PROF".into(),
+        file_timestamp: timestamp,
+    };
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let (port, release) = silent_holder().await;
+    let reply = encode::gossip_reply("127.0.0.1", port, "holder", [&meta]);
+    send_raw(&us.addr(), reply.as_bytes()).await;
+    eventually("the file is known", WAIT, || {
+        us.peer().file(&meta.file_id).is_some()
+    })
+    .await;
+
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let out = Console::to(move |line| sink.lock().unwrap().push(line));
+    cli::execute(us.peer(), Command::Get(meta.file_id.clone()), &out);
+    cli::execute(us.peer(), Command::Get(meta.file_id.clone()), &out);
+    // The follower of a get is spawned only with its "fetching" line, so these two lines
+    // prove that one follower prints the progress and outcome.
+    assert_eq!(
+        *lines.lock().unwrap(),
+        [
+            "get slow\\x1b[2J.txt: fetching in the background",
+            "get slow\\x1b[2J.txt: already running (0 B)",
+        ]
+    );
+
+    release.send(()).unwrap();
+    eventually("the get fails", WAIT, || {
+        lines.lock().unwrap().iter().any(|l| l.contains("FAILED"))
+    })
+    .await;
+    let failed = lines.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        failed.starts_with("get slow\\x1b[2J.txt: FAILED: no peer delivered a valid copy"),
+        "{failed}"
+    );
+    us.stop().await;
+}
