@@ -3,6 +3,8 @@
 
 mod big;
 mod foreign;
+mod netns;
 mod network;
+mod proxy;
 mod support;
 mod websocket;
