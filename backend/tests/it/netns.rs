@@ -15,7 +15,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,8 +28,9 @@ const BLOCKS: u8 = 16;
 
 /// Labs started by this process, for unique names.
 static LABS: AtomicUsize = AtomicUsize::new(0);
-/// Held while a lab picks and claims its block, so labs of one process never share one.
-static CLAIM: Mutex<()> = Mutex::new(());
+/// Locked while a lab picks and claims its block, so that no two labs, in this run or another,
+/// take the same one.
+const CLAIM: &str = "peer-it-netns.lock";
 
 /// Why these tests cannot run here, if they cannot.
 fn unsupported() -> Option<String> {
@@ -77,9 +77,12 @@ fn blocks_in_use() -> Vec<u8> {
         .args(["-o", "-4", "addr", "show"])
         .output()
         .expect("ip addr show");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|word| word.strip_prefix("192.0.2."))
+    let text = String::from_utf8_lossy(&out.stdout);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|pair| pair[0] == "inet")
+        .filter_map(|pair| pair[1].strip_prefix("192.0.2."))
         .filter_map(|rest| rest.split('/').next()?.parse::<u8>().ok())
         .map(|host| host / 16)
         .collect()
@@ -112,34 +115,41 @@ impl Lab {
             std::process::id(),
             LABS.fetch_add(1, Ordering::SeqCst)
         );
-        let mut lab = Lab {
-            bridge: format!("pb{tag}"),
-            tag,
-            block: 0,
-            namespaces: Vec::new(),
-            links: Vec::new(),
-            processes: Vec::new(),
-            logs: Vec::new(),
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        let _claim = CLAIM.lock().unwrap_or_else(|e| e.into_inner());
+        let bridge = format!("pb{tag}");
+        let lock = std::fs::File::create(std::env::temp_dir().join(CLAIM)).expect("lock file");
+        lock.lock().expect("lock");
         let used = blocks_in_use();
         let start = std::process::id() as u8;
-        lab.block = (0..BLOCKS)
+        let block = (0..BLOCKS)
             .map(|i| start.wrapping_add(i) % BLOCKS)
             .find(|b| !used.contains(b))
             .expect("a free /28 in 192.0.2.0/24");
-        if let Err(e) = ip(&["link", "add", &lab.bridge, "type", "bridge"]) {
+        // A bridge takes the lowest MAC of its ports unless given one, so each new host would
+        // change it and leave the others' ARP caches pointing at a port, where packets are
+        // dropped as not for this host.
+        let mac = "02:00:00:00:00:01";
+        if let Err(e) = ip(&["link", "add", &bridge, "address", mac, "type", "bridge"]) {
             if e.contains("Operation not permitted") {
                 println!("skipped {test}: cannot create links here ({e})");
                 return None;
             }
             panic!("{e}");
         }
+        let lab = Lab {
+            tag,
+            block,
+            bridge,
+            namespaces: Vec::new(),
+            links: Vec::new(),
+            processes: Vec::new(),
+            logs: Vec::new(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
         // An address of the bridge's own claims the block for this lab before the lock goes.
         let claim = format!("{}/28", lab.addr(14));
         must(ip(&["addr", "add", &claim, "dev", &lab.bridge]));
         must(ip(&["link", "set", &lab.bridge, "up"]));
+        drop(lock);
         Some(lab)
     }
 
@@ -271,6 +281,13 @@ impl Drop for Lab {
             let _ = child.wait();
         }
         if std::thread::panicking() {
+            eprintln!(
+                "lab {}: bridge {} with {}/28, namespaces {:?}",
+                self.tag,
+                self.bridge,
+                self.addr(0),
+                self.namespaces
+            );
             for log in &self.logs {
                 let text = std::fs::read_to_string(log).unwrap_or_default();
                 let tail: Vec<&str> = text.lines().rev().take(40).collect();
