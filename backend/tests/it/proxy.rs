@@ -185,7 +185,7 @@ async fn pump(
         }
         // Dropping `tx` tells the writer the source is done.
     };
-    let writer = deliver(rx, to, faults.rate, reset);
+    let writer = write_out(rx, to, faults.rate, reset);
     tokio::pin!(writer);
     tokio::select! {
         ended = &mut writer => ended,
@@ -195,16 +195,18 @@ async fn pump(
 
 /// Writes what the reader queued, each chunk not before it is due, at most `rate` bytes per
 /// second, and resets both sockets once `reset` says so.
-async fn deliver(
+async fn write_out(
     mut rx: mpsc::Receiver<(Instant, Vec<u8>)>,
     mut to: OwnedWriteHalf,
     rate: Option<u64>,
     reset: Option<&Reset>,
 ) -> Ended {
-    let started = Instant::now();
+    let mut started = None;
     let mut sent: u64 = 0;
     while let Some((due, chunk)) = rx.recv().await {
         tokio::time::sleep_until(due).await;
+        // The clock starts with the first byte, so an idle connection saves up no burst.
+        let started = *started.get_or_insert_with(Instant::now);
         for piece in chunk.chunks(PIECE) {
             if let Some(reset) = reset {
                 if sent + piece.len() as u64 > reset.after && reset.take() {
