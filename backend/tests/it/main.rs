@@ -1,9 +1,12 @@
 //! Whole peers on 127.0.0.1: a network of real nodes, foreign peers speaking the protocol byte
-//! by byte, the HTTP API over a real socket, and a large transfer.
+//! by byte, the HTTP API over a real socket, and a large transfer. And peer processes on
+//! separate hosts (network namespaces) behind fault proxies.
 
 mod big;
 mod console;
 mod foreign;
+mod netns;
 mod network;
+mod proxy;
 mod support;
 mod websocket;

@@ -86,18 +86,10 @@ async fn three_peers_discover_fetch_push_delete_and_drop() {
 
     // A DELETE from anyone but the owner changes nothing.
     for impostor in ["bob", "mallory", "alice"] {
-        send_raw(
-            &alice.addr(),
-            encode::delete(impostor, &pushed.file_id).as_bytes(),
-        )
-        .await;
-        send_raw(
-            &bob.addr(),
-            encode::delete(impostor, &pushed.file_id).as_bytes(),
-        )
-        .await;
+        let forged = encode::delete(impostor, &pushed.file_id);
+        deliver(&alice.addr(), forged.as_bytes()).await;
+        deliver(&bob.addr(), forged.as_bytes()).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(alice.peer().file(&pushed.file_id).is_some());
     assert!(bob.peer().file(&pushed.file_id).is_some());
     assert!(

@@ -99,6 +99,27 @@ pub async fn send_raw(addr: &str, bytes: &[u8]) {
     stream.write_all(bytes).await.expect("write");
 }
 
+/// Sends raw bytes on a new connection to `addr`, ends our side, and waits until the peer
+/// closes its side. The peer closes a connection only after it has acted on (or refused) the
+/// message on it, so this is a barrier: whatever the message changes has changed on return.
+pub async fn deliver(addr: &str, bytes: &[u8]) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    // A peer that refuses early closes while we are still writing: that is an answer too.
+    if stream.write_all(bytes).await.is_ok() {
+        let _ = stream.shutdown().await;
+    }
+    let mut sink = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "{addr} never closed the connection");
+}
+
 /// Sends `request` and reads the reply to EOF.
 pub async fn request(addr: &str, request: &str) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
