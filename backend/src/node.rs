@@ -127,7 +127,7 @@ impl Node {
     /// Opens the storage, binds both listeners (P2P first, before any GOSSIP), and starts
     /// serving, gossiping, sweeping, persisting and auto-fetching.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
-        let (store, index, report) = Store::open(&config.storage, &config.peer_id)
+        let (store, index, report) = Store::open(&config.storage)
             .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
         let p2p = TcpListener::bind(config.p2p_bind)
             .await
@@ -161,18 +161,13 @@ impl Node {
                 ),
             );
         }
-        if report.adopted > 0 {
-            peer.log(
-                LogLevel::Info,
-                format!(
-                    "indexed {} found in the storage folder",
-                    count(report.adopted, "file")
-                ),
-            );
+        if report.rebuilt || report.replayed > 0 {
+            let saver = peer.clone();
+            tokio::task::spawn_blocking(move || saver.save_index())
+                .await?
+                .context("cannot write metadata.json")?;
         }
-        if report.rebuilt || report.adopted > 0 {
-            peer.save_index().context("cannot write metadata.json")?;
-        }
+        adopt(&peer, report.to_adopt);
 
         // Every task is the peer's, so that stopping the peer stops them all.
         let cancel = peer.cancel_token().clone();
@@ -224,8 +219,11 @@ impl Node {
         {
             tracing::warn!("some tasks did not stop within 10 s");
         }
-        if let Err(e) = self.peer.save_index() {
-            tracing::error!("cannot save metadata.json: {e}");
+        let saver = self.peer.clone();
+        match tokio::task::spawn_blocking(move || saver.save_index()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("cannot save metadata.json: {e}"),
+            Err(e) => tracing::error!("cannot save metadata.json: {e}"),
         }
     }
 }
@@ -249,6 +247,34 @@ fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
         });
     }
     receiver
+}
+
+/// Hashes and indexes as ours, in the background, the files found in the storage folder that
+/// no entry describes, so a big folder holds back neither the listeners nor the console nor
+/// the API.
+fn adopt(peer: &Peer, names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let adopter = peer.clone();
+    peer.spawn(async move {
+        let mut added = 0;
+        for name in names {
+            match adopter.store().adopt(&name, adopter.id()).await {
+                Ok(entry) => added += usize::from(adopter.add_adopted(entry)),
+                Err(e) => adopter.log(LogLevel::Warn, format!("cannot index {name}: {e}")),
+            }
+        }
+        if added > 0 {
+            adopter.log(
+                LogLevel::Info,
+                format!(
+                    "indexed {} found in the storage folder",
+                    count(added, "file")
+                ),
+            );
+        }
+    });
 }
 
 /// Saves the index whenever it changes; a burst of changes is one write.
