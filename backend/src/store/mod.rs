@@ -12,6 +12,9 @@
 mod journal;
 mod names;
 
+pub use journal::PREFIX as JOURNAL_PREFIX;
+pub use names::is_reserved;
+
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -23,7 +26,7 @@ use tokio::io::AsyncWriteExt;
 
 const METADATA: &str = "metadata.json";
 /// Prefix of temporary files; hidden, so a rescan never mistakes them for content.
-const TEMP_PREFIX: &str = ".tmp-";
+pub const TEMP_PREFIX: &str = ".tmp-";
 /// The log file's name (hidden for the same reason).
 pub const LOG_FILE: &str = ".peer.log";
 /// How many names a commit tries before giving up (only reached when the folder is unusable).
@@ -105,8 +108,8 @@ struct Shared {
     /// name is chosen and renamed into, so two commits never collide and a name whose journal
     /// is still live is never reused.
     pending: Mutex<HashMap<String, Pending>>,
-    /// Serialises writes of `metadata.json`: a background save still running when its task
-    /// was stopped and the final save at shutdown share one temporary file.
+    /// Serialises writes of `metadata.json`, so a save still running when its task was
+    /// stopped cannot replace the final one made at shutdown.
     saving: Mutex<()>,
 }
 
@@ -395,7 +398,12 @@ impl Store {
             })
             .collect();
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
-        let temp = self.path(&format!("{TEMP_PREFIX}{METADATA}"));
+        // A fresh name each time: a leftover of a crash is then told apart from a save
+        // running after the restart.
+        let temp = self.path(&format!(
+            "{TEMP_PREFIX}{METADATA}-{:016x}",
+            rand::random::<u64>()
+        ));
         {
             let mut file = std::fs::File::create(&temp)?;
             file.write_all(&json)?;

@@ -278,7 +278,7 @@ async fn a_crash_between_the_save_and_the_journal_deletion_keeps_one_entry() {
     drop(store);
     std::fs::write(&journal, kept).unwrap();
     let (store, index, report) = Store::open(dir.path()).unwrap();
-    assert_eq!(index, [listed.clone()]);
+    assert_eq!(index, [listed]);
     assert!(report.to_adopt.is_empty());
     store.save(|| index.clone()).unwrap();
     assert_eq!(
