@@ -167,12 +167,12 @@ impl Node {
                 .await?
                 .context("cannot write metadata.json")?;
         }
-        adopt(&peer, report.to_adopt);
-
         // Every task is the peer's, so that stopping the peer stops them all.
         let cancel = peer.cancel_token().clone();
+        // Subscribed before anything can change the index, so no change goes unsaved.
+        peer.spawn(persist(peer.clone(), peer.dirty()));
         peer.spawn(net::server::serve(p2p, peer.clone()));
-        peer.spawn(persist(peer.clone()));
+        adopt(&peer, report.to_adopt);
         let app = api::router(api::ApiState::new(
             peer.clone(),
             config.api_token.clone(),
@@ -278,8 +278,7 @@ fn adopt(peer: &Peer, names: Vec<String>) {
 }
 
 /// Saves the index whenever it changes; a burst of changes is one write.
-async fn persist(peer: Peer) {
-    let mut dirty = peer.dirty();
+async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>) {
     while dirty.changed().await.is_ok() {
         dirty.borrow_and_update();
         let saver = peer.clone();

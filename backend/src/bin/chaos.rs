@@ -29,7 +29,7 @@ use clap::Parser;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::{FileDto, PeerDto};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -115,7 +115,7 @@ enum Stage {
     Writing,
     /// Its commit journal written, the content not yet renamed into place.
     Journaled,
-    /// In place under its name, with its journal, not yet in `metadata.json`.
+    /// In place under its name, not yet in `metadata.json`.
     Landed,
     /// Listed in `metadata.json`.
     Saved,
@@ -139,6 +139,8 @@ struct Tally {
     kills: usize,
     kept: usize,
     removed: usize,
+    /// Kills after which a new violation was found.
+    violated: usize,
 }
 
 /// A file this run created, and on which peer.
@@ -226,6 +228,8 @@ fn run(args: Args) -> Result<bool> {
 
     let mut tallies: BTreeMap<(Role, Stage), Tally> = BTreeMap::new();
     let mut violations: Vec<String> = Vec::new();
+    // A violation stays in the folder; it is reported for the round that caused it only.
+    let mut seen: HashSet<String> = HashSet::new();
     for round in 0..args.kills {
         world.connected()?;
         let sender = rng.gen_range(0..2);
@@ -273,6 +277,7 @@ fn run(args: Args) -> Result<bool> {
                 found.push(format!("temporary file {name} left by the crash"));
             }
         }
+        found.retain(|v| seen.insert(format!("{}: {v}", world.sides[victim].id)));
         let kept = held(&world.sides[victim].storage, &name);
         eprintln!(
             "round {round}: killed {} ({}, {}) -> {}{}",
@@ -282,15 +287,17 @@ fn run(args: Args) -> Result<bool> {
             if kept { "kept" } else { "removed" },
             if found.is_empty() { "" } else { ", VIOLATION" }
         );
+        let tally = tallies.entry((role, stage)).or_default();
+        tally.kills += 1;
+        tally.violated += usize::from(!found.is_empty());
         for v in found {
             violations.push(format!(
-                "round {round} ({}, {}): {v}",
+                "round {round}, {} killed ({}, {}): {v}",
+                world.sides[victim].id,
                 role.label(),
                 stage.label()
             ));
         }
-        let tally = tallies.entry((role, stage)).or_default();
-        tally.kills += 1;
         if kept {
             tally.kept += 1;
         } else {
@@ -303,7 +310,9 @@ fn run(args: Args) -> Result<bool> {
         world.stop(side)?;
         let id = &world.sides[side].id;
         for v in world.check(side) {
-            violations.push(format!("after a clean stop of {id}: {v}"));
+            if seen.insert(format!("{id}: {v}")) {
+                violations.push(format!("after a clean stop of {id}: {v}"));
+            }
         }
         for name in names_in(&world.sides[side].storage)? {
             if name.starts_with(store::TEMP_PREFIX) || name.starts_with(store::JOURNAL_PREFIX) {
@@ -331,17 +340,18 @@ fn print_summary(
 ) {
     println!("chaos: {kills} kills (seed {seed})");
     println!(
-        "{:<16}  {:<16}  {:>5}  {:>5}  {:>7}",
-        "role", "stage", "kills", "kept", "removed"
+        "{:<16}  {:<16}  {:>5}  {:>5}  {:>7}  {:>8}",
+        "role", "stage", "kills", "kept", "removed", "violated"
     );
     for ((role, stage), t) in tallies {
         println!(
-            "{:<16}  {:<16}  {:>5}  {:>5}  {:>7}",
+            "{:<16}  {:<16}  {:>5}  {:>5}  {:>7}  {:>8}",
             role.label(),
             stage.label(),
             t.kills,
             t.kept,
-            t.removed
+            t.removed,
+            t.violated
         );
     }
     let kept: usize = tallies.values().map(|t| t.kept).sum();
@@ -553,6 +563,15 @@ fn stage(dir: &Path, name: &str) -> Stage {
         } else {
             Stage::Journaled
         };
+    }
+    // Rounds run one at a time: content nobody lists is this round's file.
+    let index = fs::read(dir.join("metadata.json"))
+        .ok()
+        .and_then(|bytes| store::parse_index(&bytes))
+        .unwrap_or_default();
+    let listed = |n: &String| index.iter().any(|e| e.stored_as.as_ref() == Some(n));
+    if names.iter().any(|n| !store::is_reserved(n) && !listed(n)) {
+        return Stage::Landed;
     }
     let metadata_temp = format!("{}metadata.json", store::TEMP_PREFIX);
     if names
