@@ -10,14 +10,18 @@
 //! side runs on tokio's blocking threads.
 
 mod journal;
+mod metadata;
 mod names;
+mod open;
 
 pub use journal::PREFIX as JOURNAL_PREFIX;
+use metadata::StoredEntry;
+pub use metadata::{parse_index, IndexEntry};
 pub use names::is_reserved;
+pub use open::OpenReport;
 
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,70 +35,6 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 pub const LOG_FILE: &str = ".peer.log";
 /// How many names a commit tries before giving up (only reached when the folder is unusable).
 const NAME_TRIES: usize = 10_000;
-
-/// One file of the index as it is persisted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// The wire description, values verbatim.
-    pub meta: FileMeta,
-    /// Peers recorded as holding a copy.
-    pub holders: Vec<String>,
-    /// Our copy's name in the storage folder, if we hold one.
-    pub stored_as: Option<String>,
-}
-
-/// `metadata.json`'s entry layout, a superset of the Python peers' (`has_copy`,
-/// `peers_with_file`), so their files load too.
-#[derive(Serialize, Deserialize)]
-struct StoredEntry {
-    file_name: String,
-    file_size: Verbatim,
-    file_id: String,
-    file_owner: String,
-    file_timestamp: Verbatim,
-    #[serde(with = "yes_no")]
-    has_copy: bool,
-    #[serde(default)]
-    peers_with_file: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    stored_as: Option<String>,
-}
-
-/// `has_copy` is `"yes"`/`"no"` in the Python layout; accept booleans too.
-mod yes_no {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if *v { "yes" } else { "no" })
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum YesNo {
-            Bool(bool),
-            Text(String),
-        }
-        Ok(match YesNo::deserialize(d)? {
-            YesNo::Bool(b) => b,
-            YesNo::Text(t) => t.eq_ignore_ascii_case("yes") || t.eq_ignore_ascii_case("true"),
-        })
-    }
-}
-
-/// What opening the folder found, besides the index.
-#[derive(Debug, Default)]
-pub struct OpenReport {
-    /// Where a corrupt `metadata.json` was moved.
-    pub corrupt_moved_to: Option<PathBuf>,
-    /// There was no usable `metadata.json`: the index starts empty.
-    pub rebuilt: bool,
-    /// Files that landed after the last save, taken back from their commit journals.
-    pub replayed: usize,
-    /// Content files in the folder that no entry describes (put there by hand): to be hashed
-    /// and indexed as ours with [`Store::adopt`], away from start-up.
-    pub to_adopt: Vec<String>,
-}
 
 /// The storage folder. Cheap to clone; methods are safe to call concurrently.
 #[derive(Clone)]
@@ -196,147 +136,6 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Store {
-    /// Opens (creating) the folder and loads the index: `metadata.json`, then the files that
-    /// landed after it was saved (their journals). Reads no content: files nobody describes
-    /// are only listed in [`OpenReport::to_adopt`]. Leftover temporary files are deleted;
-    /// entries whose copy vanished lose `stored_as`.
-    pub fn open(dir: &Path) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
-        std::fs::create_dir_all(dir)?;
-        let store = Store {
-            inner: Arc::new(Shared {
-                dir: dir.to_path_buf(),
-                pending: Mutex::default(),
-                saving: Mutex::default(),
-            }),
-        };
-        let mut report = OpenReport::default();
-        let mut index = store.read_index(&mut report)?;
-        store.remove_leftover_temp_files()?;
-        let mut present = store.content_names()?;
-        for entry in &mut index {
-            if entry.stored_as.as_deref() == Some("") {
-                // The Python layout has no `stored_as`: its copies sit under their plain names.
-                entry.stored_as = Some(names::sanitize(&entry.meta.file_name));
-            }
-        }
-        store.replay_journals(&mut index, &mut present, &mut report)?;
-        // A copy must exist, and one file backs one entry only.
-        let mut claimed: HashSet<String> = HashSet::new();
-        for entry in &mut index {
-            entry.stored_as = entry
-                .stored_as
-                .take()
-                .filter(|name| present.contains(name) && claimed.insert(name.clone()));
-        }
-        report.to_adopt = present
-            .into_iter()
-            .filter(|n| !claimed.contains(n))
-            .collect();
-        Ok((store, index, report))
-    }
-
-    /// `metadata.json`'s entries; a corrupt one is set aside under a free name.
-    fn read_index(&self, report: &mut OpenReport) -> io::Result<Vec<IndexEntry>> {
-        let path = self.path(METADATA);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(match parse_index(&bytes) {
-                Some(index) => index,
-                None => {
-                    let stamp = unix_now();
-                    let aside = std::iter::once(format!("{}{stamp}", names::CORRUPT_PREFIX))
-                        .chain((2..).map(|n| format!("{}{stamp}-{n}", names::CORRUPT_PREFIX)))
-                        .map(|name| self.path(&name))
-                        .find(|p| matches!(p.try_exists(), Ok(false)))
-                        .expect("the candidates never end");
-                    std::fs::rename(&path, &aside)?;
-                    report.corrupt_moved_to = Some(aside);
-                    report.rebuilt = true;
-                    Vec::new()
-                }
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                report.rebuilt = true;
-                Ok(Vec::new())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Applies the journals left by commits that no saved `metadata.json` lists yet. A journal
-    /// whose file is in place wins over `metadata.json`, which is older: its file backs its
-    /// entry and no other. A journal whose file is absent never landed (or was removed since)
-    /// and is deleted. Its journals stay until the next save lists their entries.
-    fn replay_journals(
-        &self,
-        index: &mut Vec<IndexEntry>,
-        present: &mut BTreeSet<String>,
-        report: &mut OpenReport,
-    ) -> io::Result<()> {
-        let mut pending = lock(&self.inner.pending);
-        for found in journal::read_all(&self.inner.dir)? {
-            let name = found.entry.stored_as.clone().unwrap_or_default();
-            let len = std::fs::metadata(self.path(&name)).map(|m| m.len()).ok();
-            if !present.contains(&name) || len != Some(found.len) {
-                journal::remove(&found.path)?;
-                continue;
-            }
-            for entry in index.iter_mut() {
-                if entry.stored_as.as_deref() == Some(name.as_str()) {
-                    entry.stored_as = None;
-                }
-            }
-            let file_id = found.entry.meta.file_id.clone();
-            match index.iter_mut().find(|e| e.meta.file_id == file_id) {
-                Some(entry) => {
-                    if let Some(older) = entry.stored_as.replace(name.clone()) {
-                        // A second copy of the same file replaced the first, whose removal
-                        // was cut short: the older copy is a duplicate, not a file of ours.
-                        if present.remove(&older) {
-                            std::fs::remove_file(self.path(&older))?;
-                        }
-                    }
-                }
-                None => index.push(found.entry),
-            }
-            pending.insert(
-                name,
-                Pending {
-                    journal: found.path,
-                    file_id,
-                },
-            );
-            report.replayed += 1;
-        }
-        Ok(())
-    }
-
-    /// Names of the content files in the folder: regular files with a name not reserved for
-    /// our own files.
-    fn content_names(&self) -> io::Result<BTreeSet<String>> {
-        let mut out = BTreeSet::new();
-        for entry in std::fs::read_dir(&self.inner.dir)? {
-            let entry = entry?;
-            // A name that is not UTF-8 was not stored by us; leave it alone.
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if !names::is_reserved(&name) && entry.file_type()?.is_file() {
-                out.insert(name);
-            }
-        }
-        Ok(out)
-    }
-
-    fn remove_leftover_temp_files(&self) -> io::Result<()> {
-        for entry in std::fs::read_dir(&self.inner.dir)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                std::fs::remove_file(entry.path())?;
-            }
-        }
-        Ok(())
-    }
-
     fn path(&self, name: &str) -> PathBuf {
         self.inner.dir.join(name)
     }
@@ -594,51 +393,9 @@ impl Store {
     }
 }
 
-/// The entries of a `metadata.json` (ours or the Python peers' layout); `None` when the bytes
-/// are not one.
-pub fn parse_index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
-    let map: BTreeMap<String, StoredEntry> = serde_json::from_slice(bytes).ok()?;
-    Some(map.into_values().map(IndexEntry::from).collect())
-}
-
 /// The canonical `file_size`: bytes / 1048576 as an unrounded float.
 pub fn size_in_mb(bytes: u64) -> Verbatim {
     Verbatim::float(bytes as f64 / 1048576.0)
-}
-
-impl From<StoredEntry> for IndexEntry {
-    fn from(e: StoredEntry) -> Self {
-        IndexEntry {
-            meta: FileMeta {
-                file_id: e.file_id,
-                file_name: e.file_name,
-                file_size: e.file_size,
-                file_owner: e.file_owner,
-                file_timestamp: e.file_timestamp,
-            },
-            holders: e.peers_with_file,
-            stored_as: if e.has_copy {
-                e.stored_as.or(Some(String::new()))
-            } else {
-                None
-            },
-        }
-    }
-}
-
-impl From<IndexEntry> for StoredEntry {
-    fn from(e: IndexEntry) -> Self {
-        StoredEntry {
-            file_name: e.meta.file_name,
-            file_size: e.meta.file_size,
-            file_id: e.meta.file_id,
-            file_owner: e.meta.file_owner,
-            file_timestamp: e.meta.file_timestamp,
-            has_copy: e.stored_as.is_some(),
-            peers_with_file: e.holders,
-            stored_as: e.stored_as,
-        }
-    }
 }
 
 #[cfg(test)]
