@@ -22,25 +22,25 @@
 //! cargo run --release -p backend --bin chaos -- [--kills 100] [--seed N]
 //! ```
 
-use anyhow::{anyhow, bail, Context, Result};
+mod folder;
+mod peers;
+
+use anyhow::{bail, Context, Result};
 use backend::protocol;
 use backend::store::{self, IndexEntry};
 use clap::Parser;
+use folder::{held, names_in, stage, temp_files, Stage};
+use peers::{fetch, get_json, upload, PeerProcess};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::{FileDto, PeerDto};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitCode};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How long a peer may take to print its addresses.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the two peers may take to learn of each other, or of a file.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the API is polled while waiting.
@@ -102,33 +102,6 @@ impl Role {
             Role::PushReceiver => "push, receiver",
             Role::GetReceiver => "get, receiver",
             Role::GetServer => "get, server",
-        }
-    }
-}
-
-/// How far the round's file had got in the killed peer's folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Stage {
-    /// No trace of it yet.
-    NotStarted,
-    /// Content arriving in a temporary file.
-    Writing,
-    /// Its commit journal written, the content not yet renamed into place.
-    Journaled,
-    /// In place under its name, not yet in `metadata.json`.
-    Landed,
-    /// Listed in `metadata.json`.
-    Saved,
-}
-
-impl Stage {
-    fn label(self) -> &'static str {
-        match self {
-            Stage::NotStarted => "not started",
-            Stage::Writing => "writing",
-            Stage::Journaled => "journaled",
-            Stage::Landed => "landed, unsaved",
-            Stage::Saved => "saved",
         }
     }
 }
@@ -545,243 +518,10 @@ impl World {
     }
 }
 
-/// The stage the file `name` had reached in a killed peer's folder.
-fn stage(dir: &Path, name: &str) -> Stage {
-    if held(dir, name) {
-        return Stage::Saved;
-    }
-    let names = names_in(dir).unwrap_or_default();
-    for journal in names
-        .iter()
-        .filter(|n| n.starts_with(store::JOURNAL_PREFIX))
-    {
-        let Some(stored_as) = journaled(&dir.join(journal), name) else {
-            continue;
-        };
-        return if dir.join(stored_as).exists() {
-            Stage::Landed
-        } else {
-            Stage::Journaled
-        };
-    }
-    // Rounds run one at a time: content nobody lists is this round's file.
-    let index = fs::read(dir.join("metadata.json"))
-        .ok()
-        .and_then(|bytes| store::parse_index(&bytes))
-        .unwrap_or_default();
-    let listed = |n: &String| index.iter().any(|e| e.stored_as.as_ref() == Some(n));
-    if names.iter().any(|n| !store::is_reserved(n) && !listed(n)) {
-        return Stage::Landed;
-    }
-    let metadata_temp = format!("{}metadata.json", store::TEMP_PREFIX);
-    if names
-        .iter()
-        .any(|n| n.starts_with(store::TEMP_PREFIX) && !n.starts_with(&metadata_temp))
-    {
-        Stage::Writing
-    } else {
-        Stage::NotStarted
-    }
-}
-
-/// The stored name a journal gives to the file `name`, if it is that file's journal.
-fn journaled(path: &Path, name: &str) -> Option<String> {
-    let record: serde_json::Value = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
-    let entry = record.get("entry")?;
-    if entry.get("file_name")?.as_str()? != name {
-        return None;
-    }
-    Some(entry.get("stored_as")?.as_str()?.to_string())
-}
-
-/// Whether the folder's `metadata.json` lists `name` as held.
-fn held(dir: &Path, name: &str) -> bool {
-    fs::read(dir.join("metadata.json"))
-        .ok()
-        .and_then(|bytes| store::parse_index(&bytes))
-        .is_some_and(|index| {
-            index
-                .iter()
-                .any(|e| e.meta.file_name == name && e.stored_as.is_some())
-        })
-}
-
-fn temp_files(dir: &Path) -> Result<Vec<String>> {
-    Ok(names_in(dir)?
-        .into_iter()
-        .filter(|n| n.starts_with(store::TEMP_PREFIX))
-        .collect())
-}
-
-fn names_in(dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        names.push(entry?.file_name().to_string_lossy().into_owned());
-    }
-    names.sort();
-    Ok(names)
-}
-
 /// The bytes of a file this run made: `size` pseudo-random bytes from `seed`.
 fn content(made: &Made) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(made.seed);
     let mut bytes = vec![0u8; made.size as usize];
     rng.fill(&mut bytes[..]);
     bytes
-}
-
-/// A running `peer` child process and its ports.
-struct PeerProcess {
-    child: Child,
-    /// Kept open so the peer's console sees no end of input.
-    _stdin: Option<ChildStdin>,
-    p2p_port: u16,
-    http_port: u16,
-}
-
-impl PeerProcess {
-    /// Starts a peer on loopback with free ports and fast timers, and waits for its addresses.
-    fn start(bin: &Path, id: &str, storage: &Path, bootstrap: &str) -> Result<Self> {
-        let mut child = Command::new(bin)
-            .args([id, "127.0.0.1", "0", "0", "--bootstrap", bootstrap])
-            .arg("--storage")
-            .arg(storage)
-            .args(["--auto-fetch", "0", "--gossip-interval", "200ms"])
-            .args(["--peer-timeout", "600s", "--p2p-bind", "127.0.0.1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("no stdout pipe"))?;
-        let mut process = PeerProcess {
-            child,
-            _stdin: stdin,
-            p2p_port: 0,
-            http_port: 0,
-        };
-        // Forward stdout lines until the peer exits, so its pipe never fills up.
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = lines_tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        while process.p2p_port == 0 || process.http_port == 0 {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let line = lines_rx
-                .recv_timeout(wait)
-                .map_err(|_| anyhow!("peer {id} did not print its addresses"))?;
-            if let Some(port) = port_after(&line, " listening for peers on ") {
-                process.p2p_port = port;
-            } else if let Some(port) = port_after(&line, "dashboard: http://") {
-                process.http_port = port;
-            }
-        }
-        Ok(process)
-    }
-}
-
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The port of the `host:port` that follows `marker` in `line`.
-fn port_after(line: &str, marker: &str) -> Option<u16> {
-    let rest = line.split_once(marker)?.1;
-    let authority = rest.split(['/', ' ']).next()?;
-    authority.rsplit_once(':')?.1.parse().ok()
-}
-
-/// Uploads `bytes` as `name` to the peer's API (which stores and pushes it); returns the new
-/// file, or an error if the peer died meanwhile.
-fn upload(port: u16, name: &str, bytes: &[u8]) -> Result<Option<FileDto>> {
-    let boundary = "chaos-boundary-7f3a";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-         Content-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let content_type = format!("multipart/form-data; boundary={boundary}");
-    let (status, reply) = http(port, "POST", "/api/files", &content_type, &body)?;
-    if status != 201 {
-        bail!("upload of {name}: HTTP {status}: {reply}");
-    }
-    Ok(Some(serde_json::from_str(&reply)?))
-}
-
-/// Starts a fetch of `file_id` on the peer.
-fn fetch(port: u16, file_id: &str) -> Result<()> {
-    let (status, reply) = http(
-        port,
-        "POST",
-        &format!("/api/files/{file_id}/fetch"),
-        "",
-        &[],
-    )?;
-    if status != 202 {
-        bail!("fetch of {file_id}: HTTP {status}: {reply}");
-    }
-    Ok(())
-}
-
-/// `GET path`, decoded from JSON.
-fn get_json<T: serde::de::DeserializeOwned>(port: u16, path: &str) -> Result<T> {
-    let (status, body) = http(port, "GET", path, "", &[])?;
-    if status != 200 {
-        bail!("GET {path}: HTTP {status}: {body}");
-    }
-    serde_json::from_str(&body).with_context(|| format!("GET {path}: unexpected reply {body}"))
-}
-
-/// A minimal HTTP/1.1 exchange with `127.0.0.1:port`; returns the status and the body. The
-/// API answers JSON with a `Content-Length`, so the body is what follows the head.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &[u8],
-) -> Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .with_context(|| format!("{method} {path}: connecting"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n",
-        body.len()
-    );
-    if !content_type.is_empty() {
-        request.push_str(&format!("Content-Type: {content_type}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow!("{method} {path}: truncated response"))?;
-    let head = String::from_utf8_lossy(&response[..split]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| anyhow!("{method} {path}: bad status line"))?;
-    Ok((
-        status,
-        String::from_utf8_lossy(&response[split + 4..]).into_owned(),
-    ))
 }
