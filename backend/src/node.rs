@@ -127,7 +127,7 @@ impl Node {
     /// Opens the storage, binds both listeners (P2P first, before any GOSSIP), and starts
     /// serving, gossiping, sweeping, persisting and auto-fetching.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
-        let (store, index, report) = Store::open(&config.storage, &config.peer_id)
+        let (store, index, report) = Store::open(&config.storage)
             .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
         let p2p = TcpListener::bind(config.p2p_bind)
             .await
@@ -161,23 +161,18 @@ impl Node {
                 ),
             );
         }
-        if report.adopted > 0 {
-            peer.log(
-                LogLevel::Info,
-                format!(
-                    "indexed {} found in the storage folder",
-                    count(report.adopted, "file")
-                ),
-            );
+        if report.rebuilt || report.replayed > 0 {
+            let saver = peer.clone();
+            tokio::task::spawn_blocking(move || saver.save_index())
+                .await?
+                .context("cannot write metadata.json")?;
         }
-        if report.rebuilt || report.adopted > 0 {
-            peer.save_index().context("cannot write metadata.json")?;
-        }
-
         // Every task is the peer's, so that stopping the peer stops them all.
         let cancel = peer.cancel_token().clone();
+        // Subscribed before anything can change the index, so no change goes unsaved.
+        peer.spawn(persist(peer.clone(), peer.dirty()));
         peer.spawn(net::server::serve(p2p, peer.clone()));
-        peer.spawn(persist(peer.clone()));
+        adopt(&peer, report.to_adopt);
         let app = api::router(api::ApiState::new(
             peer.clone(),
             config.api_token.clone(),
@@ -224,8 +219,11 @@ impl Node {
         {
             tracing::warn!("some tasks did not stop within 10 s");
         }
-        if let Err(e) = self.peer.save_index() {
-            tracing::error!("cannot save metadata.json: {e}");
+        let saver = self.peer.clone();
+        match tokio::task::spawn_blocking(move || saver.save_index()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("cannot save metadata.json: {e}"),
+            Err(e) => tracing::error!("cannot save metadata.json: {e}"),
         }
     }
 }
@@ -251,9 +249,36 @@ fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
     receiver
 }
 
+/// Hashes and indexes as ours, in the background, the files found in the storage folder that
+/// no entry describes, so a big folder holds back neither the listeners nor the console nor
+/// the API.
+fn adopt(peer: &Peer, names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let adopter = peer.clone();
+    peer.spawn(async move {
+        let mut added = 0;
+        for name in names {
+            match adopter.store().adopt(&name, adopter.id()).await {
+                Ok(entry) => added += usize::from(adopter.add_adopted(entry)),
+                Err(e) => adopter.log(LogLevel::Warn, format!("cannot index {name}: {e}")),
+            }
+        }
+        if added > 0 {
+            adopter.log(
+                LogLevel::Info,
+                format!(
+                    "indexed {} found in the storage folder",
+                    count(added, "file")
+                ),
+            );
+        }
+    });
+}
+
 /// Saves the index whenever it changes; a burst of changes is one write.
-async fn persist(peer: Peer) {
-    let mut dirty = peer.dirty();
+async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>) {
     while dirty.changed().await.is_ok() {
         dirty.borrow_and_update();
         let saver = peer.clone();

@@ -19,7 +19,7 @@ struct Fixture {
 
 fn fixture_with(token: Option<&str>, max_file: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let (store, index, _) = Store::open(dir.path(), "me").unwrap();
+    let (store, index, _) = Store::open(dir.path()).unwrap();
     let config = PeerConfig {
         peer_id: "me".into(),
         host: "peer.example.org".into(),

@@ -326,9 +326,7 @@ impl Peer {
 
     fn remove_copy(&self, record: &state::FileRecord) {
         if let Some(stored_as) = &record.stored_as {
-            if let Err(e) = self.inner.store.remove(stored_as) {
-                self.log(LogLevel::Warn, format!("could not remove {stored_as}: {e}"));
-            }
+            self.inner.store.remove(stored_as);
         }
         self.apply(vec![Change::FileRemoved(record.meta.file_id.clone())]);
     }
@@ -395,16 +393,36 @@ impl Peer {
             Ok(replaced) => {
                 if let Some(old) = replaced {
                     // A second copy of the same content arrived; keep one.
-                    let _ = self.inner.store.remove(&old);
+                    self.inner.store.remove(&old);
                 }
                 self.apply(vec![Change::FileChanged(meta.file_id.clone())]);
                 Ok(())
             }
             Err(state::Deleted) => {
-                let _ = self.inner.store.remove(&stored_as);
+                self.inner.store.remove(&stored_as);
                 Err("the file was deleted by its owner".to_string())
             }
         }
+    }
+
+    /// Indexes a file found in the storage folder as ours (see `Store::adopt`); false when
+    /// we already hold that id or its owner deleted it, and the file is left alone.
+    pub fn add_adopted(&self, entry: IndexEntry) -> bool {
+        let Some(stored_as) = entry.stored_as else {
+            return false;
+        };
+        let added = {
+            let mut state = lock(&self.inner.state);
+            let held = state
+                .files
+                .get(&entry.meta.file_id)
+                .is_some_and(|r| r.stored_as.is_some());
+            !held && state.hold(&entry.meta, stored_as).is_ok()
+        };
+        if added {
+            self.apply(vec![Change::FileChanged(entry.meta.file_id)]);
+        }
+        added
     }
 
     fn transfer_started(

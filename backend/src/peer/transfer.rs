@@ -107,7 +107,7 @@ impl Peer {
         }
         let stored_as = self
             .store()
-            .commit(temp, &meta.file_name, &meta.file_id)
+            .commit(temp, &meta)
             .await
             .map_err(|e| format!("could not store: {e}"))?;
         self.record_copy(&meta, stored_as)?;

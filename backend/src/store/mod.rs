@@ -1,96 +1,61 @@
 //! The storage folder and `metadata.json`: the only code that touches the disk.
 //!
 //! Invariants: every write is atomic (a hidden temporary file in the folder, renamed into place
-//! only when complete and, for received files, verified); a stored file is never overwritten
-//! (two files with the same name both survive under different names); names from the network
-//! never become paths (see [`names`]); a corrupt `metadata.json` is renamed aside, never lost.
+//! only when complete and, for received files, verified); a file lands under a content name
+//! only after its commit journal is durable (see [`journal`]), so a crash at any instant never
+//! turns a received file into one of ours; a stored file is never overwritten (two files with
+//! the same name both survive under different names); names from the network never become
+//! paths and never take a name reserved for our own files (see [`names`]); a corrupt
+//! `metadata.json` is set aside, never lost. Every call that touches the disk from the async
+//! side runs on tokio's blocking threads.
 
+mod journal;
+mod metadata;
 mod names;
+mod open;
+
+pub use journal::PREFIX as JOURNAL_PREFIX;
+use metadata::StoredEntry;
+pub use metadata::{parse_index, IndexEntry};
+pub use names::is_reserved;
+pub use open::OpenReport;
 
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
 
 const METADATA: &str = "metadata.json";
 /// Prefix of temporary files; hidden, so a rescan never mistakes them for content.
-const TEMP_PREFIX: &str = ".tmp-";
+pub const TEMP_PREFIX: &str = ".tmp-";
 /// The log file's name (hidden for the same reason).
 pub const LOG_FILE: &str = ".peer.log";
+/// How many names a commit tries before giving up (only reached when the folder is unusable).
+const NAME_TRIES: usize = 10_000;
 
-/// One file of the index as it is persisted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IndexEntry {
-    /// The wire description, values verbatim.
-    pub meta: FileMeta,
-    /// Peers recorded as holding a copy.
-    pub holders: Vec<String>,
-    /// Our copy's name in the storage folder, if we hold one.
-    pub stored_as: Option<String>,
-}
-
-/// `metadata.json`'s entry layout, a superset of the Python peers' (`has_copy`,
-/// `peers_with_file`), so their files load too.
-#[derive(Serialize, Deserialize)]
-struct StoredEntry {
-    file_name: String,
-    file_size: Verbatim,
-    file_id: String,
-    file_owner: String,
-    file_timestamp: Verbatim,
-    #[serde(with = "yes_no")]
-    has_copy: bool,
-    #[serde(default)]
-    peers_with_file: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    stored_as: Option<String>,
-}
-
-/// `has_copy` is `"yes"`/`"no"` in the Python layout; accept booleans too.
-mod yes_no {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if *v { "yes" } else { "no" })
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum YesNo {
-            Bool(bool),
-            Text(String),
-        }
-        Ok(match YesNo::deserialize(d)? {
-            YesNo::Bool(b) => b,
-            YesNo::Text(t) => t.eq_ignore_ascii_case("yes") || t.eq_ignore_ascii_case("true"),
-        })
-    }
-}
-
-/// What opening the folder found, besides the index.
-#[derive(Debug, Default)]
-pub struct OpenReport {
-    /// Where a corrupt `metadata.json` was moved.
-    pub corrupt_moved_to: Option<PathBuf>,
-    /// The index was rebuilt by scanning the folder.
-    pub rebuilt: bool,
-    /// Files found in the folder but not in the index, now added as ours.
-    pub adopted: usize,
-}
-
-/// The storage folder. Cheap to share behind an `Arc`; methods are safe to call concurrently.
+/// The storage folder. Cheap to clone; methods are safe to call concurrently.
+#[derive(Clone)]
 pub struct Store {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
     dir: PathBuf,
-    /// Serialises choosing a free name and renaming into it, so two commits never collide.
-    naming: Mutex<()>,
-    /// Serialises writes of `metadata.json`: a background save still running when its task
-    /// was stopped and the final save at shutdown share one temporary file.
+    /// Files landed but not yet in a saved `metadata.json`, by stored name. Locked while a
+    /// name is chosen and renamed into, so two commits never collide and a name whose journal
+    /// is still live is never reused.
+    pending: Mutex<HashMap<String, Pending>>,
+    /// Serialises writes of `metadata.json`, so a save still running when its task was
+    /// stopped cannot replace the final one made at shutdown.
     saving: Mutex<()>,
+}
+
+struct Pending {
+    journal: PathBuf,
+    file_id: String,
 }
 
 /// A file being received or imported: written to a hidden temporary file and hashed on the way.
@@ -129,6 +94,8 @@ impl TempFile {
 
 impl Drop for TempFile {
     fn drop(&mut self) {
+        // Synchronous: a drop cannot wait, and a removal sent elsewhere could outlive the
+        // transfer that reports it finished. It is one unlink of a file nobody else knows.
         if !self.committed {
             let _ = std::fs::remove_file(&self.path);
         }
@@ -142,88 +109,47 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-impl Store {
-    /// Opens (creating) the folder and loads the index: from `metadata.json`, or by scanning the
-    /// folder when it is absent or unreadable. Files present but unknown are adopted as owned
-    /// by `owner`; entries whose copy vanished lose `stored_as`.
-    pub fn open(dir: &Path, owner: &str) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
-        std::fs::create_dir_all(dir)?;
-        let store = Store {
-            dir: dir.to_path_buf(),
-            naming: Mutex::new(()),
-            saving: Mutex::new(()),
-        };
-        let mut report = OpenReport::default();
-        store.remove_leftover_temp_files()?;
-        let mut index = match std::fs::read(dir.join(METADATA)) {
-            Ok(bytes) => match parse_index(&bytes) {
-                Some(index) => index,
-                None => {
-                    let aside = dir.join(format!("{METADATA}.corrupt-{}", unix_now()));
-                    std::fs::rename(dir.join(METADATA), &aside)?;
-                    report.corrupt_moved_to = Some(aside);
-                    report.rebuilt = true;
-                    Vec::new()
-                }
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                report.rebuilt = true;
-                Vec::new()
-            }
-            Err(e) => return Err(e),
-        };
-        let present = store.content_names()?;
-        let mut claimed: Vec<String> = Vec::new();
-        for entry in &mut index {
-            if entry.stored_as.as_deref() == Some("") {
-                // The Python layout has no `stored_as`: its copies sit under their plain names.
-                entry.stored_as = Some(names::sanitize(&entry.meta.file_name));
-            }
-            // A copy must exist, and one file backs one entry only.
-            entry.stored_as = entry
-                .stored_as
-                .take()
-                .filter(|name| present.contains(name) && !claimed.contains(name));
-            claimed.extend(entry.stored_as.clone());
-        }
-        for name in present {
-            if !claimed.contains(&name) {
-                index.push(store.adopt(&name, owner)?);
-                report.adopted += 1;
-            }
-        }
-        Ok((store, index, report))
-    }
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-    /// Names of the content files in the folder (not hidden, not metadata).
-    fn content_names(&self) -> io::Result<Vec<String>> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.starts_with(METADATA) || !entry.file_type()?.is_file()
-            {
-                continue;
-            }
-            out.push(name);
-        }
-        out.sort();
-        Ok(out)
+/// Makes the folder's entries (a rename, a new file) durable, not only the files' bytes.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
     }
-
-    fn remove_leftover_temp_files(&self) -> io::Result<()> {
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                std::fs::remove_file(entry.path())?;
-            }
-        }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
         Ok(())
     }
+}
 
-    /// Indexes a file found in the folder: owned by us, timestamp = its integer mtime.
-    fn adopt(&self, name: &str, owner: &str) -> io::Result<IndexEntry> {
-        let path = self.dir.join(name);
+/// Runs filesystem work on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(io::Error::other)?
+}
+
+impl Store {
+    fn path(&self, name: &str) -> PathBuf {
+        self.inner.dir.join(name)
+    }
+
+    /// Hashes a file found in the folder (one of [`OpenReport::to_adopt`]) into an entry owned
+    /// by `owner`, timestamped with its integer mtime, so the same file gets the same id
+    /// again after a restart.
+    pub async fn adopt(&self, name: &str, owner: &str) -> io::Result<IndexEntry> {
+        let (store, name, owner) = (self.clone(), name.to_string(), owner.to_string());
+        blocking(move || store.adopt_now(&name, &owner)).await
+    }
+
+    fn adopt_now(&self, name: &str, owner: &str) -> io::Result<IndexEntry> {
+        let path = self.path(name);
         let mtime = std::fs::metadata(&path)?
             .modified()?
             .duration_since(UNIX_EPOCH)
@@ -254,11 +180,12 @@ impl Store {
         })
     }
 
-    /// Writes the index that `snapshot` gives to `metadata.json` atomically. One save at a
-    /// time, and the snapshot is taken once it is this save's turn, so an older index never
-    /// overwrites a newer one.
+    /// Writes the index that `snapshot` gives to `metadata.json` atomically and durably, then
+    /// deletes the journals of the files it lists. One save at a time, and the snapshot is
+    /// taken once it is this save's turn, so an older index never overwrites a newer one.
+    /// Blocking: call it from a blocking thread.
     pub fn save(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
-        let _saving = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        let _saving = lock(&self.inner.saving);
         let index = snapshot();
         let map: BTreeMap<&str, StoredEntry> = index
             .iter()
@@ -270,20 +197,46 @@ impl Store {
             })
             .collect();
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
-        let temp = self.dir.join(format!("{TEMP_PREFIX}{METADATA}"));
+        // A fresh name each time: a leftover of a crash is then told apart from a save
+        // running after the restart.
+        let temp = self.path(&format!(
+            "{TEMP_PREFIX}{METADATA}-{:016x}",
+            rand::random::<u64>()
+        ));
         {
             let mut file = std::fs::File::create(&temp)?;
             file.write_all(&json)?;
             file.sync_all()?;
         }
-        std::fs::rename(&temp, self.dir.join(METADATA))
+        std::fs::rename(&temp, self.path(METADATA))?;
+        // The journals go only once the new metadata.json itself is durable.
+        sync_dir(&self.inner.dir)?;
+        self.forget_journals_listed_in(&index);
+        Ok(())
+    }
+
+    fn forget_journals_listed_in(&self, index: &[IndexEntry]) {
+        let listed: HashSet<(&str, &str)> = index
+            .iter()
+            .filter_map(|e| Some((e.meta.file_id.as_str(), e.stored_as.as_deref()?)))
+            .collect();
+        lock(&self.inner.pending).retain(|name, pending| {
+            if !listed.contains(&(pending.file_id.as_str(), name.as_str())) {
+                return true;
+            }
+            match journal::remove(&pending.journal) {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::warn!("cannot remove {}: {e}", pending.journal.display());
+                    true
+                }
+            }
+        });
     }
 
     /// Starts a temporary file for incoming content.
     pub async fn temp_file(&self) -> io::Result<TempFile> {
-        let path = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
+        let path = self.path(&format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -298,23 +251,52 @@ impl Store {
         })
     }
 
-    /// Moves a complete temporary file into place under a safe, unused name derived from
-    /// `file_name`; returns that name.
-    pub async fn commit(
-        &self,
-        mut temp: TempFile,
-        file_name: &str,
-        file_id: &str,
-    ) -> io::Result<String> {
+    /// Moves a complete temporary file into place as the copy of `meta`, under a safe, unused
+    /// name derived from its `file_name`; returns that name. The caller has checked the
+    /// content against the id. Once this returns, the copy survives a crash under this id.
+    pub async fn commit(&self, mut temp: TempFile, meta: &FileMeta) -> io::Result<String> {
         temp.file.flush().await?;
         temp.file.get_ref().sync_all().await?;
-        let _naming = self.naming.lock().unwrap_or_else(|e| e.into_inner());
-        let clean = names::sanitize(file_name);
-        let name = names::candidates(&clean, file_id)
-            .find(|name| !self.dir.join(name).exists())
-            .expect("the candidates never end");
-        std::fs::rename(&temp.path, self.dir.join(&name))?;
+        let (store, meta) = (self.clone(), meta.clone());
+        // Dropped midway (its task cancelled), the commit still finishes or fails whole.
+        blocking(move || store.land(temp, meta)).await
+    }
+
+    /// The steps of a commit, each durable before the next: the content (synced by the
+    /// caller), the journal, the rename. A crash before the rename leaves a journal without
+    /// its file (deleted at start-up) and a temporary file (deleted too): the file is gone.
+    /// A crash after it leaves the file and its journal: the file is kept under its id.
+    fn land(&self, mut temp: TempFile, meta: FileMeta) -> io::Result<String> {
+        let mut pending = lock(&self.inner.pending);
+        let name = names::candidates(&names::sanitize(&meta.file_name), &meta.file_id)
+            .take(NAME_TRIES)
+            .find(|name| {
+                !pending.contains_key(name) && matches!(self.path(name).try_exists(), Ok(false))
+            })
+            .ok_or_else(|| io::Error::other("no free name in the storage folder"))?;
+        let entry = IndexEntry {
+            meta,
+            holders: Vec::new(),
+            stored_as: Some(name.clone()),
+        };
+        let journal = journal::write(&self.inner.dir, &entry, temp.len)?;
+        let renamed =
+            sync_dir(&self.inner.dir).and_then(|()| std::fs::rename(&temp.path, self.path(&name)));
+        if let Err(e) = renamed {
+            let _ = journal::remove(&journal);
+            return Err(e);
+        }
         temp.committed = true;
+        pending.insert(
+            name.clone(),
+            Pending {
+                journal,
+                file_id: entry.meta.file_id,
+            },
+        );
+        if let Err(e) = sync_dir(&self.inner.dir) {
+            tracing::warn!("cannot sync the storage folder: {e}");
+        }
         Ok(name)
     }
 
@@ -360,7 +342,7 @@ impl Store {
             file_owner: owner.to_string(),
             file_timestamp: timestamp,
         };
-        let stored_as = self.commit(temp, file_name, &meta.file_id).await?;
+        let stored_as = self.commit(temp, &meta).await?;
         Ok(IndexEntry {
             meta,
             holders: Vec::new(),
@@ -370,70 +352,50 @@ impl Store {
 
     /// Opens a stored copy for reading; returns the file and its length.
     pub async fn open_file(&self, stored_as: &str) -> io::Result<(tokio::fs::File, u64)> {
-        let file = tokio::fs::File::open(self.dir.join(stored_as)).await?;
+        let file = tokio::fs::File::open(self.path(stored_as)).await?;
         let len = file.metadata().await?.len();
         Ok((file, len))
     }
 
-    /// Deletes a stored copy.
-    pub fn remove(&self, stored_as: &str) -> io::Result<()> {
-        match std::fs::remove_file(self.dir.join(stored_as)) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+    /// Deletes a stored copy, on a blocking thread when called inside the runtime (without
+    /// waiting for it); a failure is logged.
+    pub fn remove(&self, stored_as: &str) {
+        let (store, name) = (self.clone(), stored_as.to_string());
+        let work = move || {
+            if let Err(e) = store.remove_now(&name) {
+                tracing::warn!("could not remove {name}: {e}");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(work)),
+            Err(_) => work(),
         }
+    }
+
+    /// The content first, then its journal: a crash in between leaves a journal without its
+    /// file, which start-up deletes. The name stays reserved until both are gone.
+    fn remove_now(&self, name: &str) -> io::Result<()> {
+        let mut pending = lock(&self.inner.pending);
+        match std::fs::remove_file(self.path(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        if let Some(done) = pending.get(name) {
+            journal::remove(&done.journal)?;
+            pending.remove(name);
+        }
+        Ok(())
     }
 
     /// The folder.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.inner.dir
     }
-}
-
-/// The entries of a `metadata.json` (ours or the Python peers' layout); `None` when the bytes
-/// are not one.
-pub fn parse_index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
-    let map: BTreeMap<String, StoredEntry> = serde_json::from_slice(bytes).ok()?;
-    Some(map.into_values().map(IndexEntry::from).collect())
 }
 
 /// The canonical `file_size`: bytes / 1048576 as an unrounded float.
 pub fn size_in_mb(bytes: u64) -> Verbatim {
     Verbatim::float(bytes as f64 / 1048576.0)
-}
-
-impl From<StoredEntry> for IndexEntry {
-    fn from(e: StoredEntry) -> Self {
-        IndexEntry {
-            meta: FileMeta {
-                file_id: e.file_id,
-                file_name: e.file_name,
-                file_size: e.file_size,
-                file_owner: e.file_owner,
-                file_timestamp: e.file_timestamp,
-            },
-            holders: e.peers_with_file,
-            stored_as: if e.has_copy {
-                e.stored_as.or(Some(String::new()))
-            } else {
-                None
-            },
-        }
-    }
-}
-
-impl From<IndexEntry> for StoredEntry {
-    fn from(e: IndexEntry) -> Self {
-        StoredEntry {
-            file_name: e.meta.file_name,
-            file_size: e.meta.file_size,
-            file_id: e.meta.file_id,
-            file_owner: e.meta.file_owner,
-            file_timestamp: e.meta.file_timestamp,
-            has_copy: e.stored_as.is_some(),
-            peers_with_file: e.holders,
-            stored_as: e.stored_as,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,26 @@
-//! Turning names from strangers into safe file names inside the storage folder.
+//! Turning names from strangers into safe file names inside the storage folder, and telling
+//! our own files (metadata, journals, temporary files, the log) apart from content.
 
 /// The longest stored name, in bytes (file systems allow 255).
 const MAX_NAME: usize = 180;
 
+/// Where a corrupt `metadata.json` is moved: this prefix, then digits and dashes.
+pub const CORRUPT_PREFIX: &str = "metadata.json.corrupt-";
+
+/// Whether `name` is one of our own files rather than content: every hidden name (temporary
+/// files, commit journals, the log), `metadata.json`, and its corrupt copies set aside. The
+/// start-up scan skips exactly these, and [`sanitize`] never yields one, so no stored file is
+/// ever mistaken for ours.
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with('.')
+        || name == super::METADATA
+        || name.strip_prefix(CORRUPT_PREFIX).is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        })
+}
+
 /// A name that is a single plain path component: no separators, no `..`, no control
-/// characters, no leading dot (hidden files are ours), never empty.
+/// characters, no leading dot (hidden files are ours), never a reserved name, never empty.
 pub fn sanitize(name: &str) -> String {
     let mut clean: String = name
         .chars()
@@ -16,7 +32,7 @@ pub fn sanitize(name: &str) -> String {
         .collect();
     let trimmed = clean.trim_matches(|c: char| c.is_whitespace() || c == '.');
     clean = trimmed.to_string();
-    if clean.is_empty() || clean == "metadata.json" {
+    if clean.is_empty() || is_reserved(&clean) {
         clean = format!("file_{clean}");
     }
     if clean.len() > MAX_NAME {
@@ -62,8 +78,40 @@ mod tests {
         check("nul\0byte\n", "nul_byte_");
         check("C:\\Windows", "C__Windows");
         check("metadata.json", "file_metadata.json");
+        check(
+            "metadata.json.corrupt-1749713822",
+            "file_metadata.json.corrupt-1749713822",
+        );
+        check(".tmp-0123456789abcdef", "tmp-0123456789abcdef");
+        check(".commit-0123456789abcdef", "commit-0123456789abcdef");
+        check(".peer.log", "peer.log");
         check("café.txt", "café.txt");
         assert_eq!(sanitize(&"é".repeat(200)).len(), 180);
+    }
+
+    #[test]
+    fn only_our_own_names_are_reserved() {
+        for ours in [
+            "metadata.json",
+            "metadata.json.corrupt-1749713822",
+            "metadata.json.corrupt-1749713822-2",
+            ".tmp-metadata.json",
+            ".commit-00ff",
+            ".peer.log",
+        ] {
+            assert!(is_reserved(ours), "{ours}");
+        }
+        for content in [
+            "metadata.json.txt",
+            "metadata.jsonx",
+            "metadata.json.bak",
+            "metadata.json.corrupt-",
+            "metadata.json.corrupt-1.txt",
+            "xmetadata.json",
+            "peer.log",
+        ] {
+            assert!(!is_reserved(content), "{content}");
+        }
     }
 
     #[test]

@@ -18,13 +18,18 @@ fn place(dir: &Path, name: &str, mtime: u64) {
         .unwrap();
 }
 
-#[test]
-fn rebuilds_the_index_from_the_folder_with_the_real_ids() {
+#[tokio::test]
+async fn adopts_files_found_in_the_folder_with_the_real_ids() {
     let dir = tempfile::tempdir().unwrap();
     place(dir.path(), "bitcoin.pdf", 1749713822);
     place(dir.path(), "names.txt", 1749713836);
-    let (_store, index, report) = Store::open(dir.path(), "PROF").unwrap();
+    let (store, index, report) = Store::open(dir.path()).unwrap();
     assert!(report.rebuilt);
+    assert!(index.is_empty());
+    let mut index = Vec::new();
+    for name in &report.to_adopt {
+        index.push(store.adopt(name, "PROF").await.unwrap());
+    }
     let ids: Vec<(&str, &str)> = index
         .iter()
         .map(|e| (e.meta.file_name.as_str(), e.meta.file_id.as_str()))
@@ -51,10 +56,11 @@ fn corrupt_metadata_is_kept_aside() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(METADATA), b"{ not json").unwrap();
     place(dir.path(), "names.txt", 1749713836);
-    let (_store, index, report) = Store::open(dir.path(), "me").unwrap();
+    let (_store, index, report) = Store::open(dir.path()).unwrap();
     let aside = report.corrupt_moved_to.expect("moved aside");
     assert_eq!(std::fs::read(aside).unwrap(), b"{ not json");
-    assert_eq!(index.len(), 1);
+    assert!(index.is_empty());
+    assert_eq!(report.to_adopt, ["names.txt"]);
 }
 
 #[test]
@@ -62,7 +68,7 @@ fn python_metadata_loads_and_saves_verbatim() {
     let dir = tempfile::tempdir().unwrap();
     let original = std::fs::read_to_string(fixture("class-network-metadata.json")).unwrap();
     std::fs::write(dir.path().join(METADATA), &original).unwrap();
-    let (store, index, report) = Store::open(dir.path(), "me").unwrap();
+    let (store, index, report) = Store::open(dir.path()).unwrap();
     assert!(!report.rebuilt);
     assert_eq!(index.len(), 22);
     // No copies are in the folder, so none is claimed.
@@ -75,7 +81,7 @@ fn python_metadata_loads_and_saves_verbatim() {
     assert_eq!(elden.meta.file_size.json(), "922");
 
     store.save(|| index.clone()).unwrap();
-    let (_store, again, _) = Store::open(dir.path(), "me").unwrap();
+    let (_store, again, _) = Store::open(dir.path()).unwrap();
     assert_eq!(again, index);
     // Every foreign value is written back exactly as it was captured.
     let saved = std::fs::read_to_string(dir.path().join(METADATA)).unwrap();
@@ -92,26 +98,22 @@ fn python_metadata_loads_and_saves_verbatim() {
 #[tokio::test]
 async fn same_names_both_survive_and_hostile_names_stay_inside() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _, _) = Store::open(dir.path(), "me").unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
     let mut names = Vec::new();
     for (content, name) in [
         (&b"one"[..], "../../x"),
         (b"two", "../../x"),
         (b"three", "/etc/passwd"),
     ] {
-        let mut temp = store.temp_file().await.unwrap();
-        temp.write(content).await.unwrap();
-        let id = temp.file_id(&Verbatim::integer(1));
-        names.push(store.commit(temp, name, &id).await.unwrap());
+        names.push(land(&store, content, name, "alice").await.0);
     }
     assert_eq!(names[0], "_.._x");
     assert_ne!(names[0], names[1]);
     assert_eq!(names[2], "_etc_passwd");
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let on_disk: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
         .collect();
-    on_disk.sort();
     let mut expected = names.clone();
     expected.sort();
     assert_eq!(on_disk, expected);
@@ -121,9 +123,315 @@ async fn same_names_both_survive_and_hostile_names_stay_inside() {
 #[tokio::test]
 async fn a_dropped_temp_file_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _, _) = Store::open(dir.path(), "me").unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
     let mut temp = store.temp_file().await.unwrap();
     temp.write(b"partial").await.unwrap();
     drop(temp);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Commits `content` as a verified copy of a file named `name` owned by `owner`; returns the
+/// stored name and the description.
+async fn land(store: &Store, content: &[u8], name: &str, owner: &str) -> (String, FileMeta) {
+    let mut temp = store.temp_file().await.unwrap();
+    temp.write(content).await.unwrap();
+    let timestamp = Verbatim::integer(1749713822);
+    let meta = FileMeta {
+        file_id: temp.file_id(&timestamp),
+        file_name: name.to_string(),
+        file_size: size_in_mb(content.len() as u64),
+        file_owner: owner.to_string(),
+        file_timestamp: timestamp,
+    };
+    let stored_as = store.commit(temp, &meta).await.unwrap();
+    (stored_as, meta)
+}
+
+/// Every name in the folder, hidden ones included, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn journals(dir: &Path) -> usize {
+    listing(dir)
+        .iter()
+        .filter(|n| n.starts_with(journal::PREFIX))
+        .count()
+}
+
+/// The entry for `file_id`, after a restart.
+fn entry<'a>(index: &'a [IndexEntry], file_id: &str) -> &'a IndexEntry {
+    index
+        .iter()
+        .find(|e| e.meta.file_id == file_id)
+        .expect("indexed")
+}
+
+#[tokio::test]
+async fn a_received_file_keeps_its_id_across_a_crash_before_any_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"pushed to us", "notes.txt", "alice").await;
+    drop(store); // killed: metadata.json was never written
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+    let kept = entry(&index, &meta.file_id);
+    assert_eq!(kept.meta, meta);
+    assert_eq!(kept.stored_as.as_deref(), Some(stored_as.as_str()));
+}
+
+#[tokio::test]
+async fn our_new_file_keeps_its_id_across_a_crash_before_any_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let mut temp = store.temp_file().await.unwrap();
+    temp.write(b"uploaded").await.unwrap();
+    let ours = store.commit_owned(temp, "mine.txt", "me").await.unwrap();
+    drop(store);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(report.to_adopt.is_empty());
+    assert_eq!(index, [ours]);
+}
+
+#[tokio::test]
+async fn a_crash_before_the_rename_leaves_neither_file_nor_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    drop(store);
+    // The folder as the crash left it: journal written, content still under its temporary name.
+    std::fs::rename(
+        dir.path().join(&stored_as),
+        dir.path().join(".tmp-0000000000000001"),
+    )
+    .unwrap();
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(index.iter().all(|e| e.meta.file_id != meta.file_id));
+    assert!(report.to_adopt.is_empty());
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
+
+#[tokio::test]
+async fn a_journal_cut_short_by_a_crash_is_deleted_with_its_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, _) = land(&store, b"content", "notes.txt", "alice").await;
+    drop(store);
+    std::fs::rename(
+        dir.path().join(&stored_as),
+        dir.path().join(".tmp-0000000000000001"),
+    )
+    .unwrap();
+    let journal = dir.path().join(
+        listing(dir.path())
+            .into_iter()
+            .find(|n| n.starts_with(journal::PREFIX))
+            .unwrap(),
+    );
+    let bytes = std::fs::read(&journal).unwrap();
+    std::fs::write(&journal, &bytes[..bytes.len() / 2]).unwrap();
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(index.is_empty());
+    assert!(report.to_adopt.is_empty());
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
+
+#[tokio::test]
+async fn a_save_listing_a_landed_file_deletes_its_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    store.save(Vec::new).unwrap();
+    assert_eq!(journals(dir.path()), 1, "a save without the entry keeps it");
+    let listed = IndexEntry {
+        meta,
+        holders: Vec::new(),
+        stored_as: Some(stored_as),
+    };
+    store.save(|| vec![listed]).unwrap();
+    assert_eq!(journals(dir.path()), 0);
+}
+
+#[tokio::test]
+async fn a_crash_between_the_save_and_the_journal_deletion_keeps_one_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    let listed = IndexEntry {
+        meta,
+        holders: Vec::new(),
+        stored_as: Some(stored_as),
+    };
+    let journal = dir.path().join(
+        listing(dir.path())
+            .into_iter()
+            .find(|n| n.starts_with(journal::PREFIX))
+            .unwrap(),
+    );
+    let kept = std::fs::read(&journal).unwrap();
+    store.save(|| vec![listed.clone()]).unwrap();
+    drop(store);
+    std::fs::write(&journal, kept).unwrap();
+    let (store, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(index, [listed]);
+    assert!(report.to_adopt.is_empty());
+    store.save(|| index.clone()).unwrap();
+    assert_eq!(
+        journals(dir.path()),
+        0,
+        "the next save lists it and deletes the journal"
+    );
+}
+
+#[tokio::test]
+async fn a_journal_wins_over_an_older_entry_that_names_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (old_name, old) = land(&store, b"old", "notes.txt", "alice").await;
+    let saved = IndexEntry {
+        meta: old.clone(),
+        holders: Vec::new(),
+        stored_as: Some(old_name.clone()),
+    };
+    store.save(|| vec![saved]).unwrap();
+    store.remove_now(&old_name).unwrap(); // its owner deleted it; no save since
+    let (new_name, new) = land(&store, b"new", "notes.txt", "bob").await;
+    assert_eq!(new_name, old_name, "the freed name is reused");
+    drop(store);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(entry(&index, &old.file_id).stored_as, None);
+    assert_eq!(entry(&index, &new.file_id).stored_as, Some(new_name));
+    assert!(report.to_adopt.is_empty());
+}
+
+#[tokio::test]
+async fn an_older_duplicate_copy_is_removed_not_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (first, meta) = land(&store, b"twice", "notes.txt", "alice").await;
+    let saved = IndexEntry {
+        meta: meta.clone(),
+        holders: Vec::new(),
+        stored_as: Some(first.clone()),
+    };
+    store.save(|| vec![saved]).unwrap();
+    // A second copy replaced the first, and the crash came before the first was removed.
+    let (second, _) = land(&store, b"twice", "notes.txt", "alice").await;
+    drop(store);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(entry(&index, &meta.file_id).stored_as, Some(second.clone()));
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+    assert!(!dir.path().join(first).exists());
+}
+
+#[tokio::test]
+async fn a_removed_file_leaves_no_journal_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, _) = land(&store, b"content", "notes.txt", "alice").await;
+    store.remove_now(&stored_as).unwrap();
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
+
+#[test]
+fn files_put_in_the_folder_are_listed_for_adoption_not_indexed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    place(dir.path(), "names.txt", 1749713836);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(index.is_empty());
+    assert_eq!(report.to_adopt, ["names.txt"]);
+}
+
+#[test]
+fn a_second_corrupt_metadata_does_not_overwrite_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(METADATA), b"first").unwrap();
+    let (_, _, first) = Store::open(dir.path()).unwrap();
+    std::fs::write(dir.path().join(METADATA), b"second").unwrap();
+    let (_, _, second) = Store::open(dir.path()).unwrap();
+    let (first, second) = (
+        first.corrupt_moved_to.unwrap(),
+        second.corrupt_moved_to.unwrap(),
+    );
+    assert_ne!(first, second);
+    assert_eq!(std::fs::read(first).unwrap(), b"first");
+    assert_eq!(std::fs::read(second).unwrap(), b"second");
+}
+
+/// A file received under `name` (one that looks like ours) survives a save and a restart:
+/// still held, under a name the scan keeps, with its bytes.
+async fn check_survives_a_restart(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let content = format!("the file called {name}");
+    let (stored_as, meta) = land(&store, content.as_bytes(), name, "alice").await;
+    let listed = IndexEntry {
+        meta: meta.clone(),
+        holders: Vec::new(),
+        stored_as: Some(stored_as.clone()),
+    };
+    store.save(|| vec![listed]).unwrap();
+    drop(store);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(report.to_adopt.is_empty(), "{name}: {:?}", report.to_adopt);
+    assert_eq!(
+        entry(&index, &meta.file_id).stored_as.as_deref(),
+        Some(stored_as.as_str()),
+        "{name} is still held"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join(&stored_as)).unwrap(),
+        content.as_bytes(),
+        "{name}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_named_metadata_json_survives_a_restart() {
+    check_survives_a_restart("metadata.json").await;
+}
+
+#[tokio::test]
+async fn a_file_named_metadata_json_txt_survives_a_restart() {
+    check_survives_a_restart("metadata.json.txt").await;
+}
+
+#[tokio::test]
+async fn a_file_named_metadata_jsonx_survives_a_restart() {
+    check_survives_a_restart("metadata.jsonx").await;
+}
+
+#[tokio::test]
+async fn a_file_named_metadata_json_bak_survives_a_restart() {
+    check_survives_a_restart("metadata.json.bak").await;
+}
+
+#[tokio::test]
+async fn a_file_named_like_a_corrupt_metadata_aside_survives_a_restart() {
+    check_survives_a_restart("metadata.json.corrupt-1749713822").await;
+}
+
+#[tokio::test]
+async fn a_file_named_like_a_temporary_file_survives_a_restart() {
+    check_survives_a_restart(".tmp-0123456789abcdef").await;
+}
+
+#[tokio::test]
+async fn a_file_named_like_the_temporary_metadata_survives_a_restart() {
+    check_survives_a_restart(".tmp-metadata.json").await;
+}
+
+#[tokio::test]
+async fn a_file_named_like_a_journal_survives_a_restart() {
+    check_survives_a_restart(".commit-0123456789abcdef").await;
+}
+
+#[tokio::test]
+async fn a_file_named_like_the_log_survives_a_restart() {
+    check_survives_a_restart(".peer.log").await;
 }

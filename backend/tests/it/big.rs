@@ -43,7 +43,8 @@ fn hash_file(path: &Path) -> IdHasher {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_256_mib_file_travels_intact() {
-    // The file sits in alice's folder before she starts, so she indexes it as hers.
+    // The file sits in alice's folder before she starts, so she indexes it as hers (in the
+    // background, after start).
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("big.bin");
     let expected = write_big(&source);
@@ -52,10 +53,12 @@ async fn a_256_mib_file_travels_intact() {
     let id = expected.finish(&timestamp);
 
     let alice = spawn_with("alice", &[], |c| c.storage = dir.path().to_path_buf()).await;
-    assert!(
-        holds(alice.peer(), &id),
-        "alice indexed big.bin with the expected id"
-    );
+    eventually(
+        "alice indexes big.bin with the expected id",
+        Duration::from_secs(30),
+        || holds(alice.peer(), &id),
+    )
+    .await;
     let bob = spawn("bob", &[alice.addr()]).await;
     eventually("bob learns of big.bin", Duration::from_secs(15), || {
         bob.peer().file(&id).is_some()

@@ -1,9 +1,10 @@
 //! Whole peers on 127.0.0.1: a network of real nodes, foreign peers speaking the protocol byte
-//! by byte, the HTTP API over a real socket, and a large transfer. And peer processes on
-//! separate hosts (network namespaces) behind fault proxies.
+//! by byte, the HTTP API over a real socket, a large transfer, peers killed mid-transfer, the
+//! console, and peer processes on separate hosts (network namespaces) behind fault proxies.
 
 mod big;
 mod console;
+mod crash;
 mod foreign;
 mod netns;
 mod network;

@@ -105,9 +105,13 @@ async fn three_peers_discover_fetch_push_delete_and_drop() {
             .all(|p| p.file(&pushed.file_id).is_none())
     })
     .await;
-    for p in [&alice, &bob, &carol] {
-        assert!(!content_files(p.storage()).contains(&"carol.txt".to_string()));
-    }
+    // Copies are removed on a blocking thread, just after the entry.
+    eventually("carol.txt's copies are removed", WAIT, || {
+        [&alice, &bob, &carol]
+            .iter()
+            .all(|p| !content_files(p.storage()).contains(&"carol.txt".to_string()))
+    })
+    .await;
 
     // A stopped peer is dropped from peers and from holder lists after the timeout.
     assert!(alice

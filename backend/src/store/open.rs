@@ -1,0 +1,167 @@
+//! Opening the storage folder: `metadata.json`, then the commit journals of files that landed
+//! after it was saved, so that the folder a crash left behind opens into the same files under
+//! the same ids. Reads no content.
+
+use super::{journal, lock, names, parse_index, unix_now, IndexEntry, Pending, Shared, Store};
+use super::{METADATA, TEMP_PREFIX};
+use std::collections::{BTreeSet, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What opening the folder found, besides the index.
+#[derive(Debug, Default)]
+pub struct OpenReport {
+    /// Where a corrupt `metadata.json` was moved.
+    pub corrupt_moved_to: Option<PathBuf>,
+    /// There was no usable `metadata.json`: the index starts empty.
+    pub rebuilt: bool,
+    /// Files that landed after the last save, taken back from their commit journals.
+    pub replayed: usize,
+    /// Content files in the folder that no entry describes (put there by hand): to be hashed
+    /// and indexed as ours with [`Store::adopt`], away from start-up.
+    pub to_adopt: Vec<String>,
+}
+
+impl Store {
+    /// Opens (creating) the folder and loads the index: `metadata.json`, then the files that
+    /// landed after it was saved (their journals). Reads no content: files nobody describes
+    /// are only listed in [`OpenReport::to_adopt`]. Leftover temporary files are deleted;
+    /// entries whose copy vanished lose `stored_as`.
+    pub fn open(dir: &Path) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
+        std::fs::create_dir_all(dir)?;
+        let store = Store {
+            inner: Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                pending: Mutex::default(),
+                saving: Mutex::default(),
+            }),
+        };
+        let mut report = OpenReport::default();
+        let mut index = store.read_index(&mut report)?;
+        store.remove_leftover_temp_files()?;
+        let mut present = store.content_names()?;
+        for entry in &mut index {
+            if entry.stored_as.as_deref() == Some("") {
+                // The Python layout has no `stored_as`: its copies sit under their plain names.
+                entry.stored_as = Some(names::sanitize(&entry.meta.file_name));
+            }
+        }
+        store.replay_journals(&mut index, &mut present, &mut report)?;
+        // A copy must exist, and one file backs one entry only.
+        let mut claimed: HashSet<String> = HashSet::new();
+        for entry in &mut index {
+            entry.stored_as = entry
+                .stored_as
+                .take()
+                .filter(|name| present.contains(name) && claimed.insert(name.clone()));
+        }
+        report.to_adopt = present
+            .into_iter()
+            .filter(|n| !claimed.contains(n))
+            .collect();
+        Ok((store, index, report))
+    }
+
+    /// `metadata.json`'s entries; a corrupt one is set aside under a free name.
+    fn read_index(&self, report: &mut OpenReport) -> io::Result<Vec<IndexEntry>> {
+        let path = self.path(METADATA);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(match parse_index(&bytes) {
+                Some(index) => index,
+                None => {
+                    let stamp = unix_now();
+                    let aside = std::iter::once(format!("{}{stamp}", names::CORRUPT_PREFIX))
+                        .chain((2..).map(|n| format!("{}{stamp}-{n}", names::CORRUPT_PREFIX)))
+                        .map(|name| self.path(&name))
+                        .find(|p| matches!(p.try_exists(), Ok(false)))
+                        .expect("the candidates never end");
+                    std::fs::rename(&path, &aside)?;
+                    report.corrupt_moved_to = Some(aside);
+                    report.rebuilt = true;
+                    Vec::new()
+                }
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                report.rebuilt = true;
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Applies the journals left by commits that no saved `metadata.json` lists yet. A journal
+    /// whose file is in place wins over `metadata.json`, which is older: its file backs its
+    /// entry and no other. A journal whose file is absent never landed (or was removed since)
+    /// and is deleted. The journals applied stay until a save lists their entries.
+    fn replay_journals(
+        &self,
+        index: &mut Vec<IndexEntry>,
+        present: &mut BTreeSet<String>,
+        report: &mut OpenReport,
+    ) -> io::Result<()> {
+        let mut pending = lock(&self.inner.pending);
+        for found in journal::read_all(&self.inner.dir)? {
+            let name = found.entry.stored_as.clone().unwrap_or_default();
+            let len = std::fs::metadata(self.path(&name)).map(|m| m.len()).ok();
+            if !present.contains(&name) || len != Some(found.len) {
+                journal::remove(&found.path)?;
+                continue;
+            }
+            for entry in index.iter_mut() {
+                if entry.stored_as.as_deref() == Some(name.as_str()) {
+                    entry.stored_as = None;
+                }
+            }
+            let file_id = found.entry.meta.file_id.clone();
+            match index.iter_mut().find(|e| e.meta.file_id == file_id) {
+                Some(entry) => {
+                    if let Some(older) = entry.stored_as.replace(name.clone()) {
+                        // A second copy of the same file replaced the first, whose removal
+                        // was cut short: the older copy is a duplicate, not a file of ours.
+                        if present.remove(&older) {
+                            std::fs::remove_file(self.path(&older))?;
+                        }
+                    }
+                }
+                None => index.push(found.entry),
+            }
+            pending.insert(
+                name,
+                Pending {
+                    journal: found.path,
+                    file_id,
+                },
+            );
+            report.replayed += 1;
+        }
+        Ok(())
+    }
+
+    /// Names of the content files in the folder: regular files with a name not reserved for
+    /// our own files.
+    fn content_names(&self) -> io::Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        for entry in std::fs::read_dir(&self.inner.dir)? {
+            let entry = entry?;
+            // A name that is not UTF-8 was not stored by us; leave it alone.
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !names::is_reserved(&name) && entry.file_type()?.is_file() {
+                out.insert(name);
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_leftover_temp_files(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.inner.dir)? {
+            let entry = entry?;
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,81 @@
+//! Crash safety end to end: the chaos runner killing two real peer processes, and a node
+//! starting on a folder that a crash or a person left behind.
+
+use crate::support::{all_files, eventually, fixture};
+use backend::node::{Node, NodeConfig};
+use backend::protocol::{FileMeta, Verbatim};
+use backend::store::{self, Store};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+#[test]
+fn ten_kills_at_random_points_of_transfers_violate_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .args(["--kills", "10", "--peer", env!("CARGO_BIN_EXE_peer")])
+        .arg("--dir")
+        .arg(work.path())
+        .output()
+        .expect("the chaos runner starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("chaos: 10 kills"), "{stdout}");
+    assert!(stdout.contains("violations: 0"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_landed_before_a_crash_is_saved_under_its_id_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = fixture("names.txt");
+    let timestamp = Verbatim::integer(1749713836);
+    let meta = FileMeta {
+        file_id: backend::protocol::file_id(&content, &timestamp),
+        file_name: "names.txt".to_string(),
+        file_size: store::size_in_mb(content.len() as u64),
+        file_owner: "PROF".to_string(),
+        file_timestamp: timestamp,
+    };
+    {
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        let mut temp = store.temp_file().await.unwrap();
+        temp.write(&content).await.unwrap();
+        store.commit(temp, &meta).await.unwrap();
+        // Killed here: no metadata.json was ever written.
+    }
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let file = node.peer.file(&meta.file_id).expect("still known");
+    assert!(file.has_copy);
+    assert_eq!(file.file_owner, "PROF");
+    let saved = store::parse_index(&std::fs::read(dir.path().join("metadata.json")).unwrap())
+        .expect("metadata.json parses");
+    assert!(saved
+        .iter()
+        .any(|e| e.meta == meta && e.stored_as.is_some()));
+    assert_eq!(all_files(dir.path()), ["metadata.json", "names.txt"]);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_put_in_the_folder_are_indexed_as_ours_after_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bitcoin.pdf");
+    std::fs::write(&path, fixture("bitcoin.pdf")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(UNIX_EPOCH + Duration::from_secs(1749713822))
+        .unwrap();
+    let node = Node::start(NodeConfig::for_test("PROF", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let id = "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3";
+    eventually("bitcoin.pdf is indexed", Duration::from_secs(10), || {
+        node.peer.file(id).is_some_and(|f| f.has_copy && f.owned)
+    })
+    .await;
+    node.shutdown().await;
+}
