@@ -6,6 +6,7 @@
 //! never become paths (see [`names`]); a corrupt `metadata.json` is renamed aside, never lost.
 
 mod names;
+pub mod tombstones;
 
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
 use serde::{Deserialize, Serialize};
