@@ -129,6 +129,9 @@ impl Node {
     pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
         let (store, index, report) = Store::open(&config.storage)
             .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
+        let (tombstones, tombstones_aside) = store
+            .load_tombstones(crate::store::unix_now())
+            .context("cannot read the remembered DELETEs")?;
         let p2p = TcpListener::bind(config.p2p_bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.p2p_bind))?;
@@ -152,6 +155,16 @@ impl Node {
             store,
             index,
         );
+        peer.restore_tombstones(tombstones);
+        if let Some(aside) = &tombstones_aside {
+            peer.log(
+                LogLevel::Warn,
+                format!(
+                    "the remembered DELETEs were unreadable; kept them as {}",
+                    aside.display()
+                ),
+            );
+        }
         if let Some(aside) = &report.corrupt_moved_to {
             peer.log(
                 LogLevel::Warn,

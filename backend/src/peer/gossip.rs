@@ -6,6 +6,7 @@ use super::{count, lock, short, Peer};
 use crate::net;
 use crate::protocol::{encode, FileMeta, Gossip};
 use shared::LogLevel;
+use std::sync::atomic::Ordering;
 
 /// A fresh GOSSIP id in the uuid4 form the Python peers use.
 fn gossip_id() -> String {
@@ -23,15 +24,39 @@ fn gossip_id() -> String {
     )
 }
 
+/// One pending send, counted from when it is asked for until its task ends (or is dropped).
+struct Pending(Peer);
+
+impl Pending {
+    fn new(peer: Peer) -> Self {
+        peer.inner.sends_pending.fetch_add(1, Ordering::SeqCst);
+        Pending(peer)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.inner.sends_pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Peer {
     /// Sends `message` to `addr` in the background; failures are logged at debug level.
     pub fn send_later(&self, addr: String, message: String) {
         let limits = self.config().limits;
+        let pending = Pending::new(self.clone());
         self.spawn(async move {
+            let _pending = pending;
             if let Err(e) = net::send(&addr, &message, &limits).await {
                 tracing::debug!("send to {addr} failed: {e}");
             }
         });
+    }
+
+    /// Messages handed to [`Peer::send_later`] and not yet sent, failed or cancelled; zero
+    /// means every send asked for so far has been made.
+    pub fn sends_pending(&self) -> usize {
+        self.inner.sends_pending.load(Ordering::SeqCst)
     }
 
     /// A fresh GOSSIP id, remembered so that our own GOSSIP is dropped when it comes back.

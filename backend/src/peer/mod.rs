@@ -5,6 +5,7 @@
 
 pub mod gossip;
 pub mod state;
+mod tombstones;
 pub mod transfer;
 mod transfers;
 mod view;
@@ -12,10 +13,12 @@ mod view;
 use crate::net::Limits;
 use crate::protocol::{Announce, Delete, FileMeta, GossipReply};
 use crate::refusal::Refusals;
-use crate::store::{IndexEntry, Store};
+use crate::store::tombstones::Tombstone;
+use crate::store::{unix_now, IndexEntry, Store};
 use shared::{LogEntry, LogLevel, ServerEvent, TransferDto, TransferKind, TransferStateDto};
-use state::{Change, PeerState};
+use state::{Change, DeleteOutcome, NotHeld, PeerState};
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch, Notify};
@@ -108,8 +111,13 @@ struct Inner {
     transfers: Mutex<transfers::Transfers>,
     log: Mutex<VecDeque<LogEntry>>,
     events: broadcast::Sender<ServerEvent>,
-    /// Bumped on every index change; the persister saves the newest state.
+    /// Bumped on every index or tombstone change; the persister saves the newest state.
     dirty: watch::Sender<u64>,
+    /// The tombstones' generation last saved. Its lock also serialises their saves, which
+    /// share one temporary file.
+    tombstones_saved: Mutex<u64>,
+    /// Messages handed to [`Peer::send_later`] and not yet sent or failed.
+    sends_pending: AtomicUsize,
     /// Signalled on each GOSSIP_REPLY (start-up waits for the first before auto-fetch).
     replied: Notify,
     /// Every background task of the peer, so that shutdown can wait for them.
@@ -126,13 +134,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Peer {
     /// A peer over `store`, starting from its persisted `index`.
     pub fn new(config: PeerConfig, store: Store, index: Vec<IndexEntry>) -> Self {
-        let state = PeerState::new(&config.peer_id, index);
+        let refusals = Arc::<Refusals>::default();
+        let state = PeerState::new(&config.peer_id, config.caps, refusals.clone(), index);
         let (events, _) = broadcast::channel(1024);
         let (dirty, _) = watch::channel(0);
         Peer {
             inner: Arc::new(Inner {
                 config,
-                refusals: Arc::default(),
+                refusals,
                 store,
                 started: Instant::now(),
                 state: Mutex::new(state),
@@ -140,6 +149,8 @@ impl Peer {
                 log: Mutex::default(),
                 events,
                 dirty,
+                tombstones_saved: Mutex::new(0),
+                sends_pending: AtomicUsize::new(0),
                 replied: Notify::new(),
                 tasks: TaskTracker::new(),
                 cancel: CancellationToken::new(),
@@ -204,9 +215,30 @@ impl Peer {
         self.inner.replied.notified().await
     }
 
-    /// Saves the index now.
+    /// Takes the tombstones saved by an earlier run (before the peer starts serving).
+    pub fn restore_tombstones(&self, stored: Vec<Tombstone>) {
+        lock(&self.inner.state).restore_tombstones(stored);
+    }
+
+    /// Saves the index now, and the tombstones if they changed since their last save.
     pub fn save_index(&self) -> std::io::Result<()> {
-        self.inner.store.save(|| lock(&self.inner.state).index())
+        self.inner.store.save(|| lock(&self.inner.state).index())?;
+        let mut saved = lock(&self.inner.tombstones_saved);
+        let (generation, tombstones) = {
+            let state = lock(&self.inner.state);
+            if state.tombstones_generation() == *saved {
+                return Ok(());
+            }
+            state.tombstones()
+        };
+        self.inner.store.save_tombstones(&tombstones)?;
+        *saved = generation;
+        Ok(())
+    }
+
+    /// Asks the persister to save the index and tombstones.
+    fn mark_dirty(&self) {
+        self.inner.dirty.send_modify(|n| *n += 1);
     }
 
     fn publish(&self, event: ServerEvent) {
@@ -255,7 +287,7 @@ impl Peer {
                     Change::FileChanged(id) => {
                         files_changed = true;
                         state
-                            .files
+                            .files()
                             .get(&id)
                             .map(|r| ServerEvent::FileChanged(self.file_dto(r)))
                     }
@@ -270,7 +302,7 @@ impl Peer {
             self.publish(event);
         }
         if files_changed {
-            self.inner.dirty.send_modify(|n| *n += 1);
+            self.mark_dirty();
         }
     }
 
@@ -300,15 +332,24 @@ impl Peer {
 
     /// An ANNOUNCE arrived.
     pub fn on_announce(&self, announce: &Announce) {
-        let change = lock(&self.inner.state).on_announce(announce);
-        self.apply(change.into_iter().collect());
+        let changes = lock(&self.inner.state).on_announce(announce);
+        self.apply(changes);
     }
 
-    /// A DELETE arrived; honoured only from the recorded owner.
+    /// A DELETE arrived; honoured only from the recorded owner, remembered when the file is
+    /// not known yet.
     pub fn on_delete(&self, delete: &Delete) {
-        let removed = lock(&self.inner.state).on_delete(delete);
-        match removed {
-            Some(record) => {
+        let (outcome, tombstones_changed) = {
+            let mut state = lock(&self.inner.state);
+            let before = state.tombstones_generation();
+            let outcome = state.on_delete(delete, unix_now());
+            (outcome, state.tombstones_generation() != before)
+        };
+        if tombstones_changed {
+            self.mark_dirty();
+        }
+        match outcome {
+            DeleteOutcome::Removed(record) => {
                 self.remove_copy(&record);
                 self.log(
                     LogLevel::Info,
@@ -320,7 +361,12 @@ impl Peer {
                     ),
                 );
             }
-            None => tracing::debug!("ignored DELETE of {} from {}", delete.file_id, delete.from),
+            DeleteOutcome::Remembered => tracing::debug!(
+                "remembered DELETE of unknown {} from {}",
+                delete.file_id,
+                crate::terminal::escape(&delete.from)
+            ),
+            DeleteOutcome::Refused => {}
         }
     }
 
@@ -337,21 +383,28 @@ impl Peer {
         let record = {
             let mut state = lock(&self.inner.state);
             let record = state
-                .files
+                .files()
                 .get(file_id)
                 .ok_or_else(|| DeleteError::NotFound(file_id.to_string()))?;
             if record.meta.file_owner != self.inner.config.peer_id {
                 return Err(DeleteError::NotOwner(record.meta.file_owner.clone()));
             }
-            state.forget(file_id).expect("checked above")
+            state.forget(file_id, unix_now()).expect("checked above")
         };
         self.remove_copy(&record);
         Ok(record.meta)
     }
 
-    /// Drops silent peers.
+    /// Drops silent peers and expired tombstones.
     pub fn sweep(&self) {
-        let changes = lock(&self.inner.state).sweep(Instant::now(), self.inner.config.peer_timeout);
+        let (changes, expired) = {
+            let mut state = lock(&self.inner.state);
+            let changes = state.sweep(Instant::now(), self.inner.config.peer_timeout);
+            (changes, state.expire_tombstones(unix_now()))
+        };
+        if expired {
+            self.mark_dirty();
+        }
         for change in &changes {
             if let Change::PeerDropped(id) = change {
                 self.log(LogLevel::Info, format!("dropped {id}: silent for too long"));
@@ -371,7 +424,7 @@ impl Peer {
     /// Our copy of `file_id`: its description and stored name.
     pub fn held_copy(&self, file_id: &str) -> Option<(FileMeta, String)> {
         let state = lock(&self.inner.state);
-        let record = state.files.get(file_id)?;
+        let record = state.files().get(file_id)?;
         Some((record.meta.clone(), record.stored_as.clone()?))
     }
 
@@ -379,14 +432,15 @@ impl Peer {
     pub fn missing(&self) -> Vec<String> {
         let state = lock(&self.inner.state);
         state
-            .files
+            .files()
             .values()
             .filter(|r| r.stored_as.is_none())
             .map(|r| r.meta.file_id.clone())
             .collect()
     }
 
-    /// Records a verified copy we now hold (fetched, pushed to us, or our own new file).
+    /// Records a verified copy we now hold (fetched, pushed to us, or our own new file); its
+    /// fields become the record's.
     fn record_copy(&self, meta: &FileMeta, stored_as: String) -> Result<(), String> {
         let held = lock(&self.inner.state).hold(meta, stored_as.clone());
         match held {
@@ -398,9 +452,13 @@ impl Peer {
                 self.apply(vec![Change::FileChanged(meta.file_id.clone())]);
                 Ok(())
             }
-            Err(state::Deleted) => {
+            Err(refused) => {
                 self.inner.store.remove(&stored_as);
-                Err("the file was deleted by its owner".to_string())
+                Err(match refused {
+                    NotHeld::Deleted => "the file was deleted by its owner",
+                    NotHeld::FieldTooLong => "a field is longer than allowed",
+                }
+                .to_string())
             }
         }
     }
@@ -414,7 +472,7 @@ impl Peer {
         let added = {
             let mut state = lock(&self.inner.state);
             let held = state
-                .files
+                .files()
                 .get(&entry.meta.file_id)
                 .is_some_and(|r| r.stored_as.is_some());
             !held && state.hold(&entry.meta, stored_as).is_ok()

@@ -1,16 +1,30 @@
-//! The decisions of a peer as plain functions over plain data: tracking peers, merging file
-//! metadata, the owner check of DELETE, the sweep of silent peers. No I/O, no clock (callers
-//! pass `now`), so all of it is tested directly.
+//! The decisions of a peer as plain functions over plain data: tracking peers, merging what
+//! strangers claim about files, the owner check of DELETE, the caps on what strangers can make
+//! us keep, the sweep of silent peers. No I/O, no clock (callers pass `now`), so all of it is
+//! tested directly. Every refusal is counted in the shared [`Refusals`].
+//!
+//! Trust: nothing on the wire is signed. The only fields we can check are those of a copy that
+//! hashes to its id, so a verified copy's fields win; claims (ANNOUNCE, GOSSIP_REPLY) never
+//! change a file we know, and a DELETE is obeyed only from the owner those fields name.
 
+use super::tombstones::Tombstones;
+use super::Caps;
 use crate::protocol::{Announce, Delete, FileMeta, Gossip, GossipReply};
+use crate::refusal::{Reason, Refusals};
+use crate::store::tombstones::Tombstone;
 use crate::store::IndexEntry;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How many GOSSIP ids are remembered; the oldest are forgotten first.
 pub const SEEN_IDS: usize = 10_000;
+
+/// Most holders recorded per file. Fetching tries holders first and then every tracked peer,
+/// so more would add memory, not reach.
+pub const MAX_HOLDERS: usize = 64;
 
 /// A peer we heard from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,12 +49,16 @@ impl Tracked {
 /// A file we know of.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRecord {
-    /// Its wire description, values verbatim.
+    /// Its wire description, values verbatim: the fields of our verified copy when we hold
+    /// one, else the first claim we heard.
     pub meta: FileMeta,
-    /// Peers recorded as holding it (unreliable).
+    /// Tracked peers recorded as holding it (unreliable).
     pub holders: BTreeSet<String>,
     /// Our copy's name in the storage folder.
     pub stored_as: Option<String>,
+    /// When we learned of it, as a sequence number (the cap on unheld files evicts the
+    /// oldest).
+    learned: u64,
 }
 
 /// Something that changed, for the dashboard and the console.
@@ -56,20 +74,36 @@ pub enum Change {
     FileRemoved(String),
 }
 
-/// The file was deleted by its owner.
+/// Why a verified copy was not recorded (the caller removes it).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Deleted;
+pub enum NotHeld {
+    /// Its owner deleted it.
+    Deleted,
+    /// A field is longer than the caps allow.
+    FieldTooLong,
+}
+
+/// What a DELETE did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The file was removed; its copy, if any, is for the caller to delete.
+    Removed(FileRecord),
+    /// The file is unknown: the DELETE is remembered, in case its ANNOUNCE is late.
+    Remembered,
+    /// Not from the owner (counted).
+    Refused,
+}
 
 /// What to do after a GOSSIP: reply to its origin, forward the original to a few peers.
 #[derive(Debug, PartialEq, Eq)]
 pub struct GossipPlan {
     /// `host:port` of the GOSSIP's origin.
     pub reply_to: String,
-    /// `host:port` of the peers to forward to.
+    /// `host:port` of the peers to forward to, each address once.
     pub forward_to: Vec<String>,
 }
 
-/// A bounded set of recent ids (GOSSIP ids seen, file ids deleted); the oldest go first.
+/// A bounded set of recent GOSSIP ids; the oldest go first.
 #[derive(Debug, Default)]
 struct RecentIds {
     order: VecDeque<String>,
@@ -91,53 +125,61 @@ impl RecentIds {
         self.set.insert(id.to_string());
         true
     }
-
-    fn contains(&self, id: &str) -> bool {
-        self.set.contains(id)
-    }
 }
 
 /// Everything a peer knows.
 #[derive(Debug)]
 pub struct PeerState {
     me: String,
+    caps: Caps,
+    refusals: Arc<Refusals>,
     /// Tracked peers by id.
     pub peers: BTreeMap<String, Tracked>,
     /// Known files by id.
-    pub files: BTreeMap<String, FileRecord>,
+    files: BTreeMap<String, FileRecord>,
+    /// Ids of the files we do not hold, by when we learned them, oldest first.
+    unheld: BTreeMap<u64, String>,
+    /// The next `FileRecord::learned`.
+    next_learned: u64,
     seen: RecentIds,
-    /// Files deleted by their owner: gossip already on its way must not bring them back.
-    deleted: RecentIds,
+    tombstones: Tombstones,
 }
 
 impl PeerState {
     /// The state of peer `me`, starting from a persisted index. Its holder lists are left
     /// behind: no peer has been heard from yet, and untracked holders would never be swept
     /// out; gossip refills them.
-    pub fn new(me: &str, index: Vec<IndexEntry>) -> Self {
-        let files = index
-            .into_iter()
-            .map(|e| {
-                let record = FileRecord {
-                    holders: BTreeSet::new(),
-                    stored_as: e.stored_as,
-                    meta: e.meta,
-                };
-                (record.meta.file_id.clone(), record)
-            })
-            .collect();
-        PeerState {
+    pub fn new(me: &str, caps: Caps, refusals: Arc<Refusals>, index: Vec<IndexEntry>) -> Self {
+        let mut state = PeerState {
             me: me.to_string(),
+            caps,
+            refusals,
             peers: BTreeMap::new(),
-            files,
+            files: BTreeMap::new(),
+            unheld: BTreeMap::new(),
+            next_learned: 0,
             seen: RecentIds::default(),
-            deleted: RecentIds::default(),
+            tombstones: Tombstones::default(),
+        };
+        for e in index {
+            state.insert(e.meta, e.stored_as);
         }
+        state
+    }
+
+    /// Takes the tombstones saved by an earlier run.
+    pub fn restore_tombstones(&mut self, stored: Vec<Tombstone>) {
+        self.tombstones = Tombstones::from_stored(stored);
     }
 
     /// Our peer id.
     pub fn me(&self) -> &str {
         &self.me
+    }
+
+    /// Known files by id.
+    pub fn files(&self) -> &BTreeMap<String, FileRecord> {
+        &self.files
     }
 
     /// The index as persisted.
@@ -152,8 +194,117 @@ impl PeerState {
             .collect()
     }
 
-    /// Records that `peer_id` at `host:port` was heard from.
-    fn track(&mut self, peer_id: &str, host: &str, port: u16, now: Instant) -> Change {
+    /// The tombstones as persisted, and their generation (it changes whenever they do).
+    pub fn tombstones(&self) -> (u64, Vec<Tombstone>) {
+        (self.tombstones.generation(), self.tombstones.to_stored())
+    }
+
+    /// Changes whenever the tombstones do.
+    pub fn tombstones_generation(&self) -> u64 {
+        self.tombstones.generation()
+    }
+
+    /// Adds a record without any check (the caller made them).
+    fn insert(&mut self, meta: FileMeta, stored_as: Option<String>) {
+        let learned = self.next_learned;
+        self.next_learned += 1;
+        if stored_as.is_none() {
+            self.unheld.insert(learned, meta.file_id.clone());
+        }
+        let id = meta.file_id.clone();
+        let record = FileRecord {
+            meta,
+            holders: BTreeSet::new(),
+            stored_as,
+            learned,
+        };
+        self.files.insert(id, record);
+    }
+
+    fn remove(&mut self, file_id: &str) -> Option<FileRecord> {
+        let record = self.files.remove(file_id)?;
+        if record.stored_as.is_none() {
+            self.unheld.remove(&record.learned);
+        }
+        Some(record)
+    }
+
+    /// Makes room for one more unheld file, evicting the oldest; false when the cap is zero.
+    fn make_room(&mut self, changes: &mut Vec<Change>) -> bool {
+        let cap = self.caps.max_unheld_files;
+        while self.unheld.len() >= cap {
+            let Some((_, id)) = self.unheld.pop_first() else {
+                break;
+            };
+            self.files.remove(&id);
+            self.refusals.refuse(
+                Reason::UnheldFiles,
+                format_args!("forgot {id}: over {cap} files known but not held"),
+            );
+            changes.push(Change::FileRemoved(id));
+        }
+        cap > 0
+    }
+
+    /// Whether every text field fits its cap; refuses (and counts) the message when one does
+    /// not. `what` names the message, for the log.
+    fn fits(&self, what: &str, fields: &[(&str, &str)], meta: Option<&FileMeta>) -> bool {
+        let max_field = self.caps.max_field;
+        let long_field = fields
+            .iter()
+            .copied()
+            .chain(meta.into_iter().flat_map(|m| {
+                [
+                    ("file_id", m.file_id.as_str()),
+                    ("file_owner", m.file_owner.as_str()),
+                    ("file_size", m.file_size.json()),
+                    ("file_timestamp", m.file_timestamp.json()),
+                ]
+            }))
+            .find(|(_, text)| text.len() > max_field)
+            .map(|(name, text)| (name, text.len(), max_field));
+        let long_name = meta
+            .filter(|m| m.file_name.len() > self.caps.max_name)
+            .map(|m| ("file_name", m.file_name.len(), self.caps.max_name));
+        match long_field.or(long_name) {
+            Some((name, len, cap)) => {
+                // Never the text itself: it may be megabytes.
+                self.refusals.refuse(
+                    Reason::FieldTooLong,
+                    format_args!("{what}: {name} of {len} bytes (at most {cap})"),
+                );
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Records that `peer_id` at `host:port` was heard from; `None` (counted) when the caps on
+    /// tracked peers forbid a new one.
+    fn track(&mut self, peer_id: &str, host: &str, port: u16, now: Instant) -> Option<Change> {
+        let at = |t: &Tracked| t.host == host && t.port == port;
+        let known = self.peers.get(peer_id);
+        if !known.is_some_and(at) {
+            if known.is_none() && self.peers.len() >= self.caps.max_peers {
+                self.refusals.refuse(
+                    Reason::TrackedPeers,
+                    format_args!("not tracking {peer_id}: {} peers tracked", self.peers.len()),
+                );
+                return None;
+            }
+            let ids_there = self
+                .peers
+                .iter()
+                .filter(|(id, t)| id.as_str() != peer_id && at(t))
+                .count();
+            if ids_there >= self.caps.max_ids_per_addr {
+                self.refusals.refuse(
+                    Reason::IdsPerAddress,
+                    format_args!("not tracking {peer_id}: {ids_there} peer ids at {host}:{port}"),
+                );
+                return None;
+            }
+        }
         self.peers.insert(
             peer_id.to_string(),
             Tracked {
@@ -163,20 +314,29 @@ impl PeerState {
                 quiet: false,
             },
         );
-        Change::PeerSeen(peer_id.to_string())
+        Some(Change::PeerSeen(peer_id.to_string()))
     }
 
-    /// A GOSSIP arrived. `None` when it is a repeat or our own.
+    /// A GOSSIP arrived. `None` when it is a repeat, our own, or refused: a sender we cannot
+    /// track gets no reply and no forwarding, so one address cannot make us amplify.
     pub fn on_gossip(
         &mut self,
         g: &Gossip,
         now: Instant,
         rng: &mut impl Rng,
     ) -> Option<(GossipPlan, Change)> {
+        let fields = [
+            ("host", g.host.as_str()),
+            ("id", &g.id),
+            ("peerId", &g.peer_id),
+        ];
+        if !self.fits("GOSSIP", &fields, None) {
+            return None;
+        }
         if !self.seen.insert(&g.id) || g.peer_id == self.me {
             return None;
         }
-        let change = self.track(&g.peer_id, &g.host, g.port, now);
+        let change = self.track(&g.peer_id, &g.host, g.port, now)?;
         let plan = GossipPlan {
             reply_to: format!("{}:{}", g.host, g.port),
             forward_to: self.pick_peers(3, &[&g.peer_id], rng),
@@ -189,24 +349,40 @@ impl PeerState {
         self.seen.insert(id);
     }
 
-    /// Up to `n` random tracked peers' addresses, excluding `except`.
+    /// Up to `n` random distinct addresses of tracked peers, excluding the peers in `except`
+    /// and any address one of them is at: a message goes to each address once, however many
+    /// peer ids claim it.
     pub fn pick_peers(&self, n: usize, except: &[&str], rng: &mut impl Rng) -> Vec<String> {
-        let mut candidates: Vec<&Tracked> = self
+        let excluded: BTreeSet<String> = except
+            .iter()
+            .filter_map(|id| self.peers.get(*id))
+            .map(Tracked::addr)
+            .collect();
+        let mut addrs: Vec<String> = self
             .peers
             .iter()
             .filter(|(id, _)| !except.contains(&id.as_str()) && **id != self.me)
-            .map(|(_, t)| t)
+            .map(|(_, t)| t.addr())
+            .filter(|addr| !excluded.contains(addr))
+            .collect::<BTreeSet<String>>()
+            .into_iter()
             .collect();
-        candidates.shuffle(rng);
-        candidates.into_iter().take(n).map(Tracked::addr).collect()
+        addrs.shuffle(rng);
+        addrs.truncate(n);
+        addrs
     }
 
-    /// A GOSSIP_REPLY arrived: track its sender and merge its files.
+    /// A GOSSIP_REPLY arrived: track its sender and merge its files. A sender we cannot track
+    /// is refused whole.
     pub fn on_gossip_reply(&mut self, r: &GossipReply, now: Instant) -> Vec<Change> {
-        if r.peer_id == self.me {
+        let fields = [("host", r.host.as_str()), ("peerId", &r.peer_id)];
+        if r.peer_id == self.me || !self.fits("GOSSIP_REPLY", &fields, None) {
             return Vec::new();
         }
-        let mut changes = vec![self.track(&r.peer_id, &r.host, r.port, now)];
+        let Some(seen) = self.track(&r.peer_id, &r.host, r.port, now) else {
+            return Vec::new();
+        };
+        let mut changes = vec![seen];
         for meta in &r.files {
             changes.extend(self.merge(meta, &r.peer_id));
         }
@@ -214,69 +390,150 @@ impl PeerState {
     }
 
     /// An ANNOUNCE arrived: merge it as metadata, with `from` as a holder.
-    pub fn on_announce(&mut self, a: &Announce) -> Option<Change> {
+    pub fn on_announce(&mut self, a: &Announce) -> Vec<Change> {
+        if !self.fits("ANNOUNCE", &[("from", &a.from)], Some(&a.meta)) {
+            return Vec::new();
+        }
         self.merge(&a.meta, &a.from)
     }
 
-    /// The merge rule: add unknown ids; for known ones add the holder, and take the incoming
-    /// fields when their timestamp is newer.
-    pub fn merge(&mut self, meta: &FileMeta, holder: &str) -> Option<Change> {
-        if self.deleted.contains(&meta.file_id) {
-            return None;
+    /// The merge rule for claims (they cannot be checked): an unknown id is added as claimed,
+    /// with `holder` (within the cap on unheld files); a known one keeps its fields, and only
+    /// gains `holder`. A claim that contradicts the fields we keep is counted; one naming an
+    /// owner who deleted the file is dropped.
+    pub fn merge(&mut self, meta: &FileMeta, holder: &str) -> Vec<Change> {
+        let what = format!("file entry from {holder}");
+        if !self.fits(&what, &[], Some(meta)) {
+            return Vec::new();
         }
-        let mut changed = false;
-        let record = self.files.entry(meta.file_id.clone()).or_insert_with(|| {
-            changed = true;
-            FileRecord {
-                meta: meta.clone(),
-                holders: BTreeSet::new(),
-                stored_as: None,
+        let id = &meta.file_id;
+        if self.tombstones.contains(id, &meta.file_owner) {
+            self.refusals.refuse(
+                Reason::Deleted,
+                format_args!("{holder} offered {id}, deleted by {}", meta.file_owner),
+            );
+            return Vec::new();
+        }
+        let mut changes = Vec::new();
+        if let Some(record) = self.files.get(id) {
+            if record.meta != *meta {
+                let ours = &record.meta;
+                self.refusals.refuse(
+                    Reason::ConflictingClaim,
+                    format_args!(
+                        "{holder} claims {id} is {:?} by {} at {}; we keep {:?} by {} at {}",
+                        meta.file_name,
+                        meta.file_owner,
+                        meta.file_timestamp.json(),
+                        ours.file_name,
+                        ours.file_owner,
+                        ours.file_timestamp.json()
+                    ),
+                );
             }
-        });
-        if holder != self.me && !holder.is_empty() {
-            changed |= record.holders.insert(holder.to_string());
+        } else {
+            if !self.make_room(&mut changes) {
+                return changes;
+            }
+            self.insert(meta.clone(), None);
+            changes.push(Change::FileChanged(id.clone()));
         }
-        // A copy we hold was verified against its timestamp; no other timestamp can match the
-        // same id, so "newer" fields for it are forged (a stranger renaming it, or claiming to
-        // own it so that its DELETE would be obeyed).
-        let newer = match (
-            meta.file_timestamp.as_f64(),
-            record.meta.file_timestamp.as_f64(),
-        ) {
-            (Some(incoming), Some(ours)) => incoming > ours && record.stored_as.is_none(),
-            _ => false,
+        let tracked = self.peers.contains_key(holder) && holder != self.me;
+        let record = self.files.get_mut(id).expect("known or just added");
+        if tracked && record.holders.len() < MAX_HOLDERS && record.holders.insert(holder.into()) {
+            changes.push(Change::FileChanged(id.clone()));
+        }
+        changes.dedup();
+        changes
+    }
+
+    /// A DELETE arrived: obeyed only from the owner we recorded (the verified copy's, or the
+    /// first claim's for a file we do not hold), and never when it claims to come from us (we
+    /// do not send ourselves DELETEs). `now` is Unix seconds, for the tombstone's expiry.
+    pub fn on_delete(&mut self, d: &Delete, now: u64) -> DeleteOutcome {
+        let fields = [("from", d.from.as_str()), ("file_id", &d.file_id)];
+        if !self.fits("DELETE", &fields, None) {
+            return DeleteOutcome::Refused;
+        }
+        if d.from == self.me {
+            self.refusals.refuse(
+                Reason::ForgedDelete,
+                format_args!("DELETE of {} claiming to come from us", d.file_id),
+            );
+            return DeleteOutcome::Refused;
+        }
+        let expires = now.saturating_add(self.caps.tombstone_ttl.as_secs());
+        let Some(record) = self.files.get(&d.file_id) else {
+            self.tombstones.insert(&d.file_id, &d.from, expires);
+            return DeleteOutcome::Remembered;
         };
-        if newer {
-            record.meta = meta.clone();
-            changed = true;
+        if record.meta.file_owner != d.from {
+            self.refusals.refuse(
+                Reason::ForgedDelete,
+                format_args!(
+                    "DELETE of {} from {}, owned by {}",
+                    d.file_id, d.from, record.meta.file_owner
+                ),
+            );
+            // An unheld file's owner is only a claim: should `from` turn out to be the owner
+            // of the copy we fetch later, that copy is dropped.
+            if record.stored_as.is_none() {
+                self.tombstones.insert(&d.file_id, &d.from, expires);
+            }
+            return DeleteOutcome::Refused;
         }
-        changed.then(|| Change::FileChanged(meta.file_id.clone()))
+        self.tombstones.insert(&d.file_id, &d.from, expires);
+        let record = self.remove(&d.file_id).expect("found above");
+        DeleteOutcome::Removed(record)
     }
 
-    /// A DELETE arrived: acts only when `from` is the recorded owner, and never when it claims
-    /// to come from us (we do not send ourselves DELETEs). Returns the removed record (its copy
-    /// is for the caller to delete).
-    pub fn on_delete(&mut self, d: &Delete) -> Option<FileRecord> {
-        let record = self.files.get(&d.file_id)?;
-        if record.meta.file_owner != d.from || d.from == self.me {
-            return None;
+    /// Removes a file for good (our own delete): later gossip naming its owner is dropped.
+    /// `now` is Unix seconds.
+    pub fn forget(&mut self, file_id: &str, now: u64) -> Option<FileRecord> {
+        let record = self.remove(file_id)?;
+        let expires = now.saturating_add(self.caps.tombstone_ttl.as_secs());
+        self.tombstones
+            .insert(file_id, &record.meta.file_owner, expires);
+        Some(record)
+    }
+
+    /// Forgets tombstones expired at `now` (Unix seconds); whether any were.
+    pub fn expire_tombstones(&mut self, now: u64) -> bool {
+        self.tombstones.expire(now)
+    }
+
+    /// Records that our copy of `meta`, verified against its id, is stored as `stored_as`: the
+    /// record takes `meta`'s fields. Returns the name of a copy it replaces, if any; `Err`
+    /// (counted) when the owner it names deleted the file or a field is too long (the caller
+    /// then removes the new copy).
+    pub fn hold(&mut self, meta: &FileMeta, stored_as: String) -> Result<Option<String>, NotHeld> {
+        if !self.fits("copy", &[], Some(meta)) {
+            return Err(NotHeld::FieldTooLong);
         }
-        self.forget(&d.file_id)
-    }
-
-    /// Removes a file for good: later gossip about it is ignored.
-    pub fn forget(&mut self, file_id: &str) -> Option<FileRecord> {
-        self.deleted.insert(file_id);
-        self.files.remove(file_id)
-    }
-
-    /// Records that our verified copy of `meta` is stored as `stored_as`. Returns the name of
-    /// a copy it replaces, if any; `Err` when the file was deleted meanwhile (the caller then
-    /// removes the new copy).
-    pub fn hold(&mut self, meta: &FileMeta, stored_as: String) -> Result<Option<String>, Deleted> {
-        self.merge(meta, "");
-        let record = self.files.get_mut(&meta.file_id).ok_or(Deleted)?;
-        Ok(record.stored_as.replace(stored_as))
+        let id = &meta.file_id;
+        if self.tombstones.contains(id, &meta.file_owner) {
+            self.refusals.refuse(
+                Reason::Deleted,
+                format_args!("a copy of {id}, deleted by {}", meta.file_owner),
+            );
+            if self.files.get(id).is_some_and(|r| r.stored_as.is_none()) {
+                self.remove(id);
+            }
+            return Err(NotHeld::Deleted);
+        }
+        match self.files.get_mut(id) {
+            Some(record) => {
+                if record.stored_as.is_none() {
+                    self.unheld.remove(&record.learned);
+                }
+                record.meta = meta.clone();
+                Ok(record.stored_as.replace(stored_as))
+            }
+            None => {
+                self.insert(meta.clone(), Some(stored_as));
+                Ok(None)
+            }
+        }
     }
 
     /// Drops peers silent for longer than `timeout`, and removes them from holder lists; peers
@@ -307,8 +564,8 @@ impl PeerState {
         changes
     }
 
-    /// Addresses to fetch `file_id` from: tracked holders first, then every other tracked peer,
-    /// each group in random order.
+    /// Peers to fetch `file_id` from, one per address: tracked holders first, then every
+    /// other tracked peer, each group in random order.
     pub fn sources(&self, file_id: &str, rng: &mut impl Rng) -> Vec<(String, String)> {
         let holders = self.files.get(file_id).map(|r| &r.holders);
         let is_holder = |id: &str| holders.is_some_and(|h| h.contains(id));
@@ -321,6 +578,8 @@ impl PeerState {
         first.shuffle(rng);
         rest.shuffle(rng);
         first.extend(rest);
+        let mut addrs = HashSet::new();
+        first.retain(|(_, addr)| addrs.insert(addr.clone()));
         first
     }
 

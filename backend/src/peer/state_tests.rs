@@ -1,11 +1,45 @@
 use super::*;
 use crate::protocol::{encode, Decoder, Message, Verbatim};
+use crate::refusal::Reason;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
 }
+
+fn state() -> PeerState {
+    state_with(Caps::default())
+}
+
+fn state_with(caps: Caps) -> PeerState {
+    PeerState::new("me", caps, Arc::default(), Vec::new())
+}
+
+fn refused(state: &PeerState, reason: Reason) -> u64 {
+    state.refusals.count(reason)
+}
+
+fn announce(from: &str, meta: FileMeta) -> Announce {
+    Announce {
+        from: from.into(),
+        meta,
+    }
+}
+
+fn delete(from: &str, id: &str) -> Delete {
+    Delete {
+        from: from.into(),
+        file_id: id.into(),
+    }
+}
+
+/// Tracks `peer` at `127.0.0.1:port`.
+fn track(state: &mut PeerState, peer: &str, port: u16) {
+    state.on_gossip_reply(&reply(peer, port, Vec::new()), Instant::now());
+}
+
+const NOW: u64 = 1_000_000;
 
 fn meta(id: &str, owner: &str, ts: &str) -> FileMeta {
     FileMeta {
@@ -38,7 +72,7 @@ fn reply(peer: &str, port: u16, files: Vec<FileMeta>) -> GossipReply {
 
 #[test]
 fn gossip_is_answered_once_forwarded_to_others_and_ours_is_dropped() {
-    let mut state = PeerState::new("me", Vec::new());
+    let mut state = state();
     let now = Instant::now();
     for (peer, port) in [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)] {
         state.on_gossip_reply(&reply(peer, port, Vec::new()), now);
@@ -73,7 +107,7 @@ fn gossip_is_answered_once_forwarded_to_others_and_ours_is_dropped() {
 
 #[test]
 fn seen_ids_are_bounded() {
-    let mut state = PeerState::new("me", Vec::new());
+    let mut state = state();
     let now = Instant::now();
     for i in 0..SEEN_IDS + 10 {
         state.on_gossip(&gossip(&format!("id{i}"), "a", 1), now, &mut rng());
@@ -91,71 +125,8 @@ fn seen_ids_are_bounded() {
 }
 
 #[test]
-fn merge_adds_holders_and_takes_newer_fields() {
-    let mut state = PeerState::new("me", Vec::new());
-    let now = Instant::now();
-    state.on_gossip_reply(&reply("a", 1, vec![meta("f", "o", "100")]), now);
-    state.on_gossip_reply(
-        &reply("b", 2, vec![meta("f", "o", "\"Sun Jun 15 21:36:41 2025\"")]),
-        now,
-    );
-    let record = &state.files["f"];
-    assert_eq!(record.holders.iter().collect::<Vec<_>>(), ["a", "b"]);
-    assert_eq!(
-        record.meta.file_timestamp.json(),
-        "100",
-        "a string is not newer"
-    );
-    let mut newer = meta("f", "o2", "100.5");
-    newer.file_name = "renamed".into();
-    assert_eq!(
-        state.on_announce(&Announce {
-            from: "c".into(),
-            meta: newer.clone()
-        }),
-        Some(Change::FileChanged("f".into()))
-    );
-    assert_eq!(state.files["f"].meta, newer);
-    assert_eq!(state.files["f"].holders.len(), 3);
-    // Nothing new: no change to report.
-    assert_eq!(
-        state.on_announce(&Announce {
-            from: "c".into(),
-            meta: newer
-        }),
-        None
-    );
-}
-
-#[test]
-fn delete_only_from_the_recorded_owner() {
-    let mut state = PeerState::new("me", Vec::new());
-    state.merge(&meta("f", "owner", "1"), "a");
-    assert!(state
-        .on_delete(&Delete {
-            from: "a".into(),
-            file_id: "f".into()
-        })
-        .is_none());
-    assert!(state.files.contains_key("f"));
-    assert!(state
-        .on_delete(&Delete {
-            from: "owner".into(),
-            file_id: "nope".into()
-        })
-        .is_none());
-    assert!(state
-        .on_delete(&Delete {
-            from: "owner".into(),
-            file_id: "f".into()
-        })
-        .is_some());
-    assert!(state.files.is_empty());
-}
-
-#[test]
 fn sweep_drops_silent_peers_from_peers_and_holders() {
-    let mut state = PeerState::new("me", Vec::new());
+    let mut state = state();
     let start = Instant::now();
     state.on_gossip_reply(&reply("old", 1, vec![meta("f", "o", "1")]), start);
     let later = start + Duration::from_secs(30);
@@ -178,7 +149,7 @@ fn sweep_drops_silent_peers_from_peers_and_holders() {
 
 #[test]
 fn sources_try_holders_first_then_everyone() {
-    let mut state = PeerState::new("me", Vec::new());
+    let mut state = state();
     let now = Instant::now();
     state.on_gossip_reply(&reply("a", 1, Vec::new()), now);
     state.on_gossip_reply(&reply("b", 2, vec![meta("f", "o", "1")]), now);
@@ -209,7 +180,7 @@ fn fixture_metadata_is_merged_and_resent_verbatim() {
         panic!("not a reply")
     };
     assert_eq!(r.files.len(), 22);
-    let mut state = PeerState::new("me", Vec::new());
+    let mut state = state();
     state.on_gossip_reply(&r, Instant::now());
     assert_eq!(state.files.len(), 22);
     let elden = state
@@ -242,77 +213,482 @@ fn raw_field(object: &str, key: &str) -> String {
 }
 
 #[test]
-fn forged_deletes_and_fields_leave_our_copies_alone() {
-    let mut state = PeerState::new("me", Vec::new());
-    state.merge(&meta("ours", "me", "100"), "");
-    state.files.get_mut("ours").unwrap().stored_as = Some("ours.txt".into());
-    // A DELETE claiming to come from us is forged: we never send ourselves one.
-    let from_us = Delete {
-        from: "me".into(),
-        file_id: "ours".into(),
-    };
-    assert!(state.on_delete(&from_us).is_none());
-    // "Newer" fields for a verified copy are forged too: no other timestamp matches the id.
-    let forged = meta("ours", "mallory", "200");
-    state.on_announce(&Announce {
-        from: "mallory".into(),
-        meta: forged,
-    });
-    assert_eq!(state.files["ours"].meta.file_owner, "me");
-    let from_mallory = Delete {
-        from: "mallory".into(),
-        file_id: "ours".into(),
-    };
-    assert!(state.on_delete(&from_mallory).is_none());
-    assert!(state.files.contains_key("ours"));
-}
-
-#[test]
-fn deleted_files_stay_deleted_whatever_gossip_arrives_late() {
-    let mut state = PeerState::new("me", Vec::new());
-    state.merge(&meta("f", "owner", "1"), "a");
-    assert!(state
-        .on_delete(&Delete {
-            from: "owner".into(),
-            file_id: "f".into()
-        })
-        .is_some());
-    assert_eq!(state.merge(&meta("f", "owner", "1"), "a"), None);
-    state.on_gossip_reply(
-        &reply("a", 1, vec![meta("f", "owner", "1")]),
-        Instant::now(),
-    );
-    assert!(!state.files.contains_key("f"));
-    assert_eq!(
-        state.hold(&meta("f", "owner", "1"), "f.txt".into()),
-        Err(Deleted)
-    );
-
-    state.merge(&meta("mine", "me", "1"), "");
-    assert_eq!(
-        state.hold(&meta("mine", "me", "1"), "a.txt".into()),
-        Ok(None)
-    );
-    assert_eq!(
-        state.hold(&meta("mine", "me", "1"), "b.txt".into()),
-        Ok(Some("a.txt".into()))
-    );
-    assert!(state.forget("mine").is_some());
-    state.on_announce(&Announce {
-        from: "a".into(),
-        meta: meta("mine", "me", "1"),
-    });
-    assert!(state.files.is_empty());
-}
-
-#[test]
 fn a_restart_forgets_holders_until_gossip_refills_them() {
     let entry = IndexEntry {
         meta: meta("f", "o", "1"),
         holders: vec!["gone".into()],
         stored_as: None,
     };
-    let state = PeerState::new("me", vec![entry]);
+    let state = PeerState::new("me", Caps::default(), Arc::default(), vec![entry]);
     assert!(state.files["f"].holders.is_empty());
     assert_eq!(state.index()[0].meta, meta("f", "o", "1"));
+}
+
+#[test]
+fn the_first_claim_of_an_unheld_file_is_kept() {
+    let mut state = state();
+    state.merge(&meta("f", "owner", "100"), "a");
+    let mut later = meta("f", "mallory", "200");
+    later.file_name = "renamed".into();
+    state.on_announce(&announce("mallory", later));
+    assert_eq!(state.files["f"].meta, meta("f", "owner", "100"));
+}
+
+#[test]
+fn a_conflicting_claim_is_counted() {
+    let mut state = state();
+    state.merge(&meta("f", "owner", "100"), "a");
+    state.merge(&meta("f", "owner", "100"), "b");
+    assert_eq!(
+        refused(&state, Reason::ConflictingClaim),
+        0,
+        "the same claim"
+    );
+    state.merge(&meta("f", "owner", "\"Sun Jun 15 21:36:41 2025\""), "c");
+    assert_eq!(refused(&state, Reason::ConflictingClaim), 1);
+}
+
+#[test]
+fn a_conflicting_claims_sender_is_still_a_holder() {
+    let mut state = state();
+    track(&mut state, "a", 1);
+    state.merge(&meta("f", "owner", "100"), "");
+    let changes = state.on_announce(&announce("a", meta("f", "mallory", "200")));
+    assert_eq!(changes, [Change::FileChanged("f".into())]);
+    assert_eq!(state.files["f"].holders.iter().collect::<Vec<_>>(), ["a"]);
+}
+
+#[test]
+fn a_claim_adding_nothing_reports_no_change() {
+    let mut state = state();
+    track(&mut state, "a", 1);
+    state.on_announce(&announce("a", meta("f", "owner", "100")));
+    assert_eq!(
+        state.on_announce(&announce("a", meta("f", "owner", "100"))),
+        []
+    );
+}
+
+#[test]
+fn untracked_senders_are_not_recorded_as_holders() {
+    let mut state = state();
+    state.on_announce(&announce("stranger", meta("f", "owner", "100")));
+    assert!(state.files["f"].holders.is_empty());
+}
+
+#[test]
+fn holders_per_file_are_capped() {
+    let mut state = state_with(Caps {
+        max_ids_per_addr: usize::MAX,
+        ..Caps::default()
+    });
+    for i in 0..MAX_HOLDERS + 3 {
+        let peer = format!("p{i}");
+        track(&mut state, &peer, 1);
+        state.on_announce(&announce(&peer, meta("f", "owner", "100")));
+    }
+    assert_eq!(state.files["f"].holders.len(), MAX_HOLDERS);
+}
+
+#[test]
+fn a_verified_copy_replaces_the_claimed_fields() {
+    let mut state = state();
+    state.on_announce(&announce("mallory", meta("f", "mallory", "200")));
+    let mut verified = meta("f", "owner", "100");
+    verified.file_name = "real.txt".into();
+    verified.file_size = Verbatim::parse("0.5").unwrap();
+    assert_eq!(state.hold(&verified, "real.txt".into()), Ok(None));
+    assert_eq!(state.files["f"].meta, verified);
+    assert_eq!(state.files["f"].stored_as.as_deref(), Some("real.txt"));
+}
+
+#[test]
+fn claims_never_change_a_held_file() {
+    let mut state = state();
+    state
+        .hold(&meta("f", "owner", "100"), "f.txt".into())
+        .unwrap();
+    let mut forged = meta("f", "mallory", "200");
+    forged.file_name = "evil.txt".into();
+    state.on_announce(&announce("mallory", forged.clone()));
+    state.on_gossip_reply(&reply("m", 9, vec![forged]), Instant::now());
+    assert_eq!(state.files["f"].meta, meta("f", "owner", "100"));
+    assert_eq!(refused(&state, Reason::ConflictingClaim), 2);
+}
+
+#[test]
+fn a_second_copy_replaces_the_first() {
+    let mut state = state();
+    assert_eq!(state.hold(&meta("f", "me", "1"), "a.txt".into()), Ok(None));
+    assert_eq!(
+        state.hold(&meta("f", "me", "1"), "b.txt".into()),
+        Ok(Some("a.txt".into()))
+    );
+}
+
+#[test]
+fn delete_is_obeyed_only_from_the_verified_owner() {
+    let mut state = state();
+    state.on_announce(&announce("mallory", meta("f", "mallory", "200")));
+    state
+        .hold(&meta("f", "owner", "100"), "f.txt".into())
+        .unwrap();
+    assert_eq!(
+        state.on_delete(&delete("mallory", "f"), NOW),
+        DeleteOutcome::Refused
+    );
+    assert_eq!(refused(&state, Reason::ForgedDelete), 1);
+    assert!(state.files.contains_key("f"));
+    let DeleteOutcome::Removed(record) = state.on_delete(&delete("owner", "f"), NOW) else {
+        panic!("the owner's DELETE is obeyed")
+    };
+    assert_eq!(record.stored_as.as_deref(), Some("f.txt"));
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn delete_of_an_unheld_file_is_obeyed_from_the_first_claims_owner() {
+    let mut state = state();
+    state.merge(&meta("f", "owner", "1"), "a");
+    state.merge(&meta("f", "mallory", "2"), "m");
+    assert_eq!(
+        state.on_delete(&delete("mallory", "f"), NOW),
+        DeleteOutcome::Refused
+    );
+    assert!(matches!(
+        state.on_delete(&delete("owner", "f"), NOW),
+        DeleteOutcome::Removed(_)
+    ));
+}
+
+#[test]
+fn a_delete_claiming_to_come_from_us_is_refused() {
+    let mut state = state();
+    state
+        .hold(&meta("ours", "me", "100"), "ours.txt".into())
+        .unwrap();
+    assert_eq!(
+        state.on_delete(&delete("me", "ours"), NOW),
+        DeleteOutcome::Refused
+    );
+    assert_eq!(
+        state.on_delete(&delete("me", "unknown"), NOW),
+        DeleteOutcome::Refused
+    );
+    assert_eq!(refused(&state, Reason::ForgedDelete), 2);
+    assert!(state.files.contains_key("ours"));
+    assert_eq!(state.tombstones_generation(), 0, "nothing remembered");
+}
+
+#[test]
+fn a_delete_before_the_announce_drops_the_announce() {
+    let mut state = state();
+    assert_eq!(
+        state.on_delete(&delete("owner", "f"), NOW),
+        DeleteOutcome::Remembered
+    );
+    assert_eq!(
+        state.on_announce(&announce("a", meta("f", "owner", "1"))),
+        []
+    );
+    assert!(state.files.is_empty());
+    assert_eq!(refused(&state, Reason::Deleted), 1);
+}
+
+#[test]
+fn a_delete_before_the_announce_drops_a_copy_from_that_owner() {
+    let mut state = state();
+    state.on_delete(&delete("owner", "f"), NOW);
+    assert_eq!(
+        state.hold(&meta("f", "owner", "1"), "f.txt".into()),
+        Err(NotHeld::Deleted)
+    );
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn a_tombstone_drops_only_claims_naming_its_owner() {
+    let mut state = state();
+    state.on_delete(&delete("mallory", "f"), NOW);
+    state.on_announce(&announce("a", meta("f", "owner", "1")));
+    assert!(state.files.contains_key("f"));
+}
+
+#[test]
+fn a_refused_delete_of_an_unheld_file_drops_a_later_copy_from_its_sender() {
+    let mut state = state();
+    state.on_announce(&announce("mallory", meta("f", "mallory", "1")));
+    assert_eq!(
+        state.on_delete(&delete("owner", "f"), NOW),
+        DeleteOutcome::Refused,
+        "the first claim names another owner"
+    );
+    assert_eq!(
+        state.hold(&meta("f", "owner", "1"), "f.txt".into()),
+        Err(NotHeld::Deleted)
+    );
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn deleted_files_stay_deleted_when_gossip_arrives_late() {
+    let mut state = state();
+    track(&mut state, "a", 1);
+    state.merge(&meta("f", "owner", "1"), "a");
+    state.on_delete(&delete("owner", "f"), NOW);
+    state.merge(&meta("f", "owner", "1"), "a");
+    state.on_gossip_reply(
+        &reply("a", 1, vec![meta("f", "owner", "1")]),
+        Instant::now(),
+    );
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn our_own_delete_is_remembered() {
+    let mut state = state();
+    state
+        .hold(&meta("mine", "me", "1"), "a.txt".into())
+        .unwrap();
+    assert!(state.forget("mine", NOW).is_some());
+    state.on_announce(&announce("a", meta("mine", "me", "1")));
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn tombstones_expire_after_their_ttl() {
+    let mut state = state_with(Caps {
+        tombstone_ttl: Duration::from_secs(60),
+        ..Caps::default()
+    });
+    state.on_delete(&delete("owner", "f"), NOW);
+    assert!(!state.expire_tombstones(NOW + 59));
+    assert!(state.expire_tombstones(NOW + 60));
+    state.on_announce(&announce("a", meta("f", "owner", "1")));
+    assert!(state.files.contains_key("f"));
+}
+
+#[test]
+fn restored_tombstones_drop_claims() {
+    let mut old = state();
+    old.on_delete(&delete("owner", "f"), NOW);
+    let mut state = state();
+    state.restore_tombstones(old.tombstones().1);
+    state.on_announce(&announce("a", meta("f", "owner", "1")));
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn unheld_files_are_capped_by_evicting_the_oldest() {
+    let mut state = state_with(Caps {
+        max_unheld_files: 3,
+        ..Caps::default()
+    });
+    for id in ["f3", "f1", "f2"] {
+        state.merge(&meta(id, "o", "1"), "a");
+    }
+    let changes = state.merge(&meta("f4", "o", "1"), "a");
+    assert_eq!(
+        changes,
+        [
+            Change::FileRemoved("f3".into()),
+            Change::FileChanged("f4".into())
+        ]
+    );
+    assert_eq!(state.files.keys().collect::<Vec<_>>(), ["f1", "f2", "f4"]);
+    assert_eq!(refused(&state, Reason::UnheldFiles), 1);
+}
+
+#[test]
+fn held_files_do_not_count_against_the_unheld_cap() {
+    let mut state = state_with(Caps {
+        max_unheld_files: 2,
+        ..Caps::default()
+    });
+    state.merge(&meta("held", "o", "1"), "a");
+    state
+        .hold(&meta("held", "o", "1"), "held.txt".into())
+        .unwrap();
+    state
+        .hold(&meta("pushed", "o", "1"), "pushed.txt".into())
+        .unwrap();
+    state.merge(&meta("f1", "o", "1"), "a");
+    state.merge(&meta("f2", "o", "1"), "a");
+    assert_eq!(state.files.len(), 4);
+    state.merge(&meta("f3", "o", "1"), "a");
+    assert_eq!(
+        state.files.keys().collect::<Vec<_>>(),
+        ["f2", "f3", "held", "pushed"]
+    );
+}
+
+#[test]
+fn no_unheld_file_is_kept_when_the_cap_is_zero() {
+    let mut state = state_with(Caps {
+        max_unheld_files: 0,
+        ..Caps::default()
+    });
+    assert_eq!(state.merge(&meta("f", "o", "1"), "a"), []);
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn tracked_peers_are_capped() {
+    let mut state = state_with(Caps {
+        max_peers: 2,
+        ..Caps::default()
+    });
+    let now = Instant::now();
+    for (i, peer) in ["a", "b", "c"].iter().enumerate() {
+        state.on_gossip(
+            &gossip(&format!("g{i}"), peer, i as u16 + 1),
+            now,
+            &mut rng(),
+        );
+    }
+    assert_eq!(state.peers.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(refused(&state, Reason::TrackedPeers), 1);
+    assert!(
+        state
+            .on_gossip(&gossip("g3", "a", 1), now, &mut rng())
+            .is_some(),
+        "a tracked peer is still heard"
+    );
+}
+
+#[test]
+fn peer_ids_per_address_are_capped() {
+    let mut state = state_with(Caps {
+        max_ids_per_addr: 2,
+        ..Caps::default()
+    });
+    let now = Instant::now();
+    for i in 0..5 {
+        let plan = state.on_gossip(
+            &gossip(&format!("g{i}"), &format!("p{i}"), 7),
+            now,
+            &mut rng(),
+        );
+        assert_eq!(plan.is_some(), i < 2, "gossip {i}");
+    }
+    assert_eq!(state.peers.len(), 2);
+    assert_eq!(refused(&state, Reason::IdsPerAddress), 3);
+}
+
+#[test]
+fn a_reply_from_a_peer_we_cannot_track_is_refused_whole() {
+    let mut state = state_with(Caps {
+        max_ids_per_addr: 1,
+        ..Caps::default()
+    });
+    track(&mut state, "a", 7);
+    let changes = state.on_gossip_reply(&reply("b", 7, vec![meta("f", "o", "1")]), Instant::now());
+    assert_eq!(changes, []);
+    assert!(state.files.is_empty());
+}
+
+#[test]
+fn a_peer_moving_to_a_full_address_stays_where_it_was() {
+    let mut state = state_with(Caps {
+        max_ids_per_addr: 1,
+        ..Caps::default()
+    });
+    track(&mut state, "a", 7);
+    track(&mut state, "b", 8);
+    track(&mut state, "b", 7);
+    assert_eq!(state.peers["b"].port, 8);
+}
+
+#[test]
+fn long_names_are_refused_whole() {
+    let mut state = state_with(Caps {
+        max_name: 10,
+        ..Caps::default()
+    });
+    let mut long = meta("f", "o", "1");
+    long.file_name = "x".repeat(11);
+    state.on_announce(&announce("a", long.clone()));
+    state.on_gossip_reply(&reply("a", 1, vec![long.clone()]), Instant::now());
+    assert_eq!(state.hold(&long, "x".into()), Err(NotHeld::FieldTooLong));
+    assert!(state.files.is_empty());
+    assert_eq!(refused(&state, Reason::FieldTooLong), 3);
+    long.file_name = "x".repeat(10);
+    state.on_announce(&announce("a", long));
+    assert!(state.files.contains_key("f"), "at the cap is fine");
+}
+
+#[test]
+fn long_fields_are_refused_whole() {
+    let mut state = state_with(Caps {
+        max_field: 8,
+        ..Caps::default()
+    });
+    let long = "y".repeat(9);
+    let now = Instant::now();
+    for field in 0..4 {
+        let mut m = meta("f", "o", "1");
+        match field {
+            0 => m.file_id = long.clone(),
+            1 => m.file_owner = long.clone(),
+            2 => m.file_size = Verbatim::parse(&format!("\"{long}\"")).unwrap(),
+            _ => m.file_timestamp = Verbatim::parse(&"1".repeat(9)).unwrap(),
+        }
+        state.on_announce(&announce("a", m));
+    }
+    state.on_announce(&announce(&long, meta("f", "o", "1")));
+    assert!(state.files.is_empty());
+    assert!(state
+        .on_gossip(&gossip(&long, "p", 1), now, &mut rng())
+        .is_none());
+    assert!(state
+        .on_gossip(&gossip("g", &long, 1), now, &mut rng())
+        .is_none());
+    let mut far = gossip("g2", "p", 1);
+    far.host = long.clone();
+    assert!(state.on_gossip(&far, now, &mut rng()).is_none());
+    assert_eq!(state.on_gossip_reply(&reply(&long, 1, Vec::new()), now), []);
+    assert_eq!(
+        state.on_delete(&delete(&long, "f"), NOW),
+        DeleteOutcome::Refused
+    );
+    assert_eq!(
+        state.on_delete(&delete("o", &long), NOW),
+        DeleteOutcome::Refused
+    );
+    assert!(state.peers.is_empty());
+    assert_eq!(refused(&state, Reason::FieldTooLong), 11);
+}
+
+#[test]
+fn messages_go_once_per_address() {
+    let mut state = state();
+    let now = Instant::now();
+    for (i, peer) in ["a", "b", "c", "d"].iter().enumerate() {
+        state.on_gossip(&gossip(&format!("g{i}"), peer, 7), now, &mut rng());
+    }
+    track(&mut state, "e", 8);
+    let mut addrs = state.pick_peers(usize::MAX, &[], &mut rng());
+    addrs.sort();
+    assert_eq!(addrs, ["127.0.0.1:7", "127.0.0.1:8"]);
+}
+
+#[test]
+fn gossip_is_not_forwarded_to_its_senders_address() {
+    let mut state = state();
+    let now = Instant::now();
+    track(&mut state, "alias", 7);
+    track(&mut state, "other", 8);
+    let (plan, _) = state
+        .on_gossip(&gossip("g", "sender", 7), now, &mut rng())
+        .unwrap();
+    assert_eq!(plan.forward_to, ["127.0.0.1:8"]);
+}
+
+#[test]
+fn sources_are_one_per_address() {
+    let mut state = state();
+    track(&mut state, "a", 7);
+    track(&mut state, "b", 7);
+    track(&mut state, "c", 8);
+    assert_eq!(state.sources("f", &mut rng()).len(), 2);
 }

@@ -58,7 +58,7 @@ impl Peer {
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_secs: self.inner.started.elapsed().as_secs(),
             peer_count: state.peers.len(),
-            file_count: state.files.len(),
+            file_count: state.files().len(),
             held_count: state.held().count(),
         }
     }
@@ -77,13 +77,13 @@ impl Peer {
     /// Known files.
     pub fn files(&self) -> Vec<FileDto> {
         let state = lock(&self.inner.state);
-        state.files.values().map(|r| self.file_dto(r)).collect()
+        state.files().values().map(|r| self.file_dto(r)).collect()
     }
 
     /// One known file.
     pub fn file(&self, file_id: &str) -> Option<FileDto> {
         lock(&self.inner.state)
-            .files
+            .files()
             .get(file_id)
             .map(|r| self.file_dto(r))
     }

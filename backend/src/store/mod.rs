@@ -13,6 +13,7 @@ mod journal;
 mod metadata;
 mod names;
 mod open;
+pub mod tombstones;
 
 pub use journal::PREFIX as JOURNAL_PREFIX;
 use metadata::StoredEntry;

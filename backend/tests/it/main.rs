@@ -1,6 +1,7 @@
 //! Whole peers on 127.0.0.1: a network of real nodes, foreign peers speaking the protocol byte
-//! by byte, the HTTP API over a real socket, a large transfer, peers killed mid-transfer, the
-//! console, and peer processes on separate hosts (network namespaces) behind fault proxies.
+//! by byte, the HTTP API over a real socket, a large transfer, peers killed mid-transfer,
+//! strangers forging and flooding, the console, and peer processes on separate hosts (network
+//! namespaces) behind fault proxies.
 
 mod big;
 mod console;
@@ -10,4 +11,5 @@ mod netns;
 mod network;
 mod proxy;
 mod support;
+mod trust;
 mod websocket;

@@ -10,6 +10,7 @@
 
 use crate::proxy::{Faults, Proxy, Reset};
 use backend::protocol::{file_id, Verbatim};
+use backend::store::JOURNAL_PREFIX;
 use shared::{FileDto, PeerDto, TransferDto, TransferStateDto};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -523,7 +524,13 @@ impl Net {
     }
 
     /// Carol holds a whole copy that verifies, and nothing else but the index.
-    fn assert_carol_holds_a_verified_copy(&self) {
+    async fn assert_carol_holds_a_verified_copy(&self) {
+        // A landed file's commit journal lasts until a save of metadata.json lists the file.
+        until("carol's commit journal is retired", || async {
+            let stored = self.carol.stored();
+            (!stored.iter().any(|n| n.starts_with(JOURNAL_PREFIX))).then_some(())
+        })
+        .await;
         assert_eq!(self.carol.stored(), ["metadata.json", NAME]);
         let copy = std::fs::read(self.carol.storage.join(NAME)).unwrap();
         let timestamp = Verbatim::parse(&self.file.file_timestamp).expect("a timestamp");
@@ -563,7 +570,7 @@ async fn a_reset_mid_transfer_is_recovered_through_the_next_holder() {
     assert_eq!(served.proxy.resets(), 0);
     assert_eq!(done.peer.as_deref(), Some(served.name.as_str()));
     assert_eq!(done.bytes_done, SIZE as u64);
-    net.assert_carol_holds_a_verified_copy();
+    net.assert_carol_holds_a_verified_copy().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -607,7 +614,7 @@ async fn a_get_every_holder_resets_keeps_nothing_and_a_retry_succeeds() {
         .ended(net.carol.fetch(&net.file.file_id).await.id)
         .await;
     assert_eq!(retried.state, TransferStateDto::Done, "{retried:?}");
-    net.assert_carol_holds_a_verified_copy();
+    net.assert_carol_holds_a_verified_copy().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -638,5 +645,5 @@ async fn a_get_over_slow_thin_links_arrives_whole() {
         elapsed.as_secs_f64(),
         done.finished_ms.map(|f| f - done.started_ms)
     );
-    net.assert_carol_holds_a_verified_copy();
+    net.assert_carol_holds_a_verified_copy().await;
 }

@@ -69,7 +69,9 @@ async fn events_start_with_a_snapshot_then_follow_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
     use backend::protocol::{Announce, FileMeta, Verbatim};
-    let alice = spawn("alice", &[]).await;
+    // Far more changes than the event queue holds, all kept (none evicted by the cap).
+    const FILES: usize = 20_000;
+    let alice = spawn_with("alice", &[], |c| c.caps.max_unheld_files = FILES).await;
     let url = format!("ws://{}/api/events", alice.node.http_addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(&url)
         .await
@@ -79,8 +81,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
         ServerEvent::Snapshot(_)
     ));
 
-    // Far more changes than the event queue holds, while the client reads nothing.
-    const FILES: usize = 20_000;
+    // The client reads nothing meanwhile.
     for i in 0..FILES {
         let meta = FileMeta {
             file_id: format!("{i:064x}"),

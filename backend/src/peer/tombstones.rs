@@ -1,0 +1,146 @@
+//! The DELETEs we remember: which owner deleted which file id, until when. A claim or a copy
+//! of a deleted file that names the deleting owner is dropped, so gossip still on its way (or a
+//! DELETE that overtook the file's ANNOUNCE) cannot bring the file back. Bounded in count and
+//! time; persisting them is the store's job ([`crate::store::tombstones`]).
+
+use crate::store::tombstones::Tombstone;
+use std::collections::{BTreeSet, HashMap};
+
+/// Most tombstones kept; beyond it the one expiring first is forgotten.
+pub const MAX_TOMBSTONES: usize = 10_000;
+
+/// The remembered DELETEs, keyed by file id and deleting owner.
+#[derive(Debug, Default)]
+pub struct Tombstones {
+    /// `(file_id, owner)` → expiry in Unix seconds.
+    expiry: HashMap<(String, String), u64>,
+    /// The same entries ordered by expiry, so the first to go is the first in line.
+    by_expiry: BTreeSet<(u64, String, String)>,
+    /// Bumped on every change, so a save can tell whether there is anything new to write.
+    generation: u64,
+}
+
+impl Tombstones {
+    /// Tombstones as loaded from disk.
+    pub fn from_stored(stored: Vec<Tombstone>) -> Self {
+        let mut tombstones = Tombstones::default();
+        for t in stored {
+            tombstones.insert(&t.file_id, &t.owner, t.expires);
+        }
+        // Loading is not a change: there is nothing new to write back.
+        tombstones.generation = 0;
+        tombstones
+    }
+
+    /// Remembers that `owner` deleted `file_id`, until `expires` (Unix seconds).
+    pub fn insert(&mut self, file_id: &str, owner: &str, expires: u64) {
+        let key = (file_id.to_string(), owner.to_string());
+        if let Some(old) = self.expiry.insert(key.clone(), expires) {
+            self.by_expiry.remove(&(old, key.0.clone(), key.1.clone()));
+        }
+        self.by_expiry.insert((expires, key.0, key.1));
+        while self.by_expiry.len() > MAX_TOMBSTONES {
+            self.pop_first();
+        }
+        self.generation += 1;
+    }
+
+    fn pop_first(&mut self) {
+        if let Some((_, id, owner)) = self.by_expiry.pop_first() {
+            self.expiry.remove(&(id, owner));
+        }
+    }
+
+    /// Whether `owner` deleted `file_id`.
+    pub fn contains(&self, file_id: &str, owner: &str) -> bool {
+        // The lookup key has to be owned; two short allocations per claim are cheap.
+        self.expiry
+            .contains_key(&(file_id.to_string(), owner.to_string()))
+    }
+
+    /// Forgets the tombstones expired at `now` (Unix seconds); whether any were.
+    pub fn expire(&mut self, now: u64) -> bool {
+        let before = self.by_expiry.len();
+        while self.by_expiry.first().is_some_and(|(at, _, _)| *at <= now) {
+            self.pop_first();
+        }
+        let expired = self.by_expiry.len() != before;
+        if expired {
+            self.generation += 1;
+        }
+        expired
+    }
+
+    /// Counts changes since the start.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// All of them, for saving, the first to expire first.
+    pub fn to_stored(&self) -> Vec<Tombstone> {
+        self.by_expiry
+            .iter()
+            .map(|(expires, file_id, owner)| Tombstone {
+                file_id: file_id.clone(),
+                owner: owner.clone(),
+                expires: *expires,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tombstone_names_one_owner() {
+        let mut t = Tombstones::default();
+        t.insert("f", "owner", 100);
+        assert!(t.contains("f", "owner"));
+        assert!(!t.contains("f", "someone else"));
+        assert!(!t.contains("g", "owner"));
+    }
+
+    #[test]
+    fn tombstones_expire() {
+        let mut t = Tombstones::default();
+        t.insert("old", "o", 100);
+        t.insert("new", "o", 200);
+        assert!(!t.expire(99));
+        assert!(t.expire(100));
+        assert!(!t.contains("old", "o") && t.contains("new", "o"));
+    }
+
+    #[test]
+    fn tombstones_are_bounded_and_the_first_to_expire_goes_first() {
+        let mut t = Tombstones::default();
+        for i in 0..MAX_TOMBSTONES + 5 {
+            t.insert(&format!("f{i}"), "o", 1000 + i as u64);
+        }
+        assert_eq!(t.by_expiry.len(), MAX_TOMBSTONES);
+        assert_eq!(t.expiry.len(), MAX_TOMBSTONES);
+        assert!(!t.contains("f4", "o"));
+        assert!(t.contains("f5", "o"));
+    }
+
+    #[test]
+    fn a_repeated_delete_moves_the_expiry() {
+        let mut t = Tombstones::default();
+        t.insert("f", "o", 100);
+        t.insert("f", "o", 300);
+        assert_eq!(t.to_stored().len(), 1);
+        assert!(!t.expire(200));
+        assert!(t.contains("f", "o"));
+    }
+
+    #[test]
+    fn loading_is_not_a_change_and_round_trips() {
+        let mut t = Tombstones::default();
+        t.insert("f", "o", 100);
+        let loaded = Tombstones::from_stored(t.to_stored());
+        assert_eq!(loaded.generation(), 0);
+        assert!(loaded.contains("f", "o"));
+        assert_eq!(loaded.to_stored(), t.to_stored());
+    }
+}

@@ -1,0 +1,112 @@
+//! The remembered DELETEs on disk: a hidden `.tombstones.json` in the storage folder, written
+//! whole (temporary file, fsync, rename) and loaded at start. `metadata.json` keeps the Python
+//! peers' layout; tombstones live beside it so that layout never changes.
+
+use super::{Store, TEMP_PREFIX};
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+const TOMBSTONES: &str = ".tombstones.json";
+
+/// `owner` deleted `file_id`; remembered until `expires`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// The deleted file.
+    pub file_id: String,
+    /// The owner whose DELETE was obeyed.
+    pub owner: String,
+    /// Unix seconds.
+    pub expires: u64,
+}
+
+impl Store {
+    /// The saved tombstones not yet expired at `now` (Unix seconds); none when there is no
+    /// file. An unreadable file is renamed aside (its new path is returned) and none are
+    /// loaded.
+    pub fn load_tombstones(&self, now: u64) -> io::Result<(Vec<Tombstone>, Option<PathBuf>)> {
+        let path = self.dir().join(TOMBSTONES);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+            Err(e) => return Err(e),
+        };
+        match serde_json::from_slice::<Vec<Tombstone>>(&bytes) {
+            Ok(all) => Ok((all.into_iter().filter(|t| t.expires > now).collect(), None)),
+            Err(_) => {
+                let aside = self
+                    .dir()
+                    .join(format!("{TOMBSTONES}.corrupt-{}", super::unix_now()));
+                std::fs::rename(&path, &aside)?;
+                Ok((Vec::new(), Some(aside)))
+            }
+        }
+    }
+
+    /// Replaces the saved tombstones with `tombstones`, atomically. Callers serialise their
+    /// saves: they share one temporary file.
+    pub fn save_tombstones(&self, tombstones: &[Tombstone]) -> io::Result<()> {
+        let json = serde_json::to_vec(tombstones).map_err(io::Error::other)?;
+        let temp = self.dir().join(format!("{TEMP_PREFIX}{TOMBSTONES}"));
+        {
+            let mut file = std::fs::File::create(&temp)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&temp, self.dir().join(TOMBSTONES))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tombstone(id: &str, expires: u64) -> Tombstone {
+        Tombstone {
+            file_id: id.into(),
+            owner: "PROF".into(),
+            expires,
+        }
+    }
+
+    #[test]
+    fn tombstones_round_trip_without_the_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        store
+            .save_tombstones(&[tombstone("old", 100), tombstone("new", 300)])
+            .unwrap();
+        let (loaded, aside) = store.load_tombstones(200).unwrap();
+        assert_eq!(loaded, [tombstone("new", 300)]);
+        assert_eq!(aside, None);
+    }
+
+    #[test]
+    fn no_tombstone_file_is_no_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        assert_eq!(store.load_tombstones(0).unwrap(), (Vec::new(), None));
+    }
+
+    #[test]
+    fn a_corrupt_tombstone_file_is_kept_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join(TOMBSTONES), b"{not json").unwrap();
+        let (loaded, aside) = store.load_tombstones(0).unwrap();
+        assert!(loaded.is_empty());
+        let aside = aside.expect("moved aside");
+        assert_eq!(std::fs::read(aside).unwrap(), b"{not json");
+        assert!(!dir.path().join(TOMBSTONES).exists());
+    }
+
+    #[test]
+    fn the_tombstone_file_is_hidden_from_the_content_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        store.save_tombstones(&[tombstone("f", 300)]).unwrap();
+        let (_, index, report) = Store::open(dir.path()).unwrap();
+        assert!(report.to_adopt.is_empty());
+        assert!(index.is_empty());
+    }
+}
