@@ -3,6 +3,7 @@
 
 mod big;
 mod foreign;
+mod hostile;
 mod network;
 mod support;
 mod websocket;
