@@ -19,9 +19,7 @@ pub trait Handler: Clone + Send + Sync + 'static {
     /// An incoming push as the handler tracks it, from the first byte of its content.
     type Push: Send;
 
-    /// Socket deadlines and size caps.
     fn limits(&self) -> &Limits;
-    /// Where refusals are counted.
     fn refusals(&self) -> &Refusals;
     /// Where pushed content is written while it arrives.
     fn store(&self) -> &Store;
