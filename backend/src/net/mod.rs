@@ -1,17 +1,31 @@
 //! Bytes in and out of sockets: dialing with deadlines, sending one message per connection,
-//! fetching a file, streaming a `FILE_DATA` from disk, and (in [`server`]) the accept loop.
-//! No decisions about peers or files live here.
+//! reading one message under the clock rules of [`pace`], fetching a file, streaming a
+//! `FILE_DATA` from disk, and answering a GET_FILE so that the reply arrives whole. The
+//! listener is in [`server`] and its bookkeeping in [`admission`]. No decisions about peers or
+//! files live here, and nothing here knows the peer: the listener reaches it through
+//! [`server::Handler`].
 
+pub mod admission;
+mod pace;
 pub mod server;
 
+pub use pace::Role;
+
 use crate::protocol::{encode, DecodeError, Decoder, FileMeta, Message};
+use crate::refusal::Reason;
 use crate::store::{Store, TempFile};
+use pace::{Cut, Pace};
+use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+/// How long we keep reading (and discarding) after a reply, waiting for the client to close.
+const LINGER: Duration = Duration::from_secs(3);
+/// How much we read (and discard) after a reply, at most.
+const LINGER_BYTES: usize = 64 * 1024;
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -29,13 +43,14 @@ pub struct Limits {
     pub max_file: u64,
     /// Most concurrent inbound connections from one source address.
     pub max_per_source: usize,
-    /// Slowest transfer we keep, in bytes per second after the first byte, averaged over
-    /// `rate_window`; a slower one is abandoned (and the next holder tried).
+    /// Slowest transfer we keep, in wire bytes per second over each `rate_window`: a reply
+    /// from its first byte, a push from the first byte of its content. A slower one is
+    /// abandoned (and the next holder tried); 0 keeps any.
     pub min_rate: u64,
     /// The window `min_rate` is measured over.
     pub rate_window: Duration,
     /// GOSSIP_REPLYs accepted per second from one source address (bursts of five times
-    /// that are allowed).
+    /// that are allowed); 0 accepts all.
     pub gossip_reply_rate: u32,
 }
 
@@ -69,7 +84,7 @@ pub enum NetError {
     #[error("connection closed before the message was complete")]
     Truncated,
     /// The bytes were not a valid message.
-    #[error("bad reply: {0}")]
+    #[error("bad message: {0}")]
     Decode(#[from] DecodeError),
     /// The peer said it does not have the file.
     #[error("peer does not have the file")]
@@ -80,6 +95,54 @@ pub enum NetError {
     /// The file is larger than we accept.
     #[error("file larger than the limit of {0} bytes")]
     TooLarge(u64),
+    /// The control part of the message was not whole in time.
+    #[error("message not complete within {0:?}")]
+    Deadline(Duration),
+    /// The transfer fell below the minimum rate.
+    #[error("too slow: {got} bytes in {window:?}, {needed} needed")]
+    Slow {
+        got: u64,
+        needed: u64,
+        window: Duration,
+    },
+    /// A pushed file would take the files pushed to us past the storage quota.
+    #[error("pushed files would exceed the storage quota")]
+    OverQuota,
+}
+
+impl NetError {
+    /// The refusal this error is, when the sender broke one of our rules.
+    pub fn refusal(&self) -> Option<Reason> {
+        match self {
+            NetError::Decode(_) => Some(Reason::Decode),
+            NetError::TooLarge(_) => Some(Reason::FileTooLarge),
+            NetError::Deadline(_) => Some(Reason::MessageDeadline),
+            NetError::Slow { .. } => Some(Reason::SlowTransfer),
+            NetError::OverQuota => Some(Reason::StorageQuota),
+            _ => None,
+        }
+    }
+
+    fn cut(cut: Cut, limits: &Limits) -> Self {
+        match cut {
+            Cut::FirstByte => NetError::Timeout("waiting for the reply"),
+            Cut::Idle => NetError::Timeout("waiting for data"),
+            Cut::Deadline => NetError::Deadline(limits.message_deadline),
+            Cut::Slow { got, needed } => NetError::Slow {
+                got,
+                needed,
+                window: limits.rate_window,
+            },
+        }
+    }
+}
+
+/// Where the content of a `FILE_DATA` goes as it arrives.
+pub trait Sink: Send {
+    /// The content began: a temporary file for it (opened only now, so a GOSSIP costs none).
+    fn open(&mut self) -> impl Future<Output = Result<TempFile, NetError>> + Send;
+    /// `total` content bytes have arrived (they are written only if this is `Ok`).
+    fn arrived(&mut self, total: u64) -> Result<(), NetError>;
 }
 
 /// Opens a connection within the connect deadline.
@@ -109,42 +172,52 @@ pub async fn send(addr: &str, message: &str, limits: &Limits) -> Result<(), NetE
     write_within(&mut stream, message.as_bytes(), limits).await
 }
 
-/// Reads one message from `stream`. The content of a `data` string is written to a temporary
-/// file in `store`, opened when the first byte of it arrives, and returned with the message
-/// (on error it is dropped, which deletes it). `first` bounds the wait for the first byte;
-/// `progress` sees the content bytes so far.
+/// Reads one message from `stream` under the clock rules of `role` (see [`pace`]). The content
+/// of a `data` string goes to the temporary file that `sink` opens when its first byte
+/// arrives, and is returned with the message (on error it is dropped, which deletes it).
 pub async fn read_message(
     stream: &mut TcpStream,
     limits: &Limits,
-    first: Duration,
-    store: &Store,
-    mut progress: impl FnMut(u64),
+    role: Role,
+    sink: &mut impl Sink,
 ) -> Result<(Message, Option<TempFile>), NetError> {
     let mut decoder = Decoder::new(limits.max_control);
+    let mut pace = Pace::new(limits, role, Instant::now());
     let mut buf = vec![0u8; 64 * 1024];
     let mut chunk = Vec::with_capacity(32 * 1024);
     let mut content: Option<TempFile> = None;
-    let mut wait = first;
     loop {
-        let n = timeout(wait, stream.read(&mut buf))
-            .await
-            .map_err(|_| NetError::Timeout("waiting for data"))??;
+        let wait = pace.next_wait(Instant::now());
+        let n = match timeout(wait, stream.read(&mut buf)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                pace.timed_out(Instant::now())
+                    .map_err(|cut| NetError::cut(cut, limits))?;
+                continue;
+            }
+        };
         if n == 0 {
             return Err(NetError::Truncated);
         }
-        wait = limits.idle;
+        let now = Instant::now();
+        pace.read(n, now)
+            .map_err(|cut| NetError::cut(cut, limits))?;
         let message = decoder.feed(&buf[..n], &mut chunk)?;
         if !chunk.is_empty() {
-            if decoder.decoded_bytes() > limits.max_file {
+            let total = decoder.decoded_bytes();
+            if total > limits.max_file {
                 return Err(NetError::TooLarge(limits.max_file));
             }
             let file = match &mut content {
                 Some(file) => file,
-                None => content.insert(store.temp_file().await?),
+                None => {
+                    pace.content_began(now);
+                    content.insert(sink.open().await?)
+                }
             };
+            sink.arrived(total)?;
             file.write(&chunk).await?;
             chunk.clear();
-            progress(decoder.decoded_bytes());
         }
         if let Some(message) = message {
             return Ok((message, content));
@@ -152,20 +225,38 @@ pub async fn read_message(
     }
 }
 
+/// The content of a fetched file: a temporary file in the store, with progress.
+struct Fetched<'a, F> {
+    store: &'a Store,
+    progress: F,
+}
+
+impl<F: FnMut(u64) + Send> Sink for Fetched<'_, F> {
+    async fn open(&mut self) -> Result<TempFile, NetError> {
+        Ok(self.store.temp_file().await?)
+    }
+
+    fn arrived(&mut self, total: u64) -> Result<(), NetError> {
+        (self.progress)(total);
+        Ok(())
+    }
+}
+
 /// Asks `addr` for `file_id` and streams the content into a temporary file in `store`.
 /// Returns the reply's description and the content; the caller verifies one against the other.
+/// `progress` sees the content bytes so far.
 pub async fn fetch(
     addr: &str,
     file_id: &str,
     store: &Store,
     limits: &Limits,
-    progress: impl FnMut(u64),
+    progress: impl FnMut(u64) + Send,
 ) -> Result<(FileMeta, TempFile), NetError> {
     let mut stream = connect(addr, limits).await?;
     // No half-close after the request: one real server drops its reply when we do.
     write_within(&mut stream, encode::get_file(file_id).as_bytes(), limits).await?;
-    let (message, content) =
-        read_message(&mut stream, limits, limits.first_byte, store, progress).await?;
+    let mut sink = Fetched { store, progress };
+    let (message, content) = read_message(&mut stream, limits, Role::Reply, &mut sink).await?;
     match message {
         Message::FileData(Some(meta)) if meta.file_id == file_id => {
             let content = match content {
@@ -206,4 +297,43 @@ pub async fn write_file_data(
     write_within(stream, encode::FILE_DATA_TAIL.as_bytes(), limits).await?;
     stream.flush().await?;
     Ok(sent)
+}
+
+/// Answers a GET_FILE on its own socket with `copy`, or with the all-null "not found", then
+/// closes the socket (clients that read to EOF need that) without cutting the reply short.
+/// Returns the content bytes sent.
+pub async fn reply_file(
+    mut stream: TcpStream,
+    copy: Option<(FileMeta, tokio::fs::File)>,
+    limits: &Limits,
+) -> Result<u64, NetError> {
+    let sent = match copy {
+        Some((meta, file)) => write_file_data(&mut stream, &meta, file, limits, |_| {}).await?,
+        None => {
+            let reply = encode::file_data_not_found();
+            write_within(&mut stream, reply.as_bytes(), limits).await?;
+            0
+        }
+    };
+    close_after_reply(stream, limits).await;
+    Ok(sent)
+}
+
+/// Closes a socket we replied on. Closing it with unread input (a client's trailing `\n` that
+/// came after our last read) makes the kernel reset the connection and drop whatever of the
+/// reply it has not sent yet. So we half-close, which sends EOF after the reply, then read and
+/// discard what the client still sends until it closes too, for a bounded time and amount.
+async fn close_after_reply(mut stream: TcpStream, limits: &Limits) {
+    if !matches!(timeout(limits.idle, stream.shutdown()).await, Ok(Ok(()))) {
+        return;
+    }
+    let until = tokio::time::Instant::now() + LINGER;
+    let mut buf = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        match tokio::time::timeout_at(until, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => discarded += n,
+            _ => return,
+        }
+    }
 }

@@ -1,33 +1,77 @@
-//! The P2P listener: one task per connection, one message per connection, every read under a
-//! deadline. Anything that is not a message we know is logged at debug level and dropped.
+//! The P2P listener: admission (connection slots in all and per source address), one task and
+//! one message per connection, read under the clock rules of [`super::pace`], and dispatch to
+//! the program above through [`Handler`]. What breaks a rule is refused and counted in
+//! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
 
-use super::{read_message, NetError};
-use crate::peer::Peer;
-use crate::protocol::Message;
-use std::sync::Arc;
+use super::admission::{Admission, PushBytes, Reservation};
+use super::{read_message, reply_file, Limits, NetError, Role, Sink};
+use crate::protocol::{FileMeta, Message};
+use crate::refusal::{Reason, Refusals};
+use crate::store::{Store, TempFile};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 
-/// Most connections handled at once; more are closed at once, so silent or slow senders
-/// cannot exhaust file descriptors.
-const MAX_CONNECTIONS: usize = 512;
+/// What the listener needs from the program above it. Implemented for the peer in
+/// `peer::inbound`; `net` never names the peer itself.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// An incoming push as the handler tracks it, from the first byte of its content.
+    type Push: Send;
 
-/// Accepts connections until the peer stops; each connection is a task of the peer's.
-pub async fn serve(listener: TcpListener, peer: Peer) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    fn limits(&self) -> &Limits;
+    fn refusals(&self) -> &Refusals;
+    /// Where pushed content is written while it arrives.
+    fn store(&self) -> &Store;
+    /// Runs a connection's task until it ends or the program stops.
+    fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static);
+    /// Bytes that files pushed to us may still take: the storage quota less what such files
+    /// already take.
+    fn push_room(&self) -> impl Future<Output = u64> + Send;
+    /// A GOSSIP, a GOSSIP_REPLY (within its rate), an ANNOUNCE or a DELETE from `from`.
+    fn on_message(&self, message: Message, from: SocketAddr);
+    /// Our copy of `file_id`, opened, to answer a GET_FILE.
+    fn open_copy(
+        &self,
+        file_id: &str,
+    ) -> impl Future<Output = Option<(FileMeta, tokio::fs::File)>> + Send;
+    /// Content began arriving unasked from `from` (most likely a push; the message type may
+    /// only be known at its end).
+    fn push_started(&self, from: SocketAddr) -> Self::Push;
+    /// `done` content bytes of `push` have arrived.
+    fn push_progress(&self, push: &Self::Push, done: u64);
+    /// The content did not turn into a pushed file.
+    fn push_failed(&self, push: Self::Push, reason: String);
+    /// A whole `FILE_DATA` arrived unasked; `push` is `None` when it had no content.
+    fn on_pushed_file(
+        &self,
+        meta: FileMeta,
+        content: TempFile,
+        from: SocketAddr,
+        push: Option<Self::Push>,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// Accepts connections until the program stops; each admitted connection is a task of the
+/// handler's.
+pub async fn serve<H: Handler>(listener: TcpListener, handler: H) {
+    let admission = Admission::new(handler.limits());
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    tracing::debug!("too many connections; closing the one from {remote}");
-                    continue;
-                };
-                let handler = peer.clone();
-                peer.spawn(async move {
-                    let _slot = slot;
-                    if let Err(e) = handle(stream, &handler).await {
-                        tracing::debug!("connection from {remote}: {e}");
+                let slot = match admission.admit(remote.ip().to_canonical()) {
+                    Ok(slot) => slot,
+                    Err(reason) => {
+                        handler
+                            .refusals()
+                            .refuse(reason, format!("connection from {remote}"));
+                        continue;
                     }
+                };
+                let (task_handler, admission) = (handler.clone(), admission.clone());
+                handler.spawn_task(async move {
+                    let _slot = slot;
+                    connection(stream, remote, &task_handler, &admission).await;
                 });
             }
             Err(e) => {
@@ -39,55 +83,115 @@ pub async fn serve(listener: TcpListener, peer: Peer) {
     }
 }
 
-/// Reads one message and acts on it.
-async fn handle(mut stream: TcpStream, peer: &Peer) -> Result<(), NetError> {
-    let limits = peer.config().limits;
-    // FILE_DATA carries no sender id: name the sender by its address, as a tracked peer when
-    // exactly one lives there.
-    let remote = match stream.peer_addr() {
-        Ok(addr) => peer.name_at(addr),
-        Err(_) => "unknown peer".to_string(),
-    };
-    let mut incoming = None;
-    let result = read_message(&mut stream, &limits, limits.idle, peer.store(), |done| {
-        peer.incoming_progress(&mut incoming, &remote, done)
-    })
-    .await;
-    let message = match (result, incoming) {
-        (Ok((Message::FileData(Some(meta)), content)), incoming) => {
-            let temp = match content {
-                Some(temp) => temp,
-                None => peer.store().temp_file().await?, // an empty file
-            };
-            peer.on_pushed_file(meta, temp, &remote, incoming).await;
-            return Ok(());
-        }
-        (Ok((message, _)), None) => message,
-        (Ok((message, _)), Some(transfer)) => {
-            peer.incoming_failed(
-                transfer,
-                format!("content inside a {} message", message.kind()),
-            );
-            message
-        }
-        (Err(e), incoming) => {
-            if let Some(transfer) = incoming {
-                peer.incoming_failed(transfer, e.to_string());
+/// Content arriving on an accepted connection: a push, counted against the storage quota.
+struct Incoming<'a, H: Handler> {
+    handler: &'a H,
+    remote: SocketAddr,
+    pushes: &'a PushBytes,
+    reservation: Option<Reservation<'a>>,
+    push: Option<H::Push>,
+}
+
+impl<H: Handler> Sink for Incoming<'_, H> {
+    async fn open(&mut self) -> Result<TempFile, NetError> {
+        let mark = self.pushes.mark();
+        let room = self.handler.push_room().await;
+        self.reservation = Some(self.pushes.reserve(mark, room));
+        self.push = Some(self.handler.push_started(self.remote));
+        Ok(self.handler.store().temp_file().await?)
+    }
+
+    fn arrived(&mut self, total: u64) -> Result<(), NetError> {
+        if let Some(reservation) = &mut self.reservation {
+            if !reservation.grow(total) {
+                return Err(NetError::OverQuota);
             }
-            return Err(e);
+        }
+        if let Some(push) = &self.push {
+            self.handler.push_progress(push, total);
+        }
+        Ok(())
+    }
+}
+
+/// Reads one message and acts on it.
+async fn connection<H: Handler>(
+    mut stream: TcpStream,
+    remote: SocketAddr,
+    handler: &H,
+    admission: &Admission,
+) {
+    let limits = *handler.limits();
+    let mut sink = Incoming {
+        handler,
+        remote,
+        pushes: admission.pushes(),
+        reservation: None,
+        push: None,
+    };
+    let result = read_message(&mut stream, &limits, Role::Request, &mut sink).await;
+    let Incoming {
+        reservation, push, ..
+    } = sink;
+    let message = match result {
+        Err(e) => {
+            if let Some(push) = push {
+                handler.push_failed(push, e.to_string());
+            }
+            match e.refusal() {
+                Some(reason) => handler.refusals().refuse(reason, format!("{remote}: {e}")),
+                None => tracing::debug!("connection from {remote}: {e}"),
+            }
+            return;
+        }
+        Ok((Message::FileData(Some(meta)), content)) => {
+            let content = match content {
+                Some(content) => content,
+                None => match handler.store().temp_file().await {
+                    Ok(empty) => empty,
+                    Err(e) => {
+                        tracing::warn!("cannot store an empty pushed file: {e}");
+                        return;
+                    }
+                },
+            };
+            handler.on_pushed_file(meta, content, remote, push).await;
+            if let Some(reservation) = reservation {
+                reservation.land();
+            }
+            return;
+        }
+        Ok((message, content)) => {
+            drop((content, reservation));
+            if let Some(push) = push {
+                let reason = format!("content inside a {} message", message.kind());
+                handler.push_failed(push, reason);
+            }
+            message
         }
     };
     tracing::debug!("{} from {remote}", message.kind());
     match message {
-        Message::Gossip(gossip) => peer.on_gossip(&gossip),
-        Message::GossipReply(reply) => peer.on_gossip_reply(&reply),
-        Message::GetFile { file_id } => {
-            peer.serve_get(&mut stream, &file_id).await?;
-            // Dropping the stream closes it: clients that read to EOF need that.
+        Message::GossipReply(_)
+            if !admission.gossip_reply(remote.ip().to_canonical(), Instant::now()) =>
+        {
+            handler
+                .refusals()
+                .refuse(Reason::GossipReplyRate, format!("from {remote}"));
         }
-        Message::FileData(_) => {} // a "not found" nobody asked for
-        Message::Announce(announce) => peer.on_announce(&announce),
-        Message::Delete(delete) => peer.on_delete(&delete),
+        Message::GetFile { file_id } => {
+            let copy = handler.open_copy(&file_id).await;
+            let found = copy.is_some();
+            match reply_file(stream, copy, &limits).await {
+                Ok(sent) if found => tracing::info!("served {file_id} ({sent} bytes) to {remote}"),
+                Ok(_) => tracing::debug!(
+                    "told {remote} we do not hold {}",
+                    crate::terminal::escape(&file_id)
+                ),
+                Err(e) => tracing::debug!("reply to {remote} failed: {e}"),
+            }
+        }
+        Message::FileData(None) => {} // a "not found" nobody asked for
+        message => handler.on_message(message, remote),
     }
-    Ok(())
 }

@@ -4,6 +4,7 @@
 //! The network side of gossip and transfers is in [`gossip`] and [`transfer`].
 
 pub mod gossip;
+mod inbound;
 pub mod state;
 mod tombstones;
 pub mod transfer;

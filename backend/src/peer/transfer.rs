@@ -1,15 +1,17 @@
 //! Moving files: fetching (get and auto-fetch) with verification and fallback to the next
-//! holder, pushing (replication to one peer plus ANNOUNCE to all), serving GET_FILE and
-//! storing files pushed to us. Every received byte goes to a temporary file that is renamed
-//! into place only once its hash matches its id.
+//! holder, pushing (replication to one peer plus ANNOUNCE to all), finding the copy a GET_FILE
+//! asks for, and storing files pushed to us within the storage quota. Every received byte goes
+//! to a temporary file that is renamed into place only once its hash matches its id. A holder
+//! that breaks a rule of `net` (too slow, too large, not a message) is counted as a refusal
+//! and the next one is tried.
 
 use super::{short, Peer};
 use crate::net::{self, NetError};
-use crate::protocol::{encode, FileMeta};
+use crate::protocol::FileMeta;
+use crate::refusal::Reason;
 use crate::store::TempFile;
 use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
 use std::path::Path;
-use tokio::net::TcpStream;
 
 /// Why a get could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -88,11 +90,16 @@ impl Peer {
     ) -> Result<FileMeta, String> {
         self.transfer_progress(id, peer_id, 0);
         let limits = self.config().limits;
-        let (meta, temp) = net::fetch(addr, file_id, self.store(), &limits, |done| {
+        let fetched = net::fetch(addr, file_id, self.store(), &limits, |done| {
             self.transfer_progress(id, peer_id, done)
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await;
+        let (meta, temp) = fetched.map_err(|e| {
+            if let Some(reason) = e.refusal() {
+                self.refusals().refuse(reason, format!("{peer_id}: {e}"));
+            }
+            e.to_string()
+        })?;
         self.keep_verified(meta, temp).await
     }
 
@@ -100,10 +107,10 @@ impl Peer {
     async fn keep_verified(&self, meta: FileMeta, temp: TempFile) -> Result<FileMeta, String> {
         let actual = temp.file_id(&meta.file_timestamp);
         if actual != meta.file_id {
-            return Err(format!(
-                "content does not match the id (hash {})",
-                short(&actual)
-            ));
+            let reason = format!("content does not match the id (hash {})", short(&actual));
+            self.refusals()
+                .refuse(Reason::BadCopy, format!("{}: {reason}", meta.file_id));
+            return Err(reason);
         }
         let stored_as = self
             .store()
@@ -241,51 +248,58 @@ impl Peer {
     }
 
     /// Content is arriving unsolicited from `from` (most likely a push, though the message
-    /// type may only be known at its end): shows it as an incoming transfer.
-    pub fn incoming_progress(&self, transfer: &mut Option<u64>, from: &str, done: u64) {
-        let id = self.incoming_transfer(*transfer, from);
-        *transfer = Some(id);
+    /// type may only be known at its end): shows it as an incoming transfer; returns its id.
+    pub(super) fn incoming_started(&self, from: &str) -> u64 {
+        self.incoming_transfer(None, from)
+    }
+
+    /// `done` bytes of the incoming transfer `id` from `from` have arrived.
+    pub(super) fn incoming_progress(&self, id: u64, from: &str, done: u64) {
         self.transfer_progress(id, from, done);
     }
 
     /// An incoming transfer that did not turn into a stored file.
-    pub fn incoming_failed(&self, transfer: u64, reason: String) {
-        self.transfer_finished(transfer, TransferStateDto::Failed { reason });
+    pub(super) fn incoming_failed(&self, id: u64, reason: String) {
+        self.transfer_finished(id, TransferStateDto::Failed { reason });
     }
 
-    /// Answers a GET_FILE on its own socket: the file, or the all-null reply. The caller
-    /// closes the socket right after (clients that read to EOF would stall otherwise).
-    pub async fn serve_get(&self, stream: &mut TcpStream, file_id: &str) -> Result<(), NetError> {
-        let limits = self.config().limits;
-        let copy = match self.held_copy(file_id) {
-            Some((meta, stored_as)) => match self.store().open_file(&stored_as).await {
-                Ok((file, _)) => Some((meta, file)),
-                Err(e) => {
-                    self.log(
-                        LogLevel::Warn,
-                        format!("cannot read our copy {stored_as}: {e}"),
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        match copy {
-            Some((meta, file)) => {
-                let sent = net::write_file_data(stream, &meta, file, &limits, |_| {}).await?;
-                tracing::info!("served {} ({sent} bytes)", meta.file_name);
-            }
-            None => {
-                let reply = encode::file_data_not_found();
-                tokio::io::AsyncWriteExt::write_all(stream, reply.as_bytes()).await?;
+    /// Our copy of `file_id`, opened for serving a GET_FILE.
+    pub(super) async fn held_file(&self, file_id: &str) -> Option<(FileMeta, tokio::fs::File)> {
+        let (meta, stored_as) = self.held_copy(file_id)?;
+        match self.store().open_file(&stored_as).await {
+            Ok((file, _)) => Some((meta, file)),
+            Err(e) => {
+                self.log(
+                    LogLevel::Warn,
+                    format!("cannot read our copy {stored_as}: {e}"),
+                );
+                None
             }
         }
-        Ok(())
+    }
+
+    /// Bytes that files pushed to us may still take: `caps.max_storage` less the held copies
+    /// of files we do not own (measured on disk: `file_size` is whatever the sender wrote).
+    pub(super) async fn push_room(&self) -> u64 {
+        let me = self.id().to_string();
+        let foreign: Vec<String> = self.with_state(|s| {
+            s.held()
+                .filter(|r| r.meta.file_owner != me)
+                .filter_map(|r| r.stored_as.clone())
+                .collect()
+        });
+        let mut taken = 0u64;
+        for stored_as in foreign {
+            if let Ok((_, len)) = self.store().open_file(&stored_as).await {
+                taken = taken.saturating_add(len);
+            }
+        }
+        self.config().caps.max_storage.saturating_sub(taken)
     }
 
     /// A FILE_DATA arrived unsolicited (a push): keep it if it verifies, then ANNOUNCE it.
-    /// `transfer` is the incoming transfer that [`Peer::incoming_progress`] started, if any.
-    pub async fn on_pushed_file(
+    /// `transfer` is the incoming transfer that [`Peer::incoming_started`] started, if any.
+    pub(super) async fn on_pushed_file(
         &self,
         meta: FileMeta,
         temp: TempFile,

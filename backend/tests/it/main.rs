@@ -1,12 +1,13 @@
 //! Whole peers on 127.0.0.1: a network of real nodes, foreign peers speaking the protocol byte
-//! by byte, the HTTP API over a real socket, a large transfer, peers killed mid-transfer,
-//! strangers forging and flooding, the console, and peer processes on separate hosts (network
-//! namespaces) behind fault proxies.
+//! by byte, hostile ones (trickling, flooding, stalling), the HTTP API over a real socket, a
+//! large transfer, peers killed mid-transfer, strangers forging and flooding, the console, and
+//! peer processes on separate hosts (network namespaces) behind fault proxies.
 
 mod big;
 mod console;
 mod crash;
 mod foreign;
+mod hostile;
 mod netns;
 mod network;
 mod proxy;

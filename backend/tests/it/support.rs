@@ -162,3 +162,26 @@ pub fn fixture(name: &str) -> Vec<u8> {
     )
     .expect("fixture")
 }
+
+/// A connection to `addr` from the local address `source` (any of 127.0.0.0/8 on Linux), so
+/// that one test can play several source addresses.
+pub async fn connect_from(source: &str, addr: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{source}:0").parse().expect("source address"))
+        .expect("bind");
+    socket
+        .connect(addr.parse().expect("address"))
+        .await
+        .expect("connect")
+}
+
+/// Waits until `peer` has refused `reason` at least `n` times.
+pub async fn refused(peer: &Peer, reason: backend::refusal::Reason, n: u64) {
+    eventually(
+        &format!("{n} refusals of {reason}"),
+        Duration::from_secs(15),
+        || peer.refusals().count(reason) >= n,
+    )
+    .await;
+}

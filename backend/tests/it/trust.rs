@@ -198,7 +198,7 @@ async fn a_flood_of_fresh_announces_is_bounded_by_the_cap() {
     let us = spawn_with("us", &[], |c| c.caps.max_unheld_files = 50).await;
     for i in 0..200 {
         let meta = prof_file(&format!("flood{i}"));
-        send_raw(&us.addr(), encode::announce("prof", &meta).as_bytes()).await;
+        deliver(&us.addr(), encode::announce("prof", &meta).as_bytes()).await;
     }
     refused(us.peer(), Reason::UnheldFiles, 150).await;
     assert_eq!(us.peer().files().len(), 50);
@@ -254,9 +254,10 @@ async fn many_peer_ids_at_one_address_are_tracked_a_few_times_and_sent_one_annou
     })
     .await;
     let per_addr = us.peer().config().caps.max_ids_per_addr;
+    // One at a time: the cap on connections per source address would refuse a burst.
     for i in 0..1000 {
         let gossip = encode::gossip("127.0.0.1", port, &format!("g{i}"), &format!("sybil{i}"));
-        send_raw(&us.addr(), gossip.as_bytes()).await;
+        deliver(&us.addr(), gossip.as_bytes()).await;
     }
     refused(us.peer(), Reason::IdsPerAddress, 1000 - per_addr as u64).await;
     assert_eq!(us.peer().peers().len(), per_addr);

@@ -1,0 +1,337 @@
+//! Who may use the listener, and how much: connection slots (in all and per source address),
+//! GOSSIP_REPLY token buckets per source address, and the bytes that pushes being received
+//! may add under the storage quota. Plain bookkeeping, `now` passed in, memory bounded by the
+//! connections open and by [`MAX_SOURCES`]. The listener owns one [`Admission`].
+
+use super::Limits;
+use crate::refusal::Reason;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Most connections handled at once, from all sources together.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Most source addresses with a GOSSIP_REPLY bucket.
+pub const MAX_SOURCES: usize = 4096;
+/// A source may send this many seconds' worth of GOSSIP_REPLYs at once.
+const BURST_SECONDS: f64 = 5.0;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The listener's shared bookkeeping.
+pub struct Admission {
+    max_per_source: usize,
+    open: Mutex<Open>,
+    buckets: Mutex<Buckets>,
+    pushes: PushBytes,
+}
+
+#[derive(Default)]
+struct Open {
+    total: usize,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+/// A connection's place in the listener; dropping it frees the place.
+pub struct Slot {
+    admission: Arc<Admission>,
+    source: IpAddr,
+}
+
+impl Admission {
+    /// Bookkeeping for the listener under `limits`.
+    pub fn new(limits: &Limits) -> Arc<Self> {
+        Arc::new(Admission {
+            max_per_source: limits.max_per_source,
+            open: Mutex::default(),
+            buckets: Mutex::new(Buckets::new(limits.gossip_reply_rate, MAX_SOURCES)),
+            pushes: PushBytes::default(),
+        })
+    }
+
+    /// A slot for a new connection from `source`, or the reason it is refused.
+    pub fn admit(self: &Arc<Self>, source: IpAddr) -> Result<Slot, Reason> {
+        let mut open = lock(&self.open);
+        if open.total >= MAX_CONNECTIONS {
+            return Err(Reason::Connections);
+        }
+        let from_source = open.per_source.entry(source).or_default();
+        if *from_source >= self.max_per_source {
+            return Err(Reason::ConnectionsPerSource);
+        }
+        *from_source += 1;
+        open.total += 1;
+        Ok(Slot {
+            admission: self.clone(),
+            source,
+        })
+    }
+
+    /// Whether a GOSSIP_REPLY from `source` at `now` is within its rate.
+    pub fn gossip_reply(&self, source: IpAddr, now: Instant) -> bool {
+        lock(&self.buckets).allow(source, now)
+    }
+
+    /// The pushes being received.
+    pub fn pushes(&self) -> &PushBytes {
+        &self.pushes
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.admission.open);
+        open.total -= 1;
+        if let Some(n) = open.per_source.get_mut(&self.source) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_source.remove(&self.source);
+            }
+        }
+    }
+}
+
+/// Token buckets, one per source address: `rate` tokens a second, at most five seconds' worth
+/// saved up. A rate of 0 turns the limit off.
+pub struct Buckets {
+    rate: f64,
+    capacity: f64,
+    max_sources: usize,
+    map: HashMap<IpAddr, Bucket>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Buckets {
+    /// Buckets refilled at `rate` a second, for at most `max_sources` addresses.
+    pub fn new(rate: u32, max_sources: usize) -> Self {
+        Buckets {
+            rate: f64::from(rate),
+            capacity: f64::from(rate) * BURST_SECONDS,
+            max_sources: max_sources.max(1),
+            map: HashMap::new(),
+        }
+    }
+
+    /// Takes a token from `source`'s bucket if it has one.
+    pub fn allow(&mut self, source: IpAddr, now: Instant) -> bool {
+        if self.rate == 0.0 {
+            return true;
+        }
+        if !self.map.contains_key(&source) && self.map.len() >= self.max_sources {
+            self.make_room(now);
+        }
+        let (rate, capacity) = (self.rate, self.capacity);
+        let bucket = self.map.entry(source).or_insert(Bucket {
+            tokens: capacity,
+            at: now,
+        });
+        let tokens = refilled(bucket, now, rate, capacity);
+        bucket.at = now;
+        if tokens >= 1.0 {
+            bucket.tokens = tokens - 1.0;
+            true
+        } else {
+            bucket.tokens = tokens;
+            false
+        }
+    }
+
+    /// Forgets full buckets (a full bucket is the same as none), else the longest unused one.
+    fn make_room(&mut self, now: Instant) {
+        let full: Vec<IpAddr> = self
+            .map
+            .iter()
+            .filter(|(_, b)| refilled(b, now, self.rate, self.capacity) >= self.capacity)
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in full {
+            self.map.remove(&ip);
+        }
+        if self.map.len() >= self.max_sources {
+            if let Some(oldest) = self.map.iter().min_by_key(|(_, b)| b.at).map(|(ip, _)| *ip) {
+                self.map.remove(&oldest);
+            }
+        }
+    }
+
+    /// Addresses with a bucket.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no address has a bucket.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// The tokens of `bucket` at `now`.
+fn refilled(bucket: &Bucket, now: Instant, rate: f64, capacity: f64) -> f64 {
+    let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+    (bucket.tokens + elapsed * rate).min(capacity)
+}
+
+/// Bytes of pushes being received, and of pushes handed over for keeping, so that pushes
+/// arriving side by side share one storage quota.
+#[derive(Default)]
+pub struct PushBytes {
+    in_flight: AtomicU64,
+    landed: AtomicU64,
+}
+
+impl PushBytes {
+    /// A mark to take *before* measuring the quota's room: a push that lands while the room is
+    /// measured is then counted once or twice, never zero times.
+    pub fn mark(&self) -> u64 {
+        self.landed.load(Ordering::SeqCst)
+    }
+
+    /// A reservation against `room` bytes, measured after `mark`.
+    pub fn reserve(&self, mark: u64, room: u64) -> Reservation<'_> {
+        Reservation {
+            pushes: self,
+            room,
+            mark,
+            mine: 0,
+        }
+    }
+}
+
+/// The bytes one push has received so far, counted against the room it was given.
+pub struct Reservation<'a> {
+    pushes: &'a PushBytes,
+    room: u64,
+    mark: u64,
+    mine: u64,
+}
+
+impl Reservation<'_> {
+    /// Grows to `total` bytes; false when the pushes in flight and those landed since the mark
+    /// would no longer fit the room.
+    pub fn grow(&mut self, total: u64) -> bool {
+        let delta = total.saturating_sub(self.mine);
+        self.mine = self.mine.max(total);
+        let in_flight = self.pushes.in_flight.fetch_add(delta, Ordering::SeqCst) + delta;
+        let landed = self.pushes.landed.load(Ordering::SeqCst) - self.mark;
+        in_flight.saturating_add(landed) <= self.room
+    }
+
+    /// The push was handed over to be kept: its bytes now count as landed.
+    pub fn land(self) {
+        // Landed before leaving the flight, so the bytes are never counted nowhere.
+        self.pushes.landed.fetch_add(self.mine, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.pushes.in_flight.fetch_sub(self.mine, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    fn admission(max_per_source: usize) -> Arc<Admission> {
+        Admission::new(&Limits {
+            max_per_source,
+            ..Limits::default()
+        })
+    }
+
+    #[test]
+    fn a_source_gets_at_most_its_share_of_slots() {
+        let admission = admission(2);
+        let a = admission.admit(ip(1)).unwrap();
+        let _b = admission.admit(ip(1)).unwrap();
+        assert_eq!(
+            admission.admit(ip(1)).err(),
+            Some(Reason::ConnectionsPerSource)
+        );
+        assert!(admission.admit(ip(2)).is_ok());
+        drop(a);
+        assert!(admission.admit(ip(1)).is_ok());
+    }
+
+    #[test]
+    fn slots_are_capped_in_all() {
+        let admission = admission(usize::MAX);
+        let slots: Vec<Slot> = (0..MAX_CONNECTIONS)
+            .map(|i| admission.admit(ip((i % 250) as u8)).unwrap())
+            .collect();
+        assert_eq!(admission.admit(ip(251)).err(), Some(Reason::Connections));
+        drop(slots);
+        assert!(lock(&admission.open).per_source.is_empty());
+    }
+
+    #[test]
+    fn a_bucket_allows_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut buckets = Buckets::new(2, 10);
+        let allowed = (0..20).filter(|_| buckets.allow(ip(1), t0)).count();
+        assert_eq!(allowed, 10);
+        assert!(
+            buckets.allow(ip(2), t0),
+            "another source has its own bucket"
+        );
+        assert!(!buckets.allow(ip(1), t0 + Duration::from_millis(100)));
+        assert!(buckets.allow(ip(1), t0 + Duration::from_millis(600)));
+    }
+
+    #[test]
+    fn buckets_stay_bounded() {
+        let t0 = Instant::now();
+        let mut buckets = Buckets::new(1, 3);
+        for i in 0..100 {
+            buckets.allow(ip(i), t0 + Duration::from_millis(u64::from(i)));
+        }
+        assert_eq!(buckets.len(), 3);
+    }
+
+    #[test]
+    fn a_rate_of_zero_allows_everything() {
+        let mut buckets = Buckets::new(0, 3);
+        assert!((0..1000).all(|_| buckets.allow(ip(1), Instant::now())));
+        assert!(buckets.is_empty());
+    }
+
+    #[test]
+    fn pushes_side_by_side_share_the_room() {
+        let pushes = PushBytes::default();
+        let mut a = pushes.reserve(pushes.mark(), 100);
+        let mut b = pushes.reserve(pushes.mark(), 100);
+        assert!(a.grow(60));
+        assert!(!b.grow(41));
+        drop(b);
+        assert!(a.grow(100));
+    }
+
+    #[test]
+    fn a_push_that_landed_counts_against_one_still_arriving() {
+        let pushes = PushBytes::default();
+        let mut a = pushes.reserve(pushes.mark(), 100);
+        let mut b = pushes.reserve(pushes.mark(), 100);
+        assert!(b.grow(70));
+        b.land();
+        assert!(a.grow(30));
+        assert!(!a.grow(31));
+        // A push measured after the landing sees it in its room instead.
+        let mut c = pushes.reserve(pushes.mark(), 30);
+        drop(a);
+        assert!(c.grow(30));
+    }
+}

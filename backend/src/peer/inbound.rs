@@ -1,0 +1,86 @@
+//! The peer as the listener sees it: [`Handler`] for [`Peer`], so that `net` hands over what
+//! arrives without knowing the peer. Senders are named by address here (as a tracked peer
+//! when exactly one lives there): `FILE_DATA` carries no sender id.
+
+use super::Peer;
+use crate::net::server::Handler;
+use crate::net::Limits;
+use crate::protocol::{FileMeta, Message};
+use crate::refusal::Refusals;
+use crate::store::{Store, TempFile};
+use std::future::Future;
+use std::net::SocketAddr;
+
+/// An incoming push: its transfer id and the sender's name.
+pub struct Push {
+    transfer: u64,
+    from: String,
+}
+
+impl Handler for Peer {
+    type Push = Push;
+
+    fn limits(&self) -> &Limits {
+        &self.config().limits
+    }
+
+    fn refusals(&self) -> &Refusals {
+        Peer::refusals(self)
+    }
+
+    fn store(&self) -> &Store {
+        Peer::store(self)
+    }
+
+    fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.spawn(task);
+    }
+
+    async fn push_room(&self) -> u64 {
+        Peer::push_room(self).await
+    }
+
+    fn on_message(&self, message: Message, _from: SocketAddr) {
+        match message {
+            Message::Gossip(gossip) => self.on_gossip(&gossip),
+            Message::GossipReply(reply) => self.on_gossip_reply(&reply),
+            Message::Announce(announce) => self.on_announce(&announce),
+            Message::Delete(delete) => self.on_delete(&delete),
+            Message::GetFile { .. } | Message::FileData(_) => {} // the listener answers these
+        }
+    }
+
+    async fn open_copy(&self, file_id: &str) -> Option<(FileMeta, tokio::fs::File)> {
+        self.held_file(file_id).await
+    }
+
+    fn push_started(&self, from: SocketAddr) -> Push {
+        let from = self.name_at(from);
+        Push {
+            transfer: self.incoming_started(&from),
+            from,
+        }
+    }
+
+    fn push_progress(&self, push: &Push, done: u64) {
+        self.incoming_progress(push.transfer, &push.from, done);
+    }
+
+    fn push_failed(&self, push: Push, reason: String) {
+        self.incoming_failed(push.transfer, reason);
+    }
+
+    async fn on_pushed_file(
+        &self,
+        meta: FileMeta,
+        content: TempFile,
+        from: SocketAddr,
+        push: Option<Push>,
+    ) {
+        let (transfer, from) = match push {
+            Some(push) => (Some(push.transfer), push.from),
+            None => (None, self.name_at(from)),
+        };
+        Peer::on_pushed_file(self, meta, content, &from, transfer).await;
+    }
+}

@@ -1,0 +1,376 @@
+//! Strangers who abuse the socket layer: clients whose last bytes come late, connections that
+//! trickle, holders that answer one byte at a time, floods of GOSSIP_REPLYs, pushes past the
+//! storage quota. Each test waits on a refusal counter, never on a sleep.
+
+use crate::support::*;
+use backend::protocol::{encode, file_id, FileMeta, Verbatim};
+use backend::refusal::Reason;
+use shared::{TransferKind, TransferStateDto};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn meta_for(content: &[u8], name: &str) -> FileMeta {
+    let file_timestamp = Verbatim::parse("1750000000").unwrap();
+    FileMeta {
+        file_id: file_id(content, &file_timestamp),
+        file_name: name.into(),
+        file_size: Verbatim::float(content.len() as f64 / 1048576.0),
+        file_owner: "PROF".into(),
+        file_timestamp,
+    }
+}
+
+/// `len` bytes that differ with `seed`.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// A whole `FILE_DATA` as we write it.
+fn file_data(meta: &FileMeta, content: &[u8]) -> Vec<u8> {
+    let mut message = encode::file_data_head(meta).into_bytes();
+    encode::hex_into(content, &mut message);
+    message.extend_from_slice(encode::FILE_DATA_TAIL.as_bytes());
+    message
+}
+
+/// How a fake holder answers one GET_FILE.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// The whole reply at once.
+    Good,
+    /// The reply one byte every 100 ms.
+    Trickle,
+}
+
+/// A fake holder that answers its n-th GET_FILE with `answers[n]` (the last one repeats).
+/// Returns its port and the count of GET_FILEs it received.
+async fn holder(answers: Vec<Answer>, meta: FileMeta, content: Vec<u8>) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    let reply = Arc::new(file_data(&meta, &content));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (answers, counter, reply) = (answers.clone(), counter.clone(), reply.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.contains(&b'}') {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if !String::from_utf8_lossy(&request).contains("GET_FILE") {
+                    return; // our peer's GOSSIP rounds reach the fakes too
+                }
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                match answers[n.min(answers.len() - 1)] {
+                    Answer::Good => {
+                        let _ = socket.write_all(&reply).await;
+                    }
+                    Answer::Trickle => {
+                        for byte in reply.iter() {
+                            if socket.write_all(&[*byte]).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, asked)
+}
+
+/// Introduces a fake to `peer_addr` with a GOSSIP_REPLY listing `files`.
+async fn introduce(peer_addr: &str, peer_id: &str, port: u16, files: &[&FileMeta]) {
+    let reply = encode::gossip_reply("127.0.0.1", port, peer_id, files.iter().copied());
+    send_raw(peer_addr, reply.as_bytes()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_file_whose_newline_arrives_late_receives_20_mb_whole_20_times() {
+    let us = spawn("us", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let content = noise(20 << 20, 1);
+    let meta = us
+        .peer()
+        .push_path(&local_file(&files, "big.bin", &content))
+        .await
+        .unwrap();
+    let expected = file_data(&meta, &content);
+    let request = encode::get_file(&meta.file_id);
+    for attempt in 1..=20 {
+        let mut client = TcpStream::connect(us.addr()).await.unwrap();
+        client.write_all(request.as_bytes()).await.unwrap();
+        // The reply has begun, so the server has read the request: the newline is late.
+        let mut reply = vec![0u8; 64 * 1024];
+        let n = client.read(&mut reply).await.unwrap();
+        reply.truncate(n);
+        client.write_all(b"\n").await.unwrap();
+        let rest = tokio::time::timeout(WAIT, client.read_to_end(&mut reply))
+            .await
+            .expect("the server closes after replying");
+        assert!(
+            rest.is_ok() && reply == expected,
+            "attempt {attempt}: {rest:?}, {} of {} bytes",
+            reply.len(),
+            expected.len()
+        );
+    }
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_connections_from_one_address_leave_gossip_and_get_file_served() {
+    let us = spawn_with("us", &[], |c| {
+        // Long enough that no trickler is cut off during the test.
+        c.limits.message_deadline = Duration::from_secs(60);
+        c.limits.idle = Duration::from_secs(60);
+    })
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let held = us
+        .peer()
+        .push_path(&local_file(&files, "names.txt", &fixture("names.txt")))
+        .await
+        .unwrap();
+    let per_source = us.peer().config().limits.max_per_source;
+    let mut tricklers = Vec::new();
+    for _ in 0..600 {
+        let mut trickler = connect_from("127.0.0.2", &us.addr()).await;
+        let _ = trickler.write_all(b"{").await;
+        tricklers.push(trickler);
+    }
+    refused(
+        us.peer(),
+        Reason::ConnectionsPerSource,
+        (600 - per_source) as u64,
+    )
+    .await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let gossip = encode::gossip(
+        "127.0.0.1",
+        port,
+        "6b1e2c1e-0000-4000-8000-000000000002",
+        "honest",
+    );
+    send_raw(&us.addr(), gossip.as_bytes()).await;
+    let (mut socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the GOSSIP is answered")
+        .unwrap();
+    let mut reply = String::new();
+    socket.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.contains("GOSSIP_REPLY"), "{reply}");
+
+    let reply = request(&us.addr(), &encode::get_file(&held.file_id)).await;
+    let mut hex = Vec::new();
+    encode::hex_into(&fixture("names.txt"), &mut hex);
+    assert!(
+        reply.windows(hex.len()).any(|w| w == hex),
+        "GET_FILE is served"
+    );
+    drop(tricklers);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_control_message_is_cut_off_at_the_deadline() {
+    let deadline = Duration::from_secs(1);
+    let us = spawn_with("us", &[], |c| c.limits.message_deadline = deadline).await;
+    let gossip = encode::gossip(
+        "127.0.0.1",
+        9,
+        "6b1e2c1e-0000-4000-8000-000000000003",
+        "trickler",
+    );
+    let started = Instant::now();
+    let (mut from_us, mut to_us) = TcpStream::connect(us.addr()).await.unwrap().into_split();
+    // One byte every 100 ms: far within the idle deadline, 12 s for the whole message.
+    tokio::spawn(async move {
+        for byte in gossip.bytes() {
+            if to_us.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    refused(us.peer(), Reason::MessageDeadline, 1).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= deadline && elapsed < deadline * 4,
+        "cut after {elapsed:?}"
+    );
+    let closed = tokio::time::timeout(WAIT, from_us.read(&mut [0u8; 16]))
+        .await
+        .expect("the connection is closed");
+    assert!(matches!(closed, Ok(0) | Err(_)), "{closed:?}");
+    assert!(us.peer().peers().is_empty());
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_trickles_its_reply_is_abandoned_for_the_next_one() {
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_for(&content, "bitcoin.pdf");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let (slow, slow_asked) = holder(vec![Answer::Trickle], meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "slow", slow, &[&meta]).await;
+    // The honest holder does not list the file, so it is tried after the slow one.
+    let (honest, _) = holder(vec![Answer::Good], meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "honest", honest, &[]).await;
+    eventually("both holders are tracked", WAIT, || {
+        us.peer().peers().len() == 2
+    })
+    .await;
+
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    let done = finished(us.peer(), transfer.id, WAIT).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(done.peer.as_deref(), Some("honest"));
+    assert_eq!(slow_asked.load(Ordering::SeqCst), 1);
+    assert_eq!(us.peer().refusals().count(Reason::SlowTransfer), 1);
+    assert_eq!(
+        std::fs::read(us.storage().join("bitcoin.pdf")).unwrap(),
+        content
+    );
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_failed_get_is_a_new_attempt() {
+    let content = fixture("names.txt");
+    let meta = meta_for(&content, "names.txt");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let (flaky, asked) = holder(
+        vec![Answer::Trickle, Answer::Good],
+        meta.clone(),
+        content.clone(),
+    )
+    .await;
+    introduce(&us.addr(), "flaky", flaky, &[&meta]).await;
+    eventually("the holder is tracked", WAIT, || {
+        us.peer().peers().len() == 1
+    })
+    .await;
+
+    let first = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    let failed = finished(us.peer(), first.id, WAIT).await;
+    assert!(
+        matches!(&failed.state, TransferStateDto::Failed { reason } if reason.contains("too slow")),
+        "{failed:?}"
+    );
+    let retry = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    assert_ne!(retry.id, first.id);
+    let done = finished(us.peer(), retry.id, WAIT).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_replies_over_the_rate_are_refused_while_others_merge() {
+    // One a second, so a burst of five.
+    let us = spawn_with("us", &[], |c| c.limits.gossip_reply_rate = 1).await;
+    let flood: Vec<FileMeta> = (0..10)
+        .map(|i| meta_for(format!("flood {i}").as_bytes(), &format!("flood{i}.txt")))
+        .collect();
+    for meta in &flood {
+        let reply = encode::gossip_reply("127.0.0.2", 9, "flooder", [meta]);
+        let mut flooder = connect_from("127.0.0.2", &us.addr()).await;
+        flooder.write_all(reply.as_bytes()).await.unwrap();
+    }
+    let known = || {
+        flood
+            .iter()
+            .filter(|m| us.peer().file(&m.file_id).is_some())
+            .count()
+    };
+    let rate_refused = || us.peer().refusals().count(Reason::GossipReplyRate) as usize;
+    eventually("every flooding reply is merged or refused", WAIT, || {
+        known() + rate_refused() == flood.len()
+    })
+    .await;
+    assert!(known() >= 5, "the burst merges: {}", known());
+    assert!(
+        rate_refused() >= 4,
+        "the rest is refused: {}",
+        rate_refused()
+    );
+
+    let other = meta_for(b"from another address", "other.txt");
+    introduce(&us.addr(), "other", 9, &[&other]).await;
+    eventually("a reply from another address merges", WAIT, || {
+        us.peer().file(&other.file_id).is_some()
+    })
+    .await;
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_above_the_quota_is_refused_and_leaves_nothing_behind() {
+    let quota = 1 << 20;
+    let us = spawn_with("us", &[], |c| c.caps.max_storage = quota).await;
+    let first = noise(700_000, 2);
+    let first_meta = meta_for(&first, "first.bin");
+    send_raw(&us.addr(), &file_data(&first_meta, &first)).await;
+    eventually("the first push is stored and indexed", WAIT, || {
+        holds(us.peer(), &first_meta.file_id)
+            && std::fs::read_to_string(us.storage().join("metadata.json"))
+                .is_ok_and(|index| index.contains(&first_meta.file_id))
+    })
+    .await;
+
+    // Together with the first, the second is over the quota.
+    let second = noise(700_000, 3);
+    let second_meta = meta_for(&second, "second.bin");
+    let mut pusher = TcpStream::connect(us.addr()).await.unwrap();
+    let _ = pusher.write_all(&file_data(&second_meta, &second)).await;
+    refused(us.peer(), Reason::StorageQuota, 1).await;
+
+    assert!(us.peer().file(&second_meta.file_id).is_none());
+    assert_eq!(all_files(us.storage()), ["first.bin", "metadata.json"]);
+    let cut = us
+        .peer()
+        .transfers()
+        .into_iter()
+        .find(|t| t.kind == TransferKind::Incoming && t.state != TransferStateDto::Done)
+        .expect("the second push shows as an incoming transfer");
+    assert!(
+        matches!(cut.state, TransferStateDto::Failed { .. }),
+        "{cut:?}"
+    );
+    assert!(
+        cut.bytes_done <= quota - first.len() as u64,
+        "cut off as soon as it would exceed: {cut:?}"
+    );
+    us.stop().await;
+}
