@@ -87,8 +87,9 @@ pub struct Cli {
     #[arg(long, env = "PEER_MAX_CONNS_PER_SOURCE", default_value_t = 32)]
     pub max_conns_per_source: usize,
 
-    /// Slowest transfer kept, after its first byte (e.g. 16KiB = 16 KiB/s, averaged over
-    /// 10 s); a slower holder is abandoned and the next one tried.
+    /// Slowest transfer kept, in bytes per second on the wire (file content travels as hex,
+    /// twice its size), over 10 s windows from a reply's first byte or a push's first content
+    /// byte; a slower holder is abandoned and the next one tried.
     #[arg(long, env = "PEER_MIN_RATE", default_value = "16KiB", value_parser = parse_size)]
     pub min_rate: u64,
 
