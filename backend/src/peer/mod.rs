@@ -7,6 +7,7 @@ pub mod gossip;
 pub mod state;
 pub mod transfer;
 mod transfers;
+pub mod upload;
 mod view;
 
 use crate::net::Limits;
