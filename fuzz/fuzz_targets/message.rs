@@ -18,7 +18,10 @@ fn encoded(message: &Message) -> (String, bool) {
         ),
         Message::GetFile { file_id } => (encode::get_file(file_id), false),
         Message::FileData(Some(meta)) => (
-            format!("{}true}}", encode::file_data_head(meta).trim_end_matches('"')),
+            format!(
+                "{}true}}",
+                encode::file_data_head(meta).trim_end_matches('"')
+            ),
             true,
         ),
         Message::FileData(None) => (encode::file_data_not_found(), false),

@@ -66,7 +66,10 @@ fn world() -> &'static World {
 }
 
 fn folder_is_empty(peer: &Peer) -> bool {
-    std::fs::read_dir(peer.store().dir()).unwrap().next().is_none()
+    std::fs::read_dir(peer.store().dir())
+        .unwrap()
+        .next()
+        .is_none()
 }
 
 /// The API handler's loop: the first field named `file` is the upload.
@@ -82,7 +85,10 @@ async fn upload(peer: &Peer, request: Request<Body>) {
         let Ok(meta) = peer.upload(&name, field).await else {
             return;
         };
-        let mut copy = peer.open_copy(&meta.file_id).await.expect("an upload is held");
+        let mut copy = peer
+            .open_copy(&meta.file_id)
+            .await
+            .expect("an upload is held");
         let mut content = Vec::new();
         copy.file.read_to_end(&mut content).await.unwrap();
         assert!(content.len() as u64 <= MAX_FILE);
