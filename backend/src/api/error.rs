@@ -1,6 +1,7 @@
 //! API errors: each maps to a status and a JSON `{"error": "..."}` body; internals stay in the
 //! log.
 
+use crate::peer::upload::{OpenError, UploadError};
 use axum::extract::multipart::MultipartError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -47,6 +48,28 @@ impl From<MultipartError> for ApiError {
             ApiError::TooLarge(0)
         } else {
             ApiError::BadRequest(format!("bad upload: {}", e.body_text()))
+        }
+    }
+}
+
+impl From<UploadError<MultipartError>> for ApiError {
+    fn from(e: UploadError<MultipartError>) -> Self {
+        match e {
+            UploadError::NoName | UploadError::NameTooLong(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            UploadError::TooLarge(max) => ApiError::TooLarge(max),
+            UploadError::Body(e) => e.into(),
+            UploadError::Store(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl From<OpenError> for ApiError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::NotHeld(_) => ApiError::NotFound(e.to_string()),
+            OpenError::Io(..) => ApiError::internal(e),
         }
     }
 }

@@ -91,37 +91,17 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
     Json(s.peer.transfers())
 }
 
-/// `POST /api/files`: one file in the multipart field `file`, streamed to disk, then pushed.
+/// `POST /api/files`: one file in the multipart field `file`, stored, then pushed.
 async fn upload(
     State(s): State<ApiState>,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<FileDto>), ApiError> {
-    let max = s.peer.config().limits.max_file;
-    while let Some(mut field) = form.next_field().await? {
+    while let Some(field) = form.next_field().await? {
         if field.name() != Some("file") {
             continue;
         }
-        let name = field.file_name().unwrap_or_default().trim().to_string();
-        if name.is_empty() {
-            return Err(ApiError::BadRequest("the uploaded file has no name".into()));
-        }
-        let mut temp = s
-            .peer
-            .store()
-            .temp_file()
-            .await
-            .map_err(ApiError::internal)?;
-        while let Some(chunk) = field.chunk().await? {
-            if temp.len() + chunk.len() as u64 > max {
-                return Err(ApiError::TooLarge(max));
-            }
-            temp.write(&chunk).await.map_err(ApiError::internal)?;
-        }
-        let meta = s
-            .peer
-            .push_upload(temp, &name)
-            .await
-            .map_err(ApiError::Internal)?;
+        let name = field.file_name().unwrap_or_default().to_string();
+        let meta = s.peer.upload(&name, field).await?;
         let file = s
             .peer
             .file(&meta.file_id)
@@ -162,20 +142,28 @@ async fn content(
     State(s): State<ApiState>,
     Path(file_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (meta, stored_as) = s
-        .peer
-        .held_copy(&file_id)
-        .ok_or_else(|| ApiError::NotFound(format!("we hold no copy of {file_id}")))?;
-    let (file, len) = s
-        .peer
-        .store()
-        .open_file(&stored_as)
-        .await
-        .map_err(ApiError::internal)?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    let ascii_name: String = meta
-        .file_name
-        .chars()
+    let copy = s.peer.open_copy(&file_id).await?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(copy.file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, copy.len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}\"",
+                    ascii_name(&copy.meta.file_name)
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `name` safe inside a quoted `Content-Disposition` filename: other characters become `_`.
+fn ascii_name(name: &str) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._- ".contains(c) {
                 c
@@ -183,19 +171,7 @@ async fn content(
                 '_'
             }
         })
-        .collect();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{ascii_name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+        .collect()
 }
 
 #[cfg(test)]

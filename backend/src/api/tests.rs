@@ -291,3 +291,15 @@ async fn the_token_guards_the_api_but_not_the_page() {
         "the embedded dashboard"
     );
 }
+
+#[tokio::test]
+async fn an_upload_name_over_the_cap_is_a_bad_request() {
+    let f = fixture();
+    let long = "n".repeat(Caps::default().max_name + 1);
+    let error = check_error(
+        call(&f.app, multipart("file", &long, b"x")).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert!(error.contains("longer than"), "{error}");
+    assert!(f.peer.files().is_empty());
+}

@@ -9,6 +9,7 @@ pub mod state;
 mod tombstones;
 pub mod transfer;
 mod transfers;
+pub mod upload;
 mod view;
 
 use crate::net::Limits;

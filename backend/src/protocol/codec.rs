@@ -104,9 +104,6 @@ impl Decoder {
                 }
             }
         }
-        if self.rest.len() > self.max_rest {
-            return Err(DecodeError::TooLarge(self.max_rest));
-        }
         if self.scan != Scan::Done {
             return Ok(None);
         }
@@ -134,14 +131,14 @@ impl Decoder {
                 }
                 self.scan = Scan::Structure;
                 self.streamed = true;
-                self.rest.extend_from_slice(STREAMED_PLACEHOLDER);
+                self.keep(STREAMED_PLACEHOLDER)?;
                 return Ok(i + 1);
             }
             let Some(v) = hex_value(b) else {
                 if !self.streamed && self.nibble.is_none() {
                     // Nothing decoded yet: this is not hex content but an ordinary string
                     // (`"null"` is a real "not found" reply). Keep it as a string.
-                    self.rest.push(b'"');
+                    self.keep(b"\"")?;
                     self.scan = Scan::Str { escaped: false };
                     self.key_candidate = false;
                     return Ok(i);
@@ -214,7 +211,16 @@ impl Decoder {
             }
             Scan::Hex | Scan::Done => unreachable!("handled by feed"),
         }
-        self.rest.push(b);
+        self.keep(&[b])
+    }
+
+    /// Buffers part of the object, within the cap. The cap is checked as each byte arrives,
+    /// not once per read, so the outcome does not depend on how the input was split.
+    fn keep(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        self.rest.extend_from_slice(bytes);
+        if self.rest.len() > self.max_rest {
+            return Err(DecodeError::TooLarge(self.max_rest));
+        }
         Ok(())
     }
 }

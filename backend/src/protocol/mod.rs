@@ -7,7 +7,7 @@ mod message;
 
 pub use codec::{DecodeError, Decoder};
 pub use message::{
-    Announce, Delete, FileMeta, Gossip, GossipReply, Message, MessageError, Verbatim,
+    parse_message, Announce, Delete, FileMeta, Gossip, GossipReply, Message, MessageError, Verbatim,
 };
 
 use sha2::{Digest, Sha256};

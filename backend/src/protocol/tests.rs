@@ -290,3 +290,25 @@ fn every_byte_value_survives_every_split() {
         );
     }
 }
+
+#[test]
+fn the_size_cap_stops_decoding_at_the_same_byte_however_the_input_is_split() {
+    let input = format!(
+        r#"{{"type":"FILE_DATA","pad":"{}","data":"abcd"}}"#,
+        "x".repeat(600)
+    );
+    for split in 0..=input.len() {
+        let mut decoder = Decoder::new(512);
+        let mut content = Vec::new();
+        let (a, b) = input.as_bytes().split_at(split);
+        let result = match decoder.feed(a, &mut content) {
+            Ok(None) => decoder.feed(b, &mut content),
+            other => other,
+        };
+        assert_eq!(
+            (result, content),
+            (Err(DecodeError::TooLarge(512)), Vec::new()),
+            "split at {split}"
+        );
+    }
+}

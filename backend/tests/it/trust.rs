@@ -274,8 +274,9 @@ async fn many_peer_ids_at_one_address_are_tracked_a_few_times_and_sent_one_annou
     })
     .await;
     send_raw(&format!("127.0.0.1:{port}"), b"END").await;
+    // (The push's FILE_DATA is not one of those sends: it may come before or after.)
     eventually("the recorder reads the last connection", WAIT, || {
-        received.lock().unwrap().last().is_some_and(|m| m == "END")
+        received.lock().unwrap().iter().any(|m| m == "END")
     })
     .await;
     assert_eq!(of_type(&received, "ANNOUNCE"), 1);

@@ -1,0 +1,107 @@
+//! Files handed to us by our own user through the dashboard: an upload streamed into the store
+//! under `--max-file-size` and published as ours, and our copy of a file opened for download.
+//! Nothing here knows HTTP: the API hands in a stream of chunks and gets a file back.
+
+use super::Peer;
+use crate::protocol::FileMeta;
+use futures_util::{Stream, StreamExt};
+use std::fmt;
+
+/// Why an upload was not kept. `E` is the error of the stream that carried the content.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError<E> {
+    /// The name is empty or blank.
+    #[error("the uploaded file has no name")]
+    NoName,
+    /// The name is longer than `--max-name-len` bytes: our peers would refuse it.
+    #[error("the file name is longer than {0} bytes")]
+    NameTooLong(usize),
+    /// The content passed `--max-file-size` bytes.
+    #[error("file larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    /// The stream of content failed.
+    #[error("the upload failed: {0}")]
+    Body(E),
+    /// The store could not take the file.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// Our stored copy of a file, open for reading.
+pub struct OpenCopy {
+    /// The file's description.
+    pub meta: FileMeta,
+    /// The content, at its start.
+    pub file: tokio::fs::File,
+    /// The content's length in bytes.
+    pub len: u64,
+}
+
+/// Why our copy cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// We hold no copy of that id.
+    #[error("we hold no copy of {0}")]
+    NotHeld(String),
+    /// The copy is recorded but could not be opened.
+    #[error("could not open our copy of {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+impl Peer {
+    /// Stores the content `chunks` yields as a new file of ours named `file_name` (trimmed),
+    /// then publishes it (one push, ANNOUNCE to all). The content goes to a temporary file as
+    /// it arrives, so memory does not grow with it; past `--max-file-size` the upload stops at
+    /// once. Nothing is kept unless the whole upload succeeds.
+    pub async fn upload<S, B, E>(
+        &self,
+        file_name: &str,
+        chunks: S,
+    ) -> Result<FileMeta, UploadError<E>>
+    where
+        S: Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+        E: fmt::Display,
+    {
+        let name = file_name.trim();
+        if name.is_empty() {
+            return Err(UploadError::NoName);
+        }
+        let max_name = self.config().caps.max_name;
+        if name.len() > max_name {
+            return Err(UploadError::NameTooLong(max_name));
+        }
+        let max = self.config().limits.max_file;
+        let store_error = |e: std::io::Error| UploadError::Store(format!("could not store: {e}"));
+        let mut temp = self.store().temp_file().await.map_err(store_error)?;
+        let mut chunks = std::pin::pin!(chunks);
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(UploadError::Body)?;
+            let chunk = chunk.as_ref();
+            if temp.len() + chunk.len() as u64 > max {
+                return Err(UploadError::TooLarge(max));
+            }
+            temp.write(chunk).await.map_err(store_error)?;
+        }
+        self.push_upload(temp, name)
+            .await
+            .map_err(UploadError::Store)
+    }
+
+    /// Our copy of `file_id`, opened for reading.
+    pub async fn open_copy(&self, file_id: &str) -> Result<OpenCopy, OpenError> {
+        let (meta, stored_as) = self
+            .held_copy(file_id)
+            .ok_or_else(|| OpenError::NotHeld(file_id.to_string()))?;
+        let (file, len) = self
+            .store()
+            .open_file(&stored_as)
+            .await
+            .map_err(|e| OpenError::Io(file_id.to_string(), e))?;
+        Ok(OpenCopy { meta, file, len })
+    }
+}
+
+#[cfg(test)]
+#[path = "upload_tests.rs"]
+mod tests;

@@ -1,0 +1,148 @@
+//! Uploads streamed into the store, and our copies opened for reading.
+
+use super::*;
+use crate::net::Limits;
+use crate::peer::{Caps, PeerConfig};
+use crate::protocol::file_id;
+use crate::store::Store;
+use futures_util::stream;
+use std::cell::Cell;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+fn peer_with(dir: &std::path::Path, max_file: u64) -> Peer {
+    let (store, index, _) = Store::open(dir).unwrap();
+    let config = PeerConfig {
+        peer_id: "me".into(),
+        host: "127.0.0.1".into(),
+        p2p_port: 9000,
+        http_port: 8000,
+        gossip_interval: Duration::from_secs(30),
+        peer_timeout: Duration::from_secs(60),
+        auto_fetch: 0,
+        limits: Limits {
+            max_file,
+            ..Limits::default()
+        },
+        caps: Caps {
+            max_name: 16,
+            ..Caps::default()
+        },
+    };
+    Peer::new(config, store, index)
+}
+
+/// The content in `chunks` as an upload stream that never fails.
+fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<&'static [u8], String>> {
+    stream::iter(parts.iter().map(|part| Ok(*part)).collect::<Vec<_>>())
+}
+
+fn folder_entries(peer: &Peer) -> Vec<String> {
+    std::fs::read_dir(peer.store().dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_upload_in_chunks_is_stored_whole_as_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let meta = peer
+        .upload("  notes.txt ", chunks(&[b"hello", b" ", b"world"]))
+        .await
+        .unwrap();
+    assert_eq!(meta.file_name, "notes.txt");
+    assert_eq!(meta.file_owner, "me");
+    assert_eq!(meta.file_id, file_id(b"hello world", &meta.file_timestamp));
+    assert!(peer.held_copy(&meta.file_id).is_some());
+}
+
+#[tokio::test]
+async fn an_upload_of_exactly_the_size_limit_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 4);
+    let meta = peer.upload("a.bin", chunks(&[b"ab", b"cd"])).await;
+    assert!(meta.is_ok(), "{meta:?}");
+}
+
+#[tokio::test]
+async fn an_upload_past_the_size_limit_stops_reading_and_keeps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 4);
+    let pulled = Cell::new(0);
+    let endless = stream::repeat_with(|| {
+        pulled.set(pulled.get() + 1);
+        Ok::<_, String>(b"abc")
+    });
+    let refused = peer.upload("big.bin", endless).await;
+    assert!(
+        matches!(refused, Err(UploadError::TooLarge(4))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        pulled.get(),
+        2,
+        "the chunk that passes the limit is the last one read"
+    );
+    assert!(peer.files().is_empty());
+    assert_eq!(folder_entries(&peer), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_upload_whose_body_fails_keeps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let broken = stream::iter([Ok(&b"half"[..]), Err("connection reset".to_string())]);
+    let refused = peer.upload("half.txt", broken).await;
+    assert!(
+        matches!(&refused, Err(UploadError::Body(e)) if e == "connection reset"),
+        "{refused:?}"
+    );
+    assert!(peer.files().is_empty());
+    assert_eq!(folder_entries(&peer), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_upload_with_a_blank_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let refused = peer.upload(" \t", chunks(&[b"x"])).await;
+    assert!(matches!(refused, Err(UploadError::NoName)), "{refused:?}");
+    assert_eq!(folder_entries(&peer), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_upload_with_a_name_over_the_cap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let refused = peer.upload(&"n".repeat(17), chunks(&[b"x"])).await;
+    assert!(
+        matches!(refused, Err(UploadError::NameTooLong(16))),
+        "{refused:?}"
+    );
+    assert_eq!(folder_entries(&peer), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_opened_copy_reads_back_the_uploaded_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let meta = peer
+        .upload("back.txt", chunks(&[b"round ", b"trip"]))
+        .await
+        .unwrap();
+    let mut copy = peer.open_copy(&meta.file_id).await.unwrap();
+    let mut content = Vec::new();
+    copy.file.read_to_end(&mut content).await.unwrap();
+    assert_eq!((content.as_slice(), copy.len), (&b"round trip"[..], 10));
+    assert_eq!(copy.meta, meta);
+}
+
+#[tokio::test]
+async fn opening_a_copy_we_do_not_hold_is_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let missing = peer.open_copy("ab12").await;
+    assert!(matches!(missing, Err(OpenError::NotHeld(id)) if id == "ab12"));
+}
