@@ -284,7 +284,10 @@ async fn get_file_is_answered_then_the_socket_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
-    let us = spawn("us", &[]).await;
+    // The storage folder inside a folder of its own, so that an escape to `../x` would show.
+    let outside = tempfile::tempdir().unwrap();
+    let storage = outside.path().join("storage");
+    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
     let files = tempfile::tempdir().unwrap();
     let held = us
         .peer()
@@ -333,18 +336,21 @@ async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
     let reply = request(&us.addr(), &encode::get_file(&held.file_id)).await;
     assert!(String::from_utf8_lossy(&reply).contains(&held.file_id));
 
-    let stored = content_files(us.storage());
+    let stored = content_files(storage.as_path());
     assert_eq!(stored.len(), 2, "{stored:?}");
     assert!(stored.contains(&"x".to_string()));
     assert_eq!(
-        std::fs::read(us.storage().join("x")).unwrap(),
+        std::fs::read(storage.as_path().join("x")).unwrap(),
         b"our own x",
         "never overwritten"
     );
     let other = stored.iter().find(|n| *n != "x").unwrap();
     assert!(!other.contains('/'));
-    assert_eq!(std::fs::read(us.storage().join(other)).unwrap(), content);
-    assert!(!us.storage().parent().unwrap().join("x").exists());
+    assert_eq!(
+        std::fs::read(storage.as_path().join(other)).unwrap(),
+        content
+    );
+    assert_eq!(all_files(outside.path()), ["storage"], "nothing escaped");
     assert!(us.peer().file(&forged.file_id).is_none());
     assert_eq!(us.peer().files().len(), 2);
     // Pushed content shows as incoming transfers: the good one done, the others failed.
