@@ -1,7 +1,6 @@
 //! API errors: each maps to a status and a JSON `{"error": "..."}` body; internals stay in the
 //! log.
 
-use axum::extract::multipart::MultipartError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -37,17 +36,6 @@ impl ApiError {
     /// An internal error from anything displayable.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<MultipartError> for ApiError {
-    fn from(e: MultipartError) -> Self {
-        let status = e.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(0)
-        } else {
-            ApiError::BadRequest(format!("bad upload: {}", e.body_text()))
-        }
     }
 }
 
