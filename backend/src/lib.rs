@@ -12,3 +12,4 @@ pub mod protocol;
 pub mod refusal;
 pub mod store;
 pub mod terminal;
+pub mod traffic;

@@ -2,11 +2,15 @@
 //!
 //! These are an API boundary: the backend converts its own state into them and the frontend
 //! reads them. They never appear on the peer-to-peer wire, which has its own types.
+//!
+//! With the `openapi` feature (the backend's, never the wasm dashboard's) every type also
+//! derives `utoipa::ToSchema`, so `GET /api/openapi.json` is generated from these very types.
 
 use serde::{Deserialize, Serialize};
 
 /// This peer: `GET /api/status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusDto {
     /// Our peer id on the network.
     pub peer_id: String,
@@ -30,6 +34,7 @@ pub struct StatusDto {
 
 /// Whether a tracked peer was heard from recently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PeerStateDto {
     /// Heard from within half of the drop timeout.
@@ -40,6 +45,7 @@ pub enum PeerStateDto {
 
 /// A tracked peer: `GET /api/peers`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PeerDto {
     /// The peer's id.
     pub peer_id: String,
@@ -51,10 +57,50 @@ pub struct PeerDto {
     pub last_seen_ms: u64,
     /// Alive or quiet, at the time the DTO was made.
     pub state: PeerStateDto,
+    /// How it has served us. Added after the first release: absent from older peers, and
+    /// omitted when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<PeerHealthDto>,
+}
+
+/// How a tracked peer has served us since we started tracking it: `PeerDto::health`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PeerHealthDto {
+    /// Messages (GOSSIP, GOSSIP_REPLY, ANNOUNCE, DELETE) that named it as their sender.
+    pub messages_received: u64,
+    /// Milliseconds from dialing to the first content byte of its last GET_FILE reply (to
+    /// the whole reply when it carried no content); `None` before any reply.
+    pub first_byte_ms: Option<u64>,
+    /// Gets it served with a copy that verified.
+    pub gets_ok: u64,
+    /// Gets from it that failed, for any reason (the three counts below included).
+    pub gets_failed: u64,
+    /// Copies it sent whose content did not hash to their id.
+    pub bad_copies: u64,
+    /// Replies that ended before the message was whole.
+    pub truncated: u64,
+    /// Replies that came too late or too slowly.
+    pub stalls: u64,
+    /// Why the last failed get from it failed.
+    pub last_error: Option<String>,
+}
+
+/// `GET /api/health`: answered while the peer is up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthDto {
+    /// Always `"ok"`.
+    pub status: String,
+    /// Our peer id on the network.
+    pub peer_id: String,
+    /// Seconds since the peer started.
+    pub uptime_secs: u64,
 }
 
 /// A file known on the network: `GET /api/files`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileDto {
     /// SHA-256 of content followed by the timestamp text; the key of everything.
     pub file_id: String,
@@ -79,6 +125,7 @@ pub struct FileDto {
 
 /// What started a transfer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TransferKind {
     /// A `get` from the console or the dashboard.
@@ -93,6 +140,7 @@ pub enum TransferKind {
 
 /// Where a transfer stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TransferStateDto {
     /// Bytes are moving.
@@ -108,6 +156,7 @@ pub enum TransferStateDto {
 
 /// A transfer: `GET /api/transfers`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransferDto {
     /// Unique within this run of the peer.
     pub id: u64,
@@ -134,6 +183,7 @@ pub struct TransferDto {
 
 /// Severity of an event-log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     /// Normal activity.
@@ -144,6 +194,7 @@ pub enum LogLevel {
 
 /// One line of the event log: what the peer did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     /// Unix milliseconds.
     pub at_ms: u64,
@@ -155,6 +206,7 @@ pub struct LogEntry {
 
 /// Everything the dashboard shows, sent first on the WebSocket and after a client lags.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SnapshotDto {
     /// This peer.
     pub status: StatusDto,
@@ -170,6 +222,7 @@ pub struct SnapshotDto {
 
 /// One message on `GET /api/events`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum ServerEvent {
     /// The whole state; replaces whatever the client had.
@@ -196,6 +249,7 @@ pub enum ServerEvent {
 
 /// The body of every API error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong, for a human.
     pub error: String,

@@ -1,8 +1,7 @@
 //! API errors: each maps to a status and a JSON `{"error": "..."}` body; internals stay in the
 //! log.
 
-use crate::peer::upload::{OpenError, UploadError};
-use axum::extract::multipart::MultipartError;
+use crate::peer::upload::OpenError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -38,30 +37,6 @@ impl ApiError {
     /// An internal error from anything displayable.
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ApiError::Internal(e.to_string())
-    }
-}
-
-impl From<MultipartError> for ApiError {
-    fn from(e: MultipartError) -> Self {
-        let status = e.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(0)
-        } else {
-            ApiError::BadRequest(format!("bad upload: {}", e.body_text()))
-        }
-    }
-}
-
-impl From<UploadError<MultipartError>> for ApiError {
-    fn from(e: UploadError<MultipartError>) -> Self {
-        match e {
-            UploadError::NoName | UploadError::NameTooLong(_) => {
-                ApiError::BadRequest(e.to_string())
-            }
-            UploadError::TooLarge(max) => ApiError::TooLarge(max),
-            UploadError::Body(e) => e.into(),
-            UploadError::Store(detail) => ApiError::Internal(detail),
-        }
     }
 }
 

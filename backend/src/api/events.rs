@@ -9,6 +9,8 @@ use shared::ServerEvent;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Upgrades to a WebSocket that streams `ServerEvent`s as JSON text.
+#[utoipa::path(get, path = "/api/events", tag = "peer",
+    responses((status = 101, description = "A WebSocket of `ServerEvent` JSON text messages: a snapshot first, then one per change")))]
 pub async fn events(State(s): State<ApiState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket| stream(socket, s))
 }

@@ -6,17 +6,23 @@ mod assets;
 mod error;
 mod events;
 mod guard;
+mod layers;
+mod metrics;
+mod openapi;
 
 use crate::peer::transfer::FetchError;
+use crate::peer::upload::UploadError;
 use crate::peer::{DeleteError, Peer};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, delete, get, post, MethodRouter};
 use axum::{middleware, Json, Router};
 pub use error::ApiError;
-use shared::{FileDto, PeerDto, StatusDto, TransferDto, TransferKind};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use shared::{FileDto, HealthDto, PeerDto, StatusDto, TransferDto, TransferKind};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -40,34 +46,50 @@ impl ApiState {
     }
 }
 
+/// Every guarded route: its path and its handlers. The router is built from this table, and
+/// a test checks the OpenAPI document against it, both ways. Streams (the WebSocket, uploads,
+/// downloads) are neither compressed nor cut off by the deadline; everything else is.
+fn routes(max_file: u64) -> Vec<(&'static str, MethodRouter<ApiState>)> {
+    use layers::{bounded, upload as limited};
+    vec![
+        ("/api/status", bounded(get(status))),
+        ("/api/health", bounded(get(health))),
+        ("/api/peers", bounded(get(peers))),
+        (
+            "/api/files",
+            bounded(get(files)).merge(limited(post(upload), max_file)),
+        ),
+        ("/api/files/{file_id}", bounded(delete(delete_file))),
+        ("/api/files/{file_id}/fetch", bounded(post(fetch))),
+        ("/api/files/{file_id}/content", get(content)),
+        ("/api/transfers", bounded(get(transfers))),
+        ("/api/events", get(events::events)),
+        ("/api/openapi.json", bounded(get(openapi::openapi))),
+        ("/metrics", bounded(get(metrics::metrics))),
+    ]
+}
+
 /// The whole HTTP surface. Tests call it directly with `tower::ServiceExt::oneshot`.
 pub fn router(state: ApiState) -> Router {
-    // Uploads stream to disk; allow the largest file we accept plus the multipart framing.
-    let upload_limit = usize::try_from(state.peer.config().limits.max_file)
-        .unwrap_or(usize::MAX)
-        .saturating_add(64 * 1024);
-    let api = Router::new()
-        .route("/status", get(status))
-        .route("/peers", get(peers))
-        .route(
-            "/files",
-            get(files)
-                .post(upload)
-                .layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/files/{file_id}", axum::routing::delete(delete_file))
-        .route("/files/{file_id}/fetch", post(fetch))
-        .route("/files/{file_id}/content", get(content))
-        .route("/transfers", get(transfers))
-        .route("/events", get(events::events))
-        .fallback(|| async { ApiError::NotFound("no such API endpoint".into()) })
-        .layer(middleware::from_fn_with_state(
+    let mut guarded = Router::new();
+    for (path, route) in routes(state.peer.config().limits.max_file) {
+        guarded = guarded.route(path, route);
+    }
+    let unknown = || async { ApiError::NotFound("no such API endpoint".into()) };
+    let guarded = guarded
+        .route("/api", any(unknown))
+        .route("/api/", any(unknown))
+        .route("/api/{*rest}", any(unknown))
+        .route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::check_token,
         ));
-    Router::new()
-        .nest("/api", api)
-        .fallback(assets::serve)
+    let csp =
+        HeaderValue::from_str(&assets::content_security_policy()).expect("the policy is ASCII");
+    let app = guarded
+        .fallback_service(layers::page(Router::new().fallback(assets::serve)))
+        .layer(layers::trace());
+    layers::security_headers(app, csp)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::check_origin,
@@ -75,33 +97,68 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+#[utoipa::path(get, path = "/api/status", tag = "peer",
+    responses((status = 200, description = "This peer", body = StatusDto)))]
 async fn status(State(s): State<ApiState>) -> Json<StatusDto> {
     Json(s.peer.status())
 }
 
+/// `GET /api/health`: 200 while the peer is up.
+#[utoipa::path(get, path = "/api/health", tag = "operations",
+    responses((status = 200, description = "The peer is up", body = HealthDto)))]
+async fn health(State(s): State<ApiState>) -> Json<HealthDto> {
+    let status = s.peer.status();
+    Json(HealthDto {
+        status: "ok".into(),
+        peer_id: status.peer_id,
+        uptime_secs: status.uptime_secs,
+    })
+}
+
+#[utoipa::path(get, path = "/api/peers", tag = "peer",
+    responses((status = 200, description = "Tracked peers, with how each has served us", body = Vec<PeerDto>)))]
 async fn peers(State(s): State<ApiState>) -> Json<Vec<PeerDto>> {
     Json(s.peer.peers())
 }
 
+#[utoipa::path(get, path = "/api/files", tag = "files",
+    responses((status = 200, description = "Files known on the network", body = Vec<FileDto>)))]
 async fn files(State(s): State<ApiState>) -> Json<Vec<FileDto>> {
     Json(s.peer.files())
 }
 
+#[utoipa::path(get, path = "/api/transfers", tag = "files",
+    responses((status = 200, description = "Recent transfers, oldest first", body = Vec<TransferDto>)))]
 async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
     Json(s.peer.transfers())
 }
 
 /// `POST /api/files`: one file in the multipart field `file`, stored, then pushed.
+#[utoipa::path(post, path = "/api/files", tag = "files",
+    request_body(content = openapi::UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored and pushed", body = FileDto),
+        (status = 400, description = "No file, or no name", body = shared::ErrorBody),
+        (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody)))]
 async fn upload(
     State(s): State<ApiState>,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<FileDto>), ApiError> {
-    while let Some(field) = form.next_field().await? {
+    let max = s.peer.config().limits.max_file;
+    let bad = |e: MultipartError| multipart_error(e, max);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
         if field.name() != Some("file") {
             continue;
         }
         let name = field.file_name().unwrap_or_default().to_string();
-        let meta = s.peer.upload(&name, field).await?;
+        let meta = s.peer.upload(&name, field).await.map_err(|e| match e {
+            UploadError::NoName | UploadError::NameTooLong(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            UploadError::TooLarge(max) => ApiError::TooLarge(max),
+            UploadError::Body(e) => bad(e),
+            UploadError::Store(detail) => ApiError::Internal(detail),
+        })?;
         let file = s
             .peer
             .file(&meta.file_id)
@@ -113,7 +170,22 @@ async fn upload(
     ))
 }
 
+/// An upload that could not be read: too large (naming our limit), or malformed.
+fn multipart_error(e: MultipartError, max_file: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(max_file)
+    } else {
+        ApiError::BadRequest(format!("bad upload: {}", e.body_text()))
+    }
+}
+
 /// `POST /api/files/{file_id}/fetch`: start a get.
+#[utoipa::path(post, path = "/api/files/{file_id}/fetch", tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 202, description = "The get started (or was already running)", body = TransferDto),
+        (status = 404, description = "No known file has this id", body = shared::ErrorBody),
+        (status = 409, description = "We already hold it", body = shared::ErrorBody)))]
 async fn fetch(
     State(s): State<ApiState>,
     Path(file_id): Path<String>,
@@ -126,6 +198,12 @@ async fn fetch(
 }
 
 /// `DELETE /api/files/{file_id}`: owner-only delete, everywhere.
+#[utoipa::path(delete, path = "/api/files/{file_id}", tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 204, description = "Deleted here; DELETE sent to every tracked peer"),
+        (status = 403, description = "We are not the owner", body = shared::ErrorBody),
+        (status = 404, description = "No such file", body = shared::ErrorBody)))]
 async fn delete_file(
     State(s): State<ApiState>,
     Path(file_id): Path<String>,
@@ -138,6 +216,11 @@ async fn delete_file(
 }
 
 /// `GET /api/files/{file_id}/content`: our copy, streamed, as an attachment.
+#[utoipa::path(get, path = "/api/files/{file_id}/content", tag = "files",
+    params(("file_id" = String, Path, description = "The file's id")),
+    responses(
+        (status = 200, description = "Our copy, as an attachment named like the file", content_type = "application/octet-stream", body = String),
+        (status = 404, description = "We hold no copy", body = shared::ErrorBody)))]
 async fn content(
     State(s): State<ApiState>,
     Path(file_id): Path<String>,
@@ -148,22 +231,33 @@ async fn content(
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, copy.len.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"{}\"",
-                    ascii_name(&copy.meta.file_name)
-                ),
-            ),
+            (header::CONTENT_DISPOSITION, attachment(&copy.meta.file_name)),
         ],
         body,
     )
         .into_response())
 }
 
-/// `name` safe inside a quoted `Content-Disposition` filename: other characters become `_`.
-fn ascii_name(name: &str) -> String {
-    name.chars()
+/// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// A `Content-Disposition` for a stranger's file name (RFC 6266): an ASCII `filename` for old
+/// clients, with anything unsafe replaced by `_`, and the exact name as UTF-8 in `filename*`.
+fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._- ".contains(c) {
                 c
@@ -171,7 +265,9 @@ fn ascii_name(name: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    let exact = utf8_percent_encode(name, ATTR_CHAR);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
 }
 
 #[cfg(test)]

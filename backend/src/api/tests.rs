@@ -303,3 +303,204 @@ async fn an_upload_name_over_the_cap_is_a_bad_request() {
     assert!(error.contains("longer than"), "{error}");
     assert!(f.peer.files().is_empty());
 }
+
+async fn headers_of(app: &Router, request: Request<Body>) -> axum::http::HeaderMap {
+    app.clone()
+        .oneshot(request)
+        .await
+        .unwrap()
+        .headers()
+        .clone()
+}
+
+#[tokio::test]
+async fn compression_is_negotiated() {
+    let f = fixture();
+    foreign(&f.peer);
+    for (accept, expected) in [
+        ("br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
+        for uri in ["/api/files", "/"] {
+            let asked = request(Method::GET, uri)
+                .header("accept-encoding", accept)
+                .body(Body::empty())
+                .unwrap();
+            let headers = headers_of(&f.app, asked).await;
+            let encoding = headers.get("content-encoding").map(|v| v.to_str().unwrap());
+            assert_eq!(encoding, expected, "{uri} with {accept}");
+        }
+    }
+    let (_, body) = get(&f.app, "/api/files").await;
+    assert!(
+        serde_json::from_slice::<Vec<FileDto>>(&body).is_ok(),
+        "plain when not asked"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_are_on_the_page() {
+    let f = fixture();
+    let headers = headers_of(
+        &f.app,
+        request(Method::GET, "/").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'self'",
+        "'wasm-unsafe-eval'",
+        "'sha256-",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(part), "{part} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-frame-options"], "DENY");
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_gets_a_413_naming_it() {
+    let f = fixture_with(None, 16);
+    // Streamed past the limit, within the framing allowance.
+    let error = check_error(
+        call(&f.app, multipart("file", "big.bin", &[7; 17])).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
+    assert!(error.contains("limit of 16 bytes"), "{error}");
+    // Refused by its Content-Length before a byte is read.
+    let huge = multipart("file", "huge.bin", &vec![7; 70 * 1024]);
+    let error = check_error(call(&f.app, huge).await, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(error.contains("limit of 16 bytes"), "{error}");
+}
+
+#[tokio::test]
+async fn downloads_carry_the_exact_name_in_filename_star() {
+    let f = fixture();
+    let (status, body) = call(&f.app, multipart("file", "résumé 1.txt", b"cv")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let file: FileDto = serde_json::from_slice(&body).unwrap();
+    let uri = format!("/api/files/{}/content", file.file_id);
+    let headers = headers_of(
+        &f.app,
+        request(Method::GET, &uri).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"r_sum_ 1.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9%201.txt"
+    );
+}
+
+#[tokio::test]
+async fn metrics_expose_the_counters() {
+    let f = fixture();
+    foreign(&f.peer);
+    f.peer.traffic().received("GOSSIP");
+    f.peer.traffic().sent("ANNOUNCE");
+    f.peer.traffic().content_sent(42);
+    f.peer
+        .refusals()
+        .refuse(crate::refusal::Reason::BadCopy, "test");
+    let response = f
+        .app
+        .clone()
+        .oneshot(
+            request(Method::GET, "/metrics")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    for line in [
+        "peer_messages_received_total{type=\"GOSSIP\"} 1",
+        "peer_messages_received_total{type=\"DELETE\"} 0",
+        "peer_messages_sent_total{type=\"ANNOUNCE\"} 1",
+        "peer_bytes_received_total 0",
+        "peer_bytes_sent_total 42",
+        "peer_transfers_total{direction=\"in\",outcome=\"ok\"} 0",
+        "peer_rejected_total{reason=\"bad_copy\"} 1",
+        "peer_rejected_total{reason=\"decode\"} 0",
+        "peer_tracked_peers 0",
+        "peer_known_files 1",
+        "peer_held_files 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_follow_the_token_and_host_rules() {
+    let f = fixture_with(Some("s3cret"), 1 << 20);
+    check_error(get(&f.app, "/metrics").await, StatusCode::UNAUTHORIZED);
+    let bearer = request(Method::GET, "/metrics")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&f.app, bearer).await.0, StatusCode::OK);
+    let rebound = Request::builder()
+        .uri("/metrics?token=s3cret")
+        .header("host", "attacker.example:8000")
+        .body(Body::empty())
+        .unwrap();
+    check_error(call(&f.app, rebound).await, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn health_answers_while_the_peer_is_up() {
+    let f = fixture_with(Some("a/b=="), 1 << 20);
+    check_error(get(&f.app, "/api/health").await, StatusCode::UNAUTHORIZED);
+    // The query token is percent-decoded, as `encodeURIComponent` writes it.
+    let (status, body) = get(&f.app, "/api/health?token=a%2Fb%3D%3D").await;
+    assert_eq!(status, StatusCode::OK);
+    let health: shared::HealthDto = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (health.status.as_str(), health.peer_id.as_str()),
+        ("ok", "me")
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_router_agree() {
+    let f = fixture();
+    let (status, body) = get(&f.app, "/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in &methods {
+            if item.get(method.as_str().to_lowercase()).is_some() {
+                documented.insert((path.clone(), method.to_string()));
+            }
+        }
+    }
+    let mut routed = std::collections::BTreeSet::new();
+    for (path, _) in routes(1 << 20) {
+        for method in &methods {
+            let uri = path.replace("{file_id}", "unknown");
+            let probe = request(method.clone(), &uri).body(Body::empty()).unwrap();
+            if call(&f.app, probe).await.0 != StatusCode::METHOD_NOT_ALLOWED {
+                routed.insert((path.to_string(), method.to_string()));
+            }
+        }
+    }
+    assert_eq!(documented, routed);
+}

@@ -365,6 +365,7 @@ mod tests {
             port: 8999,
             last_seen_ms: 1_000,
             state: shared::PeerStateDto::Alive,
+            health: None,
         };
         let shown = console_safe(&peers_table(&[peer], 3_500));
         assert!(!shown.contains('\x1b') && !shown.contains('\r'), "{shown}");

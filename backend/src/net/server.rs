@@ -8,6 +8,7 @@ use super::{read_message, reply_file, Limits, NetError, Role, Sink};
 use crate::protocol::{FileMeta, Message};
 use crate::refusal::{Reason, Refusals};
 use crate::store::{Store, TempFile};
+use crate::traffic::{Direction, Traffic};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -21,6 +22,7 @@ pub trait Handler: Clone + Send + Sync + 'static {
 
     fn limits(&self) -> &Limits;
     fn refusals(&self) -> &Refusals;
+    fn traffic(&self) -> &Traffic;
     /// Where pushed content is written while it arrives.
     fn store(&self) -> &Store;
     /// Runs a connection's task until it ends or the program stops.
@@ -145,6 +147,7 @@ async fn connection<H: Handler>(
             return;
         }
         Ok((Message::FileData(Some(meta)), content)) => {
+            handler.traffic().received("FILE_DATA");
             let content = match content {
                 Some(content) => content,
                 None => match handler.store().temp_file().await {
@@ -162,6 +165,7 @@ async fn connection<H: Handler>(
             return;
         }
         Ok((message, content)) => {
+            handler.traffic().received(message.kind());
             drop((content, reservation));
             if let Some(push) = push {
                 let reason = format!("content inside a {} message", message.kind());
@@ -182,12 +186,24 @@ async fn connection<H: Handler>(
         Message::GetFile { file_id } => {
             let copy = handler.open_copy(&file_id).await;
             let found = copy.is_some();
-            match reply_file(stream, copy, &limits).await {
-                Ok(sent) if found => tracing::info!("served {file_id} ({sent} bytes) to {remote}"),
-                Ok(_) => tracing::debug!(
-                    "told {remote} we do not hold {}",
-                    crate::terminal::escape(&file_id)
-                ),
+            let result = reply_file(stream, copy, &limits).await;
+            let traffic = handler.traffic();
+            if found {
+                traffic.transfer(Direction::Out, result.is_ok());
+            }
+            match result {
+                Ok(sent) => {
+                    traffic.sent("FILE_DATA");
+                    traffic.content_sent(sent);
+                    if found {
+                        tracing::info!("served {file_id} ({sent} bytes) to {remote}");
+                    } else {
+                        tracing::debug!(
+                            "told {remote} we do not hold {}",
+                            crate::terminal::escape(&file_id)
+                        );
+                    }
+                }
                 Err(e) => tracing::debug!("reply to {remote} failed: {e}"),
             }
         }

@@ -46,9 +46,9 @@ impl Peer {
         let limits = self.config().limits;
         let pending = Pending::new(self.clone());
         self.spawn(async move {
-            let _pending = pending;
-            if let Err(e) = net::send(&addr, &message, &limits).await {
-                tracing::debug!("send to {addr} failed: {e}");
+            match net::send(&addr, &message, &limits).await {
+                Ok(()) => pending.0.traffic().sent_text(&message),
+                Err(e) => tracing::debug!("send to {addr} failed: {e}"),
             }
         });
     }

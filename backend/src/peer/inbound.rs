@@ -8,6 +8,7 @@ use crate::net::Limits;
 use crate::protocol::{FileMeta, Message};
 use crate::refusal::Refusals;
 use crate::store::{Store, TempFile};
+use crate::traffic::Traffic;
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -28,6 +29,10 @@ impl Handler for Peer {
         Peer::refusals(self)
     }
 
+    fn traffic(&self) -> &Traffic {
+        Peer::traffic(self)
+    }
+
     fn store(&self) -> &Store {
         Peer::store(self)
     }
@@ -41,12 +46,27 @@ impl Handler for Peer {
     }
 
     fn on_message(&self, message: Message, _from: SocketAddr) {
+        let sender = match &message {
+            Message::Gossip(gossip) => Some(gossip.peer_id.clone()),
+            Message::GossipReply(reply) => Some(reply.peer_id.clone()),
+            Message::Announce(announce) => Some(announce.from.clone()),
+            Message::Delete(delete) => Some(delete.from.clone()),
+            Message::GetFile { .. } | Message::FileData(_) => None,
+        };
         match message {
             Message::Gossip(gossip) => self.on_gossip(&gossip),
             Message::GossipReply(reply) => self.on_gossip_reply(&reply),
             Message::Announce(announce) => self.on_announce(&announce),
             Message::Delete(delete) => self.on_delete(&delete),
             Message::GetFile { .. } | Message::FileData(_) => {} // the listener answers these
+        }
+        // After handling, so that a GOSSIP that starts tracking its sender counts too.
+        if let Some(sender) = sender {
+            self.with_state(|s| {
+                if let Some(t) = s.peers.get_mut(&sender) {
+                    t.health.messages += 1;
+                }
+            });
         }
     }
 

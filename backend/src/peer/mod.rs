@@ -4,6 +4,7 @@
 //! The network side of gossip and transfers is in [`gossip`] and [`transfer`].
 
 pub mod gossip;
+pub mod health;
 mod inbound;
 pub mod state;
 mod tombstones;
@@ -17,6 +18,7 @@ use crate::protocol::{Announce, Delete, FileMeta, GossipReply};
 use crate::refusal::Refusals;
 use crate::store::tombstones::Tombstone;
 use crate::store::{unix_now, IndexEntry, Store};
+use crate::traffic::Traffic;
 use shared::{LogEntry, LogLevel, ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use state::{Change, DeleteOutcome, NotHeld, PeerState};
 use std::collections::VecDeque;
@@ -107,6 +109,7 @@ pub struct Peer {
 struct Inner {
     config: PeerConfig,
     refusals: Arc<Refusals>,
+    traffic: Traffic,
     store: Store,
     started: Instant,
     state: Mutex<PeerState>,
@@ -144,6 +147,7 @@ impl Peer {
             inner: Arc::new(Inner {
                 config,
                 refusals,
+                traffic: Traffic::default(),
                 store,
                 started: Instant::now(),
                 state: Mutex::new(state),
@@ -180,6 +184,11 @@ impl Peer {
     /// What we refused from strangers, by reason.
     pub fn refusals(&self) -> &Arc<Refusals> {
         &self.inner.refusals
+    }
+
+    /// Messages, content bytes and transfers, counted.
+    pub fn traffic(&self) -> &Traffic {
+        &self.inner.traffic
     }
 
     /// The token that stops every background task.

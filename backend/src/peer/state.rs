@@ -7,6 +7,7 @@
 //! hashes to its id, so a verified copy's fields win; claims (ANNOUNCE, GOSSIP_REPLY) never
 //! change a file we know, and a DELETE is obeyed only from the owner those fields name.
 
+use super::health::Health;
 use super::tombstones::Tombstones;
 use super::Caps;
 use crate::protocol::{Announce, Delete, FileMeta, Gossip, GossipReply};
@@ -37,6 +38,8 @@ pub struct Tracked {
     pub last_seen: Instant,
     /// Silent for more than half the drop timeout (reported once, when it happens).
     pub quiet: bool,
+    /// How it has served us; kept while it stays tracked, even when it moves.
+    pub health: Health,
 }
 
 impl Tracked {
@@ -305,6 +308,7 @@ impl PeerState {
                 return None;
             }
         }
+        let health = known.map(|t| t.health.clone()).unwrap_or_default();
         self.peers.insert(
             peer_id.to_string(),
             Tracked {
@@ -312,6 +316,7 @@ impl PeerState {
                 port,
                 last_seen: now,
                 quiet: false,
+                health,
             },
         );
         Some(Change::PeerSeen(peer_id.to_string()))

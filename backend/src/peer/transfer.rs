@@ -5,13 +5,16 @@
 //! that breaks a rule of `net` (too slow, too large, not a message) is counted as a refusal
 //! and the next one is tried.
 
+use super::health::{self, GetOutcome};
 use super::{short, Peer};
 use crate::net::{self, NetError};
 use crate::protocol::FileMeta;
 use crate::refusal::Reason;
 use crate::store::TempFile;
+use crate::traffic::Direction;
 use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
 use std::path::Path;
+use std::time::Instant;
 
 /// Why a get could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -22,6 +25,42 @@ pub enum FetchError {
     /// We already hold it.
     #[error("already held: {0}")]
     AlreadyHeld(String),
+}
+
+/// Why one holder did not give us a copy, as its health records it.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    BadCopy(String),
+    #[error("{0}")]
+    Truncated(String),
+    #[error("{0}")]
+    Stalled(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<&NetError> for Failure {
+    fn from(e: &NetError) -> Self {
+        let text = e.to_string();
+        match e {
+            NetError::Truncated => Failure::Truncated(text),
+            NetError::Timeout(_) | NetError::Slow { .. } | NetError::Deadline(_) => {
+                Failure::Stalled(text)
+            }
+            _ => Failure::Other(text),
+        }
+    }
+}
+
+/// Whether a failed or finished fetch got a reply at all (so that the GET_FILE was sent and a
+/// first byte arrived): not when dialing or the first read failed.
+fn replied(fetched: &Result<(FileMeta, TempFile), NetError>) -> bool {
+    match fetched {
+        Ok(_) => true,
+        Err(NetError::Io(_)) | Err(NetError::Timeout(_)) => false,
+        Err(_) => true,
+    }
 }
 
 impl Peer {
@@ -51,11 +90,20 @@ impl Peer {
     /// Fetches `file_id` for transfer `id`, trying tracked holders first, then every tracked
     /// peer, until a copy verifies. The outcome is recorded in the transfer.
     async fn fetch(&self, id: u64, file_id: &str) {
-        let sources = self.with_state(|s| s.sources(file_id, &mut rand::thread_rng()));
+        let sources = self.with_state(|s| {
+            let shuffled = s.sources(file_id, &mut rand::thread_rng());
+            let holders = s.files().get(file_id).map(|r| &r.holders);
+            health::order_sources(
+                shuffled,
+                |id| holders.is_some_and(|h| h.contains(id)),
+                |id| s.peers.get(id).map(|t| t.health.rank()),
+            )
+        });
         let mut last_error = None;
         for (peer_id, addr) in sources {
             match self.fetch_from(id, file_id, &peer_id, &addr).await {
                 Ok(meta) => {
+                    self.traffic().transfer(Direction::In, true);
                     self.transfer_finished(id, TransferStateDto::Done);
                     self.log(
                         LogLevel::Info,
@@ -74,6 +122,7 @@ impl Peer {
             Some(last) => format!("no peer delivered a valid copy (last: {last})"),
             None => "no tracked peer to fetch from".to_string(),
         };
+        self.traffic().transfer(Direction::In, false);
         self.log(
             LogLevel::Warn,
             format!("get {} failed: {reason}", short(file_id)),
@@ -90,34 +139,67 @@ impl Peer {
     ) -> Result<FileMeta, String> {
         self.transfer_progress(id, peer_id, 0);
         let limits = self.config().limits;
+        let dialed = Instant::now();
+        let mut first_content = None;
         let fetched = net::fetch(addr, file_id, self.store(), &limits, |done| {
+            first_content.get_or_insert_with(|| dialed.elapsed());
             self.transfer_progress(id, peer_id, done)
         })
         .await;
-        let (meta, temp) = fetched.map_err(|e| {
-            if let Some(reason) = e.refusal() {
-                self.refusals().refuse(reason, format!("{peer_id}: {e}"));
+        let replied = first_content.or_else(|| replied(&fetched).then(|| dialed.elapsed()));
+        let outcome = match fetched {
+            Ok((meta, temp)) => {
+                let traffic = self.traffic();
+                traffic.sent("GET_FILE");
+                traffic.received("FILE_DATA");
+                traffic.content_received(temp.len());
+                self.keep_verified(meta, temp).await
             }
-            e.to_string()
-        })?;
-        self.keep_verified(meta, temp).await
+            Err(e) => {
+                if replied.is_some() {
+                    self.traffic().sent("GET_FILE");
+                }
+                match &e {
+                    NetError::NotFound => self.traffic().received("FILE_DATA"),
+                    NetError::Unexpected(kind) => self.traffic().received(kind),
+                    _ => {}
+                }
+                if let Some(reason) = e.refusal() {
+                    self.refusals().refuse(reason, format!("{peer_id}: {e}"));
+                }
+                Err(Failure::from(&e))
+            }
+        };
+        let health = match &outcome {
+            Ok(_) => GetOutcome::Ok,
+            Err(Failure::BadCopy(e)) => GetOutcome::BadCopy(e.clone()),
+            Err(Failure::Truncated(e)) => GetOutcome::Truncated(e.clone()),
+            Err(Failure::Stalled(e)) => GetOutcome::Stalled(e.clone()),
+            Err(Failure::Other(e)) => GetOutcome::Failed(e.clone()),
+        };
+        self.with_state(|s| {
+            if let Some(t) = s.peers.get_mut(peer_id) {
+                t.health.record(health, replied);
+            }
+        });
+        outcome.map_err(|f| f.to_string())
     }
 
     /// Keeps `temp` as the copy of `meta` if its content hashes to the id.
-    async fn keep_verified(&self, meta: FileMeta, temp: TempFile) -> Result<FileMeta, String> {
+    async fn keep_verified(&self, meta: FileMeta, temp: TempFile) -> Result<FileMeta, Failure> {
         let actual = temp.file_id(&meta.file_timestamp);
         if actual != meta.file_id {
             let reason = format!("content does not match the id (hash {})", short(&actual));
             self.refusals()
                 .refuse(Reason::BadCopy, format!("{}: {reason}", meta.file_id));
-            return Err(reason);
+            return Err(Failure::BadCopy(reason));
         }
         let stored_as = self
             .store()
             .commit(temp, &meta)
             .await
-            .map_err(|e| format!("could not store: {e}"))?;
-        self.record_copy(&meta, stored_as)?;
+            .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
+        self.record_copy(&meta, stored_as).map_err(Failure::Other)?;
         Ok(meta)
     }
 
@@ -216,8 +298,11 @@ impl Peer {
             .await
         }
         .await;
+        self.traffic().transfer(Direction::Out, result.is_ok());
         match result {
-            Ok(_) => {
+            Ok(sent) => {
+                self.traffic().sent("FILE_DATA");
+                self.traffic().content_sent(sent);
                 self.transfer_finished(transfer.id, TransferStateDto::Done);
                 self.log(
                     LogLevel::Info,
@@ -260,6 +345,7 @@ impl Peer {
 
     /// An incoming transfer that did not turn into a stored file.
     pub(super) fn incoming_failed(&self, id: u64, reason: String) {
+        self.traffic().transfer(Direction::In, false);
         self.transfer_finished(id, TransferStateDto::Failed { reason });
     }
 
@@ -313,7 +399,11 @@ impl Peer {
             self.transfer_finished(id, TransferStateDto::Done);
             return;
         }
-        match self.keep_verified(meta, temp).await {
+        let traffic = self.traffic();
+        traffic.content_received(temp.len());
+        let kept = self.keep_verified(meta, temp).await;
+        traffic.transfer(Direction::In, kept.is_ok());
+        match kept {
             Ok(meta) => {
                 self.transfer_finished(id, TransferStateDto::Done);
                 self.log(
@@ -323,6 +413,7 @@ impl Peer {
                 self.announce(&meta);
             }
             Err(reason) => {
+                let reason = reason.to_string();
                 self.log(
                     LogLevel::Warn,
                     format!("refused a pushed file from {from}: {reason}"),

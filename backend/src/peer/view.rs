@@ -1,8 +1,9 @@
 //! The peer as the dashboard sees it: conversions of the state into the API's DTOs.
 
+use super::health::Health;
 use super::{lock, state, unix_ms, Peer};
 use crate::protocol::Verbatim;
-use shared::{FileDto, PeerDto, PeerStateDto, SnapshotDto, StatusDto, TransferDto};
+use shared::{FileDto, PeerDto, PeerHealthDto, PeerStateDto, SnapshotDto, StatusDto, TransferDto};
 use std::time::Instant;
 
 impl Peer {
@@ -18,6 +19,7 @@ impl Peer {
             } else {
                 PeerStateDto::Alive
             },
+            health: Some(health_dto(&t.health)),
         }
     }
 
@@ -102,6 +104,19 @@ impl Peer {
             transfers: self.transfers(),
             log: lock(&self.inner.log).iter().cloned().collect(),
         }
+    }
+}
+
+fn health_dto(h: &Health) -> PeerHealthDto {
+    PeerHealthDto {
+        messages_received: h.messages,
+        first_byte_ms: h.first_byte.map(|d| d.as_millis() as u64),
+        gets_ok: h.gets_ok,
+        gets_failed: h.gets_failed,
+        bad_copies: h.bad_copies,
+        truncated: h.truncated,
+        stalls: h.stalls,
+        last_error: h.last_error.clone(),
     }
 }
 

@@ -1,0 +1,106 @@
+//! The tower-http middleware of the HTTP surface: compression and a deadline for the bounded
+//! routes (never the WebSocket, downloads or uploads), the upload's body limit, request
+//! tracing at debug level, and the security headers every response carries.
+
+use super::ApiError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+use std::convert::Infallible;
+use std::time::Duration;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{
+    DefaultMakeSpan, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer,
+};
+use tracing::Level;
+
+/// How long a bounded route may take to answer; none waits on the network.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Multipart framing allowed on top of the largest file in an upload.
+pub const UPLOAD_FRAMING: u64 = 64 * 1024;
+
+/// A route that answers from memory: compressed (br or gzip, as the client asks) and cut off
+/// with a 503 after [`DEADLINE`].
+pub fn bounded<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>) -> MethodRouter<S> {
+    route
+        .layer::<_, Infallible>(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            DEADLINE,
+        ))
+        .layer(CompressionLayer::new())
+}
+
+/// The dashboard's files, compressed and bounded like [`bounded`] routes.
+pub fn page<S: Clone + Send + Sync + 'static>(page: Router<S>) -> Router<S> {
+    page.layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        DEADLINE,
+    ))
+    .layer(CompressionLayer::new())
+}
+
+/// An upload route: bodies above `max_file` (plus framing) are refused with a 413 that names
+/// `max_file`, by their `Content-Length` before a byte is read, else when the stream passes it.
+pub fn upload<S: Clone + Send + Sync + 'static>(
+    route: MethodRouter<S>,
+    max_file: u64,
+) -> MethodRouter<S> {
+    let limit = usize::try_from(max_file.saturating_add(UPLOAD_FRAMING)).unwrap_or(usize::MAX);
+    route
+        // The limit below replaces axum's default one of 2 MB.
+        .layer::<_, Infallible>(axum::extract::DefaultBodyLimit::disable())
+        .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::map_response(
+            move |r: Response| async move {
+                // tower-http's own 413 is plain text that names no limit.
+                let json = r.headers().get(header::CONTENT_TYPE)
+                    == Some(&HeaderValue::from_static("application/json"));
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+                    ApiError::TooLarge(max_file).into_response()
+                } else {
+                    r
+                }
+            },
+        ))
+}
+
+/// Every request as a span, its start and end as events, all at debug level (a 5xx too: the
+/// handler already logged why).
+pub fn trace() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>> {
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+        .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+}
+
+/// The security headers, set on every response: the page may load only itself (and compile
+/// its wasm), must not be framed, sniffed or named in a `Referer`.
+pub fn security_headers<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    csp: HeaderValue,
+) -> Router<S> {
+    router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+}
