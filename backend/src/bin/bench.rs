@@ -5,7 +5,13 @@
 //! `done`, i.e. received and hash-verified), the resulting throughput in MiB/s, and the peak
 //! resident memory (`VmHWM` from `/proc/<pid>/status`) of both peers after each transfer, so
 //! that memory growing with file size shows up. Every copy is then compared byte for byte with
-//! the original.
+//! the original. Beside each size it prints the speed of SHA-256 over the same bytes in this
+//! process, measured right after the transfer, and the ratio of the two: the transfer hashes
+//! every byte too, so the ratio says how much else costs.
+//!
+//! Last, a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
+//! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
+//! of the time from connecting to the last byte.
 //!
 //! The test files (pseudo-random content) are written into A's storage folder before A starts,
 //! in a temporary work directory that is removed at the end. The benchmark runs the `peer`
@@ -21,6 +27,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use backend::config::parse_size;
 use clap::Parser;
+use sha2::{Digest, Sha256};
 use shared::{FileDto, TransferDto, TransferStateDto};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -54,7 +61,13 @@ struct Args {
     /// Where to create the temporary work directory (default: the system temp directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// How many times the 1 MiB file is served to the raw client (0: not at all).
+    #[arg(long, default_value_t = 200)]
+    serve_runs: usize,
 }
+
+/// The file the raw client asks for.
+const SERVE_NAME: &str = "bench_serve_1MiB.bin";
 
 fn main() -> ExitCode {
     match run(Args::parse()) {
@@ -78,7 +91,7 @@ fn run(args: Args) -> Result<()> {
     fs::create_dir(&storage_a).with_context(|| format!("creating {}", storage_a.display()))?;
     fs::create_dir(&storage_b).with_context(|| format!("creating {}", storage_b.display()))?;
 
-    let names: Vec<String> = args
+    let mut names: Vec<String> = args
         .sizes
         .iter()
         .enumerate()
@@ -87,6 +100,10 @@ fn run(args: Args) -> Result<()> {
     for (i, (name, &size)) in names.iter().zip(&args.sizes).enumerate() {
         eprintln!("writing {name} ({})", human(size));
         write_test_file(&storage_a.join(name), size, i as u64 + 1)?;
+    }
+    if args.serve_runs > 0 {
+        write_test_file(&storage_a.join(SERVE_NAME), MIB, 0)?;
+        names.push(SERVE_NAME.to_string());
     }
 
     let largest = args.sizes.iter().copied().max().unwrap_or(0);
@@ -106,8 +123,8 @@ fn run(args: Args) -> Result<()> {
     );
 
     println!(
-        "{:>10}  {:>9}  {:>9}  {:>13}  {:>13}  check",
-        "size", "seconds", "MiB/s", "A VmHWM MiB", "B VmHWM MiB"
+        "{:>10}  {:>9}  {:>9}  {:>12}  {:>6}  {:>13}  {:>13}  check",
+        "size", "seconds", "MiB/s", "SHA-256 MiB/s", "ratio", "A VmHWM MiB", "B VmHWM MiB"
     );
     for ((name, id), &size) in names.iter().zip(&file_ids).zip(&args.sizes) {
         eprintln!("fetching {name} ({}) on B", human(size));
@@ -115,11 +132,30 @@ fn run(args: Args) -> Result<()> {
         let rss_a = peak_rss_mib(a.pid())?;
         let rss_b = peak_rss_mib(b.pid())?;
         let throughput = size as f64 / MIB as f64 / seconds;
+        let sha = sha256_mib_per_s(&storage_a.join(name))?;
         compare_files(&storage_a.join(name), &storage_b.join(name))
             .with_context(|| format!("verifying B's copy of {name}"))?;
         println!(
-            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
-            human(size)
+            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  {rss_a:>13.1}  \
+             {rss_b:>13.1}  verified",
+            human(size),
+            throughput / sha,
+        );
+    }
+    if args.serve_runs > 0 {
+        let id = file_ids.last().expect("the served file is listed");
+        eprintln!("serving {SERVE_NAME} {} times", args.serve_runs);
+        let mut times = serve_times(a.p2p_port, id, args.serve_runs)?;
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize] * 1e3;
+        println!(
+            "1 MiB GET_FILE to the last byte, {} runs: median {:.2} ms, p10 {:.2} ms, \
+             p90 {:.2} ms; A VmHWM {:.1} MiB",
+            times.len(),
+            at(0.5),
+            at(0.1),
+            at(0.9),
+            peak_rss_mib(a.pid())?
         );
     }
 
@@ -525,6 +561,57 @@ fn peak_rss_mib(pid: u32) -> Result<f64> {
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| anyhow!("no VmHWM line in {path}"))?;
     Ok(kib as f64 / 1024.0)
+}
+
+/// The speed of SHA-256 over the content of `path` in this process, in MiB/s: only the
+/// hashing is timed, not the reads.
+fn sha256_mib_per_s(path: &Path) -> Result<f64> {
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut hasher = Sha256::new();
+    let (mut hashing, mut total) = (Duration::ZERO, 0u64);
+    loop {
+        let n = fill(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let started = Instant::now();
+        hasher.update(&buf[..n]);
+        hashing += started.elapsed();
+        total += n as u64;
+    }
+    std::hint::black_box(hasher.finalize());
+    Ok(total as f64 / MIB as f64 / hashing.as_secs_f64().max(1e-9))
+}
+
+/// Asks the peer at `p2p_port` for `file_id` `runs` times, each on a new connection, and reads
+/// each reply to its end; returns the seconds from connecting to the last byte of each.
+fn serve_times(p2p_port: u16, file_id: &str, runs: usize) -> Result<Vec<f64>> {
+    let request = format!("{{\"type\":\"GET_FILE\",\"file_id\":\"{file_id}\"}}");
+    let mut buf = vec![0u8; MIB as usize];
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(("127.0.0.1", p2p_port)).context("connecting to A")?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.write_all(request.as_bytes())?;
+        let (mut received, mut last) = (0u64, started);
+        loop {
+            match stream.read(&mut buf).context("reading the reply")? {
+                0 => break,
+                n => {
+                    received += n as u64;
+                    last = Instant::now();
+                }
+            }
+        }
+        if received < 2 * MIB {
+            bail!("the reply to GET_FILE had only {received} bytes");
+        }
+        times.push((last - started).as_secs_f64());
+    }
+    Ok(times)
 }
 
 /// Checks that two files have the same length and bytes, reading 1 MiB at a time.

@@ -94,12 +94,9 @@ pub const FILE_DATA_TAIL: &str = "\"}";
 
 /// Appends `bytes` as lowercase hex.
 pub fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
-    }
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    faster_hex::hex_encode(bytes, &mut out[start..]).expect("the output has room for the hex");
 }
 
 /// `ANNOUNCE` that `from` holds the file.

@@ -27,7 +27,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::io::AsyncWriteExt;
 
 const METADATA: &str = "metadata.json";
 /// Prefix of temporary files; hidden, so a rescan never mistakes them for content.
@@ -61,20 +60,84 @@ struct Pending {
 
 /// A file being received or imported: written to a hidden temporary file and hashed on the way.
 /// Dropped without [`Store::commit`], it is deleted.
+///
+/// Hashing and writing run on a blocking thread, one piece at a time, while the caller
+/// produces the next piece: a write returns once the previous piece is done, and an error
+/// shows on the next call.
 pub struct TempFile {
     path: PathBuf,
-    file: tokio::io::BufWriter<tokio::fs::File>,
-    hasher: IdHasher,
+    /// The file and the hash so far, here while no piece is being written.
+    content: Option<Content>,
+    /// The piece being hashed and written; it hands back the content and the emptied buffer.
+    running: Option<tokio::task::JoinHandle<Written>>,
+    /// An empty buffer, handed to the next caller of [`TempFile::write_vec`].
+    spare: Vec<u8>,
     len: u64,
     committed: bool,
+}
+
+struct Content {
+    file: std::fs::File,
+    hasher: IdHasher,
+}
+
+/// A piece hashed and written: the content back, the piece's buffer, and the write's outcome.
+struct Written {
+    content: Content,
+    piece: Vec<u8>,
+    outcome: io::Result<()>,
 }
 
 impl TempFile {
     /// Appends content.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hasher.update(bytes);
-        self.len += bytes.len() as u64;
-        self.file.write_all(bytes).await
+        let mut piece = self.settle().await?;
+        piece.extend_from_slice(bytes);
+        self.start(piece)
+    }
+
+    /// Appends the content of `piece` without copying it, and leaves an empty buffer in its
+    /// place (with capacity, once a previous piece has been written).
+    pub async fn write_vec(&mut self, piece: &mut Vec<u8>) -> io::Result<()> {
+        let spare = self.settle().await?;
+        let piece = std::mem::replace(piece, spare);
+        self.start(piece)
+    }
+
+    /// Waits for the piece being written; returns an empty buffer for the next one.
+    async fn settle(&mut self) -> io::Result<Vec<u8>> {
+        if let Some(running) = &mut self.running {
+            // Not taken before the wait: a cancelled wait leaves the piece to the next one.
+            let done = running.await;
+            self.running = None;
+            let Written {
+                content,
+                mut piece,
+                outcome,
+            } = done.map_err(io::Error::other)?;
+            self.content = Some(content);
+            piece.clear();
+            self.spare = piece;
+            outcome?;
+        }
+        Ok(std::mem::take(&mut self.spare))
+    }
+
+    fn start(&mut self, piece: Vec<u8>) -> io::Result<()> {
+        let mut content = self.content.take().ok_or_else(|| {
+            io::Error::other("an earlier write to the temporary file was interrupted")
+        })?;
+        self.len += piece.len() as u64;
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            content.hasher.update(&piece);
+            let outcome = content.file.write_all(&piece);
+            Written {
+                content,
+                piece,
+                outcome,
+            }
+        }));
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -87,9 +150,28 @@ impl TempFile {
         self.len == 0
     }
 
-    /// The id of what was written, announced with `timestamp`.
-    pub fn file_id(&self, timestamp: &Verbatim) -> String {
-        self.hasher.clone().finish(timestamp)
+    /// The id of what was written, announced with `timestamp`, once every write is done.
+    pub async fn file_id(&mut self, timestamp: &Verbatim) -> io::Result<String> {
+        self.settle().await?;
+        let content = self.content.as_ref().ok_or_else(|| {
+            io::Error::other("an earlier write to the temporary file was interrupted")
+        })?;
+        Ok(content.hasher.clone().finish(timestamp))
+    }
+
+    /// Waits for every write, then makes the content durable.
+    async fn sync(&mut self) -> io::Result<()> {
+        self.settle().await?;
+        let content = self.content.take().ok_or_else(|| {
+            io::Error::other("an earlier write to the temporary file was interrupted")
+        })?;
+        let (content, synced) = blocking(move || {
+            let synced = content.file.sync_all();
+            Ok((content, synced))
+        })
+        .await?;
+        self.content = Some(content);
+        synced
     }
 }
 
@@ -238,15 +320,24 @@ impl Store {
     /// Starts a temporary file for incoming content.
     pub async fn temp_file(&self) -> io::Result<TempFile> {
         let path = self.path(&format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
+        let file = {
+            let path = path.clone();
+            blocking(move || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+            })
+            .await?
+        };
         Ok(TempFile {
             path,
-            file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
-            hasher: IdHasher::default(),
+            content: Some(Content {
+                file,
+                hasher: IdHasher::default(),
+            }),
+            running: None,
+            spare: Vec::new(),
             len: 0,
             committed: false,
         })
@@ -256,8 +347,7 @@ impl Store {
     /// name derived from its `file_name`; returns that name. The caller has checked the
     /// content against the id. Once this returns, the copy survives a crash under this id.
     pub async fn commit(&self, mut temp: TempFile, meta: &FileMeta) -> io::Result<String> {
-        temp.file.flush().await?;
-        temp.file.get_ref().sync_all().await?;
+        temp.sync().await?;
         let (store, meta) = (self.clone(), meta.clone());
         // Dropped midway (its task cancelled), the commit still finishes or fails whole.
         blocking(move || store.land(temp, meta)).await
@@ -331,13 +421,13 @@ impl Store {
     /// timestamped now.
     pub async fn commit_owned(
         &self,
-        temp: TempFile,
+        mut temp: TempFile,
         file_name: &str,
         owner: &str,
     ) -> io::Result<IndexEntry> {
         let timestamp = Verbatim::integer(unix_now());
         let meta = FileMeta {
-            file_id: temp.file_id(&timestamp),
+            file_id: temp.file_id(&timestamp).await?,
             file_name: file_name.to_string(),
             file_size: size_in_mb(temp.len()),
             file_owner: owner.to_string(),
