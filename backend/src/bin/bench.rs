@@ -6,8 +6,10 @@
 //! resident memory (`VmHWM` from `/proc/<pid>/status`) of both peers after each transfer, so
 //! that memory growing with file size shows up. Every copy is then compared byte for byte with
 //! the original. Beside each size it prints the speed of SHA-256 over the same bytes in this
-//! process, measured right after the transfer, and the ratio of the two: the transfer hashes
-//! every byte too, so the ratio says how much else costs.
+//! process (measured right before and right after the transfer, and averaged, so that both see
+//! about the same load from the rest of the machine), the ratio of the two (the transfer
+//! hashes every byte too, so the ratio says how much else costs), and the CPU time both peers
+//! spent on the transfer, which the rest of the machine does not change as much.
 //!
 //! Last, a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
 //! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
@@ -40,7 +42,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One mebibyte: the block size of file writes and comparisons, and the unit of the table.
 const MIB: u64 = 1 << 20;
-/// How often the transfer list is polled while a transfer runs.
+/// How often the transfer list is polled while a transfer runs: first after `POLL_FIRST`,
+/// then twice as long each time, up to `POLL`.
+const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL: Duration = Duration::from_millis(20);
 /// How long a peer may take to print its addresses after it is started.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -123,21 +127,27 @@ fn run(args: Args) -> Result<()> {
     );
 
     println!(
-        "{:>10}  {:>9}  {:>9}  {:>12}  {:>6}  {:>13}  {:>13}  check",
-        "size", "seconds", "MiB/s", "SHA-256 MiB/s", "ratio", "A VmHWM MiB", "B VmHWM MiB"
+        "{:>10}  {:>9}  {:>9}  {:>12}  {:>6}  {:>9}  {:>13}  {:>13}  check",
+        "size", "seconds", "MiB/s", "SHA-256 MiB/s", "ratio", "CPU s", "A VmHWM MiB", "B VmHWM MiB"
     );
     for ((name, id), &size) in names.iter().zip(&file_ids).zip(&args.sizes) {
         eprintln!("fetching {name} ({}) on B", human(size));
+        // The baseline is measured on both sides of the transfer, so that both see about the
+        // same load from the rest of the machine.
+        let sha_before = sha256_seconds(&storage_a.join(name))?;
+        let cpu = cpu_seconds(a.pid())? + cpu_seconds(b.pid())?;
         let seconds = fetch(b.http_port, id, name)?;
+        let cpu = cpu_seconds(a.pid())? + cpu_seconds(b.pid())? - cpu;
+        let sha_after = sha256_seconds(&storage_a.join(name))?;
         let rss_a = peak_rss_mib(a.pid())?;
         let rss_b = peak_rss_mib(b.pid())?;
         let throughput = size as f64 / MIB as f64 / seconds;
-        let sha = sha256_mib_per_s(&storage_a.join(name))?;
+        let sha = 2.0 * size as f64 / MIB as f64 / (sha_before + sha_after).max(1e-9);
         compare_files(&storage_a.join(name), &storage_b.join(name))
             .with_context(|| format!("verifying B's copy of {name}"))?;
         println!(
-            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  {rss_a:>13.1}  \
-             {rss_b:>13.1}  verified",
+            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  {cpu:>9.2}  \
+             {rss_a:>13.1}  {rss_b:>13.1}  verified",
             human(size),
             throughput / sha,
         );
@@ -462,6 +472,7 @@ fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
     }
     let transfer: TransferDto =
         serde_json::from_str(&body).with_context(|| format!("bad fetch reply: {body}"))?;
+    let mut poll = POLL_FIRST;
     loop {
         let transfers: Vec<TransferDto> = get_json(http_port, "/api/transfers")?;
         let current = transfers
@@ -469,7 +480,10 @@ fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
             .find(|t| t.id == transfer.id)
             .ok_or_else(|| anyhow!("transfer {} of {name} vanished from the list", transfer.id))?;
         match &current.state {
-            TransferStateDto::Running => thread::sleep(POLL),
+            TransferStateDto::Running => {
+                thread::sleep(poll);
+                poll = (poll * 2).min(POLL);
+            }
             TransferStateDto::Done => return Ok(started.elapsed().as_secs_f64()),
             TransferStateDto::Failed { reason } => bail!(
                 "transfer of {name} failed after {:.1} s ({} of {} bytes): {reason}",
@@ -563,13 +577,13 @@ fn peak_rss_mib(pid: u32) -> Result<f64> {
     Ok(kib as f64 / 1024.0)
 }
 
-/// The speed of SHA-256 over the content of `path` in this process, in MiB/s: only the
-/// hashing is timed, not the reads.
-fn sha256_mib_per_s(path: &Path) -> Result<f64> {
+/// The seconds SHA-256 takes over the content of `path` in this process: only the hashing is
+/// timed, not the reads.
+fn sha256_seconds(path: &Path) -> Result<f64> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut buf = vec![0u8; MIB as usize];
     let mut hasher = Sha256::new();
-    let (mut hashing, mut total) = (Duration::ZERO, 0u64);
+    let mut hashing = Duration::ZERO;
     loop {
         let n = fill(&mut file, &mut buf)?;
         if n == 0 {
@@ -578,11 +592,32 @@ fn sha256_mib_per_s(path: &Path) -> Result<f64> {
         let started = Instant::now();
         hasher.update(&buf[..n]);
         hashing += started.elapsed();
-        total += n as u64;
     }
     std::hint::black_box(hasher.finalize());
-    Ok(total as f64 / MIB as f64 / hashing.as_secs_f64().max(1e-9))
+    Ok(hashing.as_secs_f64())
 }
+
+/// The CPU time process `pid` has used (user and system), in seconds, to 10 ms.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces;
+    // utime and stime are the 14th and 15th fields of the line, in clock ticks.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| anyhow!("unexpected {path}: {stat}"))
+    };
+    Ok((ticks(11)? + ticks(12)?) as f64 / CLOCK_TICKS)
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux).
+const CLOCK_TICKS: f64 = 100.0;
 
 /// Asks the peer at `p2p_port` for `file_id` `runs` times, each on a new connection, and reads
 /// each reply to its end; returns the seconds from connecting to the last byte of each.

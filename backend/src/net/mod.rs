@@ -289,13 +289,14 @@ pub async fn write_file_data(
     mut progress: impl FnMut(u64),
 ) -> Result<u64, NetError> {
     // Each piece is read and encoded on a blocking thread while the one before it is sent.
+    // The hex buffers keep their length, so they are filled without being cleared first.
     let piece = Piece {
         file: file.into_std().await,
         raw: vec![0; READ_BUF],
-        hex: Vec::with_capacity(2 * READ_BUF),
+        hex: vec![0; 2 * READ_BUF],
     };
     let mut next = tokio::task::spawn_blocking(|| piece.read());
-    let mut spare = Vec::with_capacity(2 * READ_BUF);
+    let mut spare = vec![0; 2 * READ_BUF];
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
     let mut sent = 0u64;
     loop {
@@ -305,7 +306,7 @@ pub async fn write_file_data(
         }
         let hex = std::mem::replace(&mut piece.hex, std::mem::take(&mut spare));
         next = tokio::task::spawn_blocking(|| piece.read());
-        write_within(stream, &hex, limits).await?;
+        write_within(stream, &hex[..2 * n], limits).await?;
         spare = hex;
         sent += n as u64;
         progress(sent);
@@ -319,16 +320,21 @@ pub async fn write_file_data(
 struct Piece {
     file: std::fs::File,
     raw: Vec<u8>,
+    /// Twice as long as `raw`.
     hex: Vec<u8>,
 }
 
 impl Piece {
-    /// Reads the next piece of the file into `hex` (replacing what it held); returns the
+    /// Reads the next piece of the file and writes its hex at the start of `hex`; returns the
     /// number of content bytes read, 0 at the end. Blocking.
     fn read(mut self) -> io::Result<(Self, usize)> {
-        let n = io::Read::read(&mut self.file, &mut self.raw)?;
-        self.hex.clear();
-        encode::hex_into(&self.raw[..n], &mut self.hex);
+        let n = loop {
+            match io::Read::read(&mut self.file, &mut self.raw) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => break read?,
+            }
+        };
+        encode::hex_to(&self.raw[..n], &mut self.hex);
         Ok((self, n))
     }
 }

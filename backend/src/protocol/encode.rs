@@ -99,6 +99,17 @@ pub fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
     faster_hex::hex_encode(bytes, &mut out[start..]).expect("the output has room for the hex");
 }
 
+/// Writes `bytes` as lowercase hex at the start of `out`; returns that part of `out`.
+///
+/// # Panics
+///
+/// If `out` is shorter than twice `bytes`.
+pub fn hex_to<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a [u8] {
+    let hex = &mut out[..2 * bytes.len()];
+    faster_hex::hex_encode(bytes, hex).expect("the output has room for the hex");
+    hex
+}
+
 /// `ANNOUNCE` that `from` holds the file.
 pub fn announce(from: &str, meta: &FileMeta) -> String {
     format!(

@@ -9,6 +9,7 @@
 //! `metadata.json` is set aside, never lost. Every call that touches the disk from the async
 //! side runs on tokio's blocking threads.
 
+mod direct;
 mod journal;
 mod metadata;
 mod names;
@@ -61,31 +62,31 @@ struct Pending {
 /// A file being received or imported: written to a hidden temporary file and hashed on the way.
 /// Dropped without [`Store::commit`], it is deleted.
 ///
-/// Hashing and writing run on a blocking thread, one piece at a time, while the caller
-/// produces the next piece: a write returns once the previous piece is done, and an error
-/// shows on the next call.
+/// Each piece is hashed and written on two blocking threads at once while the caller produces
+/// the next piece: a write returns once the previous piece is done, and an error shows on the
+/// next call.
 pub struct TempFile {
     path: PathBuf,
-    /// The file and the hash so far, here while no piece is being written.
-    content: Option<Content>,
-    /// The piece being hashed and written; it hands back the content and the emptied buffer.
-    running: Option<tokio::task::JoinHandle<Written>>,
+    /// Here while no piece is being written.
+    file: Option<direct::Writer>,
+    /// The hash so far, here while no piece is being hashed.
+    hasher: Option<IdHasher>,
+    running: Option<Running>,
     /// An empty buffer, handed to the next caller of [`TempFile::write_vec`].
     spare: Vec<u8>,
     len: u64,
     committed: bool,
 }
 
-struct Content {
-    file: std::fs::File,
-    hasher: IdHasher,
+/// The piece being hashed and written; each half hands back what it borrowed.
+struct Running {
+    piece: Arc<Vec<u8>>,
+    hashed: tokio::task::JoinHandle<IdHasher>,
+    written: tokio::task::JoinHandle<(direct::Writer, io::Result<()>)>,
 }
 
-/// A piece hashed and written: the content back, the piece's buffer, and the write's outcome.
-struct Written {
-    content: Content,
-    piece: Vec<u8>,
-    outcome: io::Result<()>,
+fn interrupted() -> io::Error {
+    io::Error::other("an earlier write to the temporary file was interrupted")
 }
 
 impl TempFile {
@@ -106,37 +107,52 @@ impl TempFile {
 
     /// Waits for the piece being written; returns an empty buffer for the next one.
     async fn settle(&mut self) -> io::Result<Vec<u8>> {
-        if let Some(running) = &mut self.running {
-            // Not taken before the wait: a cancelled wait leaves the piece to the next one.
-            let done = running.await;
-            self.running = None;
-            let Written {
-                content,
-                mut piece,
-                outcome,
-            } = done.map_err(io::Error::other)?;
-            self.content = Some(content);
-            piece.clear();
-            self.spare = piece;
+        // Taken before the wait: a cancelled wait loses the content, and later calls fail
+        // (a transfer that is cancelled drops its temporary file anyway).
+        if let Some(Running {
+            piece,
+            hashed,
+            written,
+        }) = self.running.take()
+        {
+            let (hashed, written) = tokio::join!(hashed, written);
+            self.hasher = Some(hashed.map_err(io::Error::other)?);
+            let (file, outcome) = written.map_err(io::Error::other)?;
+            self.file = Some(file);
+            if let Ok(mut piece) = Arc::try_unwrap(piece) {
+                piece.clear();
+                self.spare = piece;
+            }
             outcome?;
         }
         Ok(std::mem::take(&mut self.spare))
     }
 
     fn start(&mut self, piece: Vec<u8>) -> io::Result<()> {
-        let mut content = self.content.take().ok_or_else(|| {
-            io::Error::other("an earlier write to the temporary file was interrupted")
-        })?;
+        let (Some(mut file), Some(mut hasher)) = (self.file.take(), self.hasher.take()) else {
+            return Err(interrupted());
+        };
         self.len += piece.len() as u64;
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            content.hasher.update(&piece);
-            let outcome = content.file.write_all(&piece);
-            Written {
-                content,
-                piece,
-                outcome,
-            }
-        }));
+        let piece = Arc::new(piece);
+        let hashed = {
+            let piece = Arc::clone(&piece);
+            tokio::task::spawn_blocking(move || {
+                hasher.update(&piece);
+                hasher
+            })
+        };
+        let written = {
+            let piece = Arc::clone(&piece);
+            tokio::task::spawn_blocking(move || {
+                let outcome = file.write(&piece);
+                (file, outcome)
+            })
+        };
+        self.running = Some(Running {
+            piece,
+            hashed,
+            written,
+        });
         Ok(())
     }
 
@@ -153,24 +169,20 @@ impl TempFile {
     /// The id of what was written, announced with `timestamp`, once every write is done.
     pub async fn file_id(&mut self, timestamp: &Verbatim) -> io::Result<String> {
         self.settle().await?;
-        let content = self.content.as_ref().ok_or_else(|| {
-            io::Error::other("an earlier write to the temporary file was interrupted")
-        })?;
-        Ok(content.hasher.clone().finish(timestamp))
+        let hasher = self.hasher.clone().ok_or_else(interrupted)?;
+        Ok(hasher.finish(timestamp))
     }
 
     /// Waits for every write, then makes the content durable.
     async fn sync(&mut self) -> io::Result<()> {
         self.settle().await?;
-        let content = self.content.take().ok_or_else(|| {
-            io::Error::other("an earlier write to the temporary file was interrupted")
-        })?;
-        let (content, synced) = blocking(move || {
-            let synced = content.file.sync_all();
-            Ok((content, synced))
+        let mut file = self.file.take().ok_or_else(interrupted)?;
+        let (file, synced) = blocking(move || {
+            let synced = file.sync();
+            Ok((file, synced))
         })
         .await?;
-        self.content = Some(content);
+        self.file = Some(file);
         synced
     }
 }
@@ -322,20 +334,12 @@ impl Store {
         let path = self.path(&format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
         let file = {
             let path = path.clone();
-            blocking(move || {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(path)
-            })
-            .await?
+            blocking(move || direct::Writer::create(&path)).await?
         };
         Ok(TempFile {
             path,
-            content: Some(Content {
-                file,
-                hasher: IdHasher::default(),
-            }),
+            file: Some(file),
+            hasher: Some(IdHasher::default()),
             running: None,
             spare: Vec::new(),
             len: 0,
