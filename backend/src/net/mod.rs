@@ -30,7 +30,7 @@ const LINGER_BYTES: usize = 64 * 1024;
 const READ_BUF: usize = 256 * 1024;
 
 /// The smallest piece of decoded content handed to the temporary file (but the last).
-const WRITE_PIECE: usize = 256 * 1024;
+const WRITE_PIECE: usize = 512 * 1024;
 
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +190,7 @@ pub async fn read_message(
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
     let mut buf = vec![0u8; READ_BUF];
-    let mut chunk = Vec::with_capacity(READ_BUF / 2);
+    let mut chunk = Vec::with_capacity(WRITE_PIECE + READ_BUF / 2);
     let mut content: Option<TempFile> = None;
     loop {
         let wait = pace.next_wait(Instant::now());
