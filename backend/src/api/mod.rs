@@ -231,7 +231,10 @@ async fn content(
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_LENGTH, copy.len.to_string()),
-            (header::CONTENT_DISPOSITION, attachment(&copy.meta.file_name)),
+            (
+                header::CONTENT_DISPOSITION,
+                attachment(&copy.meta.file_name),
+            ),
         ],
         body,
     )

@@ -5,7 +5,15 @@
 //! `done`, i.e. received and hash-verified), the resulting throughput in MiB/s, and the peak
 //! resident memory (`VmHWM` from `/proc/<pid>/status`) of both peers after each transfer, so
 //! that memory growing with file size shows up. Every copy is then compared byte for byte with
-//! the original.
+//! the original. Beside each size it prints the speed of SHA-256 over the same bytes in this
+//! process (measured right before and right after the transfer, and averaged, so that both see
+//! about the same load from the rest of the machine), the ratio of the two (the transfer
+//! hashes every byte too, so the ratio says how much else costs), and the CPU time both peers
+//! spent on the transfer, which the rest of the machine does not change as much.
+//!
+//! Last, a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
+//! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
+//! of the time from connecting to the last byte.
 //!
 //! The test files (pseudo-random content) are written into A's storage folder before A starts,
 //! in a temporary work directory that is removed at the end. The benchmark runs the `peer`
@@ -21,6 +29,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use backend::config::parse_size;
 use clap::Parser;
+use sha2::{Digest, Sha256};
 use shared::{FileDto, TransferDto, TransferStateDto};
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,7 +42,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One mebibyte: the block size of file writes and comparisons, and the unit of the table.
 const MIB: u64 = 1 << 20;
-/// How often the transfer list is polled while a transfer runs.
+/// How often the transfer list is polled while a transfer runs: first after `POLL_FIRST`,
+/// then twice as long each time, up to `POLL`.
+const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL: Duration = Duration::from_millis(20);
 /// How long a peer may take to print its addresses after it is started.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +65,13 @@ struct Args {
     /// Where to create the temporary work directory (default: the system temp directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// How many times the 1 MiB file is served to the raw client (0: not at all).
+    #[arg(long, default_value_t = 200)]
+    serve_runs: usize,
 }
+
+/// The file the raw client asks for.
+const SERVE_NAME: &str = "bench_serve_1MiB.bin";
 
 fn main() -> ExitCode {
     match run(Args::parse()) {
@@ -78,7 +95,7 @@ fn run(args: Args) -> Result<()> {
     fs::create_dir(&storage_a).with_context(|| format!("creating {}", storage_a.display()))?;
     fs::create_dir(&storage_b).with_context(|| format!("creating {}", storage_b.display()))?;
 
-    let names: Vec<String> = args
+    let mut names: Vec<String> = args
         .sizes
         .iter()
         .enumerate()
@@ -87,6 +104,10 @@ fn run(args: Args) -> Result<()> {
     for (i, (name, &size)) in names.iter().zip(&args.sizes).enumerate() {
         eprintln!("writing {name} ({})", human(size));
         write_test_file(&storage_a.join(name), size, i as u64 + 1)?;
+    }
+    if args.serve_runs > 0 {
+        write_test_file(&storage_a.join(SERVE_NAME), MIB, 0)?;
+        names.push(SERVE_NAME.to_string());
     }
 
     let largest = args.sizes.iter().copied().max().unwrap_or(0);
@@ -106,20 +127,45 @@ fn run(args: Args) -> Result<()> {
     );
 
     println!(
-        "{:>10}  {:>9}  {:>9}  {:>13}  {:>13}  check",
-        "size", "seconds", "MiB/s", "A VmHWM MiB", "B VmHWM MiB"
+        "{:>10}  {:>9}  {:>9}  {:>12}  {:>6}  {:>9}  {:>13}  {:>13}  check",
+        "size", "seconds", "MiB/s", "SHA-256 MiB/s", "ratio", "CPU s", "A VmHWM MiB", "B VmHWM MiB"
     );
     for ((name, id), &size) in names.iter().zip(&file_ids).zip(&args.sizes) {
         eprintln!("fetching {name} ({}) on B", human(size));
+        // The baseline is measured on both sides of the transfer, so that both see about the
+        // same load from the rest of the machine.
+        let sha_before = sha256_seconds(&storage_a.join(name))?;
+        let cpu = cpu_seconds(a.pid())? + cpu_seconds(b.pid())?;
         let seconds = fetch(b.http_port, id, name)?;
+        let cpu = cpu_seconds(a.pid())? + cpu_seconds(b.pid())? - cpu;
+        let sha_after = sha256_seconds(&storage_a.join(name))?;
         let rss_a = peak_rss_mib(a.pid())?;
         let rss_b = peak_rss_mib(b.pid())?;
         let throughput = size as f64 / MIB as f64 / seconds;
+        let sha = 2.0 * size as f64 / MIB as f64 / (sha_before + sha_after).max(1e-9);
         compare_files(&storage_a.join(name), &storage_b.join(name))
             .with_context(|| format!("verifying B's copy of {name}"))?;
         println!(
-            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
-            human(size)
+            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  {cpu:>9.2}  \
+             {rss_a:>13.1}  {rss_b:>13.1}  verified",
+            human(size),
+            throughput / sha,
+        );
+    }
+    if args.serve_runs > 0 {
+        let id = file_ids.last().expect("the served file is listed");
+        eprintln!("serving {SERVE_NAME} {} times", args.serve_runs);
+        let mut times = serve_times(a.p2p_port, id, args.serve_runs)?;
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize] * 1e3;
+        println!(
+            "1 MiB GET_FILE to the last byte, {} runs: median {:.2} ms, p10 {:.2} ms, \
+             p90 {:.2} ms; A VmHWM {:.1} MiB",
+            times.len(),
+            at(0.5),
+            at(0.1),
+            at(0.9),
+            peak_rss_mib(a.pid())?
         );
     }
 
@@ -426,6 +472,7 @@ fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
     }
     let transfer: TransferDto =
         serde_json::from_str(&body).with_context(|| format!("bad fetch reply: {body}"))?;
+    let mut poll = POLL_FIRST;
     loop {
         let transfers: Vec<TransferDto> = get_json(http_port, "/api/transfers")?;
         let current = transfers
@@ -433,7 +480,10 @@ fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
             .find(|t| t.id == transfer.id)
             .ok_or_else(|| anyhow!("transfer {} of {name} vanished from the list", transfer.id))?;
         match &current.state {
-            TransferStateDto::Running => thread::sleep(POLL),
+            TransferStateDto::Running => {
+                thread::sleep(poll);
+                poll = (poll * 2).min(POLL);
+            }
             TransferStateDto::Done => return Ok(started.elapsed().as_secs_f64()),
             TransferStateDto::Failed { reason } => bail!(
                 "transfer of {name} failed after {:.1} s ({} of {} bytes): {reason}",
@@ -525,6 +575,78 @@ fn peak_rss_mib(pid: u32) -> Result<f64> {
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| anyhow!("no VmHWM line in {path}"))?;
     Ok(kib as f64 / 1024.0)
+}
+
+/// The seconds SHA-256 takes over the content of `path` in this process: only the hashing is
+/// timed, not the reads.
+fn sha256_seconds(path: &Path) -> Result<f64> {
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut hasher = Sha256::new();
+    let mut hashing = Duration::ZERO;
+    loop {
+        let n = fill(&mut file, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let started = Instant::now();
+        hasher.update(&buf[..n]);
+        hashing += started.elapsed();
+    }
+    std::hint::black_box(hasher.finalize());
+    Ok(hashing.as_secs_f64())
+}
+
+/// The CPU time process `pid` has used (user and system), in seconds, to 10 ms.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces;
+    // utime and stime are the 14th and 15th fields of the line, in clock ticks.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| anyhow!("unexpected {path}: {stat}"))
+    };
+    Ok((ticks(11)? + ticks(12)?) as f64 / CLOCK_TICKS)
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux).
+const CLOCK_TICKS: f64 = 100.0;
+
+/// Asks the peer at `p2p_port` for `file_id` `runs` times, each on a new connection, and reads
+/// each reply to its end; returns the seconds from connecting to the last byte of each.
+fn serve_times(p2p_port: u16, file_id: &str, runs: usize) -> Result<Vec<f64>> {
+    let request = format!("{{\"type\":\"GET_FILE\",\"file_id\":\"{file_id}\"}}");
+    let mut buf = vec![0u8; MIB as usize];
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(("127.0.0.1", p2p_port)).context("connecting to A")?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.write_all(request.as_bytes())?;
+        let (mut received, mut last) = (0u64, started);
+        loop {
+            match stream.read(&mut buf).context("reading the reply")? {
+                0 => break,
+                n => {
+                    received += n as u64;
+                    last = Instant::now();
+                }
+            }
+        }
+        if received < 2 * MIB {
+            bail!("the reply to GET_FILE had only {received} bytes");
+        }
+        times.push((last - started).as_secs_f64());
+    }
+    Ok(times)
 }
 
 /// Checks that two files have the same length and bytes, reading 1 MiB at a time.

@@ -26,6 +26,12 @@ use tokio::time::timeout;
 const LINGER: Duration = Duration::from_secs(3);
 /// How much we read (and discard) after a reply, at most.
 const LINGER_BYTES: usize = 64 * 1024;
+/// The size of socket reads, and of the file reads whose hex is one socket write.
+const READ_BUF: usize = 256 * 1024;
+
+/// The smallest piece of decoded content handed to the temporary file (but the last).
+const WRITE_PIECE: usize = 512 * 1024;
+
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -183,8 +189,8 @@ pub async fn read_message(
 ) -> Result<(Message, Option<TempFile>), NetError> {
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut chunk = Vec::with_capacity(32 * 1024);
+    let mut buf = vec![0u8; READ_BUF];
+    let mut chunk = Vec::with_capacity(WRITE_PIECE + READ_BUF / 2);
     let mut content: Option<TempFile> = None;
     loop {
         let wait = pace.next_wait(Instant::now());
@@ -202,22 +208,25 @@ pub async fn read_message(
         let now = Instant::now();
         pace.read(n, now)
             .map_err(|cut| NetError::cut(cut, limits))?;
+        let before = chunk.len();
         let message = decoder.feed(&buf[..n], &mut chunk)?;
-        if !chunk.is_empty() {
+        if chunk.len() > before {
             let total = decoder.decoded_bytes();
             if total > limits.max_file {
                 return Err(NetError::TooLarge(limits.max_file));
             }
-            let file = match &mut content {
-                Some(file) => file,
-                None => {
-                    pace.content_began(now);
-                    content.insert(sink.open().await?)
-                }
-            };
+            if content.is_none() {
+                pace.content_began(now);
+                content = Some(sink.open().await?);
+            }
             sink.arrived(total)?;
-            file.write(&chunk).await?;
-            chunk.clear();
+        }
+        // Decoded content goes to the file in pieces of at least `WRITE_PIECE`, each hashed
+        // and written on a blocking thread while the next one is read and decoded.
+        if let Some(file) = &mut content {
+            if chunk.len() >= WRITE_PIECE || (message.is_some() && !chunk.is_empty()) {
+                file.write_vec(&mut chunk).await?;
+            }
         }
         if let Some(message) = message {
             return Ok((message, content));
@@ -275,28 +284,59 @@ pub async fn fetch(
 pub async fn write_file_data(
     stream: &mut TcpStream,
     meta: &FileMeta,
-    mut file: tokio::fs::File,
+    file: tokio::fs::File,
     limits: &Limits,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, NetError> {
+    // Each piece is read and encoded on a blocking thread while the one before it is sent.
+    // The hex buffers keep their length, so they are filled without being cleared first.
+    let piece = Piece {
+        file: file.into_std().await,
+        raw: vec![0; READ_BUF],
+        hex: vec![0; 2 * READ_BUF],
+    };
+    let mut next = tokio::task::spawn_blocking(|| piece.read());
+    let mut spare = vec![0; 2 * READ_BUF];
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut hex = Vec::with_capacity(128 * 1024);
     let mut sent = 0u64;
     loop {
-        let n = file.read(&mut buf).await?;
+        let (mut piece, n) = next.await.map_err(io::Error::other)??;
         if n == 0 {
             break;
         }
-        hex.clear();
-        encode::hex_into(&buf[..n], &mut hex);
-        write_within(stream, &hex, limits).await?;
+        let hex = std::mem::replace(&mut piece.hex, std::mem::take(&mut spare));
+        next = tokio::task::spawn_blocking(|| piece.read());
+        write_within(stream, &hex[..2 * n], limits).await?;
+        spare = hex;
         sent += n as u64;
         progress(sent);
     }
     write_within(stream, encode::FILE_DATA_TAIL.as_bytes(), limits).await?;
     stream.flush().await?;
     Ok(sent)
+}
+
+/// A file being sent as hex, with the buffers of one piece.
+struct Piece {
+    file: std::fs::File,
+    raw: Vec<u8>,
+    /// Twice as long as `raw`.
+    hex: Vec<u8>,
+}
+
+impl Piece {
+    /// Reads the next piece of the file and writes its hex at the start of `hex`; returns the
+    /// number of content bytes read, 0 at the end. Blocking.
+    fn read(mut self) -> io::Result<(Self, usize)> {
+        let n = loop {
+            match io::Read::read(&mut self.file, &mut self.raw) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => break read?,
+            }
+        };
+        encode::hex_to(&self.raw[..n], &mut self.hex);
+        Ok((self, n))
+    }
 }
 
 /// Answers a GET_FILE on its own socket with `copy`, or with the all-null "not found", then

@@ -186,8 +186,9 @@ impl Peer {
     }
 
     /// Keeps `temp` as the copy of `meta` if its content hashes to the id.
-    async fn keep_verified(&self, meta: FileMeta, temp: TempFile) -> Result<FileMeta, Failure> {
-        let actual = temp.file_id(&meta.file_timestamp);
+    async fn keep_verified(&self, meta: FileMeta, mut temp: TempFile) -> Result<FileMeta, Failure> {
+        let actual = (temp.file_id(&meta.file_timestamp).await)
+            .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
         if actual != meta.file_id {
             let reason = format!("content does not match the id (hash {})", short(&actual));
             self.refusals()

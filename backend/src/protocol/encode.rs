@@ -94,12 +94,20 @@ pub const FILE_DATA_TAIL: &str = "\"}";
 
 /// Appends `bytes` as lowercase hex.
 pub fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
-    }
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    faster_hex::hex_encode(bytes, &mut out[start..]).expect("the output has room for the hex");
+}
+
+/// Writes `bytes` as lowercase hex at the start of `out`; returns that part of `out`.
+///
+/// # Panics
+///
+/// If `out` is shorter than twice `bytes`.
+pub fn hex_to<'a>(bytes: &[u8], out: &'a mut [u8]) -> &'a [u8] {
+    let hex = &mut out[..2 * bytes.len()];
+    faster_hex::hex_encode(bytes, hex).expect("the output has room for the hex");
+    hex
 }
 
 /// `ANNOUNCE` that `from` holds the file.

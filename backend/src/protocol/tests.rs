@@ -312,3 +312,174 @@ fn the_size_cap_stops_decoding_at_the_same_byte_however_the_input_is_split() {
         );
     }
 }
+
+/// Lowercase hex, one byte at a time: the reference the fast paths are checked against.
+fn reference_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Content long enough to cross every vector width, with every byte value.
+fn long_content(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
+}
+
+/// Feeds `input` in pieces of the given sizes, cycled; returns the message and the content.
+fn decode_in_pieces(
+    input: &[u8],
+    sizes: &[usize],
+) -> Result<(Option<Message>, Vec<u8>), DecodeError> {
+    let mut decoder = Decoder::new(1 << 20);
+    let mut content = Vec::new();
+    let mut rest = input;
+    for &size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            return Ok((None, content));
+        }
+        let (piece, after) = rest.split_at(size.min(rest.len()));
+        if let Some(message) = decoder.feed(piece, &mut content)? {
+            return Ok((Some(message), content));
+        }
+        rest = after;
+    }
+    unreachable!("sizes is not empty")
+}
+
+fn file_data_wire(m: &FileMeta, hex: &str) -> Vec<u8> {
+    format!(
+        "{}{hex}{}",
+        encode::file_data_head(m),
+        encode::FILE_DATA_TAIL
+    )
+    .into_bytes()
+}
+
+#[test]
+fn hex_into_matches_the_reference_at_every_length() {
+    let content = long_content(300);
+    for len in 0..content.len() {
+        let mut out = b"prefix".to_vec();
+        encode::hex_into(&content[..len], &mut out);
+        assert_eq!(
+            out[6..],
+            *reference_hex(&content[..len]).as_bytes(),
+            "{len}"
+        );
+        assert_eq!(&out[..6], b"prefix");
+    }
+}
+
+#[test]
+fn hex_fed_in_odd_pieces_decodes_the_same() {
+    let content = long_content(5000);
+    let m = meta("odd", "odd.bin", "1", "o", "1");
+    let wire = file_data_wire(&m, &reference_hex(&content));
+    let expected = (Some(Message::FileData(Some(m))), content);
+    for sizes in [
+        &[1][..],
+        &[3],
+        &[7, 1],
+        &[31, 33],
+        &[63, 65, 1],
+        &[127],
+        &[1001],
+    ] {
+        assert_eq!(
+            decode_in_pieces(&wire, sizes),
+            Ok(expected.clone()),
+            "{sizes:?}"
+        );
+    }
+}
+
+#[test]
+fn long_uppercase_and_mixed_case_hex_decodes() {
+    let content = long_content(1000);
+    let m = meta("case", "case.bin", "1", "o", "1");
+    let lower = reference_hex(&content);
+    let mixed: String = lower
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 3 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    for hex in [lower.to_ascii_uppercase(), mixed] {
+        let wire = file_data_wire(&m, &hex);
+        for split in [0, 1, 2, 63, 64, 65, wire.len() / 2, wire.len() - 3] {
+            assert_eq!(
+                decode_split(&wire, split),
+                Ok((Some(Message::FileData(Some(m.clone()))), content.clone())),
+                "split at {split}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_nibble_carried_across_chunks_pairs_with_the_next_digit() {
+    let m = meta("n", "n.bin", "1", "o", "1");
+    let mut decoder = Decoder::new(4096);
+    let mut chunk = Vec::new();
+    let head = encode::file_data_head(&m);
+    assert_eq!(decoder.feed(head.as_bytes(), &mut chunk), Ok(None));
+    let long = reference_hex(&long_content(100));
+    // 201 digits: 100 bytes and a high nibble left over.
+    assert_eq!(
+        decoder.feed(format!("{long}4").as_bytes(), &mut chunk),
+        Ok(None)
+    );
+    assert_eq!((chunk.len(), decoder.decoded_bytes()), (100, 100));
+    chunk.clear();
+    // Its low digit, then another 100 bytes and another odd digit, then the pair's end.
+    assert_eq!(
+        decoder.feed(format!("1{long}F").as_bytes(), &mut chunk),
+        Ok(None)
+    );
+    assert_eq!(chunk[0], 0x41);
+    assert_eq!(chunk[1..], long_content(100));
+    chunk.clear();
+    let done = decoder.feed(b"f\"}", &mut chunk);
+    assert_eq!(done, Ok(Some(Message::FileData(Some(m)))));
+    assert_eq!(chunk, [0xff]);
+    assert_eq!(decoder.decoded_bytes(), 202);
+}
+
+#[test]
+fn a_bad_digit_deep_in_a_long_run_is_an_error() {
+    let m = meta("bad", "bad.bin", "1", "o", "1");
+    let hex = reference_hex(&long_content(200));
+    // Not at 0: a string that does not begin with a digit is not content.
+    for at in [1, 2, 37, 64, 65, 255, 399] {
+        for bad in [b'g', b'x', b' ', b'\\', b'\n'] {
+            let mut digits = hex.clone().into_bytes();
+            digits[at] = bad;
+            let wire = file_data_wire(&m, std::str::from_utf8(&digits).unwrap());
+            for split in [wire.len(), 40, 120] {
+                let result = decode_split(&wire, split);
+                assert!(
+                    result.is_err(),
+                    "{} at {at}, split at {split}: {result:?}",
+                    bad as char
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_odd_number_of_digits_before_the_quote_is_an_error() {
+    let m = meta("odd", "odd.bin", "1", "o", "1");
+    let hex = reference_hex(&long_content(150));
+    let wire = file_data_wire(&m, &hex[..hex.len() - 1]);
+    for split in [wire.len(), 50, wire.len() - 3] {
+        assert_eq!(
+            decode_split(&wire, split),
+            Err(DecodeError::BadHex),
+            "{split}"
+        );
+    }
+}

@@ -9,6 +9,7 @@
 //! `metadata.json` is set aside, never lost. Every call that touches the disk from the async
 //! side runs on tokio's blocking threads.
 
+mod direct;
 mod journal;
 mod metadata;
 mod names;
@@ -27,7 +28,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::io::AsyncWriteExt;
 
 const METADATA: &str = "metadata.json";
 /// Prefix of temporary files; hidden, so a rescan never mistakes them for content.
@@ -61,20 +61,99 @@ struct Pending {
 
 /// A file being received or imported: written to a hidden temporary file and hashed on the way.
 /// Dropped without [`Store::commit`], it is deleted.
+///
+/// Each piece is hashed and written on two blocking threads at once while the caller produces
+/// the next piece: a write returns once the previous piece is done, and an error shows on the
+/// next call.
 pub struct TempFile {
     path: PathBuf,
-    file: tokio::io::BufWriter<tokio::fs::File>,
-    hasher: IdHasher,
+    /// Here while no piece is being written.
+    file: Option<direct::Writer>,
+    /// The hash so far, here while no piece is being hashed.
+    hasher: Option<IdHasher>,
+    running: Option<Running>,
+    /// An empty buffer, handed to the next caller of [`TempFile::write_vec`].
+    spare: Vec<u8>,
     len: u64,
     committed: bool,
+}
+
+/// The piece being hashed and written; each half hands back what it borrowed.
+struct Running {
+    piece: Arc<Vec<u8>>,
+    hashed: tokio::task::JoinHandle<IdHasher>,
+    written: tokio::task::JoinHandle<(direct::Writer, io::Result<()>)>,
+}
+
+fn interrupted() -> io::Error {
+    io::Error::other("an earlier write to the temporary file was interrupted")
 }
 
 impl TempFile {
     /// Appends content.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hasher.update(bytes);
-        self.len += bytes.len() as u64;
-        self.file.write_all(bytes).await
+        let mut piece = self.settle().await?;
+        piece.extend_from_slice(bytes);
+        self.start(piece)
+    }
+
+    /// Appends the content of `piece` without copying it, and leaves an empty buffer in its
+    /// place (with capacity, once a previous piece has been written).
+    pub async fn write_vec(&mut self, piece: &mut Vec<u8>) -> io::Result<()> {
+        let spare = self.settle().await?;
+        let piece = std::mem::replace(piece, spare);
+        self.start(piece)
+    }
+
+    /// Waits for the piece being written; returns an empty buffer for the next one.
+    async fn settle(&mut self) -> io::Result<Vec<u8>> {
+        // Taken before the wait: a cancelled wait loses the content, and later calls fail
+        // (a transfer that is cancelled drops its temporary file anyway).
+        if let Some(Running {
+            piece,
+            hashed,
+            written,
+        }) = self.running.take()
+        {
+            let (hashed, written) = tokio::join!(hashed, written);
+            self.hasher = Some(hashed.map_err(io::Error::other)?);
+            let (file, outcome) = written.map_err(io::Error::other)?;
+            self.file = Some(file);
+            if let Ok(mut piece) = Arc::try_unwrap(piece) {
+                piece.clear();
+                self.spare = piece;
+            }
+            outcome?;
+        }
+        Ok(std::mem::take(&mut self.spare))
+    }
+
+    fn start(&mut self, piece: Vec<u8>) -> io::Result<()> {
+        let (Some(mut file), Some(mut hasher)) = (self.file.take(), self.hasher.take()) else {
+            return Err(interrupted());
+        };
+        self.len += piece.len() as u64;
+        let piece = Arc::new(piece);
+        let hashed = {
+            let piece = Arc::clone(&piece);
+            tokio::task::spawn_blocking(move || {
+                hasher.update(&piece);
+                hasher
+            })
+        };
+        let written = {
+            let piece = Arc::clone(&piece);
+            tokio::task::spawn_blocking(move || {
+                let outcome = file.write(&piece);
+                (file, outcome)
+            })
+        };
+        self.running = Some(Running {
+            piece,
+            hashed,
+            written,
+        });
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -87,9 +166,24 @@ impl TempFile {
         self.len == 0
     }
 
-    /// The id of what was written, announced with `timestamp`.
-    pub fn file_id(&self, timestamp: &Verbatim) -> String {
-        self.hasher.clone().finish(timestamp)
+    /// The id of what was written, announced with `timestamp`, once every write is done.
+    pub async fn file_id(&mut self, timestamp: &Verbatim) -> io::Result<String> {
+        self.settle().await?;
+        let hasher = self.hasher.clone().ok_or_else(interrupted)?;
+        Ok(hasher.finish(timestamp))
+    }
+
+    /// Waits for every write, then makes the content durable.
+    async fn sync(&mut self) -> io::Result<()> {
+        self.settle().await?;
+        let mut file = self.file.take().ok_or_else(interrupted)?;
+        let (file, synced) = blocking(move || {
+            let synced = file.sync();
+            Ok((file, synced))
+        })
+        .await?;
+        self.file = Some(file);
+        synced
     }
 }
 
@@ -238,15 +332,16 @@ impl Store {
     /// Starts a temporary file for incoming content.
     pub async fn temp_file(&self) -> io::Result<TempFile> {
         let path = self.path(&format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
+        let file = {
+            let path = path.clone();
+            blocking(move || direct::Writer::create(&path)).await?
+        };
         Ok(TempFile {
             path,
-            file: tokio::io::BufWriter::with_capacity(256 * 1024, file),
-            hasher: IdHasher::default(),
+            file: Some(file),
+            hasher: Some(IdHasher::default()),
+            running: None,
+            spare: Vec::new(),
             len: 0,
             committed: false,
         })
@@ -256,8 +351,7 @@ impl Store {
     /// name derived from its `file_name`; returns that name. The caller has checked the
     /// content against the id. Once this returns, the copy survives a crash under this id.
     pub async fn commit(&self, mut temp: TempFile, meta: &FileMeta) -> io::Result<String> {
-        temp.file.flush().await?;
-        temp.file.get_ref().sync_all().await?;
+        temp.sync().await?;
         let (store, meta) = (self.clone(), meta.clone());
         // Dropped midway (its task cancelled), the commit still finishes or fails whole.
         blocking(move || store.land(temp, meta)).await
@@ -331,13 +425,13 @@ impl Store {
     /// timestamped now.
     pub async fn commit_owned(
         &self,
-        temp: TempFile,
+        mut temp: TempFile,
         file_name: &str,
         owner: &str,
     ) -> io::Result<IndexEntry> {
         let timestamp = Verbatim::integer(unix_now());
         let meta = FileMeta {
-            file_id: temp.file_id(&timestamp),
+            file_id: temp.file_id(&timestamp).await?,
             file_name: file_name.to_string(),
             file_size: size_in_mb(temp.len()),
             file_owner: owner.to_string(),

@@ -137,7 +137,7 @@ async fn land(store: &Store, content: &[u8], name: &str, owner: &str) -> (String
     temp.write(content).await.unwrap();
     let timestamp = Verbatim::integer(1749713822);
     let meta = FileMeta {
-        file_id: temp.file_id(&timestamp),
+        file_id: temp.file_id(&timestamp).await.unwrap(),
         file_name: name.to_string(),
         file_size: size_in_mb(content.len() as u64),
         file_owner: owner.to_string(),

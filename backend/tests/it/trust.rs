@@ -107,7 +107,7 @@ async fn a_copy_served_after_a_forged_claim_verifies_for_a_third_peer() {
     let f = forged_then_fetched().await;
     let carol = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(carol.path()).unwrap();
-    let (meta, content) = net::fetch(
+    let (meta, mut content) = net::fetch(
         &f.bob.addr(),
         &f.meta.file_id,
         &store,
@@ -116,7 +116,8 @@ async fn a_copy_served_after_a_forged_claim_verifies_for_a_third_peer() {
     )
     .await
     .expect("bob serves his copy");
-    assert_eq!(content.file_id(&meta.file_timestamp), f.meta.file_id);
+    let id = content.file_id(&meta.file_timestamp).await.unwrap();
+    assert_eq!(id, f.meta.file_id);
     assert_eq!(meta, f.meta, "bob sends the fields that verified");
 }
 
