@@ -37,7 +37,7 @@ fn world() -> &'static World {
             .tempdir_in("/dev/shm")
             .or_else(|_| tempfile::tempdir())
             .unwrap();
-        let (store, index, _) = Store::open(dir.path(), "me").unwrap();
+        let (store, index, _) = Store::open(dir.path()).unwrap();
         let config = PeerConfig {
             peer_id: "me".into(),
             host: "127.0.0.1".into(),
