@@ -101,7 +101,8 @@ impl Peer {
         }
     }
 
-    /// A GOSSIP arrived: reply to its origin and forward the original unchanged.
+    /// A GOSSIP arrived: reply to its origin and forward the original unchanged, when
+    /// [`super::policy`] says so.
     pub fn on_gossip(&self, gossip: &Gossip) {
         let plan = lock(&self.inner.state).on_gossip(
             gossip,
@@ -110,9 +111,11 @@ impl Peer {
         );
         let Some((plan, change)) = plan else { return };
         self.apply(vec![change]);
-        let c = self.config();
-        let reply = encode::gossip_reply(&c.host, c.p2p_port, &c.peer_id, &self.held_metas());
-        self.send_later(plan.reply_to, reply);
+        if let Some(origin) = plan.reply_to {
+            let c = self.config();
+            let reply = encode::gossip_reply(&c.host, c.p2p_port, &c.peer_id, &self.held_metas());
+            self.send_later(origin, reply);
+        }
         for addr in plan.forward_to {
             self.send_later(addr, gossip.raw.clone());
         }
