@@ -79,8 +79,8 @@ impl Peer {
         }
     }
 
-    /// Gossips every interval to 3 random tracked peers, or to the bootstrap hosts while we
-    /// track nobody; sweeps silent peers every `sweep`. Runs until the peer stops (start it
+    /// Gossips every interval to 3 tracked peers in turn (see [`super::policy`]), or to the
+    /// bootstrap hosts while we track nobody; sweeps silent peers every `sweep`. Runs until the peer stops (start it
     /// with [`Peer::spawn`]).
     pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
         let mut gossip = tokio::time::interval(self.config().gossip_interval);
@@ -89,7 +89,9 @@ impl Peer {
         loop {
             tokio::select! {
                 _ = gossip.tick() => {
-                    let targets = self.with_state(|s| s.pick_peers(3, &[], &mut rand::thread_rng()));
+                    let now = std::time::Instant::now();
+                    let targets =
+                        self.with_state(|s| s.round_targets(now, &mut rand::thread_rng()));
                     if targets.is_empty() {
                         self.gossip_to(bootstrap.clone());
                     } else {

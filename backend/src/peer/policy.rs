@@ -4,18 +4,26 @@
 //! The protocol as written answers and forwards every GOSSIP. Each one then floods the whole
 //! network and every peer answers its origin with its whole file list: N² replies and 3N²
 //! forwards per round, each reply carrying up to N files. Yet a peer only needs to hear each
-//! other peer once per drop timeout, and a file list only when it changed. So a GOSSIP from
-//! an origin we already answered is answered again only when our file list changed or half a
-//! timeout went by, and forwarded only while its origin is new to us or every half timeout.
+//! other peer once per drop timeout, and a file list only when it changed. So:
+//!
+//! - our rounds go to the tracked peers we gossiped to longest ago, so they reach every
+//!   tracked peer in turn, every `ceil(N / 3)` rounds;
+//! - a GOSSIP from an origin we already answered is answered again only when our file list
+//!   changed or half a timeout went by;
+//! - it is forwarded while its origin is new to us (its first rounds), and after that every
+//!   half timeout, unless our own rounds reach every peer often enough (within two thirds of
+//!   the timeout) that no flood is needed to keep everyone heard.
+//!
 //! A new origin always gets our reply and our forwards, so a peer that follows the protocol
-//! to the letter learns everything from its first round.
+//! to the letter learns everything from its first round. With the class network's timers
+//! (30 s rounds, 60 s timeout) every round is still forwarded: the protocol needs it there.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-/// How many of a newcomer's rounds we forward in full: one flood misses about 5% of the
-/// peers (fan-out 3), three miss a given peer once in 5,000.
-pub const NEWCOMER_ROUNDS: u32 = 3;
+/// How many of a newcomer's rounds we forward in full: one flood misses about 6% of the
+/// peers (fan-out 3), five miss a given peer once in a million.
+pub const NEWCOMER_ROUNDS: u32 = 5;
 
 /// Which GOSSIPs are answered and forwarded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,6 +79,8 @@ pub struct Exchange {
     pub replied: Option<(Instant, u64)>,
     /// When we last forwarded one.
     pub forwarded: Option<Instant>,
+    /// When one of our own rounds last went to it.
+    pub sent: Option<Instant>,
 }
 
 impl Exchange {
@@ -80,6 +90,7 @@ impl Exchange {
             since: now,
             replied: None,
             forwarded: None,
+            sent: None,
         }
     }
 }
@@ -109,8 +120,17 @@ impl GossipTiming {
         since >= self.interval / 2 && (version != files || since >= self.refresh())
     }
 
-    /// Whether to forward a GOSSIP from a peer given what we did for it.
-    pub fn forward(&self, x: &Exchange, now: Instant) -> bool {
+    /// Whether our rounds, 3 peers each in turn, reach each of `tracked` peers within two
+    /// thirds of the timeout. Every peer is then heard directly (its GOSSIP, and our reply to
+    /// it) often enough that floods are not needed to keep it tracked.
+    pub fn rounds_cover(&self, tracked: usize) -> bool {
+        let cycle = self.interval * tracked.div_ceil(3) as u32;
+        cycle <= self.timeout * 2 / 3
+    }
+
+    /// Whether to forward a GOSSIP from a peer given what we did for it, when we track
+    /// `tracked` peers.
+    pub fn forward(&self, x: &Exchange, tracked: usize, now: Instant) -> bool {
         if self.policy == GossipPolicy::Every {
             return true;
         }
@@ -118,7 +138,7 @@ impl GossipTiming {
             return true;
         };
         now.saturating_duration_since(x.since) < self.interval * NEWCOMER_ROUNDS
-            || now.saturating_duration_since(at) >= self.refresh()
+            || (!self.rounds_cover(tracked) && now.saturating_duration_since(at) >= self.refresh())
     }
 }
 
@@ -148,7 +168,7 @@ mod tests {
         let now = Instant::now();
         let x = Exchange::new(now);
         assert!(lean().reply(&x, 0, now));
-        assert!(lean().forward(&x, now));
+        assert!(lean().forward(&x, 99, now));
     }
 
     #[test]
@@ -175,13 +195,25 @@ mod tests {
 
     #[test]
     fn a_newcomer_is_forwarded_for_its_first_rounds_then_every_refresh() {
-        let t0 = Instant::now();
+        let (t0, last) = (Instant::now(), (NEWCOMER_ROUNDS - 1) * S);
         let mut x = Exchange::new(t0);
-        x.forwarded = Some(t0 + 2 * S);
-        assert!(lean().forward(&x, t0 + 2 * S), "third round");
-        x.forwarded = Some(t0 + 3 * S);
-        assert!(!lean().forward(&x, t0 + 4 * S));
-        assert!(lean().forward(&x, t0 + 3 * S + lean().refresh()));
+        x.forwarded = Some(t0 + last - S);
+        assert!(lean().forward(&x, 1000, t0 + last), "last newcomer round");
+        x.forwarded = Some(t0 + last);
+        assert!(!lean().forward(&x, 1000, t0 + last + S));
+        assert!(lean().forward(&x, 1000, t0 + last + lean().refresh()));
+    }
+
+    #[test]
+    fn a_known_origin_is_not_forwarded_when_our_rounds_reach_everyone() {
+        assert!(lean().rounds_cover(120), "40 rounds of 1 s");
+        assert!(!lean().rounds_cover(121));
+        let t0 = Instant::now();
+        let x = Exchange {
+            forwarded: Some(t0),
+            ..Exchange::new(t0)
+        };
+        assert!(!lean().forward(&x, 99, t0 + 10 * lean().refresh()));
     }
 
     #[test]
@@ -195,9 +227,10 @@ mod tests {
             since: t0,
             replied: Some((t0, 1)),
             forwarded: Some(t0),
+            sent: None,
         };
         assert!(every.reply(&x, 1, t0 + 10 * S));
-        assert!(every.forward(&x, t0 + 10 * S));
+        assert!(every.forward(&x, 99, t0 + 10 * S));
     }
 
     #[test]

@@ -365,13 +365,13 @@ impl PeerState {
             return None;
         }
         let change = self.track(&g.peer_id, &g.host, g.port, now)?;
-        let (timing, files) = (self.gossip, self.held_version);
+        let (timing, files, tracked) = (self.gossip, self.held_version, self.peers.len());
         let x = &mut self.peers.get_mut(&g.peer_id).expect("tracked").exchange;
         let reply = timing.reply(x, files, now);
         if reply {
             x.replied = Some((now, files));
         }
-        let forward = timing.forward(x, now);
+        let forward = timing.forward(x, tracked, now);
         if forward {
             x.forwarded = Some(now);
         }
@@ -389,6 +389,36 @@ impl PeerState {
     /// Records the id of a GOSSIP we send, so that it is dropped when it comes back.
     pub fn remember_gossip(&mut self, id: &str) {
         self.seen.insert(id);
+    }
+
+    /// Where our round at `now` goes: 3 tracked peers (each address once), those our rounds
+    /// went to longest ago first, so that every tracked peer is reached in turn.
+    pub fn round_targets(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<String> {
+        let mut order: Vec<(Option<Instant>, u64, &String, &Tracked)> = self
+            .peers
+            .iter()
+            .filter(|(id, _)| **id != self.me)
+            .map(|(id, t)| (t.exchange.sent, rng.gen(), id, t))
+            .collect();
+        order.sort_unstable_by_key(|&(sent, tie, _, _)| (sent, tie));
+        let mut addrs: Vec<(&str, u16)> = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        for (_, _, id, t) in order {
+            let addr = (t.host.as_str(), t.port);
+            if addrs.len() < 3 && !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+            if addrs.contains(&addr) {
+                ids.push(id.clone());
+            }
+        }
+        let targets = addrs.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+        for id in ids {
+            if let Some(t) = self.peers.get_mut(&id) {
+                t.exchange.sent = Some(now);
+            }
+        }
+        targets
     }
 
     /// Up to `n` random distinct addresses of tracked peers, excluding the peers in `except`

@@ -749,14 +749,20 @@ fn a_peer_at_a_new_address_is_answered_as_a_new_origin() {
 #[test]
 fn a_known_origin_is_forwarded_for_its_first_rounds_then_every_half_timeout() {
     let mut state = lean_state();
+    // More peers than our rounds reach within the timeout: floods keep them heard.
+    for i in 0..150 {
+        track(&mut state, &format!("many{i}"), 1000 + i);
+    }
     let t0 = Instant::now();
     let s = Duration::from_secs(1);
-    for round in 0..3 {
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS;
+    for round in 0..rounds {
         let id = format!("g{round}");
         assert!(answered(&mut state, &id, t0 + round * s).1, "round {round}");
     }
-    assert!(!answered(&mut state, "g3", t0 + 3 * s).1);
-    assert!(answered(&mut state, "g4", t0 + 2 * s + Duration::from_secs(30)).1);
+    assert!(!answered(&mut state, "late", t0 + rounds * s).1);
+    let refresh = state.gossip_timing().refresh();
+    assert!(answered(&mut state, "due", t0 + (rounds - 1) * s + refresh).1);
 }
 
 #[test]
@@ -771,4 +777,28 @@ fn the_every_policy_answers_and_forwards_a_known_origin() {
     for i in 0..5 {
         assert_eq!(answered(&mut state, &format!("g{i}"), now), (true, true));
     }
+}
+
+#[test]
+fn a_known_origin_is_not_forwarded_again_when_our_rounds_reach_everyone() {
+    let mut state = lean_state();
+    let t0 = Instant::now();
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS;
+    for round in 0..rounds {
+        answered(&mut state, &format!("g{round}"), t0);
+    }
+    assert!(!answered(&mut state, "later", t0 + Duration::from_secs(120)).1);
+}
+
+#[test]
+fn our_rounds_reach_every_tracked_peer_in_turn() {
+    let mut state = lean_state();
+    track(&mut state, "a", 1);
+    let t0 = Instant::now();
+    let mut reached: Vec<String> = (0..2)
+        .flat_map(|round| state.round_targets(t0 + Duration::from_secs(round), &mut rng()))
+        .collect();
+    reached.sort();
+    let all: Vec<String> = (1..=6).map(|port| format!("127.0.0.1:{port}")).collect();
+    assert_eq!(reached, all);
 }

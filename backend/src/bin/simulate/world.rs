@@ -306,7 +306,8 @@ impl World {
         let targets: Vec<usize> = match bootstrap {
             Some(b) => vec![b],
             None => {
-                let picked = self.states[0].pick_peers(3, &[], &mut self.rng);
+                let now = self.at();
+                let picked = self.states[0].round_targets(now, &mut self.rng);
                 picked.iter().map(|a| self.addrs[a]).collect()
             }
         };
