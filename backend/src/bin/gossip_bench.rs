@@ -103,18 +103,44 @@ fn measure(bin: &Path, policy: &str, args: &Args, ticks: f64) -> Result<(Option<
         let storage = work.join(format!("p{i}"));
         std::fs::create_dir_all(&storage)?;
         std::fs::write(storage.join(format!("file-{i}.txt")), format!("file {i}\n"))?;
-        peers.push(PeerProcess::start(
-            bin, i, &storage, &bootstrap, policy, args,
-        )?);
+        let peer = PeerProcess::start(bin, i, &storage, &bootstrap, policy, args)?;
+        // A file dropped into the folder is adopted in the background; wait for it, as a
+        // peer restarting with its index would hold its files from the start.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !get_json::<StatusDto>(peer.http_port, "/api/status").is_ok_and(|s| s.held_count == 1)
+        {
+            if Instant::now() > deadline {
+                bail!("peer g{i} did not adopt its file");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        peers.push(peer);
     }
     let last_start = Instant::now();
     let n = args.peers;
     let mut pending: Vec<usize> = (0..n).collect();
+    let mut reported = Instant::now();
     while !pending.is_empty() && last_start.elapsed() < args.converge_limit {
+        let mut lagging = None;
         pending.retain(|&i| {
             let status: Option<StatusDto> = get_json(peers[i].http_port, "/api/status").ok();
-            !status.is_some_and(|s| s.peer_count == n - 1 && s.file_count == n)
+            let done = status
+                .as_ref()
+                .is_some_and(|s| s.peer_count == n - 1 && s.file_count == n);
+            if !done && lagging.is_none() {
+                lagging = status.map(|s| (i, s.peer_count, s.file_count));
+            }
+            !done
         });
+        if reported.elapsed() > Duration::from_secs(5) {
+            reported = Instant::now();
+            if let Some((i, peers, files)) = lagging {
+                eprintln!(
+                    "[{policy}] {} pending; g{i} tracks {peers} and knows {files} files",
+                    pending.len()
+                );
+            }
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let converged = pending
