@@ -121,6 +121,9 @@ impl Peer {
         for addr in plan.forward_to {
             self.send_later(addr, gossip.raw.clone());
         }
+        if plan.greet {
+            self.gossip_to(vec![format!("{}:{}", gossip.host, gossip.port)]);
+        }
     }
 
     /// Tells every tracked peer that we hold `meta`.

@@ -8,6 +8,8 @@
 //!
 //! - our rounds go to the tracked peers we gossiped to longest ago, so they reach every
 //!   tracked peer in turn, every `ceil(N / 3)` rounds;
+//! - the origin of a GOSSIP that is new to us gets our own GOSSIP at once, so that its reply
+//!   tells us its files now rather than when our rounds come to it;
 //! - a GOSSIP from an origin we already answered is answered again only when our file list
 //!   changed or half a timeout went by;
 //! - it is forwarded while its origin is new to us (its first rounds), and after that every

@@ -7,7 +7,7 @@
 //! hashes to its id, so a verified copy's fields win; claims (ANNOUNCE, GOSSIP_REPLY) never
 //! change a file we know, and a DELETE is obeyed only from the owner those fields name.
 
-use super::policy::{Exchange, GossipTiming};
+use super::policy::{Exchange, GossipPolicy, GossipTiming};
 use super::tombstones::Tombstones;
 use super::Caps;
 use crate::protocol::{Announce, Delete, FileMeta, Gossip, GossipReply};
@@ -104,6 +104,9 @@ pub struct GossipPlan {
     pub reply_to: Option<String>,
     /// `host:port` of the peers to forward to, each address once.
     pub forward_to: Vec<String>,
+    /// Send our own GOSSIP to the origin: it is new to us, and its reply is how we learn its
+    /// files (our rounds may take many intervals to reach it).
+    pub greet: bool,
 }
 
 /// A bounded set of recent GOSSIP ids; the oldest go first.
@@ -367,6 +370,10 @@ impl PeerState {
         let change = self.track(&g.peer_id, &g.host, g.port, now)?;
         let (timing, files, tracked) = (self.gossip, self.held_version, self.peers.len());
         let x = &mut self.peers.get_mut(&g.peer_id).expect("tracked").exchange;
+        let greet = timing.policy == GossipPolicy::Lean && x.sent.is_none();
+        if greet {
+            x.sent = Some(now);
+        }
         let reply = timing.reply(x, files, now);
         if reply {
             x.replied = Some((now, files));
@@ -382,6 +389,7 @@ impl PeerState {
             } else {
                 Vec::new()
             },
+            greet,
         };
         Some((plan, change))
     }

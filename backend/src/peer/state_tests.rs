@@ -802,3 +802,17 @@ fn our_rounds_reach_every_tracked_peer_in_turn() {
     let all: Vec<String> = (1..=6).map(|port| format!("127.0.0.1:{port}")).collect();
     assert_eq!(reached, all);
 }
+
+#[test]
+fn a_new_origin_is_greeted_once_with_our_own_gossip() {
+    let mut state = lean_state();
+    let now = Instant::now();
+    let greet = |state: &mut PeerState, id: &str| {
+        let (plan, _) = state
+            .on_gossip(&gossip(id, "a", 1), now, &mut rng())
+            .unwrap();
+        plan.greet
+    };
+    assert!(greet(&mut state, "g1"));
+    assert!(!greet(&mut state, "g2"));
+}

@@ -10,7 +10,7 @@
 //! message by message: each other peer's GOSSIP reaches the tagged peer with the probability
 //! that the tagged peer's own last round reached a peer (the peers are alike), and the tagged
 //! peer's real decision says whether it replies, which is how the others hear from it besides
-//! its own GOSSIPs. Those messages are not counted: they are the same as the ones counted.
+//! its own GOSSIPs (and how they learn its files). Those messages are not counted: they are the same as the ones counted.
 
 use backend::peer::policy::{GossipPolicy, GossipTiming};
 use backend::peer::state::PeerState;
@@ -139,6 +139,8 @@ struct World {
     dropped_at: Vec<Option<Duration>>,
     /// Peers that track the tagged one.
     tracking: usize,
+    /// Peers that know the tagged one's files.
+    know_files: usize,
     tagged: String,
     /// The tagged peer's current round: its GOSSIP id and how many peers it reached.
     reach: (String, usize),
@@ -213,6 +215,7 @@ impl World {
             heard: vec![(None, Duration::ZERO); n],
             dropped_at: vec![None; n],
             tracking: 0,
+            know_files: 0,
             tagged: name(0),
             reach: (String::new(), 0),
             last_reach: 0.0,
@@ -365,6 +368,9 @@ impl World {
                     self.send(0, Msg::Reply(reply), size);
                 }
                 let size = g.raw.len();
+                if plan.greet {
+                    self.greet(to);
+                }
                 for addr in plan.forward_to {
                     let next = self.addrs[&addr];
                     self.send(next, Msg::Gossip(g.clone(), to), size);
@@ -375,12 +381,53 @@ impl World {
             }
             Msg::Reply(r) => {
                 let knew = self.states[to].peers.contains_key(&self.tagged);
+                let had = self.states[to].files().len();
                 self.states[to].on_gossip_reply(&r, now);
                 if !knew {
                     self.tracking += 1;
                 }
+                if had == self.p.files && self.states[to].files().len() > had {
+                    self.know_files += 1;
+                }
                 self.heard_from_tagged(to);
             }
+        }
+    }
+
+    /// Peer `i` greets the tagged peer with its own GOSSIP; the tagged peer's real decision
+    /// says whether it replies. Both are counted.
+    fn greet(&mut self, i: usize) {
+        let id = format!("{:032x}", self.rng.gen::<u128>());
+        let raw = encode::gossip(&host(i), 8999, &id, &name(i));
+        let size = raw.len();
+        if self.now >= self.window.0 && self.now < self.window.1 {
+            self.messages += 1;
+            self.bytes += size as u64;
+        }
+        let g = Gossip {
+            host: host(i),
+            port: 8999,
+            peer_id: name(i),
+            raw,
+            id,
+        };
+        if self.left {
+            return;
+        }
+        let now = self.at();
+        let Some((plan, _)) = self.states[0].on_gossip(&g, now, &mut self.rng) else {
+            return;
+        };
+        if plan.reply_to.is_some() {
+            let files = self.held[0].clone();
+            let size = encode::gossip_reply(&host(0), 8999, &name(0), &files).len();
+            let reply = GossipReply {
+                host: host(0),
+                port: 8999,
+                peer_id: name(0),
+                files,
+            };
+            self.send(i, Msg::Reply(reply), size);
         }
     }
 
@@ -453,6 +500,7 @@ impl World {
         let n = self.p.peers;
         let tagged = &self.states[0];
         self.tracking == n - 1
+            && self.know_files == n - 1
             && tagged.peers.len() == n - 1
             && tagged.files().len() == n * self.p.files
     }
