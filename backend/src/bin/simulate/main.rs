@@ -21,6 +21,8 @@ use world::{Outcome, Params};
 /// Above this many connections per second a peer that handles each on its own thread (the
 /// class network's Python peers) no longer keeps up.
 const CONNECTIONS_PER_SECOND: f64 = 100.0;
+/// The view of each peer in networks larger than `--view`.
+const PARTIAL_VIEW: usize = 32;
 /// Bytes of one file entry in a GOSSIP_REPLY.
 const ENTRY_BYTES: f64 = 190.0;
 
@@ -43,8 +45,8 @@ struct Args {
     /// Files each peer holds.
     #[arg(long, default_value_t = 1)]
     files: usize,
-    /// Tracked peers each peer picks forward targets from (the whole network up to this;
-    /// beyond it a random part). Our policy judges from the tracked count whether its rounds
+    /// Networks up to this size are simulated whole: every peer tracks every other. Beyond
+    /// it each peer tracks 32 random others, enough to pick forward targets. Our policy judges from the tracked count whether its rounds
     /// reach everyone, so below the network size it holds only where they cannot (30 s
     /// rounds and more than 3 peers).
     #[arg(long, default_value_t = 1000)]
@@ -91,7 +93,11 @@ fn main() -> anyhow::Result<()> {
                 timeout: args.timeout,
                 sweep: args.sweep,
                 files: args.files,
-                view: args.view.min(n - 2),
+                view: if n - 1 <= args.view {
+                    n - 2
+                } else {
+                    PARTIAL_VIEW
+                },
                 steady: args.steady,
                 seed: args.seed,
             });
