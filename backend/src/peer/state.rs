@@ -438,26 +438,21 @@ impl PeerState {
             .filter_map(|id| self.peers.get(*id))
             .map(|t| (t.host.as_str(), t.port))
             .collect();
-        let mut candidates: Vec<&Tracked> = self
-            .peers
-            .iter()
-            .filter(|(id, t)| {
-                !except.contains(&id.as_str())
-                    && **id != self.me
-                    && !excluded.contains(&(t.host.as_str(), t.port))
-            })
-            .map(|(_, t)| t)
-            .collect();
-        // A partial shuffle: this runs for every GOSSIP forwarded, so it draws only as many
-        // peers as it needs instead of ordering them all.
+        let mut candidates: Vec<(&String, &Tracked)> = self.peers.iter().collect();
+        // A partial shuffle, filtering only what it draws: this runs for every GOSSIP
+        // forwarded, so it costs what it picks rather than ordering every tracked peer.
         let mut picked = Vec::new();
         let mut addrs = HashSet::new();
         let mut left = candidates.len();
         while picked.len() < n && left > 0 {
             candidates.swap(rng.gen_range(0..left), left - 1);
             left -= 1;
-            let t = candidates[left];
-            if addrs.insert((t.host.as_str(), t.port)) {
+            let (id, t) = candidates[left];
+            let addr = (t.host.as_str(), t.port);
+            if except.contains(&id.as_str()) || *id == self.me || excluded.contains(&addr) {
+                continue;
+            }
+            if addrs.insert(addr) {
                 picked.push(t.addr());
             }
         }
