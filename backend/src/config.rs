@@ -1,5 +1,6 @@
 //! The command line: arguments, options (each also an environment variable) and their parsers.
 
+use crate::peer::policy::GossipPolicy;
 use clap::Parser;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -124,6 +125,12 @@ pub struct Cli {
     /// How long a DELETE is remembered, so late gossip cannot bring the file back.
     #[arg(long, env = "PEER_TOMBSTONE_TTL", default_value = "7d", value_parser = parse_duration)]
     pub tombstone_ttl: Duration,
+
+    /// Which GOSSIPs are answered and forwarded: `lean` (a known origin only when our files
+    /// changed or every half timeout; forwarded likewise) or `every` (as the protocol is
+    /// written; costs N² messages per round).
+    #[arg(long, env = "PEER_GOSSIP_POLICY", default_value = "lean")]
+    pub gossip_policy: GossipPolicy,
 
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, env = "PEER_LOG_LEVEL", default_value = "info")]

@@ -4,6 +4,7 @@
 use crate::api;
 use crate::config::Cli;
 use crate::net::{self, Limits};
+use crate::peer::policy::GossipPolicy;
 use crate::peer::{count, Caps, Peer, PeerConfig};
 use crate::store::Store;
 use anyhow::Context;
@@ -43,6 +44,8 @@ pub struct NodeConfig {
     pub caps: Caps,
     /// Bearer token required by the API, if any.
     pub api_token: Option<String>,
+    /// Which GOSSIPs are answered and forwarded.
+    pub gossip_policy: GossipPolicy,
 }
 
 impl NodeConfig {
@@ -80,6 +83,7 @@ impl NodeConfig {
                 tombstone_ttl: cli.tombstone_ttl,
             },
             api_token: cli.api_token.clone(),
+            gossip_policy: cli.gossip_policy,
         }
     }
 
@@ -107,6 +111,7 @@ impl NodeConfig {
             },
             caps: Caps::default(),
             api_token: None,
+            gossip_policy: GossipPolicy::default(),
         }
     }
 }
@@ -156,6 +161,7 @@ impl Node {
             index,
         );
         peer.restore_tombstones(tombstones);
+        peer.set_gossip_policy(config.gossip_policy);
         if let Some(aside) = &tombstones_aside {
             peer.log(
                 LogLevel::Warn,

@@ -79,8 +79,8 @@ impl Peer {
         }
     }
 
-    /// Gossips every interval to 3 random tracked peers, or to the bootstrap hosts while we
-    /// track nobody; sweeps silent peers every `sweep`. Runs until the peer stops (start it
+    /// Gossips every interval to 3 tracked peers in turn (see [`super::policy`]), or to the
+    /// bootstrap hosts while we track nobody; sweeps silent peers every `sweep`. Runs until the peer stops (start it
     /// with [`Peer::spawn`]).
     pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
         let mut gossip = tokio::time::interval(self.config().gossip_interval);
@@ -89,7 +89,9 @@ impl Peer {
         loop {
             tokio::select! {
                 _ = gossip.tick() => {
-                    let targets = self.with_state(|s| s.pick_peers(3, &[], &mut rand::thread_rng()));
+                    let now = std::time::Instant::now();
+                    let targets =
+                        self.with_state(|s| s.round_targets(now, &mut rand::thread_rng()));
                     if targets.is_empty() {
                         self.gossip_to(bootstrap.clone());
                     } else {
@@ -101,7 +103,8 @@ impl Peer {
         }
     }
 
-    /// A GOSSIP arrived: reply to its origin and forward the original unchanged.
+    /// A GOSSIP arrived: reply to its origin and forward the original unchanged, when
+    /// [`super::policy`] says so.
     pub fn on_gossip(&self, gossip: &Gossip) {
         let plan = lock(&self.inner.state).on_gossip(
             gossip,
@@ -110,11 +113,16 @@ impl Peer {
         );
         let Some((plan, change)) = plan else { return };
         self.apply(vec![change]);
-        let c = self.config();
-        let reply = encode::gossip_reply(&c.host, c.p2p_port, &c.peer_id, &self.held_metas());
-        self.send_later(plan.reply_to, reply);
+        if let Some(origin) = plan.reply_to {
+            let c = self.config();
+            let reply = encode::gossip_reply(&c.host, c.p2p_port, &c.peer_id, &self.held_metas());
+            self.send_later(origin, reply);
+        }
         for addr in plan.forward_to {
             self.send_later(addr, gossip.raw.clone());
+        }
+        if plan.greet {
+            self.gossip_to(vec![format!("{}:{}", gossip.host, gossip.port)]);
         }
     }
 

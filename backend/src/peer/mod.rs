@@ -6,6 +6,7 @@
 pub mod gossip;
 pub mod health;
 mod inbound;
+pub mod policy;
 pub mod state;
 mod tombstones;
 pub mod transfer;
@@ -140,7 +141,12 @@ impl Peer {
     /// A peer over `store`, starting from its persisted `index`.
     pub fn new(config: PeerConfig, store: Store, index: Vec<IndexEntry>) -> Self {
         let refusals = Arc::<Refusals>::default();
-        let state = PeerState::new(&config.peer_id, config.caps, refusals.clone(), index);
+        let mut state = PeerState::new(&config.peer_id, config.caps, refusals.clone(), index);
+        state.set_gossip(policy::GossipTiming {
+            policy: policy::GossipPolicy::default(),
+            interval: config.gossip_interval,
+            timeout: config.peer_timeout,
+        });
         let (events, _) = broadcast::channel(1024);
         let (dirty, _) = watch::channel(0);
         Peer {
@@ -224,6 +230,13 @@ impl Peer {
     /// Waits for a GOSSIP_REPLY (returns at once if one arrived since the last wait).
     pub async fn reply_arrived(&self) {
         self.inner.replied.notified().await
+    }
+
+    /// Chooses which GOSSIPs are answered and forwarded (before the peer starts serving).
+    pub fn set_gossip_policy(&self, policy: policy::GossipPolicy) {
+        let mut state = lock(&self.inner.state);
+        let timing = state.gossip_timing();
+        state.set_gossip(policy::GossipTiming { policy, ..timing });
     }
 
     /// Takes the tombstones saved by an earlier run (before the peer starts serving).

@@ -8,6 +8,7 @@
 //! change a file we know, and a DELETE is obeyed only from the owner those fields name.
 
 use super::health::Health;
+use super::policy::{Exchange, GossipPolicy, GossipTiming};
 use super::tombstones::Tombstones;
 use super::Caps;
 use crate::protocol::{Announce, Delete, FileMeta, Gossip, GossipReply};
@@ -40,6 +41,8 @@ pub struct Tracked {
     pub quiet: bool,
     /// How it has served us; kept while it stays tracked, even when it moves.
     pub health: Health,
+    /// What we last did for its GOSSIPs.
+    pub exchange: Exchange,
 }
 
 impl Tracked {
@@ -100,10 +103,13 @@ pub enum DeleteOutcome {
 /// What to do after a GOSSIP: reply to its origin, forward the original to a few peers.
 #[derive(Debug, PartialEq, Eq)]
 pub struct GossipPlan {
-    /// `host:port` of the GOSSIP's origin.
-    pub reply_to: String,
+    /// `host:port` of the GOSSIP's origin, when it gets our reply.
+    pub reply_to: Option<String>,
     /// `host:port` of the peers to forward to, each address once.
     pub forward_to: Vec<String>,
+    /// Send our own GOSSIP to the origin: it is new to us, and its reply is how we learn its
+    /// files (our rounds may take many intervals to reach it).
+    pub greet: bool,
 }
 
 /// A bounded set of recent GOSSIP ids; the oldest go first.
@@ -146,6 +152,9 @@ pub struct PeerState {
     next_learned: u64,
     seen: RecentIds,
     tombstones: Tombstones,
+    gossip: GossipTiming,
+    /// Changes whenever the set of files we hold does (so a reply knows its list is new).
+    held_version: u64,
 }
 
 impl PeerState {
@@ -163,6 +172,8 @@ impl PeerState {
             next_learned: 0,
             seen: RecentIds::default(),
             tombstones: Tombstones::default(),
+            gossip: GossipTiming::default(),
+            held_version: 0,
         };
         for e in index {
             state.insert(e.meta, e.stored_as);
@@ -173,6 +184,16 @@ impl PeerState {
     /// Takes the tombstones saved by an earlier run.
     pub fn restore_tombstones(&mut self, stored: Vec<Tombstone>) {
         self.tombstones = Tombstones::from_stored(stored);
+    }
+
+    /// Sets how GOSSIPs are answered and forwarded.
+    pub fn set_gossip(&mut self, timing: GossipTiming) {
+        self.gossip = timing;
+    }
+
+    /// How GOSSIPs are answered and forwarded.
+    pub fn gossip_timing(&self) -> GossipTiming {
+        self.gossip
     }
 
     /// Our peer id.
@@ -211,8 +232,11 @@ impl PeerState {
     fn insert(&mut self, meta: FileMeta, stored_as: Option<String>) {
         let learned = self.next_learned;
         self.next_learned += 1;
-        if stored_as.is_none() {
-            self.unheld.insert(learned, meta.file_id.clone());
+        match stored_as {
+            None => {
+                self.unheld.insert(learned, meta.file_id.clone());
+            }
+            Some(_) => self.held_version += 1,
         }
         let id = meta.file_id.clone();
         let record = FileRecord {
@@ -226,8 +250,11 @@ impl PeerState {
 
     fn remove(&mut self, file_id: &str) -> Option<FileRecord> {
         let record = self.files.remove(file_id)?;
-        if record.stored_as.is_none() {
-            self.unheld.remove(&record.learned);
+        match record.stored_as {
+            None => {
+                self.unheld.remove(&record.learned);
+            }
+            Some(_) => self.held_version += 1,
         }
         Some(record)
     }
@@ -283,32 +310,36 @@ impl PeerState {
     }
 
     /// Records that `peer_id` at `host:port` was heard from; `None` (counted) when the caps on
-    /// tracked peers forbid a new one.
+    /// tracked peers forbid a new one. A peer at a new address starts a new [`Exchange`]: it
+    /// may be a new process that knows nothing.
     fn track(&mut self, peer_id: &str, host: &str, port: u16, now: Instant) -> Option<Change> {
         let at = |t: &Tracked| t.host == host && t.port == port;
-        let known = self.peers.get(peer_id);
-        if !known.is_some_and(at) {
-            if known.is_none() && self.peers.len() >= self.caps.max_peers {
-                self.refusals.refuse(
-                    Reason::TrackedPeers,
-                    format_args!("not tracking {peer_id}: {} peers tracked", self.peers.len()),
-                );
-                return None;
-            }
-            let ids_there = self
-                .peers
-                .iter()
-                .filter(|(id, t)| id.as_str() != peer_id && at(t))
-                .count();
-            if ids_there >= self.caps.max_ids_per_addr {
-                self.refusals.refuse(
-                    Reason::IdsPerAddress,
-                    format_args!("not tracking {peer_id}: {ids_there} peer ids at {host}:{port}"),
-                );
-                return None;
-            }
+        if let Some(t) = self.peers.get_mut(peer_id).filter(|t| at(t)) {
+            t.last_seen = now;
+            t.quiet = false;
+            return Some(Change::PeerSeen(peer_id.to_string()));
         }
-        let health = known.map(|t| t.health.clone()).unwrap_or_default();
+        if !self.peers.contains_key(peer_id) && self.peers.len() >= self.caps.max_peers {
+            self.refusals.refuse(
+                Reason::TrackedPeers,
+                format_args!("not tracking {peer_id}: {} peers tracked", self.peers.len()),
+            );
+            return None;
+        }
+        let ids_there = self
+            .peers
+            .iter()
+            .filter(|(id, t)| id.as_str() != peer_id && at(t))
+            .count();
+        if ids_there >= self.caps.max_ids_per_addr {
+            self.refusals.refuse(
+                Reason::IdsPerAddress,
+                format_args!("not tracking {peer_id}: {ids_there} peer ids at {host}:{port}"),
+            );
+            return None;
+        }
+        // A peer that moved keeps its record of how it served us.
+        let health = (self.peers.get(peer_id)).map_or_else(Health::default, |t| t.health.clone());
         self.peers.insert(
             peer_id.to_string(),
             Tracked {
@@ -317,6 +348,7 @@ impl PeerState {
                 last_seen: now,
                 quiet: false,
                 health,
+                exchange: Exchange::new(now),
             },
         );
         Some(Change::PeerSeen(peer_id.to_string()))
@@ -342,9 +374,28 @@ impl PeerState {
             return None;
         }
         let change = self.track(&g.peer_id, &g.host, g.port, now)?;
+        let (timing, files, tracked) = (self.gossip, self.held_version, self.peers.len());
+        let x = &mut self.peers.get_mut(&g.peer_id).expect("tracked").exchange;
+        let greet = timing.policy == GossipPolicy::Lean && x.sent.is_none();
+        if greet {
+            x.sent = Some(now);
+        }
+        let reply = timing.reply(x, files, now);
+        if reply {
+            x.replied = Some((now, files));
+        }
+        let forward = timing.forward(x, tracked, now);
+        if forward {
+            x.forwarded = Some(now);
+        }
         let plan = GossipPlan {
-            reply_to: format!("{}:{}", g.host, g.port),
-            forward_to: self.pick_peers(3, &[&g.peer_id], rng),
+            reply_to: reply.then(|| format!("{}:{}", g.host, g.port)),
+            forward_to: if forward {
+                self.pick_peers(3, &[&g.peer_id], rng)
+            } else {
+                Vec::new()
+            },
+            greet,
         };
         Some((plan, change))
     }
@@ -354,27 +405,64 @@ impl PeerState {
         self.seen.insert(id);
     }
 
+    /// Where our round at `now` goes: 3 tracked peers (each address once), those our rounds
+    /// went to longest ago first, so that every tracked peer is reached in turn.
+    pub fn round_targets(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<String> {
+        let mut order: Vec<(Option<Instant>, u64, &String, &Tracked)> = self
+            .peers
+            .iter()
+            .filter(|(id, _)| **id != self.me)
+            .map(|(id, t)| (t.exchange.sent, rng.gen(), id, t))
+            .collect();
+        order.sort_unstable_by_key(|&(sent, tie, _, _)| (sent, tie));
+        let mut addrs: Vec<(&str, u16)> = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        for (_, _, id, t) in order {
+            let addr = (t.host.as_str(), t.port);
+            if addrs.len() < 3 && !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+            if addrs.contains(&addr) {
+                ids.push(id.clone());
+            }
+        }
+        let targets = addrs.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+        for id in ids {
+            if let Some(t) = self.peers.get_mut(&id) {
+                t.exchange.sent = Some(now);
+            }
+        }
+        targets
+    }
+
     /// Up to `n` random distinct addresses of tracked peers, excluding the peers in `except`
     /// and any address one of them is at: a message goes to each address once, however many
     /// peer ids claim it.
     pub fn pick_peers(&self, n: usize, except: &[&str], rng: &mut impl Rng) -> Vec<String> {
-        let excluded: BTreeSet<String> = except
+        let excluded: Vec<(&str, u16)> = except
             .iter()
             .filter_map(|id| self.peers.get(*id))
-            .map(Tracked::addr)
+            .map(|t| (t.host.as_str(), t.port))
             .collect();
-        let mut addrs: Vec<String> = self
-            .peers
-            .iter()
-            .filter(|(id, _)| !except.contains(&id.as_str()) && **id != self.me)
-            .map(|(_, t)| t.addr())
-            .filter(|addr| !excluded.contains(addr))
-            .collect::<BTreeSet<String>>()
-            .into_iter()
-            .collect();
-        addrs.shuffle(rng);
-        addrs.truncate(n);
-        addrs
+        let mut candidates: Vec<(&String, &Tracked)> = self.peers.iter().collect();
+        // A partial shuffle, filtering only what it draws: this runs for every GOSSIP
+        // forwarded, so it costs what it picks rather than ordering every tracked peer.
+        let mut picked = Vec::new();
+        let mut addrs = HashSet::new();
+        let mut left = candidates.len();
+        while picked.len() < n && left > 0 {
+            candidates.swap(rng.gen_range(0..left), left - 1);
+            left -= 1;
+            let (id, t) = candidates[left];
+            let addr = (t.host.as_str(), t.port);
+            if except.contains(&id.as_str()) || *id == self.me || excluded.contains(&addr) {
+                continue;
+            }
+            if addrs.insert(addr) {
+                picked.push(t.addr());
+            }
+        }
+        picked
     }
 
     /// A GOSSIP_REPLY arrived: track its sender and merge its files. A sender we cannot track
@@ -531,6 +619,7 @@ impl PeerState {
                 if record.stored_as.is_none() {
                     self.unheld.remove(&record.learned);
                 }
+                self.held_version += 1;
                 record.meta = meta.clone();
                 Ok(record.stored_as.replace(stored_as))
             }

@@ -81,7 +81,7 @@ fn gossip_is_answered_once_forwarded_to_others_and_ours_is_dropped() {
         .on_gossip(&gossip("g1", "a", 1), now, &mut rng())
         .unwrap();
     assert_eq!(change, Change::PeerSeen("a".into()));
-    assert_eq!(plan.reply_to, "127.0.0.1:1");
+    assert_eq!(plan.reply_to.as_deref(), Some("127.0.0.1:1"));
     assert_eq!(plan.forward_to.len(), 3);
     assert!(!plan.forward_to.contains(&"127.0.0.1:1".to_string()));
     assert!(
@@ -691,4 +691,128 @@ fn sources_are_one_per_address() {
     track(&mut state, "b", 7);
     track(&mut state, "c", 8);
     assert_eq!(state.sources("f", &mut rng()).len(), 2);
+}
+
+/// A state on a 1 s interval and a 60 s timeout, tracking five peers besides `a`.
+fn lean_state() -> PeerState {
+    let mut state = state();
+    state.set_gossip(crate::peer::policy::GossipTiming {
+        policy: crate::peer::policy::GossipPolicy::Lean,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(60),
+    });
+    for (peer, port) in [("b", 2), ("c", 3), ("d", 4), ("e", 5), ("f", 6)] {
+        track(&mut state, peer, port);
+    }
+    state
+}
+
+/// Whether the GOSSIP `id` from `a` at port 1, at `at`, is answered and forwarded.
+fn answered(state: &mut PeerState, id: &str, at: Instant) -> (bool, bool) {
+    let (plan, _) = state
+        .on_gossip(&gossip(id, "a", 1), at, &mut rng())
+        .unwrap();
+    (plan.reply_to.is_some(), !plan.forward_to.is_empty())
+}
+
+#[test]
+fn a_known_origin_is_answered_again_only_when_our_files_change() {
+    let mut state = lean_state();
+    let t0 = Instant::now();
+    let s = Duration::from_secs(1);
+    assert!(answered(&mut state, "g1", t0).0, "new origin");
+    assert!(!answered(&mut state, "g2", t0 + s).0, "unchanged list");
+    state.hold(&meta("f", "me", "1"), "f.txt".into()).unwrap();
+    assert!(answered(&mut state, "g3", t0 + 2 * s).0, "a file was added");
+    assert!(!answered(&mut state, "g4", t0 + 3 * s).0);
+}
+
+#[test]
+fn a_known_origin_is_answered_again_after_half_a_timeout() {
+    let mut state = lean_state();
+    let t0 = Instant::now();
+    assert!(answered(&mut state, "g1", t0).0);
+    assert!(!answered(&mut state, "g2", t0 + Duration::from_secs(29)).0);
+    assert!(answered(&mut state, "g3", t0 + Duration::from_secs(30)).0);
+}
+
+#[test]
+fn a_peer_at_a_new_address_is_answered_as_a_new_origin() {
+    let mut state = lean_state();
+    let now = Instant::now();
+    assert!(answered(&mut state, "g1", now).0);
+    let moved = gossip("g2", "a", 9);
+    let (plan, _) = state.on_gossip(&moved, now, &mut rng()).unwrap();
+    assert_eq!(plan.reply_to.as_deref(), Some("127.0.0.1:9"));
+}
+
+#[test]
+fn a_known_origin_is_forwarded_for_its_first_rounds_then_every_half_timeout() {
+    let mut state = lean_state();
+    // More peers than our rounds reach within the timeout: floods keep them heard.
+    for i in 0..150 {
+        track(&mut state, &format!("many{i}"), 1000 + i);
+    }
+    let t0 = Instant::now();
+    let s = Duration::from_secs(1);
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS;
+    for round in 0..rounds {
+        let id = format!("g{round}");
+        assert!(answered(&mut state, &id, t0 + round * s).1, "round {round}");
+    }
+    assert!(!answered(&mut state, "late", t0 + rounds * s).1);
+    let refresh = state.gossip_timing().refresh();
+    assert!(answered(&mut state, "due", t0 + (rounds - 1) * s + refresh).1);
+}
+
+#[test]
+fn the_every_policy_answers_and_forwards_a_known_origin() {
+    let mut state = lean_state();
+    let timing = state.gossip_timing();
+    state.set_gossip(crate::peer::policy::GossipTiming {
+        policy: crate::peer::policy::GossipPolicy::Every,
+        ..timing
+    });
+    let now = Instant::now();
+    for i in 0..5 {
+        assert_eq!(answered(&mut state, &format!("g{i}"), now), (true, true));
+    }
+}
+
+#[test]
+fn a_known_origin_is_not_forwarded_again_when_our_rounds_reach_everyone() {
+    let mut state = lean_state();
+    let t0 = Instant::now();
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS;
+    for round in 0..rounds {
+        answered(&mut state, &format!("g{round}"), t0);
+    }
+    assert!(!answered(&mut state, "later", t0 + Duration::from_secs(120)).1);
+}
+
+#[test]
+fn our_rounds_reach_every_tracked_peer_in_turn() {
+    let mut state = lean_state();
+    track(&mut state, "a", 1);
+    let t0 = Instant::now();
+    let mut reached: Vec<String> = (0..2)
+        .flat_map(|round| state.round_targets(t0 + Duration::from_secs(round), &mut rng()))
+        .collect();
+    reached.sort();
+    let all: Vec<String> = (1..=6).map(|port| format!("127.0.0.1:{port}")).collect();
+    assert_eq!(reached, all);
+}
+
+#[test]
+fn a_new_origin_is_greeted_once_with_our_own_gossip() {
+    let mut state = lean_state();
+    let now = Instant::now();
+    let greet = |state: &mut PeerState, id: &str| {
+        let (plan, _) = state
+            .on_gossip(&gossip(id, "a", 1), now, &mut rng())
+            .unwrap();
+        plan.greet
+    };
+    assert!(greet(&mut state, "g1"));
+    assert!(!greet(&mut state, "g2"));
 }

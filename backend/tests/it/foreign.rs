@@ -226,12 +226,7 @@ async fn gossip_on_a_socket_left_open_is_answered_on_a_new_connection() {
     // Sent with a trailing newline; the socket stays open while we wait for the reply.
     let mut open = TcpStream::connect(us.addr()).await.unwrap();
     open.write_all(gossip.as_bytes()).await.unwrap();
-    let (mut reply_socket, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .unwrap()
-        .unwrap();
-    let mut reply = String::new();
-    reply_socket.read_to_string(&mut reply).await.unwrap();
+    let reply = next_gossip_reply(&listener).await;
     let value: serde_json::Value = serde_json::from_str(&reply).unwrap();
     assert_eq!(value["type"], "GOSSIP_REPLY");
     assert_eq!(value["peerId"], "us");

@@ -174,13 +174,7 @@ async fn trickling_connections_from_one_address_leave_gossip_and_get_file_served
         "honest",
     );
     send_raw(&us.addr(), gossip.as_bytes()).await;
-    let (mut socket, _) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .expect("the GOSSIP is answered")
-        .unwrap();
-    let mut reply = String::new();
-    socket.read_to_string(&mut reply).await.unwrap();
-    assert!(reply.contains("GOSSIP_REPLY"), "{reply}");
+    next_gossip_reply(&listener).await;
 
     let reply = request(&us.addr(), &encode::get_file(&held.file_id)).await;
     let mut hex = Vec::new();

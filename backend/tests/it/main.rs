@@ -8,6 +8,7 @@ mod console;
 mod crash;
 mod foreign;
 mod hostile;
+mod lean;
 mod netns;
 mod network;
 mod proxy;

@@ -185,3 +185,20 @@ pub async fn refused(peer: &Peer, reason: backend::refusal::Reason, n: u64) {
     )
     .await;
 }
+
+/// The next GOSSIP_REPLY that arrives at `listener` (as a string), skipping the GOSSIP a peer
+/// greets a new origin with.
+pub async fn next_gossip_reply(listener: &tokio::net::TcpListener) -> String {
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut text = String::new();
+            socket.read_to_string(&mut text).await.expect("read");
+            if text.contains("\"GOSSIP_REPLY\"") {
+                return text;
+            }
+        }
+    })
+    .await
+    .expect("a GOSSIP_REPLY arrives")
+}
