@@ -1,5 +1,5 @@
 //! The dashboard's state: one set of signals, provided as context by `App` and read by every
-//! view, plus the actions the views trigger (get, delete, upload).
+//! view, plus the actions the views trigger (get and delete as Leptos actions, upload).
 //!
 //! Events from the peer come in through [`Dashboard::apply`]; the merging rules live in
 //! `model`. The network is reached only through `api`.
@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto};
 
 use crate::api::{self, Link};
@@ -189,33 +188,35 @@ impl Dashboard {
         );
     }
 
-    /// Starts downloading a file from the network (`Get`, and `Retry` on a failed download).
-    pub fn get_file(&self, file_id: String, file_name: String) {
-        let this = *self;
-        spawn_local(async move {
-            match api::fetch_file(&file_id).await {
-                Ok(t) => this.apply(ServerEvent::Transfer(t)),
-                Err(e) => this.notify(format!("Could not get {file_name}: {e}"), true),
+    /// `Get`, and `Retry` of a failed download: asks the peer to fetch the file. The reply is
+    /// the new transfer, applied at once; a refusal becomes a notice.
+    pub fn get_action(self) -> Action<FileRef, ()> {
+        Action::new_local(move |file: &FileRef| {
+            let file = file.clone();
+            async move {
+                match api::fetch_file(&file.id).await {
+                    Ok(t) => self.apply(ServerEvent::Transfer(t)),
+                    Err(e) => self.notify(format!("Could not get {}: {e}", file.name), true),
+                }
             }
-        });
+        })
     }
 
-    /// Deletes a file we own, after the user confirmed it.
-    pub fn delete_file(&self, file_id: String, file_name: String) {
-        if !browser::confirm(&format!("Delete {file_name} from the network?")) {
-            return;
-        }
-        let this = *self;
-        spawn_local(async move {
-            match api::delete_file(&file_id).await {
-                Ok(()) => {
-                    this.files
-                        .update(|rows| rows.retain(|r| r.item.file_id != file_id));
-                    this.notify(format!("Deleted {file_name}"), false);
+    /// `Delete` of a file we own. Dispatch it through [`confirm_delete`].
+    pub fn delete_action(self) -> Action<FileRef, ()> {
+        Action::new_local(move |file: &FileRef| {
+            let file = file.clone();
+            async move {
+                match api::delete_file(&file.id).await {
+                    Ok(()) => {
+                        self.files
+                            .update(|rows| rows.retain(|r| r.item.file_id != file.id));
+                        self.notify(format!("Deleted {}", file.name), false);
+                    }
+                    Err(e) => self.notify(format!("Could not delete {}: {e}", file.name), true),
                 }
-                Err(e) => this.notify(format!("Could not delete {file_name}: {e}"), true),
             }
-        });
+        })
     }
 
     /// Uploads (pushes) a file picked or dropped by the user, tracking its progress.
@@ -268,6 +269,31 @@ impl Dashboard {
         if let Err(e) = started {
             set(&|u| u.state = UploadState::Failed(e.clone()));
         }
+    }
+}
+
+/// The file a mutation is about: its id, and its name for the notices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileRef {
+    /// The file's id.
+    pub id: String,
+    /// The file's name.
+    pub name: String,
+}
+
+/// Runs `action` unless its last run is still pending: a double click sends one request.
+pub fn dispatch_once<I: 'static, O: 'static>(action: Action<I, O>, input: I) {
+    if !action.pending().get_untracked() {
+        action.dispatch_local(input);
+    }
+}
+
+/// Asks the user, then deletes the file, unless a delete of it is already pending.
+pub fn confirm_delete(action: Action<FileRef, ()>, file: FileRef) {
+    if !action.pending().get_untracked()
+        && browser::confirm(&format!("Delete {} from the network?", file.name))
+    {
+        action.dispatch_local(file);
     }
 }
 

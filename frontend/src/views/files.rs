@@ -8,7 +8,7 @@ use crate::api;
 use crate::browser;
 use crate::format;
 use crate::model::{self, Sort, SortKey};
-use crate::state::use_dashboard;
+use crate::state::{confirm_delete, dispatch_once, use_dashboard, FileRef};
 
 /// Known files with a filter box and sortable columns.
 #[component]
@@ -146,17 +146,23 @@ fn FileRow(file: FileDto) -> impl IntoView {
             }
         }
     };
+    let file_ref = FileRef {
+        id: file_id.clone(),
+        name: file_name.clone(),
+    };
     let get = (!has_copy).then(|| {
-        let (id, name) = (file_id.clone(), file_name.clone());
-        let getting_now = getting.clone();
+        let action = dash.get_action();
+        let pending = action.pending();
+        let file = file_ref.clone();
+        let busy = Memo::new(move |_| pending.get() || getting());
         view! {
             <button
                 class="primary"
                 data-testid="get-button"
-                disabled=getting_now
-                on:click=move |_| dash.get_file(id.clone(), name.clone())
+                disabled=busy
+                on:click=move |_| dispatch_once(action, file.clone())
             >
-                {move || if getting() { "Getting…" } else { "Get" }}
+                {move || if busy.get() { "Getting…" } else { "Get" }}
             </button>
         }
     });
@@ -173,14 +179,16 @@ fn FileRow(file: FileDto) -> impl IntoView {
         }
     });
     let delete = owned.then(|| {
-        let (id, name) = (file_id.clone(), file_name.clone());
+        let action = dash.delete_action();
+        let pending = action.pending();
         view! {
             <button
                 class="danger"
                 data-testid="delete-button"
-                on:click=move |_| dash.delete_file(id.clone(), name.clone())
+                disabled=move || pending.get()
+                on:click=move |_| confirm_delete(action, file_ref.clone())
             >
-                "Delete"
+                {move || if pending.get() { "Deleting…" } else { "Delete" }}
             </button>
         }
     });

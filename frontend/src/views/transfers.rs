@@ -6,7 +6,7 @@ use shared::{TransferKind, TransferStateDto};
 
 use crate::format;
 use crate::model::TransferRow;
-use crate::state::use_dashboard;
+use crate::state::{dispatch_once, use_dashboard, FileRef};
 
 /// Transfers, newest first.
 #[component]
@@ -117,11 +117,17 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
             .map_or_else(|| "—".to_string(), format::human_duration)
     };
     let retry = (is_download && reason.is_some()).then(|| {
-        let (id, name) = (t.file_id.clone(), t.file_name.clone());
+        let action = dash.get_action();
+        let pending = action.pending();
+        let file = FileRef {
+            id: t.file_id.clone(),
+            name: t.file_name.clone(),
+        };
         view! {
             <button
                 data-testid="retry-button"
-                on:click=move |_| dash.get_file(id.clone(), name.clone())
+                disabled=move || pending.get()
+                on:click=move |_| dispatch_once(action, file.clone())
             >
                 "Retry"
             </button>
