@@ -207,19 +207,25 @@ impl Sort {
     }
 }
 
-/// Whether `file` matches the filter text (name, owner or id, case-insensitive; empty matches).
-pub fn file_matches(file: &FileDto, filter: &str) -> bool {
-    let needle = filter.trim().to_lowercase();
+/// Whether `file` matches `needle`, a filter already trimmed and lowercased (name, owner or id,
+/// case-insensitive; empty matches).
+pub fn file_matches(file: &FileDto, needle: &str) -> bool {
     needle.is_empty()
-        || file.file_name.to_lowercase().contains(&needle)
-        || file.file_owner.to_lowercase().contains(&needle)
-        || file.file_id.to_lowercase().starts_with(&needle)
+        || file.file_name.to_lowercase().contains(needle)
+        || file.file_owner.to_lowercase().contains(needle)
+        || file.file_id.to_lowercase().starts_with(needle)
+}
+
+/// Case-insensitive order of two names, without allocating (sorting calls it n log n times).
+fn compare_names(a: &str, b: &str) -> Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Orders two files for `sort`; ties fall back to name, then id, so the order is stable.
 pub fn compare_files(a: &FileDto, b: &FileDto, sort: Sort) -> Ordering {
-    let by_name =
-        |a: &FileDto, b: &FileDto| a.file_name.to_lowercase().cmp(&b.file_name.to_lowercase());
+    let by_name = |a: &FileDto, b: &FileDto| compare_names(&a.file_name, &b.file_name);
     let primary = match sort.key {
         SortKey::Name => by_name(a, b),
         SortKey::Size => a.size_bytes.cmp(&b.size_bytes),
@@ -248,15 +254,29 @@ fn compare_time(a: &FileDto, b: &FileDto) -> Ordering {
     }
 }
 
-/// The rows to show: those matching `filter`, in `sort` order.
-pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<Row<FileDto>> {
-    let mut shown: Vec<Row<FileDto>> = rows
-        .iter()
-        .filter(|r| file_matches(&r.item, filter))
-        .cloned()
+/// The positions in `rows` of the rows to show: those matching `filter`, in `sort` order.
+pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<usize> {
+    let needle = filter.trim().to_lowercase();
+    let mut shown: Vec<usize> = (0..rows.len())
+        .filter(|&i| file_matches(&rows[i].item, &needle))
         .collect();
-    shown.sort_by(|a, b| compare_files(&a.item, &b.item, sort));
+    shown.sort_by(|&a, &b| compare_files(&rows[a].item, &rows[b].item, sort));
     shown
+}
+
+/// How many rows a page of the files table shows.
+pub const PAGE_ROWS: usize = 100;
+
+/// The number of pages for `shown` rows; one even when there are none.
+pub fn page_count(shown: usize) -> usize {
+    shown.div_ceil(PAGE_ROWS).max(1)
+}
+
+/// The range of positions on page `page` (from 0; past the end means the last page).
+pub fn page_range(shown: usize, page: usize) -> std::ops::Range<usize> {
+    let page = page.min(page_count(shown) - 1);
+    let start = page * PAGE_ROWS;
+    start..(start + PAGE_ROWS).min(shown)
 }
 
 #[cfg(test)]
@@ -370,6 +390,22 @@ mod tests {
     }
 
     #[test]
+    fn pages_cover_every_row_once_and_clamp_past_the_end() {
+        assert_eq!((page_count(0), page_range(0, 0)), (1, 0..0));
+        assert_eq!((page_count(250), page_range(250, 1)), (3, 100..200));
+        assert_eq!(page_range(250, 2), 200..250);
+        assert_eq!(page_range(250, 9), 200..250);
+        assert_eq!(page_range(100, 1), 0..100);
+    }
+
+    #[test]
+    fn names_compare_case_insensitively() {
+        assert_eq!(compare_names("Zeta", "alpha"), Ordering::Greater);
+        assert_eq!(compare_names("ÉTÉ", "été"), Ordering::Equal);
+        assert_eq!(compare_names("ab", "abc"), Ordering::Less);
+    }
+
+    #[test]
     fn filter_and_sort() {
         let rows: Vec<Row<FileDto>> = [
             file("c1", "Zeta.txt", Some(5), Some(30.0)),
@@ -382,7 +418,7 @@ mod tests {
         let names = |sort, filter| -> Vec<String> {
             visible_files(&rows, filter, sort)
                 .into_iter()
-                .map(|r| r.item.file_name)
+                .map(|i| rows[i].item.file_name.clone())
                 .collect()
         };
         let by = |key, ascending| Sort { key, ascending };

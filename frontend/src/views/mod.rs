@@ -1,10 +1,12 @@
 //! One panel per file. Each reads the `Dashboard` from context and never talks to the network
 //! itself: actions go through `Dashboard` methods.
 
+mod badge;
 mod event_log;
 mod files;
 mod header;
 mod peers;
+mod table;
 mod transfers;
 mod upload;
 
