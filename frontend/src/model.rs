@@ -44,7 +44,12 @@ pub struct TransferRow {
     pub sample: (f64, u64),
     /// Our clock (ms) when this row last changed, to spot a stalled transfer.
     pub updated_ms: f64,
+    /// The last [`HISTORY`] speed measurements, oldest first, for the sparkline.
+    pub history: Vec<f64>,
 }
+
+/// How many speed measurements a transfer keeps for its sparkline.
+pub const HISTORY: usize = 30;
 
 /// Updates closer together than this are folded into the next measurement, so bursts of small
 /// progress events do not make the speed jump around.
@@ -68,6 +73,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed,
             sample: (now_ms, done),
             updated_ms: now_ms,
+            history: prev.map(|p| p.history.clone()).unwrap_or_default(),
         };
     }
     let Some(prev) = prev else {
@@ -76,6 +82,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed: None,
             sample: (now_ms, done),
             updated_ms: now_ms,
+            history: Vec::new(),
         };
     };
     let (t0, b0) = prev.sample;
@@ -87,6 +94,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed: None,
             sample: (now_ms, done),
             updated_ms: now_ms,
+            history: Vec::new(),
         };
     }
     if elapsed < MIN_SAMPLE_MS {
@@ -95,6 +103,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed: prev.speed,
             sample: prev.sample,
             updated_ms: now_ms,
+            history: prev.history.clone(),
         };
     }
     let measured = (done - b0) as f64 * 1000.0 / elapsed;
@@ -102,12 +111,28 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
         Some(old) => old + SMOOTHING * (measured - old),
         None => measured,
     };
+    let mut history = prev.history.clone();
+    if history.len() == HISTORY {
+        history.remove(0);
+    }
+    history.push(measured);
     TransferRow {
         dto,
         speed: Some(speed),
         sample: (now_ms, done),
         updated_ms: now_ms,
+        history,
     }
+}
+
+/// Bytes `dto` moved since the last update of the same transfer in `rows` (all of them for a
+/// new one); zero for a stale or restarted copy.
+pub fn bytes_moved(rows: &[Row<TransferRow>], dto: &TransferDto) -> u64 {
+    let before = rows
+        .iter()
+        .find(|r| r.item.dto.id == dto.id)
+        .map_or(0, |r| r.item.dto.bytes_done);
+    dto.bytes_done.saturating_sub(before)
 }
 
 impl TransferRow {
@@ -356,6 +381,7 @@ mod tests {
         assert_eq!(first.speed, None);
         let second = track_transfer(Some(&first), transfer(1, 1000, running.clone()), 1000.0);
         assert_eq!(second.speed, Some(1000.0));
+        assert_eq!(second.history, [1000.0]);
         // Too soon after the last sample: the estimate is kept, the sample too.
         let burst = track_transfer(Some(&second), transfer(1, 1100, running.clone()), 1100.0);
         assert_eq!((burst.speed, burst.sample), (Some(1000.0), (1000.0, 1000)));
@@ -365,6 +391,16 @@ mod tests {
         assert_eq!(third.eta_secs(2000.0), Some(7000.0 / 1300.0));
         assert_eq!(third.shown_speed(2000.0 + STALL_MS + 1.0), None);
         assert_eq!(third.eta_secs(2000.0 + STALL_MS + 1.0), None);
+    }
+
+    #[test]
+    fn bytes_moved_counts_progress_since_the_last_update_only() {
+        let running = TransferStateDto::Running;
+        let mut rows = vec![];
+        assert_eq!(bytes_moved(&rows, &transfer(1, 400, running.clone())), 400);
+        upsert_transfer(&mut rows, transfer(1, 400, running.clone()), 1, 0.0);
+        assert_eq!(bytes_moved(&rows, &transfer(1, 1000, running.clone())), 600);
+        assert_eq!(bytes_moved(&rows, &transfer(1, 100, running)), 0);
     }
 
     #[test]

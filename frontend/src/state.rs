@@ -9,11 +9,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto};
+use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto, TransferKind};
 
 use crate::api::{self, Link};
 use crate::browser;
 use crate::model::{self, LogLine, Row, TransferRow};
+use crate::throughput::Throughput;
 
 /// How long a notice stays on screen.
 const NOTICE_FOR: Duration = Duration::from_secs(8);
@@ -92,6 +93,8 @@ pub struct Dashboard {
     pub notice: RwSignal<Option<Notice>>,
     /// Our clock in Unix ms, advanced every second so that ages and ETAs tick.
     pub now_ms: RwSignal<f64>,
+    /// Bytes in and out per second, from the transfer events since the page opened.
+    pub throughput: RwSignal<Throughput>,
 }
 
 impl Dashboard {
@@ -108,6 +111,7 @@ impl Dashboard {
             uploads: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             now_ms: RwSignal::new(browser::now_ms()),
+            throughput: RwSignal::new(Throughput::default()),
         }
     }
 
@@ -144,9 +148,22 @@ impl Dashboard {
             ServerEvent::FileRemoved { file_id } => self
                 .files
                 .update(|rows| rows.retain(|r| r.item.file_id != file_id)),
-            ServerEvent::Transfer(t) => self
-                .transfers
-                .update(|rows| model::upsert_transfer(rows, t, next_id(), now)),
+            ServerEvent::Transfer(t) => {
+                let moved = self
+                    .transfers
+                    .with_untracked(|rows| model::bytes_moved(rows, &t));
+                if moved > 0 {
+                    let sec = (now / 1000.0) as u64;
+                    let (bytes_in, bytes_out) = match t.kind {
+                        TransferKind::Push => (0, moved),
+                        _ => (moved, 0),
+                    };
+                    self.throughput
+                        .update(|th| th.record(sec, bytes_in, bytes_out));
+                }
+                self.transfers
+                    .update(|rows| model::upsert_transfer(rows, t, next_id(), now));
+            }
             ServerEvent::Log(entry) => self
                 .log
                 .update(|log| model::push_log(log, entry, next_id())),

@@ -7,6 +7,7 @@ mod files;
 mod header;
 mod peers;
 mod table;
+mod throughput;
 mod transfers;
 mod upload;
 
@@ -14,5 +15,6 @@ pub use event_log::EventLog;
 pub use files::FilesPanel;
 pub use header::Header;
 pub use peers::PeersPanel;
+pub use throughput::ThroughputPanel;
 pub use transfers::TransfersPanel;
 pub use upload::{DropOverlay, UploadPanel};

@@ -1,11 +1,12 @@
 //! The transfers table: every get, automatic fetch, push and incoming file, newest first, with
-//! progress, a client-side speed and ETA, and a retry for failed downloads.
+//! progress, a client-side speed (with a sparkline of its recent values) and ETA, and a retry for failed downloads.
 
 use leptos::prelude::*;
 use shared::{TransferKind, TransferStateDto};
 
 use super::badge::{badge_class, Badge};
 use super::table::{Column, Table};
+use super::throughput::Sparkline;
 use crate::format;
 use crate::model::{Row, TransferRow};
 use crate::state::{dispatch_once, use_dashboard, FileRef};
@@ -94,6 +95,7 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
         (None, _) => (Some("1".to_string()), "1".to_string()),
     };
 
+    let history = row.history.clone();
     let speed_row = row.clone();
     let speed = move || {
         speed_row
@@ -142,7 +144,9 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
                     {pct.map(|p| format!(" · {p:.0}%"))}
                 </span>
             </td>
-            <td class="num nowrap">{speed}</td>
+            <td class="num nowrap">
+                <Sparkline values=history /> {speed}
+            </td>
             <td class="num nowrap">{eta}</td>
             <td>
                 <Badge status=state />
