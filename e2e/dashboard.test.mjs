@@ -11,6 +11,9 @@
 //      same storage folder and HTTP port the page, never reloaded, is connected again to A with
 //      the files A held: A's index survives a restart.
 //
+// It also prints the time from navigation to the peers table, and to its first row (performance
+// API, printed, not asserted). many-files.test.mjs prints the figures at 10,000 files.
+//
 // `push` sends the new file to one random tracked peer, and with two peers that is always A, so
 // A already holds the pushed file and shows no Get button for it. The file fetched in step 3 is
 // therefore one that B found in its storage folder at start-up: B adopts it as its own and
