@@ -11,6 +11,9 @@
 //      same storage folder and HTTP port the page, never reloaded, is connected again to A with
 //      the files A held: A's index survives a restart.
 //
+// It also prints the time from navigation to the peers table, and to its first row (performance
+// API, printed, not asserted). many-files.test.mjs prints the figures at 10,000 files.
+//
 // `push` sends the new file to one random tracked peer, and with two peers that is always A, so
 // A already holds the pushed file and shows no Get button for it. The file fetched in step 3 is
 // therefore one that B found in its storage folder at start-up: B adopts it as its own and
@@ -260,6 +263,18 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     });
     // Delete asks window.confirm; say yes.
     page.on('dialog', (d) => d.accept());
+    // When the peers table, then its first row, first appear (ms since navigation started).
+    await page.addInitScript(() => {
+      const seen = new MutationObserver(() => {
+        const table = document.querySelector('[data-testid="peers-table"]');
+        if (table && window.e2ePeersTableAt === undefined) window.e2ePeersTableAt = performance.now();
+        if (table?.querySelector('[data-testid="peer-row"]')) {
+          window.e2ePeerRowAt = performance.now();
+          seen.disconnect();
+        }
+      });
+      seen.observe(document, { childList: true, subtree: true });
+    });
     await page.goto(`${a.url}/`);
   });
 
@@ -282,6 +297,8 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     assert.equal(await page.getByTestId('peer-row').count(), 1, 'only B is listed as a peer');
     await waitUntil('the connection indicator to say connected', async () =>
       (await page.getByTestId('connection').textContent())?.trim() === 'connected');
+    const [tableAt, rowAt] = await page.evaluate(() => [window.e2ePeersTableAt, window.e2ePeerRowAt]);
+    console.log(`navigation -> peers table rendered: ${tableAt.toFixed(1)} ms; its first row: ${rowAt.toFixed(1)} ms`);
   });
 
   it('shows a file pushed on peer B without a reload', async () => {

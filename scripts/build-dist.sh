@@ -10,6 +10,12 @@
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (cargo install; its
 #     --locked build does not resolve, so it is installed without). frontend/Trunk.toml names
 #     the same version, so trunk takes it from PATH; `offline = true` forbids any download.
+#   - binaryen 132 (wasm-opt), from npm into .tools/binaryen (git-ignored), put first on PATH.
+#     frontend/Trunk.toml pins wasm_opt = "version_132", so trunk refuses any other wasm-opt.
+#     Debian's binaryen 108 must never be used: its -Oz output breaks the app at run time.
+#
+# The wasm is built with the `wasm-release` profile (Cargo.toml: opt-level "z", LTO, one codegen
+# unit, abort on panic), then wasm-opt -Oz. scripts/dist-size.sh prints what goes over the wire.
 #
 # Source hash, written to dist/.source-hash (one line, hex):
 #   for every file in frontend/ and shared/ that git tracks or would track (git ignores the
@@ -20,6 +26,7 @@
 set -euo pipefail
 
 TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=132.0.0
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -77,6 +84,12 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_
   cargo install wasm-bindgen-cli --version "$bindgen_version" --force
 fi
 
+BINARYEN="$ROOT/.tools/binaryen"
+if [[ "$("$BINARYEN/node_modules/.bin/wasm-opt" --version 2>/dev/null || true)" != *"(version_${BINARYEN_VERSION%%.*})" ]]; then
+  npm install --prefix "$BINARYEN" --no-audit --no-fund --no-save "binaryen@$BINARYEN_VERSION"
+fi
+export PATH="$BINARYEN/node_modules/.bin:$PATH"
+
 (cd frontend && trunk build --release)
 
 for pattern in index.html '*.js' '*.wasm'; do
@@ -87,3 +100,4 @@ for pattern in index.html '*.js' '*.wasm'; do
 done
 source_hash >dist/.source-hash
 echo "dist/ built; source hash $(cat dist/.source-hash)"
+bash scripts/dist-size.sh

@@ -1,23 +1,21 @@
-//! The peer's HTTP and WebSocket API as the dashboard uses it.
+//! The peer's HTTP and WebSocket API as the dashboard uses it: one small typed call per route.
 //!
-//! The only module that knows URLs or talks to the network (fetch, XMLHttpRequest, WebSocket).
-//! It hands out `shared` DTOs and plain error strings; it never touches a signal or the DOM.
+//! The only module that knows URLs or talks to the network (gloo-net for JSON and the event
+//! WebSocket; XMLHttpRequest for uploads only). It hands out `shared` DTOs and plain error
+//! strings; it never touches a signal or the DOM.
 //!
 //! Every request carries the page's `?token=` as a bearer token when there is one; the
 //! WebSocket and the download links carry it in their query, since they cannot send headers.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use leptos::prelude::set_timeout;
+use futures::StreamExt;
+use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::websocket::{futures::WebSocket, Message, State};
+use serde::de::DeserializeOwned;
 use shared::{ErrorBody, FileDto, ServerEvent, TransferDto};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    CloseEvent, File, FormData, Headers, MessageEvent, ProgressEvent, Request, RequestInit,
-    Response, UrlSearchParams, WebSocket, XmlHttpRequest,
-};
+use web_sys::{File, FormData, ProgressEvent, UrlSearchParams, XmlHttpRequest};
 
 /// How long to wait before opening the event socket again after it closed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -60,45 +58,37 @@ pub fn content_url(file_id: &str) -> String {
 
 /// Asks the peer to fetch a file from the network: `POST /api/files/{id}/fetch`.
 pub async fn fetch_file(file_id: &str) -> Result<TransferDto, String> {
-    let body = send("POST", &format!("{}/fetch", file_path(file_id))).await?;
-    serde_json::from_str(&body).map_err(|e| format!("unexpected reply: {e}"))
+    json(send(Request::post(&format!("{}/fetch", file_path(file_id)))).await?).await
 }
 
 /// Deletes a file we own: `DELETE /api/files/{id}`.
 pub async fn delete_file(file_id: &str) -> Result<(), String> {
-    send("DELETE", &file_path(file_id)).await.map(drop)
+    send(Request::delete(&file_path(file_id))).await.map(drop)
 }
 
-/// Sends a bodiless request and returns the reply's text, or the error the peer gave.
-async fn send(method: &str, url: &str) -> Result<String, String> {
-    let init = RequestInit::new();
-    init.set_method(method);
-    let headers = Headers::new().map_err(js_error)?;
-    if let Some(t) = token() {
-        headers
-            .append("Authorization", &format!("Bearer {t}"))
-            .map_err(js_error)?;
-    }
-    init.set_headers(&headers);
-    let request = Request::new_with_str_and_init(url, &init).map_err(js_error)?;
-    let window = web_sys::window().ok_or("no window")?;
-    let reply = JsFuture::from(window.fetch_with_request(&request))
+/// Sends a request with the bearer token; a reply that is not 2xx becomes the peer's error.
+async fn send(request: RequestBuilder) -> Result<Response, String> {
+    let request = match token() {
+        Some(t) => request.header("Authorization", &format!("Bearer {t}")),
+        None => request,
+    };
+    let reply = request
+        .send()
         .await
         .map_err(|_| "the peer is unreachable".to_string())?;
-    let reply: Response = reply.dyn_into().map_err(js_error)?;
-    let text = match reply.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string()),
-        Err(_) => None,
-    }
-    .unwrap_or_default();
     if reply.ok() {
-        Ok(text)
+        Ok(reply)
     } else {
-        Err(error_message(reply.status(), &text))
+        let body = reply.text().await.unwrap_or_default();
+        Err(error_message(reply.status(), &body))
     }
+}
+
+async fn json<T: DeserializeOwned>(reply: Response) -> Result<T, String> {
+    reply
+        .json()
+        .await
+        .map_err(|e| format!("unexpected reply: {e}"))
 }
 
 /// The `error` of an `ErrorBody`, or the bare status when the body is something else.
@@ -120,8 +110,10 @@ fn js_error(e: JsValue) -> String {
 
 /// Uploads (pushes) a file: multipart `POST /api/files` with field `file`.
 ///
-/// Uses XMLHttpRequest because fetch reports no upload progress. `on_progress(sent, total)`
-/// runs as bytes leave; `on_done` runs once with the new file or the reason it failed.
+/// The one request that does not go through gloo-net: fetch cannot report how much of a
+/// request body has been sent, and XMLHttpRequest's `upload.onprogress` can.
+/// `on_progress(sent, total)` runs as bytes leave; `on_done` runs once with the new file or the
+/// reason it failed.
 pub fn upload(
     file: &File,
     on_progress: impl Fn(f64, f64) + 'static,
@@ -187,43 +179,37 @@ pub fn open_events(
     on_bad: impl Fn(String) + 'static,
     on_link: impl Fn(Link) + 'static,
 ) {
-    let stream = Rc::new(EventStream {
-        live: RefCell::new(None),
-        started: Cell::new(false),
-        on_event: Box::new(on_event),
-        on_bad: Box::new(on_bad),
-        on_link: Box::new(on_link),
+    wasm_bindgen_futures::spawn_local(async move {
+        on_link(Link::Connecting);
+        loop {
+            if let Some(mut socket) = events_url().and_then(|url| WebSocket::open(&url).ok()) {
+                if opened(&mut socket).await {
+                    on_link(Link::Connected);
+                }
+                while let Some(Ok(message)) = socket.next().await {
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
+                    match serde_json::from_str::<ServerEvent>(&text) {
+                        Ok(event) => on_event(event),
+                        Err(err) => on_bad(format!("unreadable event from the peer: {err}")),
+                    }
+                }
+            }
+            on_link(Link::Reconnecting);
+            sleep(RECONNECT_DELAY).await;
+        }
     });
-    connect(&stream);
-    // The stream lives as long as the page: nothing ever closes it for good.
-    std::mem::forget(stream);
 }
 
-struct EventStream {
-    live: RefCell<Option<LiveSocket>>,
-    /// Whether a first attempt was made, so later ones show as reconnecting.
-    started: Cell<bool>,
-    on_event: Box<dyn Fn(ServerEvent)>,
-    on_bad: Box<dyn Fn(String)>,
-    on_link: Box<dyn Fn(Link)>,
-}
-
-/// One open attempt: the socket and the closures its handlers point at.
-struct LiveSocket {
-    socket: WebSocket,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
-}
-
-impl Drop for LiveSocket {
-    fn drop(&mut self) {
-        // Detach the handlers first: JS must never call a closure that has been freed.
-        self.socket.set_onopen(None);
-        self.socket.set_onmessage(None);
-        self.socket.set_onclose(None);
-        let _ = self.socket.close();
-    }
+/// Waits until the socket has left the connecting state; true when it is open.
+async fn opened(socket: &mut WebSocket) -> bool {
+    // gloo-net's sink is ready exactly when the socket is no longer connecting.
+    let _ = std::future::poll_fn(|cx| {
+        futures::Sink::<Message>::poll_ready(std::pin::Pin::new(&mut *socket), cx)
+    })
+    .await;
+    matches!(socket.state(), State::Open)
 }
 
 fn events_url() -> Option<String> {
@@ -240,62 +226,15 @@ fn events_url() -> Option<String> {
     ))
 }
 
-fn connect(stream: &Rc<EventStream>) {
-    // Dropping the previous attempt here, never inside its own handlers, keeps a closure from
-    // being freed while it runs.
-    stream.live.borrow_mut().take();
-    let link = if stream.started.replace(true) {
-        Link::Reconnecting
-    } else {
-        Link::Connecting
-    };
-    (stream.on_link)(link);
-    let Some(socket) = events_url().and_then(|url| WebSocket::new(&url).ok()) else {
-        retry_later(Rc::downgrade(stream));
-        return;
-    };
-
-    let weak = Rc::downgrade(stream);
-    let on_open = Closure::<dyn FnMut()>::new(move || {
-        if let Some(stream) = weak.upgrade() {
-            (stream.on_link)(Link::Connected);
+/// Resolves after `delay`, on the browser's timer.
+async fn sleep(delay: Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                delay.as_millis() as i32,
+            );
         }
     });
-    let weak = Rc::downgrade(stream);
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        let (Some(stream), Some(text)) = (weak.upgrade(), e.data().as_string()) else {
-            return;
-        };
-        match serde_json::from_str::<ServerEvent>(&text) {
-            Ok(event) => (stream.on_event)(event),
-            Err(err) => (stream.on_bad)(format!("unreadable event from the peer: {err}")),
-        }
-    });
-    let weak = Rc::downgrade(stream);
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
-        if let Some(stream) = weak.upgrade() {
-            (stream.on_link)(Link::Reconnecting);
-        }
-        retry_later(weak.clone());
-    });
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    *stream.live.borrow_mut() = Some(LiveSocket {
-        socket,
-        _on_open: on_open,
-        _on_message: on_message,
-        _on_close: on_close,
-    });
-}
-
-fn retry_later(stream: Weak<EventStream>) {
-    set_timeout(
-        move || {
-            if let Some(stream) = stream.upgrade() {
-                connect(&stream);
-            }
-        },
-        RECONNECT_DELAY,
-    );
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }

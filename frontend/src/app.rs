@@ -9,7 +9,8 @@ use crate::api::{self, Link};
 use crate::browser;
 use crate::state::Dashboard;
 use crate::views::{
-    DropOverlay, EventLog, FilesPanel, Header, PeersPanel, TransfersPanel, UploadPanel,
+    DropOverlay, EventLog, FilesPanel, Header, PeersPanel, ThroughputPanel, TransfersPanel,
+    UploadPanel,
 };
 
 /// The whole dashboard.
@@ -35,6 +36,7 @@ pub fn App() -> impl IntoView {
                 <UploadPanel />
             </div>
             <FilesPanel />
+            <ThroughputPanel />
             <TransfersPanel />
             <EventLog />
         </main>

@@ -2,8 +2,9 @@
 //! the peer itself.
 //!
 //! Code map: `api` is the network (and the only place that knows URLs); `state` holds the
-//! signals every view reads and applies the peer's events; `model` and `format` are plain
-//! functions (merging rules, speeds, sorting, human-readable numbers) tested natively;
+//! signals every view reads and applies the peer's events; `model`, `throughput` and `format`
+//! are plain functions (merging rules, speeds, sorting, throughput, human-readable numbers)
+//! tested natively;
 //! `browser` wraps the clock, dialogs and clipboard; `views` has one file per panel.
 
 mod api;
@@ -12,6 +13,7 @@ mod browser;
 pub mod format;
 pub mod model;
 mod state;
+pub mod throughput;
 mod views;
 
 pub use app::App;

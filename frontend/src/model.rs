@@ -44,7 +44,12 @@ pub struct TransferRow {
     pub sample: (f64, u64),
     /// Our clock (ms) when this row last changed, to spot a stalled transfer.
     pub updated_ms: f64,
+    /// The last [`HISTORY`] speed measurements, oldest first, for the sparkline.
+    pub history: Vec<f64>,
 }
+
+/// How many speed measurements a transfer keeps for its sparkline.
+pub const HISTORY: usize = 30;
 
 /// Updates closer together than this are folded into the next measurement, so bursts of small
 /// progress events do not make the speed jump around.
@@ -68,6 +73,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed,
             sample: (now_ms, done),
             updated_ms: now_ms,
+            history: prev.map(|p| p.history.clone()).unwrap_or_default(),
         };
     }
     let Some(prev) = prev else {
@@ -76,6 +82,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed: None,
             sample: (now_ms, done),
             updated_ms: now_ms,
+            history: Vec::new(),
         };
     };
     let (t0, b0) = prev.sample;
@@ -87,6 +94,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed: None,
             sample: (now_ms, done),
             updated_ms: now_ms,
+            history: Vec::new(),
         };
     }
     if elapsed < MIN_SAMPLE_MS {
@@ -95,6 +103,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
             speed: prev.speed,
             sample: prev.sample,
             updated_ms: now_ms,
+            history: prev.history.clone(),
         };
     }
     let measured = (done - b0) as f64 * 1000.0 / elapsed;
@@ -102,12 +111,28 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
         Some(old) => old + SMOOTHING * (measured - old),
         None => measured,
     };
+    let mut history = prev.history.clone();
+    if history.len() == HISTORY {
+        history.remove(0);
+    }
+    history.push(measured);
     TransferRow {
         dto,
         speed: Some(speed),
         sample: (now_ms, done),
         updated_ms: now_ms,
+        history,
     }
+}
+
+/// Bytes `dto` moved since the last update of the same transfer in `rows` (all of them for a
+/// new one); zero for a stale or restarted copy.
+pub fn bytes_moved(rows: &[Row<TransferRow>], dto: &TransferDto) -> u64 {
+    let before = rows
+        .iter()
+        .find(|r| r.item.dto.id == dto.id)
+        .map_or(0, |r| r.item.dto.bytes_done);
+    dto.bytes_done.saturating_sub(before)
 }
 
 impl TransferRow {
@@ -207,19 +232,25 @@ impl Sort {
     }
 }
 
-/// Whether `file` matches the filter text (name, owner or id, case-insensitive; empty matches).
-pub fn file_matches(file: &FileDto, filter: &str) -> bool {
-    let needle = filter.trim().to_lowercase();
+/// Whether `file` matches `needle`, a filter already trimmed and lowercased (name, owner or id,
+/// case-insensitive; empty matches).
+pub fn file_matches(file: &FileDto, needle: &str) -> bool {
     needle.is_empty()
-        || file.file_name.to_lowercase().contains(&needle)
-        || file.file_owner.to_lowercase().contains(&needle)
-        || file.file_id.to_lowercase().starts_with(&needle)
+        || file.file_name.to_lowercase().contains(needle)
+        || file.file_owner.to_lowercase().contains(needle)
+        || file.file_id.to_lowercase().starts_with(needle)
+}
+
+/// Case-insensitive order of two names, without allocating (sorting calls it n log n times).
+fn compare_names(a: &str, b: &str) -> Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Orders two files for `sort`; ties fall back to name, then id, so the order is stable.
 pub fn compare_files(a: &FileDto, b: &FileDto, sort: Sort) -> Ordering {
-    let by_name =
-        |a: &FileDto, b: &FileDto| a.file_name.to_lowercase().cmp(&b.file_name.to_lowercase());
+    let by_name = |a: &FileDto, b: &FileDto| compare_names(&a.file_name, &b.file_name);
     let primary = match sort.key {
         SortKey::Name => by_name(a, b),
         SortKey::Size => a.size_bytes.cmp(&b.size_bytes),
@@ -248,15 +279,29 @@ fn compare_time(a: &FileDto, b: &FileDto) -> Ordering {
     }
 }
 
-/// The rows to show: those matching `filter`, in `sort` order.
-pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<Row<FileDto>> {
-    let mut shown: Vec<Row<FileDto>> = rows
-        .iter()
-        .filter(|r| file_matches(&r.item, filter))
-        .cloned()
+/// The positions in `rows` of the rows to show: those matching `filter`, in `sort` order.
+pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<usize> {
+    let needle = filter.trim().to_lowercase();
+    let mut shown: Vec<usize> = (0..rows.len())
+        .filter(|&i| file_matches(&rows[i].item, &needle))
         .collect();
-    shown.sort_by(|a, b| compare_files(&a.item, &b.item, sort));
+    shown.sort_by(|&a, &b| compare_files(&rows[a].item, &rows[b].item, sort));
     shown
+}
+
+/// How many rows a page of the files table shows.
+pub const PAGE_ROWS: usize = 100;
+
+/// The number of pages for `shown` rows; one even when there are none.
+pub fn page_count(shown: usize) -> usize {
+    shown.div_ceil(PAGE_ROWS).max(1)
+}
+
+/// The range of positions on page `page` (from 0; past the end means the last page).
+pub fn page_range(shown: usize, page: usize) -> std::ops::Range<usize> {
+    let page = page.min(page_count(shown) - 1);
+    let start = page * PAGE_ROWS;
+    start..(start + PAGE_ROWS).min(shown)
 }
 
 #[cfg(test)]
@@ -336,6 +381,7 @@ mod tests {
         assert_eq!(first.speed, None);
         let second = track_transfer(Some(&first), transfer(1, 1000, running.clone()), 1000.0);
         assert_eq!(second.speed, Some(1000.0));
+        assert_eq!(second.history, [1000.0]);
         // Too soon after the last sample: the estimate is kept, the sample too.
         let burst = track_transfer(Some(&second), transfer(1, 1100, running.clone()), 1100.0);
         assert_eq!((burst.speed, burst.sample), (Some(1000.0), (1000.0, 1000)));
@@ -345,6 +391,16 @@ mod tests {
         assert_eq!(third.eta_secs(2000.0), Some(7000.0 / 1300.0));
         assert_eq!(third.shown_speed(2000.0 + STALL_MS + 1.0), None);
         assert_eq!(third.eta_secs(2000.0 + STALL_MS + 1.0), None);
+    }
+
+    #[test]
+    fn bytes_moved_counts_progress_since_the_last_update_only() {
+        let running = TransferStateDto::Running;
+        let mut rows = vec![];
+        assert_eq!(bytes_moved(&rows, &transfer(1, 400, running.clone())), 400);
+        upsert_transfer(&mut rows, transfer(1, 400, running.clone()), 1, 0.0);
+        assert_eq!(bytes_moved(&rows, &transfer(1, 1000, running.clone())), 600);
+        assert_eq!(bytes_moved(&rows, &transfer(1, 100, running)), 0);
     }
 
     #[test]
@@ -370,6 +426,22 @@ mod tests {
     }
 
     #[test]
+    fn pages_cover_every_row_once_and_clamp_past_the_end() {
+        assert_eq!((page_count(0), page_range(0, 0)), (1, 0..0));
+        assert_eq!((page_count(250), page_range(250, 1)), (3, 100..200));
+        assert_eq!(page_range(250, 2), 200..250);
+        assert_eq!(page_range(250, 9), 200..250);
+        assert_eq!(page_range(100, 1), 0..100);
+    }
+
+    #[test]
+    fn names_compare_case_insensitively() {
+        assert_eq!(compare_names("Zeta", "alpha"), Ordering::Greater);
+        assert_eq!(compare_names("ÉTÉ", "été"), Ordering::Equal);
+        assert_eq!(compare_names("ab", "abc"), Ordering::Less);
+    }
+
+    #[test]
     fn filter_and_sort() {
         let rows: Vec<Row<FileDto>> = [
             file("c1", "Zeta.txt", Some(5), Some(30.0)),
@@ -382,7 +454,7 @@ mod tests {
         let names = |sort, filter| -> Vec<String> {
             visible_files(&rows, filter, sort)
                 .into_iter()
-                .map(|r| r.item.file_name)
+                .map(|i| rows[i].item.file_name.clone())
                 .collect()
         };
         let by = |key, ascending| Sort { key, ascending };

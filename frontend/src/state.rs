@@ -1,5 +1,5 @@
 //! The dashboard's state: one set of signals, provided as context by `App` and read by every
-//! view, plus the actions the views trigger (get, delete, upload).
+//! view, plus the actions the views trigger (get and delete as Leptos actions, upload).
 //!
 //! Events from the peer come in through [`Dashboard::apply`]; the merging rules live in
 //! `model`. The network is reached only through `api`.
@@ -9,12 +9,12 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto};
+use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto, TransferKind};
 
 use crate::api::{self, Link};
 use crate::browser;
 use crate::model::{self, LogLine, Row, TransferRow};
+use crate::throughput::Throughput;
 
 /// How long a notice stays on screen.
 const NOTICE_FOR: Duration = Duration::from_secs(8);
@@ -93,6 +93,8 @@ pub struct Dashboard {
     pub notice: RwSignal<Option<Notice>>,
     /// Our clock in Unix ms, advanced every second so that ages and ETAs tick.
     pub now_ms: RwSignal<f64>,
+    /// Bytes in and out per second, from the transfer events since the page opened.
+    pub throughput: RwSignal<Throughput>,
 }
 
 impl Dashboard {
@@ -109,6 +111,7 @@ impl Dashboard {
             uploads: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             now_ms: RwSignal::new(browser::now_ms()),
+            throughput: RwSignal::new(Throughput::default()),
         }
     }
 
@@ -145,9 +148,22 @@ impl Dashboard {
             ServerEvent::FileRemoved { file_id } => self
                 .files
                 .update(|rows| rows.retain(|r| r.item.file_id != file_id)),
-            ServerEvent::Transfer(t) => self
-                .transfers
-                .update(|rows| model::upsert_transfer(rows, t, next_id(), now)),
+            ServerEvent::Transfer(t) => {
+                let moved = self
+                    .transfers
+                    .with_untracked(|rows| model::bytes_moved(rows, &t));
+                if moved > 0 {
+                    let sec = (now / 1000.0) as u64;
+                    let (bytes_in, bytes_out) = match t.kind {
+                        TransferKind::Push => (0, moved),
+                        _ => (moved, 0),
+                    };
+                    self.throughput
+                        .update(|th| th.record(sec, bytes_in, bytes_out));
+                }
+                self.transfers
+                    .update(|rows| model::upsert_transfer(rows, t, next_id(), now));
+            }
             ServerEvent::Log(entry) => self
                 .log
                 .update(|log| model::push_log(log, entry, next_id())),
@@ -189,33 +205,35 @@ impl Dashboard {
         );
     }
 
-    /// Starts downloading a file from the network (`Get`, and `Retry` on a failed download).
-    pub fn get_file(&self, file_id: String, file_name: String) {
-        let this = *self;
-        spawn_local(async move {
-            match api::fetch_file(&file_id).await {
-                Ok(t) => this.apply(ServerEvent::Transfer(t)),
-                Err(e) => this.notify(format!("Could not get {file_name}: {e}"), true),
+    /// `Get`, and `Retry` of a failed download: asks the peer to fetch the file. The reply is
+    /// the new transfer, applied at once; a refusal becomes a notice.
+    pub fn get_action(self) -> Action<FileRef, ()> {
+        Action::new_local(move |file: &FileRef| {
+            let file = file.clone();
+            async move {
+                match api::fetch_file(&file.id).await {
+                    Ok(t) => self.apply(ServerEvent::Transfer(t)),
+                    Err(e) => self.notify(format!("Could not get {}: {e}", file.name), true),
+                }
             }
-        });
+        })
     }
 
-    /// Deletes a file we own, after the user confirmed it.
-    pub fn delete_file(&self, file_id: String, file_name: String) {
-        if !browser::confirm(&format!("Delete {file_name} from the network?")) {
-            return;
-        }
-        let this = *self;
-        spawn_local(async move {
-            match api::delete_file(&file_id).await {
-                Ok(()) => {
-                    this.files
-                        .update(|rows| rows.retain(|r| r.item.file_id != file_id));
-                    this.notify(format!("Deleted {file_name}"), false);
+    /// `Delete` of a file we own. Dispatch it through [`confirm_delete`].
+    pub fn delete_action(self) -> Action<FileRef, ()> {
+        Action::new_local(move |file: &FileRef| {
+            let file = file.clone();
+            async move {
+                match api::delete_file(&file.id).await {
+                    Ok(()) => {
+                        self.files
+                            .update(|rows| rows.retain(|r| r.item.file_id != file.id));
+                        self.notify(format!("Deleted {}", file.name), false);
+                    }
+                    Err(e) => self.notify(format!("Could not delete {}: {e}", file.name), true),
                 }
-                Err(e) => this.notify(format!("Could not delete {file_name}: {e}"), true),
             }
-        });
+        })
     }
 
     /// Uploads (pushes) a file picked or dropped by the user, tracking its progress.
@@ -268,6 +286,31 @@ impl Dashboard {
         if let Err(e) = started {
             set(&|u| u.state = UploadState::Failed(e.clone()));
         }
+    }
+}
+
+/// The file a mutation is about: its id, and its name for the notices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileRef {
+    /// The file's id.
+    pub id: String,
+    /// The file's name.
+    pub name: String,
+}
+
+/// Runs `action` unless its last run is still pending: a double click sends one request.
+pub fn dispatch_once<I: 'static, O: 'static>(action: Action<I, O>, input: I) {
+    if !action.pending().get_untracked() {
+        action.dispatch_local(input);
+    }
+}
+
+/// Asks the user, then deletes the file, unless a delete of it is already pending.
+pub fn confirm_delete(action: Action<FileRef, ()>, file: FileRef) {
+    if !action.pending().get_untracked()
+        && browser::confirm(&format!("Delete {} from the network?", file.name))
+    {
+        action.dispatch_local(file);
     }
 }
 

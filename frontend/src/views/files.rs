@@ -4,13 +4,19 @@
 use leptos::prelude::*;
 use shared::{FileDto, TransferStateDto};
 
+use super::badge::Badge;
+use super::table::{Column, Table};
 use crate::api;
 use crate::browser;
 use crate::format;
-use crate::model::{self, Sort, SortKey};
-use crate::state::use_dashboard;
+use crate::model::{self, Row, Sort, SortKey};
+use crate::state::{confirm_delete, dispatch_once, use_dashboard, FileRef};
 
-/// Known files with a filter box and sortable columns.
+/// Known files with a filter box, sortable columns and pages of [`model::PAGE_ROWS`].
+///
+/// The filtered, sorted order is a memo of positions, computed once per change of the files,
+/// the filter or the sort; only the shown page is cloned and rendered, so a change costs one
+/// sort of the list and a keyed diff of one page.
 #[component]
 pub fn FilesPanel() -> impl IntoView {
     let dash = use_dashboard();
@@ -19,12 +25,37 @@ pub fn FilesPanel() -> impl IntoView {
         key: SortKey::Name,
         ascending: true,
     });
-    let rows = move || {
+    let page = RwSignal::new(0usize);
+    let order = Memo::new(move |_| {
         dash.files
             .with(|rows| filter.with(|f| model::visible_files(rows, f, sort.get())))
-    };
+    });
+    let shown = Memo::new(move |_| order.with(Vec::len));
+    let pages = move || model::page_count(shown.get());
+    let rows = Memo::new(move |_| {
+        let range = model::page_range(shown.get(), page.get());
+        dash.files.with(|rows| {
+            order.with(|order| {
+                order[range]
+                    .iter()
+                    .filter_map(|&i| rows.get(i).cloned())
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
     let total = move || dash.files.with(Vec::len);
-    let shown = move || rows().len();
+    let empty = Signal::derive(move || {
+        if total() == 0 {
+            "No files known on the network yet."
+        } else {
+            "No file matches the filter."
+        }
+    });
+    let shown_page = move || page.get().min(pages() - 1);
+    let turn = move |by: isize| {
+        let to = shown_page().saturating_add_signed(by).min(pages() - 1);
+        page.set(to);
+    };
 
     view! {
         <section class="panel files">
@@ -37,76 +68,48 @@ pub fn FilesPanel() -> impl IntoView {
                     aria-label="Filter files"
                     data-testid="files-filter"
                     prop:value=move || filter.get()
-                    on:input=move |ev| filter.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        filter.set(event_target_value(&ev));
+                        page.set(0);
+                    }
                 />
             </div>
-            <div class="table-wrap">
-                <table data-testid="files-table">
-                    <thead>
-                        <tr>
-                            <SortHeader label="Name" key=SortKey::Name sort />
-                            <SortHeader label="Size" key=SortKey::Size sort />
-                            <SortHeader label="Owner" key=SortKey::Owner sort />
-                            <SortHeader label="Holders" key=SortKey::Holders sort />
-                            <SortHeader label="Timestamp" key=SortKey::Time sort />
-                            <SortHeader label="Held" key=SortKey::Held sort />
-                            <th>"Id"</th>
-                            <th class="actions">"Actions"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For
-                            each=rows
-                            key=|row| (row.item.file_id.clone(), row.rev)
-                            children=|row| view! { <FileRow file=row.item /> }
-                        />
-                        <Show when=move || shown() == 0>
-                            <tr class="empty">
-                                <td colspan="8">
-                                    {move || {
-                                        if total() == 0 {
-                                            "No files known on the network yet."
-                                        } else {
-                                            "No file matches the filter."
-                                        }
-                                    }}
-                                </td>
-                            </tr>
-                        </Show>
-                    </tbody>
-                </table>
-            </div>
+            <Table
+                testid="files-table"
+                columns=COLUMNS
+                rows=rows
+                key={|row: &Row<FileDto>| (row.item.file_id.clone(), row.rev)}
+                row={|row: Row<FileDto>| view! { <FileRow file=row.item /> }}
+                empty
+                sort
+            />
+            <Show when=move || { pages() > 1 }>
+                <nav class="pager" data-testid="files-pager">
+                    <button disabled=move || shown_page() == 0 on:click=move |_| turn(-1)>
+                        "‹ Previous"
+                    </button>
+                    <span data-testid="files-page">
+                        {move || format!("Page {} of {}", shown_page() + 1, pages())}
+                    </span>
+                    <button disabled=move || shown_page() + 1 >= pages() on:click=move |_| turn(1)>
+                        "Next ›"
+                    </button>
+                </nav>
+            </Show>
         </section>
     }
 }
 
-/// A column header that sorts the table by its column; a second click reverses the order.
-#[component]
-fn SortHeader(label: &'static str, key: SortKey, sort: RwSignal<Sort>) -> impl IntoView {
-    let active = move || sort.get().key == key;
-    let aria = move || match sort.get() {
-        s if s.key != key => "none",
-        s if s.ascending => "ascending",
-        _ => "descending",
-    };
-    let arrow = move || match sort.get() {
-        s if s.key != key => "",
-        s if s.ascending => " ▲",
-        _ => " ▼",
-    };
-    view! {
-        <th aria-sort=aria class:sorted=active>
-            <button
-                class="sort"
-                data-testid=format!("sort-{}", label.to_lowercase())
-                on:click=move |_| sort.update(|s| *s = s.clicked(key))
-            >
-                {label}
-                <span class="arrow" aria-hidden="true">{arrow}</span>
-            </button>
-        </th>
-    }
-}
+const COLUMNS: &[Column] = &[
+    Column::new("Name").sorts(SortKey::Name),
+    Column::new("Size").sorts(SortKey::Size),
+    Column::new("Owner").sorts(SortKey::Owner),
+    Column::new("Holders").sorts(SortKey::Holders),
+    Column::new("Timestamp").sorts(SortKey::Time),
+    Column::new("Held").sorts(SortKey::Held),
+    Column::new("Id"),
+    Column::new("Actions").class("actions"),
+];
 
 #[component]
 fn FileRow(file: FileDto) -> impl IntoView {
@@ -146,17 +149,23 @@ fn FileRow(file: FileDto) -> impl IntoView {
             }
         }
     };
+    let file_ref = FileRef {
+        id: file_id.clone(),
+        name: file_name.clone(),
+    };
     let get = (!has_copy).then(|| {
-        let (id, name) = (file_id.clone(), file_name.clone());
-        let getting_now = getting.clone();
+        let action = dash.get_action();
+        let pending = action.pending();
+        let file = file_ref.clone();
+        let busy = Memo::new(move |_| pending.get() || getting());
         view! {
             <button
                 class="primary"
                 data-testid="get-button"
-                disabled=getting_now
-                on:click=move |_| dash.get_file(id.clone(), name.clone())
+                disabled=busy
+                on:click=move |_| dispatch_once(action, file.clone())
             >
-                {move || if getting() { "Getting…" } else { "Get" }}
+                {move || if busy.get() { "Getting…" } else { "Get" }}
             </button>
         }
     });
@@ -173,14 +182,16 @@ fn FileRow(file: FileDto) -> impl IntoView {
         }
     });
     let delete = owned.then(|| {
-        let (id, name) = (file_id.clone(), file_name.clone());
+        let action = dash.delete_action();
+        let pending = action.pending();
         view! {
             <button
                 class="danger"
                 data-testid="delete-button"
-                on:click=move |_| dash.delete_file(id.clone(), name.clone())
+                disabled=move || pending.get()
+                on:click=move |_| confirm_delete(action, file_ref.clone())
             >
-                "Delete"
+                {move || if pending.get() { "Deleting…" } else { "Delete" }}
             </button>
         }
     });
@@ -202,7 +213,7 @@ fn FileRow(file: FileDto) -> impl IntoView {
             <td class="nowrap" title=file.file_timestamp.clone()>{when}</td>
             <td>
                 {if has_copy {
-                    view! { <span class="badge ok" data-testid="has-copy">"held"</span> }.into_any()
+                    view! { <Badge status="held" testid="has-copy" /> }.into_any()
                 } else {
                     view! { <span class="muted">"—"</span> }.into_any()
                 }}

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 use shared::{PeerDto, PeerStateDto};
 
+use super::badge::Badge;
+use super::table::{Column, Table};
 use crate::format;
+use crate::model::Row;
 use crate::state::use_dashboard;
 
 /// The tracked peers, sorted by id.
@@ -21,41 +24,32 @@ pub fn PeersPanel() -> impl IntoView {
             <h2>
                 "Peers" <span class="count">{move || dash.peers.with(Vec::len)}</span>
             </h2>
-            <div class="table-wrap">
-                <table data-testid="peers-table">
-                    <thead>
-                        <tr>
-                            <th>"Peer"</th>
-                            <th>"Address"</th>
-                            <th>"Last seen"</th>
-                            <th>"State"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For
-                            each=rows
-                            key=|row| (row.item.peer_id.clone(), row.rev)
-                            children=|row| view! { <PeerRow peer=row.item /> }
-                        />
-                        <Show when=move || dash.peers.with(Vec::is_empty)>
-                            <tr class="empty">
-                                <td colspan="4">"No peers tracked yet."</td>
-                            </tr>
-                        </Show>
-                    </tbody>
-                </table>
-            </div>
+            <Table
+                testid="peers-table"
+                columns=COLUMNS
+                rows=Signal::derive(rows)
+                key={|row: &Row<PeerDto>| (row.item.peer_id.clone(), row.rev)}
+                row={|row: Row<PeerDto>| view! { <PeerRow peer=row.item /> }}
+                empty="No peers tracked yet."
+            />
         </section>
     }
 }
+
+const COLUMNS: &[Column] = &[
+    Column::new("Peer"),
+    Column::new("Address"),
+    Column::new("Last seen"),
+    Column::new("State"),
+];
 
 #[component]
 fn PeerRow(peer: PeerDto) -> impl IntoView {
     let dash = use_dashboard();
     let last_seen = peer.last_seen_ms;
-    let (state, class) = match peer.state {
-        PeerStateDto::Alive => ("alive", "badge ok"),
-        PeerStateDto::Quiet => ("quiet", "badge warn"),
+    let state = match peer.state {
+        PeerStateDto::Alive => "alive",
+        PeerStateDto::Quiet => "quiet",
     };
     view! {
         <tr data-testid="peer-row" data-peer-id=peer.peer_id.clone()>
@@ -65,7 +59,7 @@ fn PeerRow(peer: PeerDto) -> impl IntoView {
                 {move || format::ago(dash.now_ms.get(), last_seen)}
             </td>
             <td>
-                <span class=class data-testid="peer-state">{state}</span>
+                <Badge status=state testid="peer-state" />
             </td>
         </tr>
     }

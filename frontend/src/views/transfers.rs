@@ -1,12 +1,15 @@
 //! The transfers table: every get, automatic fetch, push and incoming file, newest first, with
-//! progress, a client-side speed and ETA, and a retry for failed downloads.
+//! progress, a client-side speed (with a sparkline of its recent values) and ETA, and a retry for failed downloads.
 
 use leptos::prelude::*;
 use shared::{TransferKind, TransferStateDto};
 
+use super::badge::{badge_class, Badge};
+use super::table::{Column, Table};
+use super::throughput::Sparkline;
 use crate::format;
-use crate::model::TransferRow;
-use crate::state::use_dashboard;
+use crate::model::{Row, TransferRow};
+use crate::state::{dispatch_once, use_dashboard, FileRef};
 
 /// Transfers, newest first.
 #[component]
@@ -30,40 +33,31 @@ pub fn TransfersPanel() -> impl IntoView {
                 "Transfers"
                 <span class="count">{move || dash.transfers.with(Vec::len)}</span>
                 <Show when=move || running() != 0>
-                    <span class="badge info">{running} " running"</span>
+                    <span class=badge_class("running")>{running} " running"</span>
                 </Show>
             </h2>
-            <div class="table-wrap">
-                <table data-testid="transfers-table">
-                    <thead>
-                        <tr>
-                            <th>"File"</th>
-                            <th>"Kind"</th>
-                            <th>"Peer"</th>
-                            <th class="progress-col">"Progress"</th>
-                            <th>"Speed"</th>
-                            <th>"ETA"</th>
-                            <th>"State"</th>
-                            <th class="actions"></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For
-                            each=rows
-                            key=|row| (row.item.dto.id, row.rev)
-                            children=|row| view! { <TransferLine row=row.item /> }
-                        />
-                        <Show when=move || dash.transfers.with(Vec::is_empty)>
-                            <tr class="empty">
-                                <td colspan="8">"No transfers yet."</td>
-                            </tr>
-                        </Show>
-                    </tbody>
-                </table>
-            </div>
+            <Table
+                testid="transfers-table"
+                columns=COLUMNS
+                rows=Signal::derive(rows)
+                key={|row: &Row<TransferRow>| (row.item.dto.id, row.rev)}
+                row={|row: Row<TransferRow>| view! { <TransferLine row=row.item /> }}
+                empty="No transfers yet."
+            />
         </section>
     }
 }
+
+const COLUMNS: &[Column] = &[
+    Column::new("File"),
+    Column::new("Kind"),
+    Column::new("Peer"),
+    Column::new("Progress").class("progress-col"),
+    Column::new("Speed"),
+    Column::new("ETA"),
+    Column::new("State"),
+    Column::new("").class("actions"),
+];
 
 #[component]
 fn TransferLine(row: TransferRow) -> impl IntoView {
@@ -80,11 +74,6 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
         TransferStateDto::Running => ("running", None),
         TransferStateDto::Done => ("done", None),
         TransferStateDto::Failed { reason } => ("failed", Some(reason.clone())),
-    };
-    let state_class = match state {
-        "running" => "badge info",
-        "done" => "badge ok",
-        _ => "badge bad",
     };
     let pct = format::percent(t.bytes_done, t.bytes_total);
     let amount = match t.bytes_total {
@@ -106,6 +95,7 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
         (None, _) => (Some("1".to_string()), "1".to_string()),
     };
 
+    let history = row.history.clone();
     let speed_row = row.clone();
     let speed = move || {
         speed_row
@@ -117,11 +107,17 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
             .map_or_else(|| "—".to_string(), format::human_duration)
     };
     let retry = (is_download && reason.is_some()).then(|| {
-        let (id, name) = (t.file_id.clone(), t.file_name.clone());
+        let action = dash.get_action();
+        let pending = action.pending();
+        let file = FileRef {
+            id: t.file_id.clone(),
+            name: t.file_name.clone(),
+        };
         view! {
             <button
                 data-testid="retry-button"
-                on:click=move |_| dash.get_file(id.clone(), name.clone())
+                disabled=move || pending.get()
+                on:click=move |_| dispatch_once(action, file.clone())
             >
                 "Retry"
             </button>
@@ -148,10 +144,12 @@ fn TransferLine(row: TransferRow) -> impl IntoView {
                     {pct.map(|p| format!(" · {p:.0}%"))}
                 </span>
             </td>
-            <td class="num nowrap">{speed}</td>
+            <td class="num nowrap">
+                <Sparkline values=history /> {speed}
+            </td>
             <td class="num nowrap">{eta}</td>
             <td>
-                <span class=state_class>{state}</span>
+                <Badge status=state />
                 {reason.map(|r| view! { <div class="reason" data-testid="failure-reason">{r}</div> })}
             </td>
             <td class="actions">{retry}</td>

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, FileList, HtmlInputElement};
 
+use super::badge::Badge;
 use crate::format;
 use crate::state::{use_dashboard, Dashboard, UploadState};
 
@@ -46,16 +47,16 @@ pub fn UploadPanel() -> impl IntoView {
                     key=|u| (u.id, u.state.clone(), (u.fraction * 1000.0) as u64)
                     children=|u| {
                         let pct = u.fraction.clamp(0.0, 1.0) * 100.0;
-                        let (state, class, detail) = match &u.state {
-                            UploadState::Sending => ("sending", "badge info", None),
-                            UploadState::Done => ("done", "badge ok", None),
-                            UploadState::Failed(e) => ("failed", "badge bad", Some(e.clone())),
+                        let (state, detail) = match &u.state {
+                            UploadState::Sending => ("sending", None),
+                            UploadState::Done => ("done", None),
+                            UploadState::Failed(e) => ("failed", Some(e.clone())),
                         };
                         view! {
                             <li data-testid="upload-row" data-state=state>
                                 <div class="upload-line">
                                     <span class="name" title=u.name.clone()>{u.name.clone()}</span>
-                                    <span class=class>{state}</span>
+                                    <Badge status=state />
                                 </div>
                                 <progress max="100" value=format!("{pct:.1}")></progress>
                                 <span class="amount">
