@@ -295,6 +295,10 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
       (await page.getByTestId('status-peer-id').textContent())?.trim() === a.id);
     await row('peer-row', { 'data-peer-id': b.id }).waitFor();
     assert.equal(await page.getByTestId('peer-row').count(), 1, 'only B is listed as a peer');
+    const headers = await page.locator('[data-testid="peers-table"] thead th').allTextContents();
+    for (const h of ['Messages', 'First byte', 'Gets ok / failed', 'Problems']) {
+      assert.ok(headers.some((t) => t.includes(h)), `peers table header ${h} in ${JSON.stringify(headers)}`);
+    }
     await waitUntil('the connection indicator to say connected', async () =>
       (await page.getByTestId('connection').textContent())?.trim() === 'connected');
     const [tableAt, rowAt] = await page.evaluate(() => [window.e2ePeersTableAt, window.e2ePeerRowAt]);

@@ -1,5 +1,5 @@
-//! The dashboard's decisions over plain data: merging events into lists, transfer speed, and
-//! the files table's filter and sort.
+//! The dashboard's decisions over plain data: merging events into lists, transfer speed, the
+//! files table's filter and sort, and the peers table's sort.
 //!
 //! Nothing here touches a signal, the DOM or the network; `state` wraps these functions in
 //! signals. Times are passed in (`now_ms`), so every rule is testable with plain numbers.
@@ -7,7 +7,9 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use shared::{FileDto, LogEntry, TransferDto, TransferStateDto};
+use shared::{
+    FileDto, LogEntry, PeerDto, PeerHealthDto, PeerStateDto, TransferDto, TransferStateDto,
+};
 
 /// How many event-log lines the dashboard keeps.
 pub const LOG_CAP: usize = 200;
@@ -206,18 +208,18 @@ pub enum SortKey {
     Held,
 }
 
-/// A sort column and direction.
+/// A sort column and direction; `K` names the columns of one table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sort {
+pub struct Sort<K = SortKey> {
     /// The column.
-    pub key: SortKey,
+    pub key: K,
     /// Ascending when true.
     pub ascending: bool,
 }
 
-impl Sort {
+impl<K: PartialEq> Sort<K> {
     /// The sort after a click on `key`'s header: the same column flips, a new one starts ascending.
-    pub fn clicked(self, key: SortKey) -> Sort {
+    pub fn clicked(self, key: K) -> Sort<K> {
         if self.key == key {
             Sort {
                 key,
@@ -289,6 +291,70 @@ pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<usi
     shown
 }
 
+/// The column the peers table is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerSortKey {
+    /// Peer id.
+    Id,
+    /// Advertised host, then port.
+    Address,
+    /// Time since we last heard from it: the most recent first when ascending.
+    LastSeen,
+    /// Alive before quiet.
+    State,
+    /// Messages received from it.
+    Messages,
+    /// First-byte latency of its last GET_FILE reply; never measured sorts first.
+    FirstByte,
+    /// Failed gets, then successful ones.
+    Gets,
+    /// Bad copies, truncated replies and stalls together.
+    Problems,
+}
+
+/// Bad copies, truncated replies and stalls: everything a peer did wrong when serving us.
+pub fn peer_problems(health: &PeerHealthDto) -> u64 {
+    health.bad_copies + health.truncated + health.stalls
+}
+
+/// Whether a peer earns the warning badge: it sent a copy that did not verify, or stalled.
+pub fn peer_warned(peer: &PeerDto) -> bool {
+    peer.health
+        .as_ref()
+        .is_some_and(|h| h.bad_copies > 0 || h.stalls > 0)
+}
+
+/// Orders two peers for `sort`; ties fall back to the peer id (ascending either way), so the
+/// order is stable. A peer without a health record sorts as if every count were zero and no
+/// latency was measured.
+pub fn compare_peers(a: &PeerDto, b: &PeerDto, sort: Sort<PeerSortKey>) -> Ordering {
+    let none = PeerHealthDto::default();
+    let (ha, hb) = (
+        a.health.as_ref().unwrap_or(&none),
+        b.health.as_ref().unwrap_or(&none),
+    );
+    let state = |p: &PeerDto| match p.state {
+        PeerStateDto::Alive => 0,
+        PeerStateDto::Quiet => 1,
+    };
+    let primary = match sort.key {
+        PeerSortKey::Id => a.peer_id.cmp(&b.peer_id),
+        PeerSortKey::Address => (&a.host, a.port).cmp(&(&b.host, b.port)),
+        PeerSortKey::LastSeen => b.last_seen_ms.cmp(&a.last_seen_ms),
+        PeerSortKey::State => state(a).cmp(&state(b)),
+        PeerSortKey::Messages => ha.messages_received.cmp(&hb.messages_received),
+        PeerSortKey::FirstByte => ha.first_byte_ms.cmp(&hb.first_byte_ms),
+        PeerSortKey::Gets => (ha.gets_failed, ha.gets_ok).cmp(&(hb.gets_failed, hb.gets_ok)),
+        PeerSortKey::Problems => peer_problems(ha).cmp(&peer_problems(hb)),
+    };
+    let primary = if sort.ascending {
+        primary
+    } else {
+        primary.reverse()
+    };
+    primary.then_with(|| a.peer_id.cmp(&b.peer_id))
+}
+
 /// How many rows a page of the files table shows.
 pub const PAGE_ROWS: usize = 100;
 
@@ -308,6 +374,36 @@ pub fn page_range(shown: usize, page: usize) -> std::ops::Range<usize> {
 mod tests {
     use super::*;
     use shared::{LogLevel, TransferKind};
+
+    fn peer(id: &str, last_seen_ms: u64, health: Option<PeerHealthDto>) -> PeerDto {
+        PeerDto {
+            peer_id: id.into(),
+            host: "127.0.0.1".into(),
+            port: 9000,
+            last_seen_ms,
+            state: PeerStateDto::Alive,
+            health,
+        }
+    }
+
+    fn health(messages: u64, first_byte_ms: Option<u64>, problems: [u64; 3]) -> PeerHealthDto {
+        let [bad_copies, truncated, stalls] = problems;
+        PeerHealthDto {
+            messages_received: messages,
+            first_byte_ms,
+            bad_copies,
+            truncated,
+            stalls,
+            ..PeerHealthDto::default()
+        }
+    }
+
+    /// The peer ids of `peers` in `sort` order.
+    fn peer_order(peers: &[PeerDto], key: PeerSortKey, ascending: bool) -> Vec<&str> {
+        let mut peers: Vec<&PeerDto> = peers.iter().collect();
+        peers.sort_by(|a, b| compare_peers(a, b, Sort { key, ascending }));
+        peers.iter().map(|p| p.peer_id.as_str()).collect()
+    }
 
     fn file(id: &str, name: &str, size: Option<u64>, ts: Option<f64>) -> FileDto {
         FileDto {
@@ -480,5 +576,69 @@ mod tests {
             by(SortKey::Name, false).clicked(SortKey::Size),
             by(SortKey::Size, true)
         );
+    }
+
+    #[test]
+    fn peers_sort_by_each_health_column_with_unknown_health_first() {
+        let peers = [
+            peer("c", 30, Some(health(5, Some(900), [0, 0, 2]))),
+            peer("a", 10, None),
+            peer("b", 20, Some(health(40, Some(15), [1, 0, 0]))),
+        ];
+        assert_eq!(peer_order(&peers, PeerSortKey::Id, false), ["c", "b", "a"]);
+        assert_eq!(
+            peer_order(&peers, PeerSortKey::Messages, true),
+            ["a", "c", "b"]
+        );
+        assert_eq!(
+            peer_order(&peers, PeerSortKey::Messages, false),
+            ["b", "c", "a"]
+        );
+        assert_eq!(
+            peer_order(&peers, PeerSortKey::FirstByte, true),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            peer_order(&peers, PeerSortKey::Problems, false),
+            ["c", "b", "a"]
+        );
+        assert_eq!(
+            peer_order(&peers, PeerSortKey::LastSeen, true),
+            ["c", "b", "a"]
+        );
+    }
+
+    #[test]
+    fn peers_sort_by_failed_gets_before_successful_ones() {
+        let gets = |ok, failed| PeerHealthDto {
+            gets_ok: ok,
+            gets_failed: failed,
+            ..PeerHealthDto::default()
+        };
+        let peers = [
+            peer("many-ok", 0, Some(gets(9, 1))),
+            peer("failing", 0, Some(gets(0, 3))),
+            peer("few-ok", 0, Some(gets(2, 1))),
+        ];
+        assert_eq!(
+            peer_order(&peers, PeerSortKey::Gets, true),
+            ["few-ok", "many-ok", "failing"]
+        );
+    }
+
+    #[test]
+    fn peers_tied_on_a_column_keep_id_order_in_either_direction() {
+        let peers = [peer("b", 0, None), peer("a", 0, None)];
+        assert_eq!(peer_order(&peers, PeerSortKey::State, true), ["a", "b"]);
+        assert_eq!(peer_order(&peers, PeerSortKey::State, false), ["a", "b"]);
+    }
+
+    #[test]
+    fn only_bad_copies_or_stalls_warn() {
+        let warned = |problems| peer_warned(&peer("p", 0, Some(health(0, None, problems))));
+        assert!(warned([1, 0, 0]));
+        assert!(warned([0, 0, 1]));
+        assert!(!warned([0, 4, 0]));
+        assert!(!peer_warned(&peer("p", 0, None)));
     }
 }

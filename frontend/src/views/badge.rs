@@ -6,7 +6,7 @@ use leptos::prelude::*;
 pub fn badge_class(status: &str) -> &'static str {
     match status {
         "alive" | "done" | "held" => "badge ok",
-        "quiet" => "badge warn",
+        "quiet" | "suspect" => "badge warn",
         "running" | "sending" => "badge info",
         "failed" => "badge bad",
         _ => "badge",
@@ -33,6 +33,7 @@ mod tests {
         let cases = [
             ("alive", "badge ok"),
             ("quiet", "badge warn"),
+            ("suspect", "badge warn"),
             ("running", "badge info"),
             ("sending", "badge info"),
             ("done", "badge ok"),

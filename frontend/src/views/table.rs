@@ -8,18 +8,19 @@ use leptos::tachys::view::keyed::SerializableKey;
 
 use crate::model::{Sort, SortKey};
 
-/// One column: its header text, the class of its header cell, and the key it sorts by.
+/// One column: its header text, the class of its header cell, and the key it sorts by (`K`
+/// names the columns of one table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Column {
+pub struct Column<K: 'static = SortKey> {
     /// Header text; empty for an action column.
     pub label: &'static str,
     /// Class of the header cell.
     pub class: &'static str,
     /// Clicking the header sorts by this key (needs the table's `sort`).
-    pub sort: Option<SortKey>,
+    pub sort: Option<K>,
 }
 
-impl Column {
+impl<K: Copy> Column<K> {
     /// A plain column.
     pub const fn new(label: &'static str) -> Self {
         Column {
@@ -35,7 +36,7 @@ impl Column {
     }
 
     /// A column that sorts by `key`.
-    pub const fn sorts(self, key: SortKey) -> Self {
+    pub const fn sorts(self, key: K) -> Self {
         Column {
             sort: Some(key),
             ..self
@@ -46,10 +47,10 @@ impl Column {
 /// A table of `rows`, one `<tr>` per item made by `row`, keyed by `key`; when `rows` is empty,
 /// one row across all columns says `empty`.
 #[component]
-pub fn Table<T, K, KF, R, V>(
+pub fn Table<T, K, KF, R, V, S>(
     /// `data-testid` of the `<table>`.
     testid: &'static str,
-    columns: &'static [Column],
+    columns: &'static [Column<S>],
     #[prop(into)] rows: Signal<Vec<T>>,
     key: KF,
     row: R,
@@ -58,9 +59,10 @@ pub fn Table<T, K, KF, R, V>(
     empty: Signal<&'static str>,
     /// The sort the sortable headers show and change.
     #[prop(optional)]
-    sort: Option<RwSignal<Sort>>,
+    sort: Option<RwSignal<Sort<S>>>,
 ) -> impl IntoView
 where
+    S: Copy + PartialEq + Send + Sync + 'static,
     T: Clone + Send + Sync + 'static,
     K: Eq + Hash + SerializableKey + 'static,
     KF: Fn(&T) -> K + Send + Clone + 'static,
@@ -97,12 +99,15 @@ where
 
 /// A column header that sorts the table by its column; a second click reverses the order.
 #[component]
-fn SortHeader(
+fn SortHeader<S>(
     label: &'static str,
     class: &'static str,
-    key: SortKey,
-    sort: RwSignal<Sort>,
-) -> impl IntoView {
+    key: S,
+    sort: RwSignal<Sort<S>>,
+) -> impl IntoView
+where
+    S: Copy + PartialEq + Send + Sync + 'static,
+{
     let active = move || sort.get().key == key;
     let aria = move || match sort.get() {
         s if s.key != key => "none",
