@@ -5,7 +5,6 @@ use backend::cli::{self, Command, Console};
 use backend::protocol::{encode, file_id, FileMeta, Verbatim};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -22,15 +21,7 @@ async fn silent_holder() -> (u16, oneshot::Sender<()>) {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.contains(&b'}') {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            if String::from_utf8_lossy(&request).contains("GET_FILE") {
+            if read_get_file(&mut socket).await {
                 if let Some(released) = released.take() {
                     let _ = released.await;
                 }

@@ -75,21 +75,14 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
             };
             let (meta, content, r, h) = (meta.clone(), content.clone(), r.clone(), h.clone());
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.contains(&b'}') {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                if !String::from_utf8_lossy(&request).contains("GET_FILE") {
-                    return; // our peer's GOSSIP rounds reach the fakes too
+                if !read_get_file(&mut socket).await {
+                    return;
                 }
                 r.fetch_add(1, Ordering::SeqCst);
                 // A client that half-closes shows EOF here.
                 if let Ok(Ok(0)) =
-                    tokio::time::timeout(Duration::from_millis(100), socket.read(&mut buf)).await
+                    tokio::time::timeout(Duration::from_millis(100), socket.read(&mut [0u8; 1]))
+                        .await
                 {
                     h.fetch_add(1, Ordering::SeqCst);
                 }

@@ -67,16 +67,8 @@ async fn holder(answers: Vec<Answer>, meta: FileMeta, content: Vec<u8>) -> (u16,
         while let Ok((mut socket, _)) = listener.accept().await {
             let (answers, counter, reply) = (answers.clone(), counter.clone(), reply.clone());
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.contains(&b'}') {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                if !String::from_utf8_lossy(&request).contains("GET_FILE") {
-                    return; // our peer's GOSSIP rounds reach the fakes too
+                if !read_get_file(&mut socket).await {
+                    return;
                 }
                 let n = counter.fetch_add(1, Ordering::SeqCst);
                 match answers[n.min(answers.len() - 1)] {

@@ -202,3 +202,17 @@ pub async fn next_gossip_reply(listener: &tokio::net::TcpListener) -> String {
     .await
     .expect("a GOSSIP_REPLY arrives")
 }
+
+/// Reads one request as a fake holder sees it: true when it is a GET_FILE (our peers' GOSSIP
+/// rounds reach the fakes too), false for anything else or a connection that ends first.
+pub async fn read_get_file(socket: &mut TcpStream) -> bool {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.contains(&b'}') {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&request).contains("GET_FILE")
+}
