@@ -245,7 +245,11 @@ impl Peer {
     }
 
     /// Stores uploaded content under `file_name` as ours, then replicates and announces it.
-    pub(super) async fn push_upload(&self, temp: TempFile, file_name: &str) -> Result<FileMeta, String> {
+    pub(super) async fn push_upload(
+        &self,
+        temp: TempFile,
+        file_name: &str,
+    ) -> Result<FileMeta, String> {
         let entry = self
             .store()
             .commit_owned(temp, file_name, self.id())
