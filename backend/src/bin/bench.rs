@@ -26,17 +26,20 @@
 //!
 //! Linux only (it reads `/proc`). Progress goes to stderr, the result table to stdout.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use anyhow::{anyhow, bail, Context, Result};
 use backend::config::parse_size;
 use clap::Parser;
+use common::{get_json, http, PeerProcess};
 use sha2::{Digest, Sha256};
 use shared::{FileDto, TransferDto, TransferStateDto};
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -46,8 +49,6 @@ const MIB: u64 = 1 << 20;
 /// then twice as long each time, up to `POLL`.
 const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL: Duration = Duration::from_millis(20);
-/// How long a peer may take to print its addresses after it is started.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long B may take to learn of all the test files (A hashes them at start-up first).
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a peer may take to stop after SIGTERM before it is killed.
@@ -113,10 +114,10 @@ fn run(args: Args) -> Result<()> {
     let largest = args.sizes.iter().copied().max().unwrap_or(0);
     let max_file_size = largest.max(MIN_MAX_FILE_SIZE).to_string();
     eprintln!("starting peer A");
-    let a = PeerProcess::start(&peer_bin, "bench-a", &storage_a, "none", &max_file_size)?;
+    let a = start_peer(&peer_bin, "bench-a", &storage_a, "none", &max_file_size)?;
     let bootstrap = format!("127.0.0.1:{}", a.p2p_port);
     eprintln!("starting peer B (bootstrap {bootstrap})");
-    let b = PeerProcess::start(&peer_bin, "bench-b", &storage_b, &bootstrap, &max_file_size)?;
+    let b = start_peer(&peer_bin, "bench-b", &storage_b, &bootstrap, &max_file_size)?;
 
     eprintln!("waiting for B to list the {} test files", names.len());
     let file_ids = wait_for_files(b.http_port, &names)?;
@@ -169,8 +170,8 @@ fn run(args: Args) -> Result<()> {
         );
     }
 
-    a.stop()?;
-    b.stop()?;
+    stop(a)?;
+    stop(b)?;
     work.remove()
 }
 
@@ -268,145 +269,56 @@ impl Drop for WorkDir {
     }
 }
 
-/// A running `peer` child process and the ports it listens on. Killed if dropped while running.
-struct PeerProcess {
-    /// Used in messages.
-    name: String,
-    /// The process; `None` once it has been stopped.
-    child: Option<Child>,
-    /// Kept open so the peer's console sees no end of input.
-    _stdin: Option<ChildStdin>,
-    /// Port of the peer protocol.
-    p2p_port: u16,
-    /// Port of the HTTP API.
-    http_port: u16,
-    /// The process id.
-    pid: u32,
-}
-
-impl PeerProcess {
-    /// Starts a peer on loopback with free ports, storing into `storage`, and waits until it
-    /// has printed both of its addresses.
-    fn start(
-        bin: &Path,
-        name: &str,
-        storage: &Path,
-        bootstrap: &str,
-        max_file_size: &str,
-    ) -> Result<Self> {
-        let mut child = Command::new(bin)
-            .args([
-                name,
-                "127.0.0.1",
-                "0",
-                "0",
-                "--bootstrap",
-                bootstrap,
-                "--storage",
-            ])
+/// Starts a peer on loopback with free ports, storing into `storage`, and waits until it has
+/// printed both of its addresses.
+fn start_peer(
+    bin: &Path,
+    name: &str,
+    storage: &Path,
+    bootstrap: &str,
+    max_file_size: &str,
+) -> Result<PeerProcess> {
+    let peer = PeerProcess::start(bin, name, |command| {
+        command
+            .args(["--bootstrap", bootstrap, "--storage"])
             .arg(storage)
             .args(["--auto-fetch", "0", "--gossip-interval", "200ms"])
             .args(["--max-file-size", max_file_size])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id();
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("peer {name}: no stdout pipe"))?;
-        let mut peer = Self {
-            name: name.to_string(),
-            child: Some(child),
-            _stdin: stdin,
-            p2p_port: 0,
-            http_port: 0,
-            pid,
-        };
-
-        // Forward stdout lines until the peer exits, so its pipe never fills up.
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = lines_tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        while peer.p2p_port == 0 || peer.http_port == 0 {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            let line = match lines_rx.recv_timeout(wait) {
-                Ok(line) => line,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    bail!("peer {name} printed no addresses within {START_TIMEOUT:?}")
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    bail!("peer {name} exited before printing its addresses")
-                }
-            };
-            if let Some(port) = listening_port(&line) {
-                peer.p2p_port = port;
-            } else if let Some(port) = dashboard_port(&line) {
-                peer.http_port = port;
-            }
-        }
-        eprintln!(
-            "peer {name}: pid {pid}, peer protocol on port {}, API on port {}",
-            peer.p2p_port, peer.http_port
-        );
-        Ok(peer)
-    }
-
-    /// The process id.
-    fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Stops the peer: SIGTERM, then a kill if it has not exited within `STOP_TIMEOUT`.
-    fn stop(mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let name = &self.name;
-        let term = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        if !matches!(term, Ok(status) if status.success()) {
-            eprintln!("warning: could not send SIGTERM to peer {name}; killing it");
-        }
-        match wait_timeout(&mut child, STOP_TIMEOUT)? {
-            Some(status) if status.success() => {
-                eprintln!("peer {name} stopped");
-                Ok(())
-            }
-            Some(status) => {
-                eprintln!("warning: peer {name} exited with {status}");
-                Ok(())
-            }
-            None => {
-                eprintln!("warning: peer {name} ignored SIGTERM for {STOP_TIMEOUT:?}; killing it");
-                child
-                    .kill()
-                    .with_context(|| format!("killing peer {name}"))?;
-                child
-                    .wait()
-                    .with_context(|| format!("waiting for peer {name}"))?;
-                Ok(())
-            }
-        }
-    }
+            .stderr(Stdio::inherit());
+    })?;
+    eprintln!(
+        "peer {name}: pid {}, peer protocol on port {}, API on port {}",
+        peer.pid(),
+        peer.p2p_port,
+        peer.http_port
+    );
+    Ok(peer)
 }
 
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+/// Stops `peer`: SIGTERM, then a kill if it has not exited within `STOP_TIMEOUT`.
+fn stop(mut peer: PeerProcess) -> Result<()> {
+    let name = peer.name.clone();
+    let child = &mut peer.child;
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if !matches!(term, Ok(status) if status.success()) {
+        eprintln!("warning: could not send SIGTERM to peer {name}; killing it");
+    }
+    match wait_timeout(child, STOP_TIMEOUT)? {
+        Some(status) if status.success() => eprintln!("peer {name} stopped"),
+        Some(status) => eprintln!("warning: peer {name} exited with {status}"),
+        None => {
+            eprintln!("warning: peer {name} ignored SIGTERM for {STOP_TIMEOUT:?}; killing it");
+            child
+                .kill()
+                .with_context(|| format!("killing peer {name}"))?;
+            child
+                .wait()
+                .with_context(|| format!("waiting for peer {name}"))?;
         }
     }
+    Ok(())
 }
 
 /// Waits up to `timeout` for `child` to exit; `None` if it is still running.
@@ -421,20 +333,6 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatu
         }
         thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The port in `peer X listening for peers on 0.0.0.0:PORT (advertised as ...)`.
-fn listening_port(line: &str) -> Option<u16> {
-    let rest = line.split_once(" listening for peers on ")?.1;
-    let addr = rest.split_whitespace().next()?;
-    addr.rsplit_once(':')?.1.parse().ok()
-}
-
-/// The port in `dashboard: http://127.0.0.1:PORT/`.
-fn dashboard_port(line: &str) -> Option<u16> {
-    let url = line.strip_prefix("dashboard: http://")?;
-    let authority = url.split('/').next()?;
-    authority.rsplit_once(':')?.1.parse().ok()
 }
 
 /// Polls B's file list until every name in `names` is listed; returns their ids, in order.
@@ -466,7 +364,13 @@ fn wait_for_files(http_port: u16, names: &[String]) -> Result<Vec<String>> {
 /// from the request to the first poll that sees it done.
 fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
     let started = Instant::now();
-    let (status, body) = http(http_port, "POST", &format!("/api/files/{file_id}/fetch"))?;
+    let (status, body) = http(
+        http_port,
+        "POST",
+        &format!("/api/files/{file_id}/fetch"),
+        "",
+        &[],
+    )?;
     if status != 202 {
         bail!("fetch of {name} refused: HTTP {status}: {body}");
     }
@@ -494,73 +398,6 @@ fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
                     .map_or("?".to_string(), |n| n.to_string())
             ),
         }
-    }
-}
-
-/// `GET path` on the loopback API, decoded from JSON.
-fn get_json<T: serde::de::DeserializeOwned>(port: u16, path: &str) -> Result<T> {
-    let (status, body) = http(port, "GET", path)?;
-    if status != 200 {
-        bail!("GET {path}: HTTP {status}: {body}");
-    }
-    serde_json::from_str(&body).with_context(|| format!("GET {path}: unexpected reply {body}"))
-}
-
-/// A minimal HTTP/1.1 request to `127.0.0.1:port` with an empty body; returns the status code
-/// and the body (de-chunked if need be).
-fn http(port: u16, method: &str, path: &str) -> Result<(u16, String)> {
-    let what = || format!("{method} {path} on port {port}");
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .with_context(|| format!("connecting for {}", what()))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .with_context(what)?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
-         Accept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).with_context(what)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).with_context(what)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow!("{}: truncated response", what()))?;
-    let head = String::from_utf8_lossy(&response[..split]);
-    let body = &response[split + 4..];
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| anyhow!("{}: bad status line in {head:?}", what()))?;
-    let chunked = head.lines().any(|line| {
-        line.to_ascii_lowercase()
-            .replace(' ', "")
-            .starts_with("transfer-encoding:chunked")
-    });
-    let body = if chunked {
-        dechunk(body).ok_or_else(|| anyhow!("{}: bad chunked body", what()))?
-    } else {
-        body.to_vec()
-    };
-    let body = String::from_utf8(body).with_context(|| format!("{}: body is not UTF-8", what()))?;
-    Ok((status, body))
-}
-
-/// Decodes a `Transfer-Encoding: chunked` body; `None` if it is malformed.
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size_text = size_text.split(';').next()?.trim();
-        let size = usize::from_str_radix(size_text, 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
-        }
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size + 2..)?;
     }
 }
 

@@ -13,14 +13,16 @@
 //!
 //! Linux only. Progress goes to stderr, the table to stdout.
 
-use anyhow::{anyhow, bail, Context, Result};
+#[path = "common/mod.rs"]
+mod common;
+
+use anyhow::{bail, Context, Result};
 use backend::config::parse_duration;
 use clap::Parser;
+use common::{get_json, PeerProcess};
 use shared::StatusDto;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 /// Gossip benchmark: N local peer processes, convergence time and CPU per policy.
@@ -103,7 +105,7 @@ fn measure(bin: &Path, policy: &str, args: &Args, ticks: f64) -> Result<(Option<
         let storage = work.join(format!("p{i}"));
         std::fs::create_dir_all(&storage)?;
         std::fs::write(storage.join(format!("file-{i}.txt")), format!("file {i}\n"))?;
-        let peer = PeerProcess::start(bin, i, &storage, &bootstrap, policy, args)?;
+        let peer = start_peer(bin, i, &storage, &bootstrap, policy, args)?;
         // A file dropped into the folder is adopted in the background; wait for it, as a
         // peer restarting with its index would hold its files from the start.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -180,7 +182,7 @@ fn clock_ticks() -> Result<f64> {
 fn cpu_ticks(peers: &[PeerProcess]) -> Result<f64> {
     let mut total = 0.0;
     for p in peers {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.pid))?;
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.pid()))?;
         // The command name may hold spaces; the fields after it are plain.
         let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
         let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -191,38 +193,22 @@ fn cpu_ticks(peers: &[PeerProcess]) -> Result<f64> {
     Ok(total)
 }
 
-/// A running peer process, killed when dropped.
-struct PeerProcess {
-    child: Child,
-    _stdin: Option<ChildStdin>,
-    pid: u32,
-    p2p_port: u16,
-    http_port: u16,
-}
-
-impl PeerProcess {
-    fn start(
-        bin: &Path,
-        i: usize,
-        storage: &Path,
-        bootstrap: &str,
-        policy: &str,
-        args: &Args,
-    ) -> Result<Self> {
-        let secs = |d: Duration| format!("{}ms", d.as_millis());
-        let mut child = Command::new(bin)
-            .args([
-                &format!("g{i}"),
-                "127.0.0.1",
-                "0",
-                "0",
-                "--bootstrap",
-                bootstrap,
-            ])
-            .arg("--storage")
+/// Starts peer `g<i>` with the benchmark's timers and `policy`, and waits for its addresses.
+fn start_peer(
+    bin: &Path,
+    i: usize,
+    storage: &Path,
+    bootstrap: &str,
+    policy: &str,
+    args: &Args,
+) -> Result<PeerProcess> {
+    let millis = |d: Duration| format!("{}ms", d.as_millis());
+    PeerProcess::start(bin, &format!("g{i}"), |command| {
+        command
+            .args(["--bootstrap", bootstrap, "--storage"])
             .arg(storage)
-            .args(["--gossip-interval", &secs(args.interval)])
-            .args(["--peer-timeout", &secs(args.timeout)])
+            .args(["--gossip-interval", &millis(args.interval)])
+            .args(["--peer-timeout", &millis(args.timeout)])
             .args(["--gossip-policy", policy, "--auto-fetch", "0"])
             // One source address for all: the per-source limits are for strangers.
             .args([
@@ -231,67 +217,6 @@ impl PeerProcess {
                 "--max-conns-per-source",
                 "512",
             ])
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut p2p_port, mut http_port) = (0, 0);
-        while p2p_port == 0 || http_port == 0 {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow!("peer g{i} exited before printing its addresses"))??;
-            if let Some(rest) = line.split_once(" listening for peers on ") {
-                let addr = rest.1.split_whitespace().next().unwrap_or_default();
-                p2p_port = addr
-                    .rsplit_once(':')
-                    .map_or(0, |(_, p)| p.parse().unwrap_or(0));
-            } else if let Some(url) = line.strip_prefix("dashboard: http://") {
-                let authority = url.split('/').next().unwrap_or_default();
-                http_port = authority
-                    .rsplit_once(':')
-                    .map_or(0, |(_, p)| p.parse().unwrap_or(0));
-            }
-        }
-        // Keep draining stdout so that the peer never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Ok(PeerProcess {
-            child,
-            _stdin: stdin,
-            pid,
-            p2p_port,
-            http_port,
-        })
-    }
-}
-
-impl Drop for PeerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `GET path` on the loopback API, decoded from JSON.
-fn get_json<T: serde::de::DeserializeOwned>(port: u16, path: &str) -> Result<T> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("truncated response"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("GET {path}: {head}");
-    }
-    Ok(serde_json::from_str(body)?)
+            .args(["--log-level", "warn"]);
+    })
 }

@@ -22,6 +22,8 @@
 //! cargo run --release -p backend --bin chaos -- [--kills 100] [--seed N]
 //! ```
 
+#[path = "../common/mod.rs"]
+mod common;
 mod folder;
 mod peers;
 
@@ -29,8 +31,9 @@ use anyhow::{bail, Context, Result};
 use backend::protocol;
 use backend::store::{self, IndexEntry};
 use clap::Parser;
+use common::{get_json, PeerProcess};
 use folder::{held, names_in, stage, temp_files, Stage};
-use peers::{fetch, get_json, upload, PeerProcess};
+use peers::{fetch, upload};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::{FileDto, PeerDto};
@@ -349,7 +352,7 @@ impl Side {
 impl World {
     fn start(&mut self, side: usize, bootstrap: Option<String>) -> Result<()> {
         let s = &self.sides[side];
-        let process = PeerProcess::start(
+        let process = peers::start(
             &self.bin,
             &s.id,
             &s.storage,
