@@ -15,7 +15,11 @@
 #     Debian's binaryen 108 must never be used: its -Oz output breaks the app at run time.
 #
 # The wasm is built with the `wasm-release` profile (Cargo.toml: opt-level "z", LTO, one codegen
-# unit, abort on panic), then wasm-opt -Oz. scripts/dist-size.sh prints what goes over the wire.
+# unit, abort on panic), then wasm-opt -Oz. Each file the page loads (html, js, wasm, css) is
+# then compressed once, at the best settings, into `<file>.br` (brotli quality 11) and
+# `<file>.gz` (gzip -9) beside it, through Node's zlib; the peer serves these to clients that
+# accept them instead of compressing on the fly at a lower quality. scripts/dist-size.sh prints
+# the three sizes of each file.
 #
 # Source hash, written to dist/.source-hash (one line, hex):
 #   for every file in frontend/ and shared/ that git tracks or would track (git ignores the
@@ -98,6 +102,18 @@ for pattern in index.html '*.js' '*.wasm'; do
     exit 1
   fi
 done
+node - dist/index.html dist/*.js dist/*.wasm dist/*.css <<'JS'
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+for (const name of process.argv.slice(2)) {
+  const raw = fs.readFileSync(name);
+  const { BROTLI_PARAM_QUALITY, BROTLI_PARAM_SIZE_HINT, BROTLI_MAX_QUALITY } = zlib.constants;
+  fs.writeFileSync(`${name}.br`, zlib.brotliCompressSync(raw, {
+    params: { [BROTLI_PARAM_QUALITY]: BROTLI_MAX_QUALITY, [BROTLI_PARAM_SIZE_HINT]: raw.length },
+  }));
+  fs.writeFileSync(`${name}.gz`, zlib.gzipSync(raw, { level: 9 }));
+}
+JS
 source_hash >dist/.source-hash
 echo "dist/ built; source hash $(cat dist/.source-hash)"
 bash scripts/dist-size.sh

@@ -340,6 +340,39 @@ async fn compression_is_negotiated() {
 }
 
 #[tokio::test]
+async fn the_app_is_served_in_its_precompressed_forms() {
+    let f = fixture();
+    let (_, page) = get(&f.app, "/").await;
+    let page = String::from_utf8(page).unwrap();
+    let wasm = page
+        .split(['"', '\''])
+        .find(|s| s.ends_with("_bg.wasm"))
+        .expect("the page names its wasm")
+        .trim_start_matches('/');
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist");
+    for (accept, encoding, suffix) in [
+        ("gzip, deflate, br, zstd", Some("br"), ".br"),
+        ("gzip, deflate", Some("gzip"), ".gz"),
+        ("identity", None, ""),
+    ] {
+        let asked = request(Method::GET, &format!("/{wasm}"))
+            .header("accept-encoding", accept)
+            .body(Body::empty())
+            .unwrap();
+        let response = f.app.clone().oneshot(asked).await.unwrap();
+        let served = response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(served, encoding, "{accept}");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let file = std::fs::read(dist.join(format!("{wasm}{suffix}"))).unwrap();
+        assert!(body == file, "{accept}: the body is dist/{wasm}{suffix}");
+    }
+}
+
+#[tokio::test]
 async fn security_headers_are_on_the_page() {
     let f = fixture();
     let headers = headers_of(
