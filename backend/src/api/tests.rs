@@ -1,14 +1,12 @@
 //! Every endpoint and every error, in process through `oneshot`.
 
 use super::*;
-use crate::net::Limits;
 use crate::peer::{Caps, PeerConfig};
 use crate::protocol::{Announce, FileMeta, Verbatim};
 use crate::store::Store;
 use axum::http::{Method, Request};
 use http_body_util::BodyExt;
 use shared::ErrorBody;
-use std::time::Duration;
 use tower::ServiceExt;
 
 struct Fixture {
@@ -20,20 +18,7 @@ struct Fixture {
 fn fixture_with(token: Option<&str>, max_file: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (store, index, _) = Store::open(dir.path()).unwrap();
-    let config = PeerConfig {
-        peer_id: "me".into(),
-        host: "peer.example.org".into(),
-        p2p_port: 9000,
-        http_port: 8000,
-        gossip_interval: Duration::from_secs(30),
-        peer_timeout: Duration::from_secs(60),
-        auto_fetch: 0,
-        limits: Limits {
-            max_file,
-            ..Limits::default()
-        },
-        caps: Caps::default(),
-    };
+    let config = PeerConfig::for_test("peer.example.org", max_file);
     let peer = Peer::new(config, store, index);
     let state = ApiState::new(
         peer.clone(),

@@ -57,6 +57,28 @@ pub struct PeerConfig {
     pub caps: Caps,
 }
 
+#[cfg(test)]
+impl PeerConfig {
+    /// Peer `me` at `host`, with timers too slow to fire in a test and `max_file` as the largest
+    /// file; for tests that drive a `Peer` without a network.
+    pub fn for_test(host: &str, max_file: u64) -> Self {
+        PeerConfig {
+            peer_id: "me".into(),
+            host: host.into(),
+            p2p_port: 9000,
+            http_port: 8000,
+            gossip_interval: Duration::from_secs(30),
+            peer_timeout: Duration::from_secs(60),
+            auto_fetch: 0,
+            limits: Limits {
+                max_file,
+                ..Limits::default()
+            },
+            caps: Caps::default(),
+        }
+    }
+}
+
 /// Caps on what strangers can make us keep; each is a command-line flag.
 #[derive(Clone, Copy, Debug)]
 pub struct Caps {

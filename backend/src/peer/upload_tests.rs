@@ -1,33 +1,21 @@
 //! Uploads streamed into the store, and our copies opened for reading.
 
 use super::*;
-use crate::net::Limits;
 use crate::peer::{Caps, PeerConfig};
 use crate::protocol::file_id;
 use crate::store::Store;
 use futures_util::stream;
 use std::cell::Cell;
-use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 fn peer_with(dir: &std::path::Path, max_file: u64) -> Peer {
     let (store, index, _) = Store::open(dir).unwrap();
     let config = PeerConfig {
-        peer_id: "me".into(),
-        host: "127.0.0.1".into(),
-        p2p_port: 9000,
-        http_port: 8000,
-        gossip_interval: Duration::from_secs(30),
-        peer_timeout: Duration::from_secs(60),
-        auto_fetch: 0,
-        limits: Limits {
-            max_file,
-            ..Limits::default()
-        },
         caps: Caps {
             max_name: 16,
             ..Caps::default()
         },
+        ..PeerConfig::for_test("127.0.0.1", max_file)
     };
     Peer::new(config, store, index)
 }
