@@ -212,6 +212,7 @@ fn run(args: Args) -> Result<bool> {
         let receiver = 1 - sender;
         let fetchable = world.fetchable(sender, receiver)?;
         let get = rng.gen_bool(0.5) && !fetchable.is_empty();
+        // The operation's thread returns the new file of an upload, nothing for a fetch.
         let (name, op) = if get {
             let (name, id) = fetchable[rng.gen_range(0..fetchable.len())].clone();
             let port = world.http_port(receiver);
@@ -228,7 +229,7 @@ fn run(args: Args) -> Result<bool> {
             world.made.insert(name.clone(), made);
             let port = world.http_port(sender);
             let upload_name = name.clone();
-            let op = thread::spawn(move || upload(port, &upload_name, &bytes));
+            let op = thread::spawn(move || upload(port, &upload_name, &bytes).map(Some));
             (name, op)
         };
         let victim = if rng.gen_bool(0.5) { sender } else { receiver };

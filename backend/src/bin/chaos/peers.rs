@@ -18,7 +18,7 @@ pub fn start(bin: &Path, id: &str, storage: &Path, bootstrap: &str) -> Result<Pe
 
 /// Uploads `bytes` as `name` to the peer's API (which stores and pushes it); returns the new
 /// file, or an error if the peer died meanwhile.
-pub fn upload(port: u16, name: &str, bytes: &[u8]) -> Result<Option<FileDto>> {
+pub fn upload(port: u16, name: &str, bytes: &[u8]) -> Result<FileDto> {
     let boundary = "chaos-boundary-7f3a";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
@@ -32,7 +32,7 @@ pub fn upload(port: u16, name: &str, bytes: &[u8]) -> Result<Option<FileDto>> {
     if status != 201 {
         bail!("upload of {name}: HTTP {status}: {reply}");
     }
-    Ok(Some(serde_json::from_str(&reply)?))
+    Ok(serde_json::from_str(&reply)?)
 }
 
 /// Starts a fetch of `file_id` on the peer.
