@@ -42,7 +42,16 @@ async fn a_second_get_of_a_running_file_prints_nothing_twice() {
         file_owner: "PROF".into(),
         file_timestamp: timestamp,
     };
-    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    // Nothing but the release may end the get: no deadline or rate check fires in between,
+    // however slowly this test is scheduled.
+    let us = spawn_with("us", &[], |c| {
+        c.peer_timeout = Duration::from_secs(60);
+        c.limits.first_byte = Duration::from_secs(60);
+        c.limits.idle = Duration::from_secs(60);
+        c.limits.message_deadline = Duration::from_secs(60);
+        c.limits.rate_window = Duration::from_secs(60);
+    })
+    .await;
     let (port, release) = silent_holder().await;
     let reply = encode::gossip_reply("127.0.0.1", port, "holder", [&meta]);
     send_raw(&us.addr(), reply.as_bytes()).await;
