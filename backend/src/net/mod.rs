@@ -26,11 +26,14 @@ use tokio::time::timeout;
 const LINGER: Duration = Duration::from_secs(3);
 /// How much we read (and discard) after a reply, at most.
 const LINGER_BYTES: usize = 64 * 1024;
-/// The size of socket reads, and of the file reads whose hex is one socket write.
-const READ_BUF: usize = 256 * 1024;
+/// The size of socket reads.
+const READ_BUF: usize = 1 << 20;
+/// The size of file reads whose hex is one socket write.
+const SEND_PIECE: usize = 512 << 10;
 
-/// The smallest piece of decoded content handed to the temporary file (but the last).
-const WRITE_PIECE: usize = 512 * 1024;
+/// The largest piece of decoded content handed to the temporary file; every piece but the
+/// last holds more than this less one read's worth.
+const WRITE_PIECE: usize = 1 << 20;
 
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +193,7 @@ pub async fn read_message(
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
     let mut buf = vec![0u8; READ_BUF];
-    let mut chunk = Vec::with_capacity(WRITE_PIECE + READ_BUF / 2);
+    let mut chunk = Vec::with_capacity(WRITE_PIECE);
     let mut content: Option<TempFile> = None;
     loop {
         let wait = pace.next_wait(Instant::now());
@@ -221,10 +224,12 @@ pub async fn read_message(
             }
             sink.arrived(total)?;
         }
-        // Decoded content goes to the file in pieces of at least `WRITE_PIECE`, each hashed
-        // and written on a blocking thread while the next one is read and decoded.
+        // Decoded content goes to the file in pieces that the next read cannot make outgrow
+        // `WRITE_PIECE`, each hashed and written on blocking threads while the next ones are
+        // read and decoded.
         if let Some(file) = &mut content {
-            if chunk.len() >= WRITE_PIECE || (message.is_some() && !chunk.is_empty()) {
+            let full = chunk.len() + READ_BUF / 2 > WRITE_PIECE;
+            if full || (message.is_some() && !chunk.is_empty()) {
                 file.write_vec(&mut chunk).await?;
             }
         }
@@ -292,11 +297,11 @@ pub async fn write_file_data(
     // The hex buffers keep their length, so they are filled without being cleared first.
     let piece = Piece {
         file: file.into_std().await,
-        raw: vec![0; READ_BUF],
-        hex: vec![0; 2 * READ_BUF],
+        raw: vec![0; SEND_PIECE],
+        hex: vec![0; 2 * SEND_PIECE],
     };
     let mut next = tokio::task::spawn_blocking(|| piece.read());
-    let mut spare = vec![0; 2 * READ_BUF];
+    let mut spare = vec![0; 2 * SEND_PIECE];
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
     let mut sent = 0u64;
     loop {

@@ -1,0 +1,95 @@
+//! The hashing and the writing of a temporary file's content, each on its own blocking thread,
+//! while the caller produces the next piece (typically: reads and hex-decodes the socket).
+//!
+//! A piece goes caller → hasher → writer and comes back to the caller empty, to be filled
+//! again: a few buffers circulate and none is allocated per piece. The channels are bounded by
+//! the number of buffers, so a slow disk or a slow hash holds the caller back instead of
+//! growing memory. SHA-256 is the largest cost of a transfer, so its thread must never wait
+//! for a disk write or a socket read; it only waits when the caller is slower than it.
+
+use super::direct::Writer;
+use crate::protocol::IdHasher;
+use std::io;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The content bytes of one piece, at least (the caller may overshoot by one read).
+pub(super) const PIECE: usize = 1 << 20;
+/// The buffers the pipeline hands out; with the caller's first one, one is being filled while
+/// the others are hashed or written.
+const BUFFERS: usize = 3;
+
+/// Two threads working on one temporary file.
+pub(super) struct Pipeline {
+    to_hash: mpsc::Sender<Vec<u8>>,
+    free: mpsc::Receiver<Vec<u8>>,
+    /// Buffers handed out so far (at most `BUFFERS`).
+    made: usize,
+    hashed: JoinHandle<IdHasher>,
+    written: JoinHandle<(Writer, io::Result<()>)>,
+}
+
+impl Pipeline {
+    /// Starts the two threads, continuing `hasher` and appending to `file`.
+    pub(super) fn start(mut hasher: IdHasher, mut file: Writer) -> Pipeline {
+        let (to_hash, mut hash_queue) = mpsc::channel::<Vec<u8>>(BUFFERS);
+        let (to_write, mut write_queue) = mpsc::channel::<Vec<u8>>(BUFFERS);
+        let (to_free, free) = mpsc::channel::<Vec<u8>>(BUFFERS);
+        let hashed = tokio::task::spawn_blocking(move || {
+            while let Some(piece) = hash_queue.blocking_recv() {
+                hasher.update(&piece);
+                if to_write.blocking_send(piece).is_err() {
+                    break;
+                }
+            }
+            hasher
+        });
+        let written = tokio::task::spawn_blocking(move || {
+            while let Some(mut piece) = write_queue.blocking_recv() {
+                if let Err(e) = file.write(&piece) {
+                    // Closing the queue stops the hasher, and then the caller.
+                    return (file, Err(e));
+                }
+                piece.clear();
+                // The caller may have finished and gone; the buffer is then simply freed.
+                let _ = to_free.try_send(piece);
+            }
+            (file, Ok(()))
+        });
+        Pipeline {
+            to_hash,
+            free,
+            made: 0,
+            hashed,
+            written,
+        }
+    }
+
+    /// An empty buffer for the next piece: a new one while fewer than `BUFFERS` exist, else
+    /// the next one written. `None` when a thread stopped (see [`Pipeline::finish`]).
+    pub(super) async fn buffer(&mut self) -> Option<Vec<u8>> {
+        if let Ok(buffer) = self.free.try_recv() {
+            return Some(buffer);
+        }
+        if self.made < BUFFERS {
+            self.made += 1;
+            return Some(Vec::with_capacity(PIECE));
+        }
+        self.free.recv().await
+    }
+
+    /// Hands a piece over to be hashed, then written. `Err` when a thread stopped.
+    pub(super) async fn send(&mut self, piece: Vec<u8>) -> Result<(), ()> {
+        self.to_hash.send(piece).await.map_err(|_| ())
+    }
+
+    /// Waits until every piece sent is hashed and written; returns the hash so far and the
+    /// file, or the error that stopped the writer.
+    pub(super) async fn finish(self) -> io::Result<(IdHasher, Writer)> {
+        drop(self.to_hash);
+        let hasher = self.hashed.await.map_err(io::Error::other)?;
+        let (file, outcome) = self.written.await.map_err(io::Error::other)?;
+        outcome?;
+        Ok((hasher, file))
+    }
+}
