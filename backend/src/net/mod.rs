@@ -13,7 +13,7 @@ pub use pace::Role;
 
 use crate::protocol::{encode, DecodeError, Decoder, FileMeta, Message};
 use crate::refusal::Reason;
-use crate::store::{Store, TempFile};
+use crate::store::{Piece, Store, TempFile};
 use pace::{Cut, Pace};
 use std::future::Future;
 use std::io;
@@ -193,7 +193,7 @@ pub async fn read_message(
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
     let mut buf = vec![0u8; READ_BUF];
-    let mut chunk = Vec::with_capacity(WRITE_PIECE);
+    let mut chunk = Piece::new();
     let mut content: Option<TempFile> = None;
     loop {
         let wait = pace.next_wait(Instant::now());
@@ -212,7 +212,7 @@ pub async fn read_message(
         pace.read(n, now)
             .map_err(|cut| NetError::cut(cut, limits))?;
         let before = chunk.len();
-        let message = decoder.feed(&buf[..n], &mut chunk)?;
+        let message = decoder.feed(&buf[..n], chunk.buf())?;
         if chunk.len() > before {
             let total = decoder.decoded_bytes();
             if total > limits.max_file {
@@ -230,7 +230,7 @@ pub async fn read_message(
         if let Some(file) = &mut content {
             let full = chunk.len() + READ_BUF / 2 > WRITE_PIECE;
             if full || (message.is_some() && !chunk.is_empty()) {
-                file.write_vec(&mut chunk).await?;
+                file.write_piece(&mut chunk).await?;
             }
         }
         if let Some(message) = message {
@@ -295,7 +295,7 @@ pub async fn write_file_data(
 ) -> Result<u64, NetError> {
     // Each piece is read and encoded on a blocking thread while the one before it is sent.
     // The hex buffers keep their length, so they are filled without being cleared first.
-    let piece = Piece {
+    let piece = Outgoing {
         file: file.into_std().await,
         raw: vec![0; SEND_PIECE],
         hex: vec![0; 2 * SEND_PIECE],
@@ -322,14 +322,14 @@ pub async fn write_file_data(
 }
 
 /// A file being sent as hex, with the buffers of one piece.
-struct Piece {
+struct Outgoing {
     file: std::fs::File,
     raw: Vec<u8>,
     /// Twice as long as `raw`.
     hex: Vec<u8>,
 }
 
-impl Piece {
+impl Outgoing {
     /// Reads the next piece of the file and writes its hex at the start of `hex`; returns the
     /// number of content bytes read, 0 at the end. Blocking.
     fn read(mut self) -> io::Result<(Self, usize)> {

@@ -17,6 +17,7 @@ mod open;
 mod pipeline;
 pub mod tombstones;
 
+pub use direct::Piece;
 pub use journal::PREFIX as JOURNAL_PREFIX;
 use metadata::StoredEntry;
 pub use metadata::{parse_index, IndexEntry};
@@ -76,7 +77,7 @@ pub struct TempFile {
     /// Started by the first write, finished before the hash or the file is needed.
     pipeline: Option<Pipeline>,
     /// Content not handed to the pipeline yet.
-    filling: Vec<u8>,
+    filling: Option<Piece>,
     len: u64,
     committed: bool,
 }
@@ -88,32 +89,33 @@ fn interrupted() -> io::Error {
 impl TempFile {
     /// Appends content.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut filling = match self.filling.take() {
+            Some(piece) => piece,
+            None => self.piece().await?,
+        };
+        filling.buf().extend_from_slice(bytes);
         self.len += bytes.len() as u64;
-        if self.filling.capacity() == 0 {
-            self.filling = self.buffer().await?;
+        if filling.len() >= pipeline::PIECE {
+            self.send(filling).await
+        } else {
+            self.filling = Some(filling);
+            Ok(())
         }
-        self.filling.extend_from_slice(bytes);
-        if self.filling.len() >= pipeline::PIECE {
-            self.send().await?;
-        }
-        Ok(())
     }
 
-    /// Appends the content of `piece`, without copying it when it is large, and leaves an
-    /// empty buffer in its place (with capacity, once earlier pieces have been written).
-    pub async fn write_vec(&mut self, piece: &mut Vec<u8>) -> io::Result<()> {
-        if !self.filling.is_empty() || piece.len() < pipeline::PIECE / 2 {
-            self.write(piece).await?;
-            piece.clear();
+    /// Appends the content of `piece` and leaves an empty piece in its place, ready for what
+    /// follows. A large piece placed for its offset (as the ones left here are) is handed on
+    /// as it is, the rest copied.
+    pub async fn write_piece(&mut self, piece: &mut Piece) -> io::Result<()> {
+        if self.filling.is_some() || piece.len() < pipeline::PIECE / 2 || !piece.fits(self.len) {
+            self.write(piece.content()).await?;
+            let buf = std::mem::take(piece).into_buf();
+            *piece = Piece::for_offset(buf, pipeline::PIECE, self.len);
             return Ok(());
         }
         self.len += piece.len() as u64;
-        let buffer = self.buffer().await?;
-        let piece = std::mem::replace(piece, buffer);
-        if self.pipeline()?.send(piece).await.is_err() {
-            return Err(self.broken().await);
-        }
-        Ok(())
+        let next = self.piece().await?;
+        self.send(std::mem::replace(piece, next)).await
     }
 
     /// The running pipeline, started if need be.
@@ -127,17 +129,17 @@ impl TempFile {
         Ok(self.pipeline.as_mut().expect("started above"))
     }
 
-    /// An empty buffer from the pipeline.
-    async fn buffer(&mut self) -> io::Result<Vec<u8>> {
-        match self.pipeline()?.buffer().await {
-            Some(buffer) => Ok(buffer),
+    /// An empty piece for what follows the content so far.
+    async fn piece(&mut self) -> io::Result<Piece> {
+        let at = self.len;
+        match self.pipeline()?.piece(at).await {
+            Some(piece) => Ok(piece),
             None => Err(self.broken().await),
         }
     }
 
-    /// Hands `filling` to the pipeline.
-    async fn send(&mut self) -> io::Result<()> {
-        let piece = std::mem::take(&mut self.filling);
+    /// Hands `piece` to the pipeline.
+    async fn send(&mut self, piece: Piece) -> io::Result<()> {
         if self.pipeline()?.send(piece).await.is_err() {
             return Err(self.broken().await);
         }
@@ -157,10 +159,9 @@ impl TempFile {
 
     /// Waits until everything written is hashed and on its way to the disk.
     async fn settle(&mut self) -> io::Result<()> {
-        if !self.filling.is_empty() {
-            self.send().await?;
+        if let Some(filling) = self.filling.take() {
+            self.send(filling).await?;
         }
-        self.filling = Vec::new();
         // Taken before the wait: a cancelled wait loses the content, and later calls fail
         // (a transfer that is cancelled drops its temporary file anyway).
         if let Some(pipeline) = self.pipeline.take() {
@@ -356,7 +357,7 @@ impl Store {
             file: Some(file),
             hasher: Some(IdHasher::default()),
             pipeline: None,
-            filling: Vec::new(),
+            filling: None,
             len: 0,
             committed: false,
         })

@@ -7,7 +7,7 @@
 //! growing memory. SHA-256 is the largest cost of a transfer, so its thread must never wait
 //! for a disk write or a socket read; it only waits when the caller is slower than it.
 
-use super::direct::Writer;
+use super::direct::{Piece, Writer};
 use crate::protocol::IdHasher;
 use std::io;
 use tokio::sync::mpsc;
@@ -21,7 +21,7 @@ const BUFFERS: usize = 3;
 
 /// Two threads working on one temporary file.
 pub(super) struct Pipeline {
-    to_hash: mpsc::Sender<Vec<u8>>,
+    to_hash: mpsc::Sender<Piece>,
     free: mpsc::Receiver<Vec<u8>>,
     /// Buffers handed out so far (at most `BUFFERS`).
     made: usize,
@@ -32,12 +32,12 @@ pub(super) struct Pipeline {
 impl Pipeline {
     /// Starts the two threads, continuing `hasher` and appending to `file`.
     pub(super) fn start(mut hasher: IdHasher, mut file: Writer) -> Pipeline {
-        let (to_hash, mut hash_queue) = mpsc::channel::<Vec<u8>>(BUFFERS);
-        let (to_write, mut write_queue) = mpsc::channel::<Vec<u8>>(BUFFERS);
+        let (to_hash, mut hash_queue) = mpsc::channel::<Piece>(BUFFERS);
+        let (to_write, mut write_queue) = mpsc::channel::<Piece>(BUFFERS);
         let (to_free, free) = mpsc::channel::<Vec<u8>>(BUFFERS);
         let hashed = tokio::task::spawn_blocking(move || {
             while let Some(piece) = hash_queue.blocking_recv() {
-                hasher.update(&piece);
+                hasher.update(piece.content());
                 if to_write.blocking_send(piece).is_err() {
                     break;
                 }
@@ -45,14 +45,13 @@ impl Pipeline {
             hasher
         });
         let written = tokio::task::spawn_blocking(move || {
-            while let Some(mut piece) = write_queue.blocking_recv() {
-                if let Err(e) = file.write(&piece) {
+            while let Some(piece) = write_queue.blocking_recv() {
+                if let Err(e) = file.write(piece.content()) {
                     // Closing the queue stops the hasher, and then the caller.
                     return (file, Err(e));
                 }
-                piece.clear();
                 // The caller may have finished and gone; the buffer is then simply freed.
-                let _ = to_free.try_send(piece);
+                let _ = to_free.try_send(piece.into_buf());
             }
             (file, Ok(()))
         });
@@ -65,21 +64,23 @@ impl Pipeline {
         }
     }
 
-    /// An empty buffer for the next piece: a new one while fewer than `BUFFERS` exist, else
-    /// the next one written. `None` when a thread stopped (see [`Pipeline::finish`]).
-    pub(super) async fn buffer(&mut self) -> Option<Vec<u8>> {
-        if let Ok(buffer) = self.free.try_recv() {
-            return Some(buffer);
-        }
-        if self.made < BUFFERS {
-            self.made += 1;
-            return Some(Vec::with_capacity(PIECE));
-        }
-        self.free.recv().await
+    /// An empty piece for content from offset `at` of the file on, in a new buffer while
+    /// fewer than `BUFFERS` exist, else in the next one written. `None` when a thread stopped
+    /// (see [`Pipeline::finish`]).
+    pub(super) async fn piece(&mut self, at: u64) -> Option<Piece> {
+        let buf = match self.free.try_recv() {
+            Ok(buf) => buf,
+            Err(_) if self.made < BUFFERS => {
+                self.made += 1;
+                Vec::new()
+            }
+            Err(_) => self.free.recv().await?,
+        };
+        Some(Piece::for_offset(buf, PIECE, at))
     }
 
     /// Hands a piece over to be hashed, then written. `Err` when a thread stopped.
-    pub(super) async fn send(&mut self, piece: Vec<u8>) -> Result<(), ()> {
+    pub(super) async fn send(&mut self, piece: Piece) -> Result<(), ()> {
         self.to_hash.send(piece).await.map_err(|_| ())
     }
 
