@@ -26,8 +26,11 @@ use tokio::time::timeout;
 const LINGER: Duration = Duration::from_secs(3);
 /// How much we read (and discard) after a reply, at most.
 const LINGER_BYTES: usize = 64 * 1024;
-/// The size of socket reads.
+/// The size of socket reads once a file's content streams in.
 const READ_BUF: usize = 1 << 20;
+/// The size of socket reads before that: most messages are small, and a buffer is zeroed
+/// when it is made.
+const FIRST_READ_BUF: usize = 16 << 10;
 /// The size of file reads whose hex is one socket write.
 const SEND_PIECE: usize = 512 << 10;
 
@@ -192,7 +195,7 @@ pub async fn read_message(
 ) -> Result<(Message, Option<TempFile>), NetError> {
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
-    let mut buf = vec![0u8; READ_BUF];
+    let mut buf = vec![0u8; FIRST_READ_BUF];
     let mut chunk = Piece::new();
     let mut content: Option<TempFile> = None;
     loop {
@@ -221,6 +224,7 @@ pub async fn read_message(
             if content.is_none() {
                 pace.content_began(now);
                 content = Some(sink.open().await?);
+                buf.resize(READ_BUF, 0);
             }
             sink.arrived(total)?;
         }
@@ -297,16 +301,17 @@ pub async fn write_file_data(
     // The hex buffers keep their length, so they are filled without being cleared first.
     let piece = Outgoing {
         file: file.into_std().await,
-        raw: vec![0; SEND_PIECE],
-        hex: vec![0; 2 * SEND_PIECE],
+        raw: spare_buffer(SEND_PIECE),
+        hex: spare_buffer(2 * SEND_PIECE),
     };
     let mut next = tokio::task::spawn_blocking(|| piece.read());
-    let mut spare = vec![0; 2 * SEND_PIECE];
+    let mut spare = spare_buffer(2 * SEND_PIECE);
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
     let mut sent = 0u64;
     loop {
         let (mut piece, n) = next.await.map_err(io::Error::other)??;
         if n == 0 {
+            keep_buffers([piece.raw, piece.hex, spare]);
             break;
         }
         let hex = std::mem::replace(&mut piece.hex, std::mem::take(&mut spare));
@@ -319,6 +324,28 @@ pub async fn write_file_data(
     write_within(stream, encode::FILE_DATA_TAIL.as_bytes(), limits).await?;
     stream.flush().await?;
     Ok(sent)
+}
+
+/// The buffers of finished sends, kept for the next ones (at most one send's worth): a new
+/// buffer costs page faults or zeroing, which took longer than sending a 1 MiB file.
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// A buffer of `len` bytes, kept from an earlier send if there is one.
+fn spare_buffer(len: usize) -> Vec<u8> {
+    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
+    match spare.iter().position(|buf| buf.len() == len) {
+        Some(i) => spare.swap_remove(i),
+        None => vec![0; len],
+    }
+}
+
+fn keep_buffers(buffers: [Vec<u8>; 3]) {
+    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
+    for buf in buffers {
+        if spare.len() < 3 {
+            spare.push(buf);
+        }
+    }
 }
 
 /// A file being sent as hex, with the buffers of one piece.
