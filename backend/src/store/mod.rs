@@ -91,7 +91,7 @@ impl TempFile {
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut filling = match self.filling.take() {
             Some(piece) => piece,
-            None => self.piece().await?,
+            None => self.piece(self.len).await?,
         };
         filling.buf().extend_from_slice(bytes);
         self.len += bytes.len() as u64;
@@ -107,14 +107,22 @@ impl TempFile {
     /// follows. A large piece placed for its offset (as the ones left here are) is handed on
     /// as it is, the rest copied.
     pub async fn write_piece(&mut self, piece: &mut Piece) -> io::Result<()> {
-        if self.filling.is_some() || piece.len() < pipeline::PIECE / 2 || !piece.fits(self.len) {
+        let large = piece.len() >= pipeline::PIECE / 2;
+        if !large || self.filling.is_some() || !piece.fits(self.len) {
             self.write(piece.content()).await?;
+            // A large piece is sent now, so that the next one, placed here, can go as it is.
+            if large {
+                if let Some(filling) = self.filling.take() {
+                    self.send(filling).await?;
+                }
+            }
             let buf = std::mem::take(piece).into_buf();
             *piece = Piece::for_offset(buf, pipeline::PIECE, self.len);
             return Ok(());
         }
-        self.len += piece.len() as u64;
-        let next = self.piece().await?;
+        let at = self.len + piece.len() as u64;
+        let next = self.piece(at).await?;
+        self.len = at;
         self.send(std::mem::replace(piece, next)).await
     }
 
@@ -129,9 +137,8 @@ impl TempFile {
         Ok(self.pipeline.as_mut().expect("started above"))
     }
 
-    /// An empty piece for what follows the content so far.
-    async fn piece(&mut self) -> io::Result<Piece> {
-        let at = self.len;
+    /// An empty piece for content from offset `at` on.
+    async fn piece(&mut self, at: u64) -> io::Result<Piece> {
         match self.pipeline()?.piece(at).await {
             Some(piece) => Ok(piece),
             None => Err(self.broken().await),

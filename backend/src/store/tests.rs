@@ -176,6 +176,23 @@ async fn pieces_of_every_size_written_both_ways_land_whole_and_in_order() {
     assert_eq!(std::fs::read(dir.path().join(stored_as)).unwrap(), content);
 }
 
+#[tokio::test]
+async fn a_large_piece_placed_for_its_offset_is_handed_on_without_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let mut temp = store.temp_file().await.unwrap();
+    // Made by the caller, not placed: copied, and a placed piece is left in its place.
+    let mut piece = Piece::new();
+    piece.buf().extend_from_slice(&[7; pipeline::PIECE / 2 + 1]);
+    temp.write_piece(&mut piece).await.unwrap();
+    for _ in 0..2 {
+        piece.buf().extend_from_slice(&[7; pipeline::PIECE / 2 + 1]);
+        let buffer = piece.content().as_ptr();
+        temp.write_piece(&mut piece).await.unwrap();
+        assert_ne!(piece.content().as_ptr(), buffer);
+    }
+}
+
 /// Commits `content` as a verified copy of a file named `name` owned by `owner`; returns the
 /// stored name and the description.
 async fn land(store: &Store, content: &[u8], name: &str, owner: &str) -> (String, FileMeta) {
