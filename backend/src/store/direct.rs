@@ -3,7 +3,7 @@
 //!
 //! A received file is written once and not read again until it is served, so copying it into
 //! the page cache only costs: on the machines we measured, that copy took more CPU than
-//! hashing the file, and a transfer through the page cache took 30% more CPU in all. Direct
+//! hashing the file, and a transfer through the page cache took about 20% more CPU. Direct
 //! writes need a block-aligned buffer, offset and length. Content that lies in memory at the
 //! same offset from a block boundary as in the file ([`Piece`] arranges that) is written
 //! straight from where it lies, in one write with the block it completes, and only its first
