@@ -15,13 +15,17 @@
 //! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
 //! of the time from connecting to the last byte.
 //!
-//! The test files (pseudo-random content) are written into A's storage folder before A starts,
+//! The test files (pseudo-random content) are linked into A's storage folder before A starts,
 //! in a temporary work directory that is removed at the end. The benchmark runs the `peer`
-//! binary found next to its own executable, so build both first:
+//! binary found next to its own executable, so build both first. With `--baseline PATH`, a
+//! second pair of peers runs that binary (an earlier build, from `scripts/build-baseline.sh`;
+//! it is given only flags that every build knows), and every measurement is made with both
+//! pairs, one right after the other, in rows labelled by binary:
 //!
 //! ```text
 //! cargo build --release -p backend
-//! cargo run --release -p backend --bin bench -- [--sizes 1MiB,64MiB,1GiB] [--dir DIR]
+//! cargo run --release -p backend --bin bench -- [--sizes 1MiB,64MiB,1GiB] [--dir DIR] \
+//!     [--baseline target/baseline/peer-b1b068b]
 //! ```
 //!
 //! Linux only (it reads `/proc`). Progress goes to stderr, the result table to stdout.
@@ -69,6 +73,10 @@ struct Args {
     /// How many times the 1 MiB file is served to the raw client (0: not at all).
     #[arg(long, default_value_t = 200)]
     serve_runs: usize,
+    /// Another `peer` binary (an earlier build) to measure in the same run: a second pair of
+    /// peers runs it, and each row is measured with both pairs, one right after the other.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
 }
 
 /// The file the raw client asks for.
@@ -84,17 +92,136 @@ fn main() -> ExitCode {
     }
 }
 
-/// Sets up the work directory and the two peers, runs every transfer and prints the table.
+/// Two peers of one binary: B fetches from A.
+struct Pair {
+    /// The binary's file name, the label of its rows.
+    label: String,
+    a: PeerProcess,
+    b: PeerProcess,
+    storage_a: PathBuf,
+    storage_b: PathBuf,
+    /// The ids of the test files, in the order of their names.
+    file_ids: Vec<String>,
+}
+
+impl Pair {
+    /// Starts A on a folder holding the test files of `files` (hard links where possible)
+    /// and B on an empty one, and waits until B lists every file of `names`.
+    fn start(
+        bin: &Path,
+        work: &Path,
+        files: &Path,
+        names: &[String],
+        max_file: &str,
+    ) -> Result<Pair> {
+        let label = bin.file_name().map_or_else(
+            || bin.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let storage_a = work.join(format!("{label}_a"));
+        let storage_b = work.join(format!("{label}_b"));
+        for dir in [&storage_a, &storage_b] {
+            fs::create_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        for name in names {
+            let (from, to) = (files.join(name), storage_a.join(name));
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).with_context(|| format!("copying {}", from.display()))?;
+            }
+        }
+        eprintln!("starting peer A of {label}");
+        let a = start_peer(bin, "bench-a", &storage_a, "none", max_file)?;
+        let bootstrap = format!("127.0.0.1:{}", a.p2p_port);
+        eprintln!("starting peer B of {label} (bootstrap {bootstrap})");
+        let b = start_peer(bin, "bench-b", &storage_b, &bootstrap, max_file)?;
+        eprintln!(
+            "waiting for B of {label} to list the {} test files",
+            names.len()
+        );
+        let file_ids = wait_for_files(b.http_port, names)?;
+        eprintln!(
+            "{label}: peak RSS before transfers: A {:.1} MiB, B {:.1} MiB",
+            peak_rss_mib(a.pid())?,
+            peak_rss_mib(b.pid())?
+        );
+        Ok(Pair {
+            label,
+            a,
+            b,
+            storage_a,
+            storage_b,
+            file_ids,
+        })
+    }
+
+    /// Fetches test file `i` (`size` bytes) on B and prints its row of the table.
+    fn transfer(&self, i: usize, name: &str, size: u64) -> Result<()> {
+        eprintln!("{}: fetching {name} ({}) on B", self.label, human(size));
+        let original = self.storage_a.join(name);
+        // The baseline is measured on both sides of the transfer, so that both see about the
+        // same load from the rest of the machine.
+        let sha_before = sha256_seconds(&original)?;
+        let cpu = cpu_seconds(self.a.pid())? + cpu_seconds(self.b.pid())?;
+        let seconds = fetch(self.b.http_port, &self.file_ids[i], name)?;
+        let cpu = cpu_seconds(self.a.pid())? + cpu_seconds(self.b.pid())? - cpu;
+        let sha_after = sha256_seconds(&original)?;
+        let rss_a = peak_rss_mib(self.a.pid())?;
+        let rss_b = peak_rss_mib(self.b.pid())?;
+        let throughput = size as f64 / MIB as f64 / seconds;
+        let sha = 2.0 * size as f64 / MIB as f64 / (sha_before + sha_after).max(1e-9);
+        compare_files(&original, &self.storage_b.join(name))
+            .with_context(|| format!("verifying {}'s copy of {name}", self.label))?;
+        println!(
+            "{:>10}  {:<16}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  \
+             {cpu:>9.2}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
+            human(size),
+            self.label,
+            throughput / sha,
+        );
+        Ok(())
+    }
+
+    /// Asks A for the 1 MiB file `runs` times and prints the times to the last byte.
+    fn serve(&self, runs: usize) -> Result<()> {
+        let id = self.file_ids.last().expect("the served file is listed");
+        eprintln!("{}: serving {SERVE_NAME} {runs} times", self.label);
+        let mut times = serve_times(self.a.p2p_port, id, runs)?;
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize] * 1e3;
+        println!(
+            "{:<16}  1 MiB GET_FILE to the last byte, {} runs: median {:.2} ms, p10 {:.2} ms, \
+             p90 {:.2} ms; A VmHWM {:.1} MiB",
+            self.label,
+            times.len(),
+            at(0.5),
+            at(0.1),
+            at(0.9),
+            peak_rss_mib(self.a.pid())?
+        );
+        Ok(())
+    }
+
+    fn stop(self) -> Result<()> {
+        stop(self.a)?;
+        stop(self.b)
+    }
+}
+
+/// Sets up the work directory and the peers, runs every transfer and prints the table.
 fn run(args: Args) -> Result<()> {
     if args.sizes.is_empty() {
         bail!("--sizes lists no size");
     }
-    let peer_bin = peer_binary()?;
+    let mut bins = vec![peer_binary()?];
+    if let Some(baseline) = args.baseline {
+        if !baseline.is_file() {
+            bail!("baseline binary {} not found", baseline.display());
+        }
+        bins.push(baseline);
+    }
     let work = WorkDir::create(args.dir.unwrap_or_else(std::env::temp_dir))?;
-    let storage_a = work.path().join("storage_a");
-    let storage_b = work.path().join("storage_b");
-    fs::create_dir(&storage_a).with_context(|| format!("creating {}", storage_a.display()))?;
-    fs::create_dir(&storage_b).with_context(|| format!("creating {}", storage_b.display()))?;
+    let files = work.path().join("files");
+    fs::create_dir(&files).with_context(|| format!("creating {}", files.display()))?;
 
     let mut names: Vec<String> = args
         .sizes
@@ -104,74 +231,45 @@ fn run(args: Args) -> Result<()> {
         .collect();
     for (i, (name, &size)) in names.iter().zip(&args.sizes).enumerate() {
         eprintln!("writing {name} ({})", human(size));
-        write_test_file(&storage_a.join(name), size, i as u64 + 1)?;
+        write_test_file(&files.join(name), size, i as u64 + 1)?;
     }
     if args.serve_runs > 0 {
-        write_test_file(&storage_a.join(SERVE_NAME), MIB, 0)?;
+        write_test_file(&files.join(SERVE_NAME), MIB, 0)?;
         names.push(SERVE_NAME.to_string());
     }
 
     let largest = args.sizes.iter().copied().max().unwrap_or(0);
     let max_file_size = largest.max(MIN_MAX_FILE_SIZE).to_string();
-    eprintln!("starting peer A");
-    let a = start_peer(&peer_bin, "bench-a", &storage_a, "none", &max_file_size)?;
-    let bootstrap = format!("127.0.0.1:{}", a.p2p_port);
-    eprintln!("starting peer B (bootstrap {bootstrap})");
-    let b = start_peer(&peer_bin, "bench-b", &storage_b, &bootstrap, &max_file_size)?;
-
-    eprintln!("waiting for B to list the {} test files", names.len());
-    let file_ids = wait_for_files(b.http_port, &names)?;
-    eprintln!(
-        "peak RSS before transfers: A {:.1} MiB, B {:.1} MiB",
-        peak_rss_mib(a.pid())?,
-        peak_rss_mib(b.pid())?
-    );
+    let pairs = bins
+        .iter()
+        .map(|bin| Pair::start(bin, work.path(), &files, &names, &max_file_size))
+        .collect::<Result<Vec<Pair>>>()?;
 
     println!(
-        "{:>10}  {:>9}  {:>9}  {:>12}  {:>6}  {:>9}  {:>13}  {:>13}  check",
-        "size", "seconds", "MiB/s", "SHA-256 MiB/s", "ratio", "CPU s", "A VmHWM MiB", "B VmHWM MiB"
+        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>9}  {:>13}  {:>13}  check",
+        "size",
+        "peer binary",
+        "seconds",
+        "MiB/s",
+        "SHA-256 MiB/s",
+        "ratio",
+        "CPU s",
+        "A VmHWM MiB",
+        "B VmHWM MiB"
     );
-    for ((name, id), &size) in names.iter().zip(&file_ids).zip(&args.sizes) {
-        eprintln!("fetching {name} ({}) on B", human(size));
-        // The baseline is measured on both sides of the transfer, so that both see about the
-        // same load from the rest of the machine.
-        let sha_before = sha256_seconds(&storage_a.join(name))?;
-        let cpu = cpu_seconds(a.pid())? + cpu_seconds(b.pid())?;
-        let seconds = fetch(b.http_port, id, name)?;
-        let cpu = cpu_seconds(a.pid())? + cpu_seconds(b.pid())? - cpu;
-        let sha_after = sha256_seconds(&storage_a.join(name))?;
-        let rss_a = peak_rss_mib(a.pid())?;
-        let rss_b = peak_rss_mib(b.pid())?;
-        let throughput = size as f64 / MIB as f64 / seconds;
-        let sha = 2.0 * size as f64 / MIB as f64 / (sha_before + sha_after).max(1e-9);
-        compare_files(&storage_a.join(name), &storage_b.join(name))
-            .with_context(|| format!("verifying B's copy of {name}"))?;
-        println!(
-            "{:>10}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  {cpu:>9.2}  \
-             {rss_a:>13.1}  {rss_b:>13.1}  verified",
-            human(size),
-            throughput / sha,
-        );
+    for (i, (name, &size)) in names.iter().zip(&args.sizes).enumerate() {
+        for pair in &pairs {
+            pair.transfer(i, name, size)?;
+        }
     }
     if args.serve_runs > 0 {
-        let id = file_ids.last().expect("the served file is listed");
-        eprintln!("serving {SERVE_NAME} {} times", args.serve_runs);
-        let mut times = serve_times(a.p2p_port, id, args.serve_runs)?;
-        times.sort_by(f64::total_cmp);
-        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize] * 1e3;
-        println!(
-            "1 MiB GET_FILE to the last byte, {} runs: median {:.2} ms, p10 {:.2} ms, \
-             p90 {:.2} ms; A VmHWM {:.1} MiB",
-            times.len(),
-            at(0.5),
-            at(0.1),
-            at(0.9),
-            peak_rss_mib(a.pid())?
-        );
+        for pair in &pairs {
+            pair.serve(args.serve_runs)?;
+        }
     }
-
-    stop(a)?;
-    stop(b)?;
+    for pair in pairs {
+        pair.stop()?;
+    }
     work.remove()
 }
 

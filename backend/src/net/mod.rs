@@ -13,7 +13,7 @@ pub use pace::Role;
 
 use crate::protocol::{encode, DecodeError, Decoder, FileMeta, Message};
 use crate::refusal::Reason;
-use crate::store::{Store, TempFile};
+use crate::store::{Piece, Store, TempFile};
 use pace::{Cut, Pace};
 use std::future::Future;
 use std::io;
@@ -26,11 +26,17 @@ use tokio::time::timeout;
 const LINGER: Duration = Duration::from_secs(3);
 /// How much we read (and discard) after a reply, at most.
 const LINGER_BYTES: usize = 64 * 1024;
-/// The size of socket reads, and of the file reads whose hex is one socket write.
-const READ_BUF: usize = 256 * 1024;
+/// The size of socket reads once a file's content streams in.
+const READ_BUF: usize = 1 << 20;
+/// The size of socket reads before that: most messages are small, and a buffer is zeroed
+/// when it is made.
+const FIRST_READ_BUF: usize = 16 << 10;
+/// The size of file reads whose hex is one socket write.
+const SEND_PIECE: usize = 512 << 10;
 
-/// The smallest piece of decoded content handed to the temporary file (but the last).
-const WRITE_PIECE: usize = 512 * 1024;
+/// The largest piece of decoded content handed to the temporary file; every piece but the
+/// last holds more than this less one read's worth.
+const WRITE_PIECE: usize = 1 << 20;
 
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
@@ -189,8 +195,8 @@ pub async fn read_message(
 ) -> Result<(Message, Option<TempFile>), NetError> {
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
-    let mut buf = vec![0u8; READ_BUF];
-    let mut chunk = Vec::with_capacity(WRITE_PIECE + READ_BUF / 2);
+    let mut buf = vec![0u8; FIRST_READ_BUF];
+    let mut chunk = Piece::new();
     let mut content: Option<TempFile> = None;
     loop {
         let wait = pace.next_wait(Instant::now());
@@ -209,7 +215,7 @@ pub async fn read_message(
         pace.read(n, now)
             .map_err(|cut| NetError::cut(cut, limits))?;
         let before = chunk.len();
-        let message = decoder.feed(&buf[..n], &mut chunk)?;
+        let message = decoder.feed(&buf[..n], chunk.buf())?;
         if chunk.len() > before {
             let total = decoder.decoded_bytes();
             if total > limits.max_file {
@@ -218,14 +224,17 @@ pub async fn read_message(
             if content.is_none() {
                 pace.content_began(now);
                 content = Some(sink.open().await?);
+                buf.resize(READ_BUF, 0);
             }
             sink.arrived(total)?;
         }
-        // Decoded content goes to the file in pieces of at least `WRITE_PIECE`, each hashed
-        // and written on a blocking thread while the next one is read and decoded.
+        // Decoded content goes to the file in pieces that the next read cannot make outgrow
+        // `WRITE_PIECE`, each hashed and written on blocking threads while the next ones are
+        // read and decoded.
         if let Some(file) = &mut content {
-            if chunk.len() >= WRITE_PIECE || (message.is_some() && !chunk.is_empty()) {
-                file.write_vec(&mut chunk).await?;
+            let full = chunk.len() + READ_BUF / 2 > WRITE_PIECE;
+            if full || (message.is_some() && !chunk.is_empty()) {
+                file.write_piece(&mut chunk).await?;
             }
         }
         if let Some(message) = message {
@@ -290,18 +299,19 @@ pub async fn write_file_data(
 ) -> Result<u64, NetError> {
     // Each piece is read and encoded on a blocking thread while the one before it is sent.
     // The hex buffers keep their length, so they are filled without being cleared first.
-    let piece = Piece {
+    let piece = Outgoing {
         file: file.into_std().await,
-        raw: vec![0; READ_BUF],
-        hex: vec![0; 2 * READ_BUF],
+        raw: spare_buffer(SEND_PIECE),
+        hex: spare_buffer(2 * SEND_PIECE),
     };
     let mut next = tokio::task::spawn_blocking(|| piece.read());
-    let mut spare = vec![0; 2 * READ_BUF];
+    let mut spare = spare_buffer(2 * SEND_PIECE);
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
     let mut sent = 0u64;
     loop {
         let (mut piece, n) = next.await.map_err(io::Error::other)??;
         if n == 0 {
+            keep_buffers([piece.raw, piece.hex, spare]);
             break;
         }
         let hex = std::mem::replace(&mut piece.hex, std::mem::take(&mut spare));
@@ -316,15 +326,37 @@ pub async fn write_file_data(
     Ok(sent)
 }
 
+/// The buffers of finished sends, kept for the next ones (at most one send's worth): a new
+/// buffer costs page faults or zeroing, which took longer than sending a 1 MiB file.
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// A buffer of `len` bytes, kept from an earlier send if there is one.
+fn spare_buffer(len: usize) -> Vec<u8> {
+    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
+    match spare.iter().position(|buf| buf.len() == len) {
+        Some(i) => spare.swap_remove(i),
+        None => vec![0; len],
+    }
+}
+
+fn keep_buffers(buffers: [Vec<u8>; 3]) {
+    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
+    for buf in buffers {
+        if spare.len() < 3 {
+            spare.push(buf);
+        }
+    }
+}
+
 /// A file being sent as hex, with the buffers of one piece.
-struct Piece {
+struct Outgoing {
     file: std::fs::File,
     raw: Vec<u8>,
     /// Twice as long as `raw`.
     hex: Vec<u8>,
 }
 
-impl Piece {
+impl Outgoing {
     /// Reads the next piece of the file and writes its hex at the start of `hex`; returns the
     /// number of content bytes read, 0 at the end. Blocking.
     fn read(mut self) -> io::Result<(Self, usize)> {

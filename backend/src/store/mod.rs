@@ -14,13 +14,16 @@ mod journal;
 mod metadata;
 mod names;
 mod open;
+mod pipeline;
 pub mod tombstones;
 
+pub use direct::Piece;
 pub use journal::PREFIX as JOURNAL_PREFIX;
 use metadata::StoredEntry;
 pub use metadata::{parse_index, IndexEntry};
 pub use names::is_reserved;
 pub use open::OpenReport;
+use pipeline::Pipeline;
 
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -62,27 +65,21 @@ struct Pending {
 /// A file being received or imported: written to a hidden temporary file and hashed on the way.
 /// Dropped without [`Store::commit`], it is deleted.
 ///
-/// Each piece is hashed and written on two blocking threads at once while the caller produces
-/// the next piece: a write returns once the previous piece is done, and an error shows on the
-/// next call.
+/// Content is gathered into pieces of about [`pipeline::PIECE`] bytes, each hashed and then
+/// written on blocking threads while the caller produces the next ones; a write waits only
+/// when every buffer is in use. An error of the writer shows on a later call.
 pub struct TempFile {
     path: PathBuf,
-    /// Here while no piece is being written.
+    /// Here while no pipeline runs.
     file: Option<direct::Writer>,
-    /// The hash so far, here while no piece is being hashed.
+    /// The hash so far, here while no pipeline runs.
     hasher: Option<IdHasher>,
-    running: Option<Running>,
-    /// An empty buffer, handed to the next caller of [`TempFile::write_vec`].
-    spare: Vec<u8>,
+    /// Started by the first write, finished before the hash or the file is needed.
+    pipeline: Option<Pipeline>,
+    /// Content not handed to the pipeline yet.
+    filling: Option<Piece>,
     len: u64,
     committed: bool,
-}
-
-/// The piece being hashed and written; each half hands back what it borrowed.
-struct Running {
-    piece: Arc<Vec<u8>>,
-    hashed: tokio::task::JoinHandle<IdHasher>,
-    written: tokio::task::JoinHandle<(direct::Writer, io::Result<()>)>,
 }
 
 fn interrupted() -> io::Error {
@@ -92,67 +89,93 @@ fn interrupted() -> io::Error {
 impl TempFile {
     /// Appends content.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let mut piece = self.settle().await?;
-        piece.extend_from_slice(bytes);
-        self.start(piece)
+        let mut filling = match self.filling.take() {
+            Some(piece) => piece,
+            None => self.piece(self.len).await?,
+        };
+        filling.buf().extend_from_slice(bytes);
+        self.len += bytes.len() as u64;
+        if filling.len() >= pipeline::PIECE {
+            self.send(filling).await
+        } else {
+            self.filling = Some(filling);
+            Ok(())
+        }
     }
 
-    /// Appends the content of `piece` without copying it, and leaves an empty buffer in its
-    /// place (with capacity, once a previous piece has been written).
-    pub async fn write_vec(&mut self, piece: &mut Vec<u8>) -> io::Result<()> {
-        let spare = self.settle().await?;
-        let piece = std::mem::replace(piece, spare);
-        self.start(piece)
+    /// Appends the content of `piece` and leaves an empty piece in its place, ready for what
+    /// follows. A large piece placed for its offset (as the ones left here are) is handed on
+    /// as it is, the rest copied.
+    pub async fn write_piece(&mut self, piece: &mut Piece) -> io::Result<()> {
+        let large = piece.len() >= pipeline::PIECE / 2;
+        if !large || self.filling.is_some() || !piece.fits(self.len) {
+            self.write(piece.content()).await?;
+            // A large piece is sent now, so that the next one, placed here, can go as it is.
+            if large {
+                if let Some(filling) = self.filling.take() {
+                    self.send(filling).await?;
+                }
+            }
+            let buf = std::mem::take(piece).into_buf();
+            *piece = Piece::for_offset(buf, pipeline::PIECE, self.len);
+            return Ok(());
+        }
+        let at = self.len + piece.len() as u64;
+        let next = self.piece(at).await?;
+        self.len = at;
+        self.send(std::mem::replace(piece, next)).await
     }
 
-    /// Waits for the piece being written; returns an empty buffer for the next one.
-    async fn settle(&mut self) -> io::Result<Vec<u8>> {
+    /// The running pipeline, started if need be.
+    fn pipeline(&mut self) -> io::Result<&mut Pipeline> {
+        if self.pipeline.is_none() {
+            let (Some(file), Some(hasher)) = (self.file.take(), self.hasher.take()) else {
+                return Err(interrupted());
+            };
+            self.pipeline = Some(Pipeline::start(hasher, file));
+        }
+        Ok(self.pipeline.as_mut().expect("started above"))
+    }
+
+    /// An empty piece for content from offset `at` on.
+    async fn piece(&mut self, at: u64) -> io::Result<Piece> {
+        match self.pipeline()?.piece(at).await {
+            Some(piece) => Ok(piece),
+            None => Err(self.broken().await),
+        }
+    }
+
+    /// Hands `piece` to the pipeline.
+    async fn send(&mut self, piece: Piece) -> io::Result<()> {
+        if self.pipeline()?.send(piece).await.is_err() {
+            return Err(self.broken().await);
+        }
+        Ok(())
+    }
+
+    /// Why the pipeline stopped early.
+    async fn broken(&mut self) -> io::Error {
+        match self.pipeline.take() {
+            Some(pipeline) => match pipeline.finish().await {
+                Err(e) => e,
+                Ok(_) => interrupted(),
+            },
+            None => interrupted(),
+        }
+    }
+
+    /// Waits until everything written is hashed and on its way to the disk.
+    async fn settle(&mut self) -> io::Result<()> {
+        if let Some(filling) = self.filling.take() {
+            self.send(filling).await?;
+        }
         // Taken before the wait: a cancelled wait loses the content, and later calls fail
         // (a transfer that is cancelled drops its temporary file anyway).
-        if let Some(Running {
-            piece,
-            hashed,
-            written,
-        }) = self.running.take()
-        {
-            let (hashed, written) = tokio::join!(hashed, written);
-            self.hasher = Some(hashed.map_err(io::Error::other)?);
-            let (file, outcome) = written.map_err(io::Error::other)?;
+        if let Some(pipeline) = self.pipeline.take() {
+            let (hasher, file) = pipeline.finish().await?;
+            self.hasher = Some(hasher);
             self.file = Some(file);
-            if let Ok(mut piece) = Arc::try_unwrap(piece) {
-                piece.clear();
-                self.spare = piece;
-            }
-            outcome?;
         }
-        Ok(std::mem::take(&mut self.spare))
-    }
-
-    fn start(&mut self, piece: Vec<u8>) -> io::Result<()> {
-        let (Some(mut file), Some(mut hasher)) = (self.file.take(), self.hasher.take()) else {
-            return Err(interrupted());
-        };
-        self.len += piece.len() as u64;
-        let piece = Arc::new(piece);
-        let hashed = {
-            let piece = Arc::clone(&piece);
-            tokio::task::spawn_blocking(move || {
-                hasher.update(&piece);
-                hasher
-            })
-        };
-        let written = {
-            let piece = Arc::clone(&piece);
-            tokio::task::spawn_blocking(move || {
-                let outcome = file.write(&piece);
-                (file, outcome)
-            })
-        };
-        self.running = Some(Running {
-            piece,
-            hashed,
-            written,
-        });
         Ok(())
     }
 
@@ -340,8 +363,8 @@ impl Store {
             path,
             file: Some(file),
             hasher: Some(IdHasher::default()),
-            running: None,
-            spare: Vec::new(),
+            pipeline: None,
+            filling: None,
             len: 0,
             committed: false,
         })
