@@ -11,9 +11,10 @@
 //! hashes every byte too, so the ratio says how much else costs), and the CPU time both peers
 //! spent on the transfer, which the rest of the machine does not change as much.
 //!
-//! Last, a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
+//! Then a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
 //! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
-//! of the time from connecting to the last byte.
+//! of the time from connecting to the last byte. Last, the dashboard's size as A serves it:
+//! each file raw, to a client offering gzip, and to one offering brotli too.
 //!
 //! The test files (pseudo-random content) are linked into A's storage folder before A starts,
 //! in a temporary work directory that is removed at the end. The benchmark runs the `peer`
@@ -266,6 +267,10 @@ fn run(args: Args) -> Result<()> {
         for pair in &pairs {
             pair.serve(args.serve_runs)?;
         }
+    }
+    for pair in &pairs {
+        println!();
+        common::app_size::print(&pair.label, pair.a.http_port)?;
     }
     for pair in pairs {
         pair.stop()?;

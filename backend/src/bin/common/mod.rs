@@ -1,7 +1,10 @@
 //! What the benchmark and crash-test programs share: a `peer` child process started on
-//! loopback with free ports, and a minimal HTTP client for its API. Each program uses part of
+//! loopback with free ports, a minimal HTTP client for its API, and the dashboard's size as
+//! served. Each program uses part of
 //! it, so unused items are allowed here.
 #![allow(dead_code)]
+
+pub mod app_size;
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -115,7 +118,7 @@ pub fn get_json<T: serde::de::DeserializeOwned>(port: u16, path: &str) -> Result
 }
 
 /// A minimal HTTP/1.1 exchange with `127.0.0.1:port`; returns the status and the body
-/// (de-chunked if need be). `content_type` is left out when empty.
+/// (de-chunked if need be) as text. `content_type` is left out when empty.
 pub fn http(
     port: u16,
     method: &str,
@@ -123,6 +126,45 @@ pub fn http(
     content_type: &str,
     body: &[u8],
 ) -> Result<(u16, String)> {
+    let mut headers = vec![("Accept", "application/json")];
+    if !content_type.is_empty() {
+        headers.push(("Content-Type", content_type));
+    }
+    let reply = exchange(port, method, path, &headers, body)?;
+    let body = String::from_utf8(reply.body)
+        .with_context(|| format!("{method} {path} on port {port}: body is not UTF-8"))?;
+    Ok((reply.status, body))
+}
+
+/// An HTTP response as [`exchange`] read it.
+pub struct Reply {
+    pub status: u16,
+    /// The status line and the header lines.
+    pub head: String,
+    /// The body, de-chunked if it was chunked, otherwise as it came (still compressed if the
+    /// server compressed it).
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of header `name` (any case), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// One request to `127.0.0.1:port` on a new connection, with `headers` beside `Host`,
+/// `Content-Length` and `Connection: close`; the response is read to its end.
+pub fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Reply> {
     let what = || format!("{method} {path} on port {port}");
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .with_context(|| format!("connecting for {}", what()))?;
@@ -131,11 +173,11 @@ pub fn http(
         .with_context(what)?;
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
-         Accept: application/json\r\nConnection: close\r\n",
+         Connection: close\r\n",
         body.len()
     );
-    if !content_type.is_empty() {
-        request.push_str(&format!("Content-Type: {content_type}\r\n"));
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).with_context(what)?;
@@ -146,25 +188,27 @@ pub fn http(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| anyhow!("{}: truncated response", what()))?;
-    let head = String::from_utf8_lossy(&response[..split]);
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
     let body = &response[split + 4..];
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| anyhow!("{}: bad status line in {head:?}", what()))?;
-    let chunked = head.lines().any(|line| {
-        line.to_ascii_lowercase()
-            .replace(' ', "")
-            .starts_with("transfer-encoding:chunked")
-    });
-    let body = if chunked {
+    let mut reply = Reply {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    reply.body = if reply
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         dechunk(body).ok_or_else(|| anyhow!("{}: bad chunked body", what()))?
     } else {
         body.to_vec()
     };
-    let body = String::from_utf8(body).with_context(|| format!("{}: body is not UTF-8", what()))?;
-    Ok((status, body))
+    Ok(reply)
 }
 
 /// Decodes a `Transfer-Encoding: chunked` body; `None` if it is malformed.
