@@ -9,6 +9,9 @@
 //
 // "Received" is when the page's WebSocket fires `message`: a listener added before the app's.
 //
+// It also checks that a changed file updates its row in place: the same `<tr>` and the same text
+// node of an unchanged cell stay in the DOM, and the changed cell shows the new value.
+//
 // Environment: as dashboard.test.mjs (PEER_BIN, CHROMIUM).
 
 import { after, before, describe, it } from 'node:test';
@@ -130,11 +133,11 @@ describe('dashboard with 10,000 files', { timeout: 120_000 }, () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('prints render and event-to-DOM times at 10,000 files', async () => {
-    const page = context.pages()[0] ?? (await context.newPage());
+  /** A new page on the peer whose event socket is `socket`, driven by the test. */
+  async function openPage() {
+    const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    const snap = JSON.stringify(snapshot());
     let socket;
     let onOpen;
     const opened = new Promise((resolve) => {
@@ -149,6 +152,12 @@ describe('dashboard with 10,000 files', { timeout: 120_000 }, () => {
     await page.goto(`${peer.url}/`);
     await opened;
     await page.waitForFunction(() => document.querySelector('[data-testid="files-table"]'));
+    return { page, socket, errors };
+  }
+
+  it('prints render and event-to-DOM times at 10,000 files', async () => {
+    const { page, socket, errors } = await openPage();
+    const snap = JSON.stringify(snapshot());
     await page.evaluate(arm, ['[data-testid="file-count"]', String(FILES)]);
     socket.send(snap);
     const renderedAt = await page.evaluate(() => window.e2eArmed);
@@ -172,5 +181,40 @@ describe('dashboard with 10,000 files', { timeout: 120_000 }, () => {
     console.log(
       `${FILES} files: event -> DOM p50 ${ms(percentile(latencies, 50))}, p90 ${ms(percentile(latencies, 90))} (${PROBES} events)`,
     );
+    await page.close();
+  });
+
+  it('a changed file updates its row in place', async () => {
+    const { page, socket, errors } = await openPage();
+    socket.send(JSON.stringify(snapshot()));
+    const id = (0).toString(16).padStart(64, '0');
+    const row = `[data-testid="file-row"][data-file-id="${id}"]`;
+    await page.waitForFunction((sel) => document.querySelector(sel), row);
+    const before = await page.evaluate((sel) => {
+      const tr = document.querySelector(sel);
+      window.e2eRow = tr;
+      window.e2eName = tr.querySelector('[data-testid="file-name"]').firstChild;
+      return tr.querySelector('[data-testid="file-size"]').textContent.trim();
+    }, row);
+
+    const changed = { ...file(id, 'file-00000.bin'), size_bytes: 5 * 1024 * 1024, holders: ['peer-x', 'peer-y'] };
+    socket.send(JSON.stringify({ event: 'file_changed', data: changed }));
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.querySelector('[data-testid="file-holders"]').textContent.trim() === '2',
+      row,
+    );
+
+    const after = await page.evaluate((sel) => {
+      const tr = document.querySelector(sel);
+      return {
+        sameRow: tr === window.e2eRow && window.e2eRow.isConnected,
+        sameNameText: tr.querySelector('[data-testid="file-name"]').firstChild === window.e2eName,
+        size: tr.querySelector('[data-testid="file-size"]').textContent.trim(),
+      };
+    }, row);
+    assert.notEqual(before, '5.0 MiB');
+    assert.deepEqual(after, { sameRow: true, sameNameText: true, size: '5.0 MiB' });
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 });

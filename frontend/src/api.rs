@@ -190,7 +190,7 @@ pub fn open_events(
                     let Message::Text(text) = message else {
                         continue;
                     };
-                    match serde_json::from_str::<ServerEvent>(&text) {
+                    match crate::event::parse(&text) {
                         Ok(event) => on_event(event),
                         Err(err) => on_bad(format!("unreadable event from the peer: {err}")),
                     }

@@ -1,7 +1,8 @@
 //! The peer's dashboard: a client-side Leptos app, built by trunk into `../dist` and served by
 //! the peer itself.
 //!
-//! Code map: `api` is the network (and the only place that knows URLs); `state` holds the
+//! Code map: `api` is the network (and the only place that knows URLs), `event` reads its event
+//! messages; `state` holds the
 //! signals every view reads and applies the peer's events; `model`, `throughput` and `format`
 //! are plain functions (merging rules, speeds, sorting, throughput, human-readable numbers)
 //! tested natively;
@@ -10,6 +11,7 @@
 mod api;
 mod app;
 mod browser;
+mod event;
 pub mod format;
 pub mod model;
 mod state;

@@ -1,12 +1,16 @@
 //! The dashboard's decisions over plain data: merging events into lists, transfer speed, the
 //! files table's filter and sort, and the peers table's sort.
 //!
-//! Nothing here touches a signal, the DOM or the network; `state` wraps these functions in
-//! signals. Times are passed in (`now_ms`), so every rule is testable with plain numbers.
+//! Nothing here touches the DOM or the network, and the only signal is each [`Row`]'s copy of
+//! its item for the view; `state` wraps these functions in signals. Times are passed in
+//! (`now_ms`), so every rule is testable with plain numbers.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::OnceLock;
 
+use leptos::prelude::{ArcRwSignal, Set};
 use shared::{
     FileDto, LogEntry, PeerDto, PeerHealthDto, PeerStateDto, TransferDto, TransferStateDto,
 };
@@ -14,24 +18,124 @@ use shared::{
 /// How many event-log lines the dashboard keeps.
 pub const LOG_CAP: usize = 200;
 
-/// An item with the revision it was last changed at.
+/// An item of a table, and the signal its row on screen reads.
 ///
-/// Keyed lists render by `(id, rev)`, so a row is rebuilt exactly when its item changed and the
-/// other rows keep their DOM nodes.
-#[derive(Clone, Debug, PartialEq)]
+/// The row keeps its key and its signal for as long as the item stays in the list, so a
+/// changed item updates its row's cells in place; an item removed and added again is a new
+/// row. The signal is made the first time the row is shown (a page of 10,000 files shows 100).
+#[derive(Debug)]
 pub struct Row<T> {
-    /// Taken from a counter that only grows, so a changed item never reuses an old key.
-    pub rev: u64,
-    /// The item as last received.
+    /// The item as last received; sorting and filtering read this one.
     pub item: T,
+    key: u64,
+    shown: OnceLock<ArcRwSignal<T>>,
 }
 
-/// Replaces the row whose item has the same key as `item`, or appends a new one.
-pub fn upsert<T, K: PartialEq>(rows: &mut Vec<Row<T>>, item: T, rev: u64, key: impl Fn(&T) -> K) {
+/// What a table renders for one row: its key, and the signal its cells read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shown<T> {
+    /// Never the key of another row, even of one removed.
+    pub key: u64,
+    /// Always equal to the row's item.
+    pub signal: ArcRwSignal<T>,
+}
+
+/// Row keys. Not a signal's address: `ArcRwSignal`'s `Hash` hashes the address of a temporary,
+/// so two handles of one signal need not hash alike, and a keyed list cannot use it.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
+
+impl<T: Clone + Send + Sync + 'static> Row<T> {
+    /// A row not shown yet.
+    pub fn new(item: T) -> Self {
+        Row {
+            item,
+            key: NEXT_KEY.fetch_add(1, AtomicOrdering::Relaxed),
+            shown: OnceLock::new(),
+        }
+    }
+
+    /// The row as a table shows it.
+    pub fn shown(&self) -> Shown<T> {
+        let signal = self
+            .shown
+            .get_or_init(|| ArcRwSignal::new(self.item.clone()))
+            .clone();
+        Shown {
+            key: self.key,
+            signal,
+        }
+    }
+
+    /// Replaces the item, and the value of a row on screen.
+    pub fn set(&mut self, item: T) {
+        if let Some(shown) = self.shown.get() {
+            shown.set(item.clone());
+        }
+        self.item = item;
+    }
+}
+
+/// Replaces the item of the row with the same key as `item`, or appends a new row.
+pub fn upsert<T, K>(rows: &mut Vec<Row<T>>, item: T, key: impl Fn(&T) -> K)
+where
+    T: Clone + Send + Sync + 'static,
+    K: PartialEq,
+{
     let k = key(&item);
     match rows.iter_mut().find(|row| key(&row.item) == k) {
-        Some(row) => *row = Row { rev, item },
-        None => rows.push(Row { rev, item }),
+        Some(row) => row.set(item),
+        None => rows.push(Row::new(item)),
+    }
+}
+
+/// The positions `0..len` in the order `compare` gives them.
+///
+/// Every table sorts through here, so the wasm holds one copy of the sort.
+pub fn sorted(len: usize, compare: &dyn Fn(usize, usize) -> Ordering) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.sort_by(|&a, &b| compare(a, b));
+    order
+}
+
+/// `text` in lower case, for comparing without case. ASCII stays in Rust; other text goes to
+/// the browser's `toLowerCase`, the same Unicode mapping as `str::to_lowercase`, whose tables
+/// would add some 18 KiB to the wasm.
+pub fn fold_case(text: &str) -> String {
+    if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        unicode_lowercase(text)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn unicode_lowercase(text: &str) -> String {
+    js_sys::JsString::from(text).to_lower_case().into()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn unicode_lowercase(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// A known file, with its name and owner case-folded once when it arrives, for the filter and
+/// the name sort.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KnownFile {
+    /// The file as last received.
+    pub dto: FileDto,
+    name: String,
+    owner: String,
+}
+
+impl KnownFile {
+    /// Folds the text the filter and the sort compare.
+    pub fn new(dto: FileDto) -> Self {
+        KnownFile {
+            name: fold_case(&dto.file_name),
+            owner: fold_case(&dto.file_owner),
+            dto,
+        }
     }
 }
 
@@ -160,7 +264,7 @@ impl TransferRow {
 }
 
 /// Replaces or appends the transfer with the same id, carrying its speed estimate along.
-pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, rev: u64, now_ms: f64) {
+pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_ms: f64) {
     let prev = rows
         .iter()
         .find(|r| r.item.dto.id == dto.id)
@@ -173,7 +277,7 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, rev: 
         return;
     }
     let row = track_transfer(prev, dto, now_ms);
-    upsert(rows, row, rev, |r| r.dto.id);
+    upsert(rows, row, |r| r.dto.id);
 }
 
 /// One event-log line with a sequence number to key it by (two lines may be identical).
@@ -234,27 +338,23 @@ impl<K: PartialEq> Sort<K> {
     }
 }
 
-/// Whether `file` matches `needle`, a filter already trimmed and lowercased (name, owner or id,
-/// case-insensitive; empty matches).
-pub fn file_matches(file: &FileDto, needle: &str) -> bool {
+/// Whether `file` matches `needle`, a filter already trimmed and passed through [`fold_case`]
+/// (name, owner or id, case-insensitive; empty matches).
+pub fn file_matches(file: &KnownFile, needle: &str) -> bool {
     needle.is_empty()
-        || file.file_name.to_lowercase().contains(needle)
-        || file.file_owner.to_lowercase().contains(needle)
-        || file.file_id.to_lowercase().starts_with(needle)
+        || file.name.contains(needle)
+        || file.owner.contains(needle)
+        || fold_case(&file.dto.file_id).starts_with(needle)
 }
 
-/// Case-insensitive order of two names, without allocating (sorting calls it n log n times).
-fn compare_names(a: &str, b: &str) -> Ordering {
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .cmp(b.chars().flat_map(char::to_lowercase))
-}
-
-/// Orders two files for `sort`; ties fall back to name, then id, so the order is stable.
-pub fn compare_files(a: &FileDto, b: &FileDto, sort: Sort) -> Ordering {
-    let by_name = |a: &FileDto, b: &FileDto| compare_names(&a.file_name, &b.file_name);
+/// Orders two files for `sort`; ties fall back to name (case-insensitive), then id, so the
+/// order is stable.
+pub fn compare_files(a: &KnownFile, b: &KnownFile, sort: Sort) -> Ordering {
+    let by_name = |a: &KnownFile, b: &KnownFile| a.name.cmp(&b.name);
+    let (a_file, b_file) = (a, b);
+    let (a, b) = (&a.dto, &b.dto);
     let primary = match sort.key {
-        SortKey::Name => by_name(a, b),
+        SortKey::Name => by_name(a_file, b_file),
         SortKey::Size => a.size_bytes.cmp(&b.size_bytes),
         SortKey::Owner => a.file_owner.cmp(&b.file_owner),
         SortKey::Holders => a.holders.len().cmp(&b.holders.len()),
@@ -267,7 +367,7 @@ pub fn compare_files(a: &FileDto, b: &FileDto, sort: Sort) -> Ordering {
         primary.reverse()
     };
     primary
-        .then_with(|| by_name(a, b))
+        .then_with(|| by_name(a_file, b_file))
         .then_with(|| a.file_id.cmp(&b.file_id))
 }
 
@@ -282,13 +382,17 @@ fn compare_time(a: &FileDto, b: &FileDto) -> Ordering {
 }
 
 /// The positions in `rows` of the rows to show: those matching `filter`, in `sort` order.
-pub fn visible_files(rows: &[Row<FileDto>], filter: &str, sort: Sort) -> Vec<usize> {
-    let needle = filter.trim().to_lowercase();
-    let mut shown: Vec<usize> = (0..rows.len())
+pub fn visible_files(rows: &[Row<KnownFile>], filter: &str, sort: Sort) -> Vec<usize> {
+    let needle = fold_case(filter.trim());
+    let matching: Vec<usize> = (0..rows.len())
         .filter(|&i| file_matches(&rows[i].item, &needle))
         .collect();
-    shown.sort_by(|&a, &b| compare_files(&rows[a].item, &rows[b].item, sort));
-    shown
+    sorted(matching.len(), &|a, b| {
+        compare_files(&rows[matching[a]].item, &rows[matching[b]].item, sort)
+    })
+    .into_iter()
+    .map(|i| matching[i])
+    .collect()
 }
 
 /// The column the peers table is sorted by.
@@ -373,6 +477,7 @@ pub fn page_range(shown: usize, page: usize) -> std::ops::Range<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leptos::prelude::GetUntracked;
     use shared::{LogLevel, TransferKind};
 
     fn peer(id: &str, last_seen_ms: u64, health: Option<PeerHealthDto>) -> PeerDto {
@@ -437,34 +542,37 @@ mod tests {
     #[test]
     fn upsert_replaces_by_key_and_appends_new() {
         let mut rows = vec![];
-        upsert(&mut rows, ("a", 1), 1, |x| x.0);
-        upsert(&mut rows, ("b", 1), 2, |x| x.0);
-        upsert(&mut rows, ("a", 2), 3, |x| x.0);
-        assert_eq!(
-            rows,
-            vec![
-                Row {
-                    rev: 3,
-                    item: ("a", 2)
-                },
-                Row {
-                    rev: 2,
-                    item: ("b", 1)
-                }
-            ]
-        );
+        upsert(&mut rows, ("a", 1), |x| x.0);
+        upsert(&mut rows, ("b", 1), |x| x.0);
+        upsert(&mut rows, ("a", 2), |x| x.0);
+        let items: Vec<_> = rows.iter().map(|r| r.item).collect();
+        assert_eq!(items, [("a", 2), ("b", 1)]);
+    }
+
+    #[test]
+    fn a_shown_row_keeps_its_signal_and_gets_the_new_item() {
+        let mut rows = vec![];
+        upsert(&mut rows, ("a", 1), |x| x.0);
+        let shown = rows[0].shown();
+        upsert(&mut rows, ("a", 2), |x| x.0);
+        assert_eq!(rows[0].shown(), shown);
+        assert_eq!(shown.signal.get_untracked(), ("a", 2));
+        rows.clear();
+        upsert(&mut rows, ("a", 3), |x| x.0);
+        assert_ne!(rows[0].shown().key, shown.key, "added again: a new row");
+    }
+
+    #[test]
+    fn folding_lowers_ascii_and_other_scripts() {
+        assert_eq!(fold_case("ÉTÉ Zeta"), "été zeta");
+        assert_eq!(fold_case("ABC-1"), "abc-1");
     }
 
     #[test]
     fn a_finished_transfer_is_not_overwritten_by_a_stale_running_copy() {
         let mut rows = vec![];
-        upsert_transfer(
-            &mut rows,
-            transfer(1, 10_000, TransferStateDto::Done),
-            1,
-            0.0,
-        );
-        upsert_transfer(&mut rows, transfer(1, 0, TransferStateDto::Running), 2, 1.0);
+        upsert_transfer(&mut rows, transfer(1, 10_000, TransferStateDto::Done), 0.0);
+        upsert_transfer(&mut rows, transfer(1, 0, TransferStateDto::Running), 1.0);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].item.dto.state, TransferStateDto::Done);
         assert_eq!(rows[0].item.dto.bytes_done, 10_000);
@@ -494,7 +602,7 @@ mod tests {
         let running = TransferStateDto::Running;
         let mut rows = vec![];
         assert_eq!(bytes_moved(&rows, &transfer(1, 400, running.clone())), 400);
-        upsert_transfer(&mut rows, transfer(1, 400, running.clone()), 1, 0.0);
+        upsert_transfer(&mut rows, transfer(1, 400, running.clone()), 0.0);
         assert_eq!(bytes_moved(&rows, &transfer(1, 1000, running.clone())), 600);
         assert_eq!(bytes_moved(&rows, &transfer(1, 100, running)), 0);
     }
@@ -532,25 +640,36 @@ mod tests {
 
     #[test]
     fn names_compare_case_insensitively() {
-        assert_eq!(compare_names("Zeta", "alpha"), Ordering::Greater);
-        assert_eq!(compare_names("ÉTÉ", "été"), Ordering::Equal);
-        assert_eq!(compare_names("ab", "abc"), Ordering::Less);
+        let by_name = |a, b| {
+            let f = |name| KnownFile::new(file("x", name, None, None));
+            compare_files(
+                &f(a),
+                &f(b),
+                Sort {
+                    key: SortKey::Name,
+                    ascending: true,
+                },
+            )
+        };
+        assert_eq!(by_name("Zeta", "alpha"), Ordering::Greater);
+        assert_eq!(by_name("ÉTÉ", "été"), Ordering::Equal);
+        assert_eq!(by_name("ab", "abc"), Ordering::Less);
     }
 
     #[test]
     fn filter_and_sort() {
-        let rows: Vec<Row<FileDto>> = [
+        let rows: Vec<Row<KnownFile>> = [
             file("c1", "Zeta.txt", Some(5), Some(30.0)),
             file("a1", "alpha.bin", None, None),
             file("b1", "beta.md", Some(900), Some(10.0)),
         ]
         .into_iter()
-        .map(|item| Row { rev: 0, item })
+        .map(|dto| Row::new(KnownFile::new(dto)))
         .collect();
         let names = |sort, filter| -> Vec<String> {
             visible_files(&rows, filter, sort)
                 .into_iter()
-                .map(|i| rows[i].item.file_name.clone())
+                .map(|i| rows[i].item.dto.file_name.clone())
                 .collect()
         };
         let by = |key, ascending| Sort { key, ascending };

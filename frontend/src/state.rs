@@ -13,7 +13,7 @@ use shared::{FileDto, LogEntry, LogLevel, PeerDto, ServerEvent, StatusDto, Trans
 
 use crate::api::{self, Link};
 use crate::browser;
-use crate::model::{self, LogLine, Row, TransferRow};
+use crate::model::{self, KnownFile, LogLine, Row, TransferRow};
 use crate::throughput::Throughput;
 
 /// How long a notice stays on screen.
@@ -25,7 +25,7 @@ thread_local! {
     static COUNTER: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A number never handed out before: row revisions, log and upload ids.
+/// A number never handed out before: log lines, notices and uploads.
 fn next_id() -> u64 {
     COUNTER.with(|c| {
         c.set(c.get() + 1);
@@ -82,7 +82,7 @@ pub struct Dashboard {
     /// Tracked peers.
     pub peers: RwSignal<Vec<Row<PeerDto>>>,
     /// Known files.
-    pub files: RwSignal<Vec<Row<FileDto>>>,
+    pub files: RwSignal<Vec<Row<KnownFile>>>,
     /// Transfers, oldest first, with speed estimates.
     pub transfers: RwSignal<Vec<Row<TransferRow>>>,
     /// Event-log lines, newest first.
@@ -123,13 +123,17 @@ impl Dashboard {
                 self.status.set(Some(snap.status));
                 self.status_at_ms.set(now);
                 self.peers
-                    .set(snap.peers.into_iter().map(new_row).collect());
-                self.files
-                    .set(snap.files.into_iter().map(new_row).collect());
+                    .set(snap.peers.into_iter().map(Row::new).collect());
+                self.files.set(
+                    snap.files
+                        .into_iter()
+                        .map(|f| Row::new(KnownFile::new(f)))
+                        .collect(),
+                );
                 self.transfers.set(
                     snap.transfers
                         .into_iter()
-                        .map(|t| new_row(model::track_transfer(None, t, now)))
+                        .map(|t| Row::new(model::track_transfer(None, t, now)))
                         .collect(),
                 );
                 let mut log = VecDeque::new();
@@ -140,14 +144,14 @@ impl Dashboard {
             }
             ServerEvent::PeerSeen(peer) => self
                 .peers
-                .update(|rows| model::upsert(rows, peer, next_id(), |p| p.peer_id.clone())),
+                .update(|rows| model::upsert(rows, peer, |p| p.peer_id.clone())),
             ServerEvent::PeerDropped { peer_id } => self
                 .peers
                 .update(|rows| rows.retain(|r| r.item.peer_id != peer_id)),
             ServerEvent::FileChanged(file) => self.upsert_file(file),
             ServerEvent::FileRemoved { file_id } => self
                 .files
-                .update(|rows| rows.retain(|r| r.item.file_id != file_id)),
+                .update(|rows| rows.retain(|r| r.item.dto.file_id != file_id)),
             ServerEvent::Transfer(t) => {
                 let moved = self
                     .transfers
@@ -162,7 +166,7 @@ impl Dashboard {
                         .update(|th| th.record(sec, bytes_in, bytes_out));
                 }
                 self.transfers
-                    .update(|rows| model::upsert_transfer(rows, t, next_id(), now));
+                    .update(|rows| model::upsert_transfer(rows, t, now));
             }
             ServerEvent::Log(entry) => self
                 .log
@@ -172,7 +176,7 @@ impl Dashboard {
 
     fn upsert_file(&self, file: FileDto) {
         self.files
-            .update(|rows| model::upsert(rows, file, next_id(), |f| f.file_id.clone()));
+            .update(|rows| model::upsert(rows, KnownFile::new(file), |f| f.dto.file_id.clone()));
     }
 
     /// Records a problem on the client side (not from the peer) in the event log.
@@ -227,7 +231,7 @@ impl Dashboard {
                 match api::delete_file(&file.id).await {
                     Ok(()) => {
                         self.files
-                            .update(|rows| rows.retain(|r| r.item.file_id != file.id));
+                            .update(|rows| rows.retain(|r| r.item.dto.file_id != file.id));
                         self.notify(format!("Deleted {}", file.name), false);
                     }
                     Err(e) => self.notify(format!("Could not delete {}: {e}", file.name), true),
@@ -311,13 +315,6 @@ pub fn confirm_delete(action: Action<FileRef, ()>, file: FileRef) {
         && browser::confirm(&format!("Delete {} from the network?", file.name))
     {
         action.dispatch_local(file);
-    }
-}
-
-fn new_row<T>(item: T) -> Row<T> {
-    Row {
-        rev: next_id(),
-        item,
     }
 }
 

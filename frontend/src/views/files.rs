@@ -9,14 +9,14 @@ use super::table::{Column, Table};
 use crate::api;
 use crate::browser;
 use crate::format;
-use crate::model::{self, Row, Sort, SortKey};
+use crate::model::{self, KnownFile, Row, Sort, SortKey};
 use crate::state::{confirm_delete, dispatch_once, use_dashboard, FileRef};
 
 /// Known files with a filter box, sortable columns and pages of [`model::PAGE_ROWS`].
 ///
 /// The filtered, sorted order is a memo of positions, computed once per change of the files,
-/// the filter or the sort; only the shown page is cloned and rendered, so a change costs one
-/// sort of the list and a keyed diff of one page.
+/// the filter or the sort; the shown page is a memo of the rows' signals, so a changed file
+/// costs one sort of the list and updates the changed cells of its row, if it is shown.
 #[component]
 pub fn FilesPanel() -> impl IntoView {
     let dash = use_dashboard();
@@ -38,7 +38,7 @@ pub fn FilesPanel() -> impl IntoView {
             order.with(|order| {
                 order[range]
                     .iter()
-                    .filter_map(|&i| rows.get(i).cloned())
+                    .filter_map(|&i| rows.get(i).map(Row::shown))
                     .collect::<Vec<_>>()
             })
         })
@@ -78,8 +78,7 @@ pub fn FilesPanel() -> impl IntoView {
                 testid="files-table"
                 columns=COLUMNS
                 rows=rows
-                key={|row: &Row<FileDto>| (row.item.file_id.clone(), row.rev)}
-                row={|row: Row<FileDto>| view! { <FileRow file=row.item /> }}
+                row={|file| view! { <FileRow file /> }}
                 empty
                 sort
             />
@@ -111,35 +110,34 @@ const COLUMNS: &[Column] = &[
     Column::new("Actions").class("actions"),
 ];
 
+/// One file's row. Built once per file; each cell reads the file's signal, so a change
+/// rewrites only the cells whose text changed, and the actions only when what the file allows
+/// (get, save, delete) changed.
 #[component]
-fn FileRow(file: FileDto) -> impl IntoView {
+fn FileRow(file: ArcRwSignal<KnownFile>) -> impl IntoView {
     let dash = use_dashboard();
-    let FileDto {
-        file_id,
-        file_name,
-        size_bytes,
-        file_owner,
-        holders,
-        has_copy,
-        owned,
-        ..
-    } = file.clone();
-    let when = match file.timestamp_secs {
-        Some(secs) => browser::local_date_time(secs),
-        None => file.file_timestamp.clone(),
+    let file = RwSignal::from(file);
+    // The id never changes: a file with another id is another row.
+    let file_id = file.with_untracked(|f| f.dto.file_id.clone());
+    let text = move |f: fn(&FileDto) -> String| move || file.with(|k| f(&k.dto));
+    let has_copy = Memo::new(move |_| file.with(|f| f.dto.has_copy));
+    let owned = Memo::new(move |_| file.with(|f| f.dto.owned));
+    let file_ref = move || {
+        file.with_untracked(|f| FileRef {
+            id: f.dto.file_id.clone(),
+            name: f.dto.file_name.clone(),
+        })
     };
-    let short = format::short_id(&file_id).to_string();
-    let holders_title = holders.join("\n");
 
     let getting = {
         let file_id = file_id.clone();
-        move || {
+        Memo::new(move |_| {
             dash.transfers.with(|rows| {
                 rows.iter().any(|r| {
                     r.item.dto.file_id == file_id && r.item.dto.state == TransferStateDto::Running
                 })
             })
-        }
+        })
     };
     let copy_id = {
         let file_id = file_id.clone();
@@ -149,77 +147,92 @@ fn FileRow(file: FileDto) -> impl IntoView {
             }
         }
     };
-    let file_ref = FileRef {
-        id: file_id.clone(),
-        name: file_name.clone(),
+    let get = move || {
+        (!has_copy.get()).then(|| {
+            let action = dash.get_action();
+            let pending = action.pending();
+            let busy = Memo::new(move |_| pending.get() || getting.get());
+            view! {
+                <button
+                    class="primary"
+                    data-testid="get-button"
+                    disabled=busy
+                    on:click=move |_| dispatch_once(action, file_ref())
+                >
+                    {move || if busy.get() { "Getting…" } else { "Get" }}
+                </button>
+            }
+        })
     };
-    let get = (!has_copy).then(|| {
-        let action = dash.get_action();
-        let pending = action.pending();
-        let file = file_ref.clone();
-        let busy = Memo::new(move |_| pending.get() || getting());
-        view! {
-            <button
-                class="primary"
-                data-testid="get-button"
-                disabled=busy
-                on:click=move |_| dispatch_once(action, file.clone())
-            >
-                {move || if busy.get() { "Getting…" } else { "Get" }}
-            </button>
+    let save = {
+        let href = api::content_url(&file_id);
+        move || {
+            has_copy.get().then(|| {
+                view! {
+                    <a
+                        class="button"
+                        data-testid="save-link"
+                        href=href.clone()
+                        download=text(|f| f.file_name.clone())
+                    >
+                        "Save"
+                    </a>
+                }
+            })
         }
+    };
+    let delete = move || {
+        owned.get().then(|| {
+            let action = dash.delete_action();
+            let pending = action.pending();
+            view! {
+                <button
+                    class="danger"
+                    data-testid="delete-button"
+                    disabled=move || pending.get()
+                    on:click=move |_| confirm_delete(action, file_ref())
+                >
+                    {move || if pending.get() { "Deleting…" } else { "Delete" }}
+                </button>
+            }
+        })
+    };
+    let when = text(|f| match f.timestamp_secs {
+        Some(secs) => browser::local_date_time(secs),
+        None => f.file_timestamp.clone(),
     });
-    let save = has_copy.then(|| {
-        view! {
-            <a
-                class="button"
-                data-testid="save-link"
-                href=api::content_url(&file_id)
-                download=file_name.clone()
-            >
-                "Save"
-            </a>
+    let held = move || {
+        if has_copy.get() {
+            view! { <Badge status="held" testid="has-copy" /> }.into_any()
+        } else {
+            view! { <span class="muted">"—"</span> }.into_any()
         }
-    });
-    let delete = owned.then(|| {
-        let action = dash.delete_action();
-        let pending = action.pending();
-        view! {
-            <button
-                class="danger"
-                data-testid="delete-button"
-                disabled=move || pending.get()
-                on:click=move |_| confirm_delete(action, file_ref.clone())
-            >
-                {move || if pending.get() { "Deleting…" } else { "Delete" }}
-            </button>
-        }
-    });
+    };
 
     view! {
         <tr
             data-testid="file-row"
             data-file-id=file_id.clone()
-            data-file-name=file_name.clone()
+            data-file-name=text(|f| f.file_name.clone())
             class:held=has_copy
         >
-            <td class="name" title=file_name.clone()>
-                <span>{file_name.clone()}</span>
-                {owned.then(|| view! { <span class="badge">"mine"</span> })}
+            <td class="name" title=text(|f| f.file_name.clone())>
+                <span data-testid="file-name">{text(|f| f.file_name.clone())}</span>
+                {move || owned.get().then(|| view! { <span class="badge">"mine"</span> })}
             </td>
-            <td class="num">{format::human_size_opt(size_bytes)}</td>
-            <td class="mono ellipsis" title=file_owner.clone()>{file_owner.clone()}</td>
-            <td class="num" title=holders_title>{holders.len()}</td>
-            <td class="nowrap" title=file.file_timestamp.clone()>{when}</td>
-            <td>
-                {if has_copy {
-                    view! { <Badge status="held" testid="has-copy" /> }.into_any()
-                } else {
-                    view! { <span class="muted">"—"</span> }.into_any()
-                }}
+            <td class="num" data-testid="file-size">
+                {text(|f| format::human_size_opt(f.size_bytes))}
             </td>
+            <td class="mono ellipsis" title=text(|f| f.file_owner.clone())>
+                {text(|f| f.file_owner.clone())}
+            </td>
+            <td class="num" data-testid="file-holders" title=text(|f| f.holders.join("\n"))>
+                {text(|f| f.holders.len().to_string())}
+            </td>
+            <td class="nowrap" title=text(|f| f.file_timestamp.clone())>{when}</td>
+            <td>{held}</td>
             <td class="nowrap">
-                <code title=file_id.clone()>{short}</code>
+                <code title=file_id.clone()>{format::short_id(&file_id).to_string()}</code>
                 <button
                     class="ghost copy"
                     title="Copy the full id"

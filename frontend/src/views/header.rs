@@ -35,7 +35,7 @@ pub fn Header() -> impl IntoView {
     let file_count = move || dash.files.with(Vec::len);
     let held_count = move || {
         dash.files
-            .with(|f| f.iter().filter(|r| r.item.has_copy).count())
+            .with(|f| f.iter().filter(|r| r.item.dto.has_copy).count())
     };
 
     view! {

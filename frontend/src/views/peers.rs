@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use shared::{PeerDto, PeerHealthDto, PeerStateDto};
 
-use super::badge::Badge;
+use super::badge::{badge_class, Badge};
 use super::table::{Column, Table};
 use crate::format;
-use crate::model::{self, PeerSortKey, Row, Sort};
+use crate::model::{self, PeerSortKey, Sort};
 use crate::state::use_dashboard;
 
 /// The tracked peers, sorted by the column the user picked (by id at first).
@@ -20,10 +20,15 @@ pub fn PeersPanel() -> impl IntoView {
         ascending: true,
     });
     let rows = Memo::new(move |_| {
-        let mut rows = dash.peers.get();
         let sort = sort.get();
-        rows.sort_by(|a, b| model::compare_peers(&a.item, &b.item, sort));
-        rows
+        dash.peers.with(|rows| {
+            model::sorted(rows.len(), &|a, b| {
+                model::compare_peers(&rows[a].item, &rows[b].item, sort)
+            })
+            .into_iter()
+            .map(|i| rows[i].shown())
+            .collect::<Vec<_>>()
+        })
     });
     view! {
         <section class="panel peers">
@@ -34,8 +39,7 @@ pub fn PeersPanel() -> impl IntoView {
                 testid="peers-table"
                 columns=COLUMNS
                 rows=rows
-                key={|row: &Row<PeerDto>| (row.item.peer_id.clone(), row.rev)}
-                row={|row: Row<PeerDto>| view! { <PeerRow peer=row.item /> }}
+                row={|peer| view! { <PeerRow peer /> }}
                 empty="No peers tracked yet."
                 sort
             />
@@ -81,35 +85,51 @@ fn latency_text(ms: Option<u64>) -> String {
     }
 }
 
+/// One peer's row, built once per peer; each cell follows the peer's signal.
 #[component]
-fn PeerRow(peer: PeerDto) -> impl IntoView {
+fn PeerRow(peer: ArcRwSignal<PeerDto>) -> impl IntoView {
     let dash = use_dashboard();
-    let last_seen = peer.last_seen_ms;
-    let state = match peer.state {
+    let peer = RwSignal::from(peer);
+    let peer_id = peer.with_untracked(|p| p.peer_id.clone());
+    let text = move |f: fn(&PeerDto) -> String| move || peer.with(f);
+    let health = move |f: fn(&PeerHealthDto) -> String| {
+        move || peer.with(|p| f(p.health.as_ref().unwrap_or(&PeerHealthDto::default())))
+    };
+    let state = move || match peer.with(|p| p.state) {
         PeerStateDto::Alive => "alive",
         PeerStateDto::Quiet => "quiet",
     };
-    let warned = model::peer_warned(&peer);
-    let health = peer.health.clone().unwrap_or_default();
+    let warned = move || {
+        peer.with(model::peer_warned)
+            .then(|| view! { <Badge status="suspect" testid="peer-warning" /> })
+    };
     view! {
-        <tr data-testid="peer-row" data-peer-id=peer.peer_id.clone()>
-            <td class="mono" title=peer.peer_id.clone()>{peer.peer_id.clone()}</td>
-            <td class="mono">{format!("{}:{}", peer.host, peer.port)}</td>
+        <tr data-testid="peer-row" data-peer-id=peer_id.clone()>
+            <td class="mono" title=peer_id.clone()>{peer_id.clone()}</td>
+            <td class="mono">{text(|p| format!("{}:{}", p.host, p.port))}</td>
             <td class="num" data-testid="peer-last-seen">
-                {move || format::ago(dash.now_ms.get(), last_seen)}
+                {move || format::ago(dash.now_ms.get(), peer.with(|p| p.last_seen_ms))}
             </td>
             <td>
-                <Badge status=state testid="peer-state" />
+                <span class=move || badge_class(state()) data-testid="peer-state">{state}</span>
             </td>
-            <td class="num" data-testid="peer-messages">{health.messages_received}</td>
-            <td class="num" data-testid="peer-first-byte">{latency_text(health.first_byte_ms)}</td>
+            <td class="num" data-testid="peer-messages">
+                {health(|h| h.messages_received.to_string())}
+            </td>
+            <td class="num" data-testid="peer-first-byte">
+                {health(|h| latency_text(h.first_byte_ms))}
+            </td>
             <td class="num" data-testid="peer-gets">
-                {format!("{} / {}", health.gets_ok, health.gets_failed)}
+                {health(|h| format!("{} / {}", h.gets_ok, h.gets_failed))}
             </td>
-            <td class="nowrap" data-testid="peer-problems" title=health.last_error.clone()>
-                {warned.then(|| view! { <Badge status="suspect" testid="peer-warning" /> })}
+            <td
+                class="nowrap"
+                data-testid="peer-problems"
+                title=move || peer.with(|p| p.health.as_ref().and_then(|h| h.last_error.clone()))
+            >
+                {warned}
                 " "
-                {problems_text(&health)}
+                {health(problems_text)}
             </td>
         </tr>
     }

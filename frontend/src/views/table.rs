@@ -1,12 +1,9 @@
 //! The one table shape the panels share: a header row from the columns, keyed rows, and an
 //! empty row whose `colspan` is the number of columns. Owns no data; the panels pass it in.
 
-use std::hash::Hash;
-
 use leptos::prelude::*;
-use leptos::tachys::view::keyed::SerializableKey;
 
-use crate::model::{Sort, SortKey};
+use crate::model::{Shown, Sort, SortKey};
 
 /// One column: its header text, the class of its header cell, and the key it sorts by (`K`
 /// names the columns of one table).
@@ -44,15 +41,17 @@ impl<K: Copy> Column<K> {
     }
 }
 
-/// A table of `rows`, one `<tr>` per item made by `row`, keyed by `key`; when `rows` is empty,
-/// one row across all columns says `empty`.
+/// A table of `rows`, one `<tr>` per item made by `row`; when `rows` is empty, one row across
+/// all columns says `empty`.
+///
+/// Each item is a `model::Row` as shown, keyed by the row's key: a row is built once per item
+/// and its cells follow the row's signal, so a changed item updates its row in place.
 #[component]
-pub fn Table<T, K, KF, R, V, S>(
+pub fn Table<T, R, V, S>(
     /// `data-testid` of the `<table>`.
     testid: &'static str,
     columns: &'static [Column<S>],
-    #[prop(into)] rows: Signal<Vec<T>>,
-    key: KF,
+    #[prop(into)] rows: Signal<Vec<Shown<T>>>,
     row: R,
     /// Text of the empty row.
     #[prop(into)]
@@ -63,10 +62,8 @@ pub fn Table<T, K, KF, R, V, S>(
 ) -> impl IntoView
 where
     S: Copy + PartialEq + Send + Sync + 'static,
-    T: Clone + Send + Sync + 'static,
-    K: Eq + Hash + SerializableKey + 'static,
-    KF: Fn(&T) -> K + Send + Clone + 'static,
-    R: Fn(T) -> V + Send + Clone + 'static,
+    T: Clone + PartialEq + Send + Sync + 'static,
+    R: Fn(ArcRwSignal<T>) -> V + Send + Clone + 'static,
     V: IntoView + 'static,
 {
     let headers = columns
@@ -85,7 +82,11 @@ where
                     <tr>{headers}</tr>
                 </thead>
                 <tbody>
-                    <For each=move || rows.get() key children=row />
+                    <For
+                        each=move || rows.get()
+                        key=|shown| shown.key
+                        children=move |shown| row(shown.signal)
+                    />
                     <Show when=move || rows.with(Vec::is_empty)>
                         <tr class="empty">
                             <td colspan=columns.len()>{move || empty.get()}</td>
@@ -123,7 +124,7 @@ where
         <th aria-sort=aria class=class class:sorted=active>
             <button
                 class="sort"
-                data-testid=format!("sort-{}", label.to_lowercase())
+                data-testid=format!("sort-{}", label.to_ascii_lowercase())
                 on:click=move |_| sort.update(|s| *s = s.clicked(key))
             >
                 {label}

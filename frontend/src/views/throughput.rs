@@ -65,16 +65,25 @@ pub fn ThroughputPanel() -> impl IntoView {
     }
 }
 
-/// A small line of a transfer's recent speeds, scaled to its own peak.
+/// A small line of a transfer's recent speeds, scaled to its own peak; nothing until there
+/// are two.
 #[component]
-pub fn Sparkline(values: Vec<f64>) -> impl IntoView {
-    let peak = values.iter().copied().fold(0.0, f64::max);
-    let points = polyline(&values, peak, 60.0, 16.0);
-    (values.len() > 1).then(|| {
-        view! {
-            <svg class="sparkline" viewBox="0 0 60 16" preserveAspectRatio="none" aria-hidden="true">
-                <polyline points=points />
-            </svg>
-        }
-    })
+pub fn Sparkline(values: Signal<Vec<f64>>) -> impl IntoView {
+    let points =
+        move || values.with(|v| polyline(v, v.iter().copied().fold(0.0, f64::max), 60.0, 16.0));
+    let drawn = Memo::new(move |_| values.with(Vec::len) > 1);
+    move || {
+        drawn.get().then(|| {
+            view! {
+                <svg
+                    class="sparkline"
+                    viewBox="0 0 60 16"
+                    preserveAspectRatio="none"
+                    aria-hidden="true"
+                >
+                    <polyline points=points />
+                </svg>
+            }
+        })
+    }
 }

@@ -2,24 +2,29 @@
 //! progress, a client-side speed (with a sparkline of its recent values) and ETA, and a retry for failed downloads.
 
 use leptos::prelude::*;
-use shared::{TransferKind, TransferStateDto};
+use shared::{TransferDto, TransferKind, TransferStateDto};
 
-use super::badge::{badge_class, Badge};
+use super::badge::badge_class;
 use super::table::{Column, Table};
 use super::throughput::Sparkline;
 use crate::format;
-use crate::model::{Row, TransferRow};
+use crate::model::{self, TransferRow};
 use crate::state::{dispatch_once, use_dashboard, FileRef};
 
 /// Transfers, newest first.
 #[component]
 pub fn TransfersPanel() -> impl IntoView {
     let dash = use_dashboard();
-    let rows = move || {
-        let mut rows = dash.transfers.get();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.item.dto.id));
-        rows
-    };
+    let rows = Memo::new(move |_| {
+        dash.transfers.with(|rows| {
+            model::sorted(rows.len(), &|a, b| {
+                rows[b].item.dto.id.cmp(&rows[a].item.dto.id)
+            })
+            .into_iter()
+            .map(|i| rows[i].shown())
+            .collect::<Vec<_>>()
+        })
+    });
     let running = move || {
         dash.transfers.with(|t| {
             t.iter()
@@ -39,9 +44,8 @@ pub fn TransfersPanel() -> impl IntoView {
             <Table
                 testid="transfers-table"
                 columns=COLUMNS
-                rows=Signal::derive(rows)
-                key={|row: &Row<TransferRow>| (row.item.dto.id, row.rev)}
-                row={|row: Row<TransferRow>| view! { <TransferLine row=row.item /> }}
+                rows=rows
+                row={|row| view! { <TransferLine row /> }}
                 empty="No transfers yet."
             />
         </section>
@@ -59,98 +63,117 @@ const COLUMNS: &[Column] = &[
     Column::new("").class("actions"),
 ];
 
+/// The state word of a transfer, and why it failed.
+fn state_of(t: &TransferDto) -> (&'static str, Option<String>) {
+    match &t.state {
+        TransferStateDto::Running => ("running", None),
+        TransferStateDto::Done => ("done", None),
+        TransferStateDto::Failed { reason } => ("failed", Some(reason.clone())),
+    }
+}
+
+/// One transfer's row, built once per transfer; the cells that move (peer, progress, speed,
+/// ETA, state) follow the transfer's signal.
 #[component]
-fn TransferLine(row: TransferRow) -> impl IntoView {
+fn TransferLine(row: ArcRwSignal<TransferRow>) -> impl IntoView {
     let dash = use_dashboard();
-    let t = row.dto.clone();
-    let kind = match t.kind {
+    let row = RwSignal::from(row);
+    // What never changes for one transfer. (An incoming file's id and name do: they are known
+    // only once its message has been read.)
+    let (id, kind) = row.with_untracked(|r| (r.dto.id, r.dto.kind));
+    let kind = match kind {
         TransferKind::Get => "get",
         TransferKind::AutoFetch => "auto-fetch",
         TransferKind::Push => "push",
         TransferKind::Incoming => "incoming",
     };
-    let is_download = matches!(t.kind, TransferKind::Get | TransferKind::AutoFetch);
-    let (state, reason) = match &t.state {
-        TransferStateDto::Running => ("running", None),
-        TransferStateDto::Done => ("done", None),
-        TransferStateDto::Failed { reason } => ("failed", Some(reason.clone())),
-    };
-    let pct = format::percent(t.bytes_done, t.bytes_total);
-    let amount = match t.bytes_total {
-        Some(total) => format!(
-            "{} of {}",
-            format::human_size(t.bytes_done),
-            format::human_size(total)
-        ),
-        None => format::human_size(t.bytes_done),
-    };
+    let is_download = kind == "get" || kind == "auto-fetch";
+    let dto = move |f: fn(&TransferDto) -> String| move || row.with(|r| f(&r.dto));
+    let state = move || row.with(|r| state_of(&r.dto).0);
+    let reason = Memo::new(move |_| row.with(|r| state_of(&r.dto).1));
+
+    let amount = dto(|t| {
+        let done = format::human_size(t.bytes_done);
+        let pct = format::percent(t.bytes_done, t.bytes_total);
+        match (t.bytes_total, pct) {
+            (Some(total), Some(p)) => {
+                format!("{done} of {} · {p:.0}%", format::human_size(total))
+            }
+            _ => done,
+        }
+    });
     // A progress bar with no value is indeterminate: right for a running transfer of unknown
     // size; a finished one shows full.
-    let (bar_value, bar_max) = match (t.bytes_total, state) {
-        (Some(total), _) => (
-            Some(t.bytes_done.min(total).to_string()),
-            total.max(1).to_string(),
-        ),
-        (None, "running") => (None, "1".to_string()),
-        (None, _) => (Some("1".to_string()), "1".to_string()),
+    let bar = move || {
+        row.with(|r| match (r.dto.bytes_total, state_of(&r.dto).0) {
+            (Some(total), _) => (
+                Some(r.dto.bytes_done.min(total).to_string()),
+                total.max(1).to_string(),
+            ),
+            (None, "running") => (None, "1".to_string()),
+            (None, _) => (Some("1".to_string()), "1".to_string()),
+        })
     };
-
-    let history = row.history.clone();
-    let speed_row = row.clone();
     let speed = move || {
-        speed_row
-            .shown_speed(dash.now_ms.get())
+        row.with(|r| r.shown_speed(dash.now_ms.get()))
             .map_or_else(|| "—".to_string(), format::human_rate)
     };
     let eta = move || {
-        row.eta_secs(dash.now_ms.get())
+        row.with(|r| r.eta_secs(dash.now_ms.get()))
             .map_or_else(|| "—".to_string(), format::human_duration)
     };
-    let retry = (is_download && reason.is_some()).then(|| {
-        let action = dash.get_action();
-        let pending = action.pending();
-        let file = FileRef {
-            id: t.file_id.clone(),
-            name: t.file_name.clone(),
-        };
-        view! {
-            <button
-                data-testid="retry-button"
-                disabled=move || pending.get()
-                on:click=move |_| dispatch_once(action, file.clone())
-            >
-                "Retry"
-            </button>
-        }
-    });
+    let file = move || {
+        row.with_untracked(|r| FileRef {
+            id: r.dto.file_id.clone(),
+            name: r.dto.file_name.clone(),
+        })
+    };
+    let retry = move || {
+        (is_download && reason.with(Option::is_some)).then(|| {
+            let action = dash.get_action();
+            let pending = action.pending();
+            view! {
+                <button
+                    data-testid="retry-button"
+                    disabled=move || pending.get()
+                    on:click=move |_| dispatch_once(action, file())
+                >
+                    "Retry"
+                </button>
+            }
+        })
+    };
 
     view! {
         <tr
             data-testid="transfer-row"
-            data-transfer-id=t.id.to_string()
-            data-file-id=t.file_id.clone()
+            data-transfer-id=id.to_string()
+            data-file-id=dto(|t| t.file_id.clone())
             data-state=state
             data-kind=kind
         >
-            <td class="name" title=t.file_name.clone()>{t.file_name.clone()}</td>
+            <td class="name" title=dto(|t| t.file_name.clone())>{dto(|t| t.file_name.clone())}</td>
             <td>{kind}</td>
-            <td class="mono ellipsis" title=t.peer.clone().unwrap_or_default()>
-                {t.peer.clone().unwrap_or_else(|| "—".to_string())}
+            <td class="mono ellipsis" title=dto(|t| t.peer.clone().unwrap_or_default())>
+                {dto(|t| t.peer.clone().unwrap_or_else(|| "—".to_string()))}
             </td>
             <td class="progress-col">
-                <progress value=bar_value max=bar_max></progress>
-                <span class="amount">
-                    {amount}
-                    {pct.map(|p| format!(" · {p:.0}%"))}
-                </span>
+                <progress value=move || bar().0 max=move || bar().1></progress>
+                <span class="amount">{amount}</span>
             </td>
             <td class="num nowrap">
-                <Sparkline values=history /> {speed}
+                <Sparkline values=Signal::derive(move || row.with(|r| r.history.clone())) />
+                " "
+                {speed}
             </td>
             <td class="num nowrap">{eta}</td>
             <td>
-                <Badge status=state />
-                {reason.map(|r| view! { <div class="reason" data-testid="failure-reason">{r}</div> })}
+                <span class=move || badge_class(state())>{state}</span>
+                {move || {
+                    reason
+                        .get()
+                        .map(|r| view! { <div class="reason" data-testid="failure-reason">{r}</div> })
+                }}
             </td>
             <td class="actions">{retry}</td>
         </tr>
