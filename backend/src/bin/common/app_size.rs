@@ -23,9 +23,7 @@ pub fn print(label: &str, port: u16) -> Result<()> {
     let mut paths = vec!["/".to_string()];
     paths.extend(assets(&page));
 
-    println!(
-        "dashboard served by {label}, body bytes in KiB (encoding) by what the client offers"
-    );
+    println!("dashboard served by {label}, body bytes in KiB (encoding) by what the client offers");
     print!("{:<44}", "file");
     for (title, _) in OFFERS {
         print!("  {title:>18}");
@@ -53,26 +51,37 @@ pub fn print(label: &str, port: u16) -> Result<()> {
     Ok(())
 }
 
-/// The paths of the page's own js, wasm and css files (a quoted value that starts with one
-/// `/`), each once, in order of appearance.
+/// The paths of the page's own js, wasm and css files, each once, in order of appearance: the
+/// words of the page (runs of the characters of a path) that start with one `/`. Quotes are
+/// no guide: a minified page leaves them out, and comments hold apostrophes.
 fn assets(page: &str) -> Vec<String> {
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "._/-".contains(c);
     let mut found: Vec<String> = Vec::new();
-    let mut rest = page;
-    while let Some(start) = rest.find(['"', '\'']) {
-        let quote = rest[start..].chars().next().expect("found");
-        let value_and_more = &rest[start + 1..];
-        let Some(end) = value_and_more.find(quote) else {
-            break;
-        };
-        let value = &value_and_more[..end];
-        let ours = value.starts_with('/') && !value.starts_with("//");
-        let kind = [".js", ".wasm", ".css"].iter().any(|ext| value.ends_with(ext));
-        if ours && kind && !found.iter().any(|f| f == value) {
-            found.push(value.to_string());
+    for word in page.split(|c: char| !path_char(c)) {
+        let ours = word.starts_with('/') && !word.starts_with("//");
+        let kind = [".js", ".wasm", ".css"]
+            .iter()
+            .any(|ext| word.ends_with(ext));
+        if ours && kind && !found.iter().any(|f| f == word) {
+            found.push(word.to_string());
         }
-        rest = &value_and_more[end + 1..];
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn assets_are_found_in_quoted_unquoted_and_commented_pages() {
+        let page = "<!-- the distribution's build --><link href=/style-1.css rel=stylesheet>\
+            <link href=\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'\">\
+            <script>import init from '/app-1.js'; init({ module_or_path: '/app-1_bg.wasm' });\
+            </script><link href=\"/app-1.js\" integrity=sha384-a/b+c.js rel=modulepreload>";
+        assert_eq!(
+            super::assets(page),
+            ["/style-1.css", "/app-1.js", "/app-1_bg.wasm"]
+        );
+    }
 }
 
 fn kib(bytes: usize) -> f64 {
