@@ -69,6 +69,10 @@ fn assets(page: &str) -> Vec<String> {
     found
 }
 
+fn kib(bytes: usize) -> f64 {
+    bytes as f64 / 1024.0
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -82,8 +86,4 @@ mod tests {
             ["/style-1.css", "/app-1.js", "/app-1_bg.wasm"]
         );
     }
-}
-
-fn kib(bytes: usize) -> f64 {
-    bytes as f64 / 1024.0
 }
