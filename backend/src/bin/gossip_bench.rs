@@ -359,7 +359,7 @@ fn cpu_ticks(peers: &[PeerProcess]) -> Result<f64> {
 }
 
 /// Starts peer `g<i>` of `case` with the benchmark's timers, and waits for its addresses.
-/// Only flags the baseline binary knows too, but `--gossip-policy`.
+/// Every flag but `--gossip-policy` is one the baseline binary knows too.
 fn start_peer(
     case: &Case,
     i: usize,
