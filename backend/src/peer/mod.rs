@@ -524,6 +524,8 @@ impl Peer {
             !held && state.hold(&entry.meta, stored_as).is_ok()
         };
         if added {
+            // Peers that heard our file list before it was found have it without this file.
+            self.announce(&entry.meta);
             self.apply(vec![Change::FileChanged(entry.meta.file_id)]);
         }
         added

@@ -9,12 +9,14 @@
 //! - our rounds go to the tracked peers we gossiped to longest ago, so they reach every
 //!   tracked peer in turn, every `ceil(N / 3)` rounds;
 //! - the origin of a GOSSIP that is new to us gets our own GOSSIP at once, so that its reply
-//!   tells us its files now rather than when our rounds come to it;
+//!   tells us its files now rather than when our rounds come to it (unless it already sent
+//!   us a GOSSIP_REPLY: a newcomer is greeted by every peer that hears of it, and greeting
+//!   each back would ask for lists it already has);
 //! - a GOSSIP from an origin we already answered is answered again only when our file list
 //!   changed or half a timeout went by;
-//! - it is forwarded while its origin is new to us (its first rounds), and after that every
-//!   half timeout, unless our own rounds reach every peer often enough (within two thirds of
-//!   the timeout) that no flood is needed to keep everyone heard.
+//! - it is forwarded while its origin is new to us (its first 5 GOSSIPs within its first 5
+//!   rounds), and after that every half timeout, unless our own rounds reach every peer often
+//!   enough (within two thirds of the timeout) that no flood is needed to keep everyone heard.
 //!
 //! A new origin always gets our reply and our forwards, so a peer that follows the protocol
 //! to the letter learns everything from its first round. With the class network's timers
@@ -81,8 +83,12 @@ pub struct Exchange {
     pub replied: Option<(Instant, u64)>,
     /// When we last forwarded one.
     pub forwarded: Option<Instant>,
+    /// How many of its GOSSIPs we forwarded.
+    pub floods: u32,
     /// When one of our own rounds last went to it.
     pub sent: Option<Instant>,
+    /// It sent us a GOSSIP_REPLY: we have its file list.
+    pub listed: bool,
 }
 
 impl Exchange {
@@ -92,7 +98,9 @@ impl Exchange {
             since: now,
             replied: None,
             forwarded: None,
+            floods: 0,
             sent: None,
+            listed: false,
         }
     }
 }
@@ -139,7 +147,12 @@ impl GossipTiming {
         let Some(at) = x.forwarded else {
             return true;
         };
-        now.saturating_duration_since(x.since) < self.interval * NEWCOMER_ROUNDS
+        // Counted as well as timed: every peer that hears of a newcomer greets it, and each
+        // greeting it answers is a GOSSIP of its own; flooding them all would cost a flood
+        // per peer in the network.
+        let newcomer = x.floods < NEWCOMER_ROUNDS
+            && now.saturating_duration_since(x.since) < self.interval * NEWCOMER_ROUNDS;
+        newcomer
             || (!self.rounds_cover(tracked) && now.saturating_duration_since(at) >= self.refresh())
     }
 }
@@ -207,6 +220,17 @@ mod tests {
     }
 
     #[test]
+    fn a_newcomer_is_forwarded_for_at_most_its_first_gossips_however_fast_they_come() {
+        let t0 = Instant::now();
+        let mut x = Exchange::new(t0);
+        x.forwarded = Some(t0);
+        x.floods = NEWCOMER_ROUNDS - 1;
+        assert!(lean().forward(&x, 1000, t0));
+        x.floods = NEWCOMER_ROUNDS;
+        assert!(!lean().forward(&x, 1000, t0));
+    }
+
+    #[test]
     fn a_known_origin_is_not_forwarded_when_our_rounds_reach_everyone() {
         assert!(lean().rounds_cover(120), "40 rounds of 1 s");
         assert!(!lean().rounds_cover(121));
@@ -229,7 +253,7 @@ mod tests {
             since: t0,
             replied: Some((t0, 1)),
             forwarded: Some(t0),
-            sent: None,
+            ..Exchange::new(t0)
         };
         assert!(every.reply(&x, 1, t0 + 10 * S));
         assert!(every.forward(&x, 99, t0 + 10 * S));

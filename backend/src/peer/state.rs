@@ -107,8 +107,8 @@ pub struct GossipPlan {
     pub reply_to: Option<String>,
     /// `host:port` of the peers to forward to, each address once.
     pub forward_to: Vec<String>,
-    /// Send our own GOSSIP to the origin: it is new to us, and its reply is how we learn its
-    /// files (our rounds may take many intervals to reach it).
+    /// Send our own GOSSIP to the origin: it is new to us and has not sent us its files, and
+    /// its reply is how we learn them (our rounds may take many intervals to reach it).
     pub greet: bool,
 }
 
@@ -376,7 +376,7 @@ impl PeerState {
         let change = self.track(&g.peer_id, &g.host, g.port, now)?;
         let (timing, files, tracked) = (self.gossip, self.held_version, self.peers.len());
         let x = &mut self.peers.get_mut(&g.peer_id).expect("tracked").exchange;
-        let greet = timing.policy == GossipPolicy::Lean && x.sent.is_none();
+        let greet = timing.policy == GossipPolicy::Lean && x.sent.is_none() && !x.listed;
         if greet {
             x.sent = Some(now);
         }
@@ -387,6 +387,7 @@ impl PeerState {
         let forward = timing.forward(x, tracked, now);
         if forward {
             x.forwarded = Some(now);
+            x.floods += 1;
         }
         let plan = GossipPlan {
             reply_to: reply.then(|| format!("{}:{}", g.host, g.port)),
@@ -475,6 +476,9 @@ impl PeerState {
         let Some(seen) = self.track(&r.peer_id, &r.host, r.port, now) else {
             return Vec::new();
         };
+        if let Some(t) = self.peers.get_mut(&r.peer_id) {
+            t.exchange.listed = true;
+        }
         let mut changes = vec![seen];
         for meta in &r.files {
             changes.extend(self.merge(meta, &r.peer_id));

@@ -816,3 +816,26 @@ fn a_new_origin_is_greeted_once_with_our_own_gossip() {
     assert!(greet(&mut state, "g1"));
     assert!(!greet(&mut state, "g2"));
 }
+
+#[test]
+fn a_new_origin_that_sent_us_its_files_is_not_greeted() {
+    let mut state = lean_state();
+    let now = Instant::now();
+    state.on_gossip_reply(&reply("a", 1, Vec::new()), now);
+    let (plan, _) = state
+        .on_gossip(&gossip("g1", "a", 1), now, &mut rng())
+        .unwrap();
+    assert!(!plan.greet);
+    assert!(plan.reply_to.is_some(), "still answered: it is new to us");
+}
+
+#[test]
+fn a_newcomer_greeting_us_many_times_is_forwarded_only_for_its_first_gossips() {
+    let mut state = lean_state();
+    let now = Instant::now();
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS;
+    let forwarded = (0..2 * rounds)
+        .filter(|i| answered(&mut state, &format!("g{i}"), now).1)
+        .count();
+    assert_eq!(forwarded, rounds as usize);
+}

@@ -1,6 +1,6 @@
 //! The lean gossip policy seen from a peer that follows the protocol to the letter: it answers
 //! nothing twice, yet a stranger still learns every file from its first round and every change
-//! after.
+//! after, and a file found in the folder after its list went out.
 
 use crate::support::*;
 use serde_json::Value;
@@ -114,4 +114,37 @@ async fn a_letter_of_the_protocol_peer_learns_every_file_in_one_round_and_each_c
     assert_eq!(ids(&next_reply_from(&mut replies, "alice").await), expected);
     alice.stop().await;
     bob.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_found_in_the_folder_after_our_list_went_out_is_announced() {
+    let alice = spawn("alice", &[]).await;
+    let stranger = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = stranger.local_addr().unwrap().port();
+    // Alice tracks the stranger and answers it with her list, empty yet.
+    deliver(&alice.addr(), gossip(port, 1).as_bytes()).await;
+
+    std::fs::write(alice.storage().join("late.txt"), b"late").unwrap();
+    let entry = alice
+        .peer()
+        .store()
+        .adopt("late.txt", "alice")
+        .await
+        .unwrap();
+    let file_id = entry.meta.file_id.clone();
+    assert!(alice.peer().add_adopted(entry));
+    let announce = tokio::time::timeout(WAIT, async {
+        loop {
+            let (mut socket, _) = stranger.accept().await.unwrap();
+            let mut text = String::new();
+            let _ = socket.read_to_string(&mut text).await;
+            if text.contains("\"ANNOUNCE\"") {
+                return text;
+            }
+        }
+    })
+    .await
+    .expect("an ANNOUNCE arrives");
+    assert!(announce.contains(&file_id), "{announce}");
+    alice.stop().await;
 }
