@@ -23,9 +23,7 @@ pub fn print(label: &str, port: u16) -> Result<()> {
     let mut paths = vec!["/".to_string()];
     paths.extend(assets(&page));
 
-    println!(
-        "dashboard served by {label}, body bytes in KiB (encoding) by what the client offers"
-    );
+    println!("dashboard served by {label}, body bytes in KiB (encoding) by what the client offers");
     print!("{:<44}", "file");
     for (title, _) in OFFERS {
         print!("  {title:>18}");
@@ -66,7 +64,9 @@ fn assets(page: &str) -> Vec<String> {
         };
         let value = &value_and_more[..end];
         let ours = value.starts_with('/') && !value.starts_with("//");
-        let kind = [".js", ".wasm", ".css"].iter().any(|ext| value.ends_with(ext));
+        let kind = [".js", ".wasm", ".css"]
+            .iter()
+            .any(|ext| value.ends_with(ext));
         if ours && kind && !found.iter().any(|f| f == value) {
             found.push(value.to_string());
         }
