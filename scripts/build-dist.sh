@@ -94,7 +94,23 @@ if [[ "$("$BINARYEN/node_modules/.bin/wasm-opt" --version 2>/dev/null || true)" 
 fi
 export PATH="$BINARYEN/node_modules/.bin:$PATH"
 
-(cd frontend && trunk build --release)
+# Panic messages in the wasm carry the source file of their location. Cargo names the
+# workspace's own files relative to it (frontend/src/...), but a dependency's by its absolute
+# path in this machine's cargo registry ($CARGO_HOME/registry/src/index.crates.io-<hash>/...),
+# and the standard library's under /rustc/<commit>/. Each of those prefixes is remapped to
+# nothing (`leptos-0.8.23/src/...`, `library/core/src/...`): the same sources then build the
+# same dist/ on any machine, and the wasm is smaller. Set for trunk's cargo only (the wasm
+# target), through CARGO_ENCODED_RUSTFLAGS, which takes paths with spaces and overrides any
+# RUSTFLAGS from the environment that could make the build differ.
+remaps=()
+for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ "${CARGO_HOME:-$HOME/.cargo}"/git/checkouts/*/; do
+  [[ -d "$dir" ]] && remaps+=("--remap-path-prefix=${dir%/}=")
+done
+rustc_commit="$(rustc -vV | awk '$1 == "commit-hash:" { print $2 }')"
+remaps+=("--remap-path-prefix=/rustc/$rustc_commit=")
+rustflags="$(IFS=$'\x1f'; echo "${remaps[*]}")"
+
+(cd frontend && CARGO_ENCODED_RUSTFLAGS="$rustflags" trunk build --release)
 
 for pattern in index.html '*.js' '*.wasm'; do
   if ! compgen -G "dist/$pattern" >/dev/null; then
