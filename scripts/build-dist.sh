@@ -13,6 +13,9 @@
 #   - binaryen 132 (wasm-opt), from npm into .tools/binaryen (git-ignored), put first on PATH.
 #     frontend/Trunk.toml pins wasm_opt = "version_132", so trunk refuses any other wasm-opt.
 #     Debian's binaryen 108 must never be used: its -Oz output breaks the app at run time.
+#   - terser 5.51.4, from npm into .tools/terser (git-ignored): minifies wasm-bindgen's JS glue,
+#     which trunk's own minifier cannot parse. The page's integrity attribute for that file is
+#     then rewritten to the minified file's sha384.
 #
 # The wasm is built with the `wasm-release` profile (Cargo.toml: opt-level "z", LTO, one codegen
 # unit, abort on panic), then wasm-opt -Oz. Each file the page loads (html, js, wasm, css) is
@@ -31,6 +34,7 @@ set -euo pipefail
 
 TRUNK_VERSION=0.21.14
 BINARYEN_VERSION=132.0.0
+TERSER_VERSION=5.51.4
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -94,13 +98,51 @@ if [[ "$("$BINARYEN/node_modules/.bin/wasm-opt" --version 2>/dev/null || true)" 
 fi
 export PATH="$BINARYEN/node_modules/.bin:$PATH"
 
-(cd frontend && trunk build --release)
+TERSER="$ROOT/.tools/terser/node_modules/.bin/terser"
+if [[ "$("$TERSER" --version 2>/dev/null || true)" != "terser $TERSER_VERSION" ]]; then
+  npm install --prefix "$ROOT/.tools/terser" --no-audit --no-fund --no-save "terser@$TERSER_VERSION"
+fi
+
+# Panic messages in the wasm carry the source file of their location. Cargo names the
+# workspace's own files relative to it (frontend/src/...), but a dependency's by its absolute
+# path in this machine's cargo registry ($CARGO_HOME/registry/src/index.crates.io-<hash>/...),
+# and the standard library's under /rustc/<commit>/. Each of those prefixes is remapped to
+# nothing (`leptos-0.8.23/src/...`, `library/core/src/...`): the same sources then build the
+# same dist/ on any machine, and the wasm is smaller. Set for trunk's cargo only (the wasm
+# target), through CARGO_ENCODED_RUSTFLAGS, which takes paths with spaces and overrides any
+# RUSTFLAGS from the environment that could make the build differ.
+remaps=()
+for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/ "${CARGO_HOME:-$HOME/.cargo}"/git/checkouts/*/; do
+  [[ -d "$dir" ]] && remaps+=("--remap-path-prefix=${dir%/}=")
+done
+rustc_commit="$(rustc -vV | awk '$1 == "commit-hash:" { print $2 }')"
+remaps+=("--remap-path-prefix=/rustc/$rustc_commit=")
+rustflags="$(IFS=$'\x1f'; echo "${remaps[*]}")"
+
+(cd frontend && CARGO_ENCODED_RUSTFLAGS="$rustflags" trunk build --release)
 
 for pattern in index.html '*.js' '*.wasm'; do
   if ! compgen -G "dist/$pattern" >/dev/null; then
     echo "trunk left no dist/$pattern" >&2
     exit 1
   fi
+done
+# The JS glue, minified as an ES module (its exports keep their names), and the page's
+# integrity hash of it replaced by the minified file's; a page without that hash is an error.
+sha384() {
+  node -e 'const fs = require("node:fs"), crypto = require("node:crypto");
+    process.stdout.write(crypto.createHash("sha384").update(fs.readFileSync(process.argv[1])).digest("base64"));' "$1"
+}
+for js in dist/*.js; do
+  before="$(sha384 "$js")"
+  "$TERSER" "$js" --module --compress --mangle --output "$js.min"
+  mv "$js.min" "$js"
+  after="$(sha384 "$js")"
+  if ! grep -qF "sha384-$before" dist/index.html; then
+    echo "dist/index.html has no integrity hash for $js" >&2
+    exit 1
+  fi
+  sed -i "s|sha384-$before|sha384-$after|" dist/index.html
 done
 node - dist/index.html dist/*.js dist/*.wasm dist/*.css <<'JS'
 const fs = require('node:fs');

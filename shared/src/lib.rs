@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+mod transfer_de;
+
 /// This peer: `GET /api/status`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -154,8 +156,8 @@ pub enum TransferStateDto {
     },
 }
 
-/// A transfer: `GET /api/transfers`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A transfer: `GET /api/transfers`. Its `Deserialize` is written by hand (`transfer_de`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransferDto {
     /// Unique within this run of the peer.
