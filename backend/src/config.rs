@@ -27,7 +27,28 @@ Console commands (type them while the peer runs):
 Example, a three-peer network on one machine:
   peer alice 127.0.0.1 9001 8001 --bootstrap none
   peer bob   127.0.0.1 9002 8002 --bootstrap 127.0.0.1:9001
-  peer carol 127.0.0.1 9003 8003 --bootstrap 127.0.0.1:9001";
+  peer carol 127.0.0.1 9003 8003 --bootstrap 127.0.0.1:9001
+
+Or all three in one process, with sample files and a dashboard to open:
+  peer demo            (see peer demo --help)";
+
+/// `peer demo`: a small live network on this machine, for a first look without the class
+/// network.
+///
+/// Starts three peers (alice, bob and carol) on 127.0.0.1 in this process, each with a few
+/// sample files, gossiping every second (bob and carol bootstrap to alice), and prints the
+/// address of alice's dashboard. The console commands act on alice.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "peer demo", bin_name = "peer demo")]
+pub struct DemoCli {
+    /// Where the three storage folders go (created if missing, kept for the next run), with
+    /// the log of all three, demo.log.
+    #[arg(long, value_name = "DIR", default_value = "peer-demo")]
+    pub dir: PathBuf,
+    /// Port of alice's dashboard; 0 picks a free port.
+    #[arg(long, default_value_t = 0)]
+    pub http_port: u16,
+}
 
 /// A peer of the class gossip file-sharing network, with a live dashboard.
 ///

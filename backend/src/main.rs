@@ -1,18 +1,28 @@
-//! `peer`: parse the command line, set up logging, start the node, run the console, and stop
-//! gracefully on `exit`, Ctrl-C or SIGTERM.
+//! `peer`: parse the command line, set up logging, start the node (or the three of `peer
+//! demo`), run the console, and stop gracefully on `exit`, Ctrl-C or SIGTERM.
 
-use backend::config::Cli;
+use backend::config::{Cli, DemoCli};
 use backend::node::{Node, NodeConfig};
+use backend::peer::Peer;
 use backend::terminal::EscapingWriter;
-use backend::{cli, store};
+use backend::{cli, demo, store};
 use clap::Parser;
+use std::path::Path;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let outcome = if std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == "demo")
+    {
+        run_demo(DemoCli::parse_from(std::env::args_os().skip(1))).await
+    } else {
+        run(Cli::parse()).await
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -23,7 +33,8 @@ async fn main() -> ExitCode {
 
 async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
-    init_logging(&args, &config)?;
+    let log = config.storage.join(store::LOG_FILE);
+    init_logging(&args.log_level, (!args.log_stderr).then_some(log.as_path()))?;
     let mut node = Node::start(config.clone()).await?;
     println!(
         "peer {} listening for peers on {} (advertised as {}:{})",
@@ -35,7 +46,7 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     println!("dashboard: http://{}/", node.http_addr);
     println!("storage: {}", config.storage.display());
     if !args.log_stderr {
-        println!("log: {}", config.storage.join(store::LOG_FILE).display());
+        println!("log: {}", log.display());
     }
 
     if let Some(mut warnings) = node.bootstrap_warnings.take() {
@@ -46,20 +57,47 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         });
     }
 
+    console_until_stopped(&node.peer).await;
+    node.shutdown().await;
+    println!("stopped; metadata saved");
+    Ok(())
+}
+
+async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
+    let log = args.dir.join("demo.log");
+    init_logging("info", Some(&log))?;
+    let demo = demo::start(&args.dir, args.http_port).await?;
+    println!("demo: three peers on 127.0.0.1 with sample files, gossiping every second");
+    for node in &demo.nodes {
+        let config = node.peer.config();
+        println!(
+            "  {:<6} dashboard http://{}/  peers on {}  storage {}",
+            config.peer_id,
+            node.http_addr,
+            node.p2p_addr,
+            args.dir.join(&config.peer_id).display()
+        );
+    }
+    println!(
+        "open http://{}/ to see alice's dashboard; the console below acts on alice",
+        demo.nodes[0].http_addr
+    );
+    println!("log: {}; `exit` or Ctrl-C stops all three", log.display());
+    console_until_stopped(&demo.nodes[0].peer).await;
+    demo.shutdown().await;
+    println!("stopped; metadata saved");
+    Ok(())
+}
+
+/// Runs the console menu on `peer` until `exit`, Ctrl-C or SIGTERM.
+async fn console_until_stopped(peer: &Peer) {
     let stop = CancellationToken::new();
-    tokio::spawn(cli::run(
-        node.peer.clone(),
-        cli::stdin_lines(),
-        stop.clone(),
-    ));
+    tokio::spawn(cli::run(peer.clone(), cli::stdin_lines(), stop.clone()));
     tokio::select! {
         _ = stop.cancelled() => {}
         _ = signal() => println!("stopping"),
     }
     stop.cancel();
-    node.shutdown().await;
-    println!("stopped; metadata saved");
-    Ok(())
 }
 
 /// The shared log file, locked for each line.
@@ -93,28 +131,32 @@ async fn signal() {
     let _ = ctrl_c.await;
 }
 
-/// Logs go to the storage folder's `.peer.log`, or to stderr, so the console stays readable.
-fn init_logging(args: &Cli, config: &NodeConfig) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&args.log_level)
-        .map_err(|e| anyhow::anyhow!("bad --log-level {:?}: {e}", args.log_level))?;
+/// Logs go to `file` (the storage folder's `.peer.log` for a peer), or to stderr without one,
+/// so the console stays readable.
+fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad --log-level {level:?}: {e}"))?;
     // Every line is escaped on its way out: log lines carry strangers' names and ids.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false);
-    if args.log_stderr {
-        builder
+    match file {
+        None => builder
             .with_writer(|| EscapingWriter(std::io::stderr()))
-            .init();
-    } else {
-        std::fs::create_dir_all(&config.storage)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(config.storage.join(store::LOG_FILE))?;
-        let file = std::sync::Arc::new(std::sync::Mutex::new(file));
-        builder
-            .with_writer(move || EscapingWriter(LockedFile(file.clone())))
-            .init();
+            .init(),
+        Some(path) => {
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            let file = std::sync::Arc::new(std::sync::Mutex::new(file));
+            builder
+                .with_writer(move || EscapingWriter(LockedFile(file.clone())))
+                .init();
+        }
     }
     Ok(())
 }

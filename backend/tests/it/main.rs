@@ -6,6 +6,7 @@
 mod big;
 mod console;
 mod crash;
+mod demo;
 mod foreign;
 mod hostile;
 mod lean;
