@@ -12,6 +12,15 @@ use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+/// `println!` for a stdout that may be closed (`peer ... | head`): the line is lost, and the
+/// peer still stops cleanly and saves its index.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let outcome = if std::env::args_os()
@@ -36,30 +45,30 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     let log = config.storage.join(store::LOG_FILE);
     init_logging(&args.log_level, (!args.log_stderr).then_some(log.as_path()))?;
     let mut node = Node::start(config.clone()).await?;
-    println!(
+    say!(
         "peer {} listening for peers on {} (advertised as {}:{})",
         args.peer_id,
         node.p2p_addr,
         args.host,
         node.p2p_addr.port()
     );
-    println!("dashboard: http://{}/", node.http_addr);
-    println!("storage: {}", config.storage.display());
+    say!("dashboard: http://{}/", node.http_addr);
+    say!("storage: {}", config.storage.display());
     if !args.log_stderr {
-        println!("log: {}", log.display());
+        say!("log: {}", log.display());
     }
 
     if let Some(mut warnings) = node.bootstrap_warnings.take() {
         tokio::spawn(async move {
             while let Some(warning) = warnings.recv().await {
-                println!("warning: {}", backend::terminal::escape(&warning));
+                say!("warning: {}", backend::terminal::escape(&warning));
             }
         });
     }
 
     console_until_stopped(&node.peer).await;
     node.shutdown().await;
-    println!("stopped; metadata saved");
+    say!("stopped; metadata saved");
     Ok(())
 }
 
@@ -67,10 +76,10 @@ async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
     let log = args.dir.join("demo.log");
     init_logging("info", Some(&log))?;
     let demo = demo::start(&args.dir, args.http_port).await?;
-    println!("demo: three peers on 127.0.0.1 with sample files, gossiping every second");
+    say!("demo: three peers on 127.0.0.1 with sample files, gossiping every second");
     for node in &demo.nodes {
         let config = node.peer.config();
-        println!(
+        say!(
             "  {:<6} dashboard http://{}/  peers on {}  storage {}",
             config.peer_id,
             node.http_addr,
@@ -78,14 +87,14 @@ async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
             args.dir.join(&config.peer_id).display()
         );
     }
-    println!(
+    say!(
         "open http://{}/ to see alice's dashboard; the console below acts on alice",
         demo.nodes[0].http_addr
     );
-    println!("log: {}; `exit` or Ctrl-C stops all three", log.display());
+    say!("log: {}; `exit` or Ctrl-C stops all three", log.display());
     console_until_stopped(&demo.nodes[0].peer).await;
     demo.shutdown().await;
-    println!("stopped; metadata saved");
+    say!("stopped; metadata saved");
     Ok(())
 }
 
@@ -95,7 +104,7 @@ async fn console_until_stopped(peer: &Peer) {
     tokio::spawn(cli::run(peer.clone(), cli::stdin_lines(), stop.clone()));
     tokio::select! {
         _ = stop.cancelled() => {}
-        _ = signal() => println!("stopping"),
+        _ = signal() => say!("stopping"),
     }
     stop.cancel();
 }

@@ -76,9 +76,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
 pub struct Console(Arc<dyn Fn(String) + Send + Sync>);
 
 impl Console {
-    /// Lines to stdout.
+    /// Lines to stdout. A closed stdout (`peer ... | head`) loses the lines, not the peer.
     pub fn stdout() -> Self {
-        Console(Arc::new(|line| println!("{line}")))
+        Console(Arc::new(|line| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }))
     }
 
     /// Lines to `sink`.
