@@ -236,13 +236,18 @@ fn open_direct(_: &Path) -> Option<File> {
 mod tests {
     use super::*;
 
+    /// A few stages and a tail that ends mid-block, no two blocks alike.
+    fn content() -> Vec<u8> {
+        (0..3 * STAGE + 5000)
+            .map(|i| (i * 31 + i / 7) as u8)
+            .collect()
+    }
+
     #[test]
     fn pieces_of_any_size_read_back_whole_after_sync() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let content: Vec<u8> = (0..3 * STAGE + 5000)
-            .map(|i| (i * 31 + i / 7) as u8)
-            .collect();
+        let content = content();
         let mut writer = Writer::create(&path).unwrap();
         let mut rest = &content[..];
         for size in [1, BLOCK - 1, BLOCK + 1, STAGE + 3, 100, STAGE]
@@ -264,9 +269,7 @@ mod tests {
     fn pieces_placed_for_their_offsets_read_back_whole_after_sync() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        let content: Vec<u8> = (0..3 * STAGE + 5000)
-            .map(|i| (i * 31 + i / 7) as u8)
-            .collect();
+        let content = content();
         let mut writer = Writer::create(&path).unwrap();
         let (mut rest, mut at) = (&content[..], 0);
         for size in [BLOCK + 1, 3 * BLOCK, 10, STAGE + 7].iter().cycle() {
