@@ -5,11 +5,16 @@
 //   2. a file pushed on peer B (console `push`) appears on A's page without a reload;
 //   3. Get on A fetches a file only B holds: the transfer ends done with a full progress bar,
 //      the row gets a Save link, and A's API reports the copy (bytes checked too);
-//   4. a file uploaded through A's page is pushed and B learns of it;
-//   5. deleting it from A's page removes it from B and from A's page;
-//   6. when A stops (SIGTERM) the page says it is reconnecting, and when A starts again on the
+//   4. the throughput chart rises with the get's bytes; a Get held back in flight shows its
+//      pending state, and two clicks send one request;
+//   5. a file uploaded through A's page is pushed and B learns of it;
+//   6. deleting it from A's page removes it from B and from A's page;
+//   7. when A stops (SIGTERM) the page says it is reconnecting, and when A starts again on the
 //      same storage folder and HTTP port the page, never reloaded, is connected again to A with
-//      the files A held: A's index survives a restart.
+//      the files A held: A's index survives a restart;
+//   8. a fake peer that serves a bad copy gets the suspect badge in the peers table (last: a
+//      third tracked peer could take the push of step 5, and its file would be one more after
+//      the restart).
 //
 // It also prints the time from navigation to the peers table, and to its first row (performance
 // API, printed, not asserted). many-files.test.mjs prints the figures at 10,000 files.
@@ -31,6 +36,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,6 +186,9 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
   let sockets = 0; // WebSockets the page opened so far
   // The file B finds in its storage at start-up (A does not hold it until step 3).
   const seeded = { name: 'seeded-on-b.bin', bytes: randomBytes(3 * MiB) };
+  // A second one, for the pending state of Get.
+  const slow = { name: 'slow-get-on-b.bin', bytes: randomBytes(MiB) };
+  let mallory; // a fake peer that serves a bad copy
 
   const killAll = () => {
     for (const p of peers) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
@@ -220,6 +229,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
 
     const bStorage = mk('e2e-peer-b-');
     writeFileSync(path.join(bStorage, seeded.name), seeded.bytes);
+    writeFileSync(path.join(bStorage, slow.name), slow.bytes);
     b = new Peer('peer-b', bStorage, ['--bootstrap', `127.0.0.1:${a.p2pPort}`]);
     peers.push(b);
     await b.ready();
@@ -285,6 +295,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     } catch (e) {
       console.log(`closing the browser: ${e.message}`);
     }
+    mallory?.close();
     await Promise.all(peers.map((p) => p.stop().catch(() => p.proc.kill('SIGKILL'))));
     events?.end();
     for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
@@ -380,6 +391,46 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await screenshot();
   });
 
+  it('draws the bytes of the get in the throughput chart', async () => {
+    const chart = page.getByTestId('throughput-chart');
+    const height = Number((await chart.getAttribute('viewBox')).split(' ')[3]);
+    // A point above the baseline: some second of the last five minutes had bytes in.
+    await waitUntil('the chart to rise above its baseline', async () => {
+      const points = await chart.locator('polyline.in').getAttribute('points');
+      return points.split(' ').some((xy) => Number(xy.split(',')[1]) < height - 1);
+    });
+    assert.doesNotMatch(await page.locator('.throughput .legend').textContent(), /peak 0 B\/s/);
+  });
+
+  it('shows a Get as pending while it runs, and a double click sends one request', async () => {
+    const listed = await waitUntil('B to list the second seeded file', async () =>
+      (await b.files()).find((f) => f.file_name === slow.name));
+    const fileRow = row('file-row', { 'data-file-id': listed.file_id });
+    const button = fileRow.getByTestId('get-button');
+    await button.waitFor();
+    // The fetch request is held back for a while, so that the pending state can be seen.
+    let requests = 0;
+    let release;
+    const held = new Promise((r) => (release = r));
+    const pattern = `**/api/files/${listed.file_id}/fetch`;
+    await page.route(pattern, async (route) => {
+      requests += 1;
+      await held;
+      await route.continue();
+    });
+    // Two clicks in one task: the second comes before the page could redraw the button.
+    await button.evaluate((b) => {
+      b.click();
+      b.click();
+    });
+    await waitUntil('the Get button to show its pending state', async () =>
+      (await button.isDisabled()) && (await button.textContent()).includes('Getting'));
+    release();
+    await fileRow.getByTestId('save-link').waitFor();
+    await page.unroute(pattern);
+    assert.equal(requests, 1, 'one fetch request for two clicks');
+  });
+
   const uploaded = { name: `uploaded-on-a-${process.pid}.bin`, bytes: randomBytes(MiB + 12345) };
 
   it('uploads a file through the page and B learns of it', async () => {
@@ -423,7 +474,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     });
     await fileRow.waitFor({ state: 'detached' });
     // The other files are untouched.
-    assert.equal(await page.getByTestId('file-row').count(), 2);
+    assert.equal(await page.getByTestId('file-row').count(), 3);
   });
 
   it('raised no error in the page', () => {
@@ -434,9 +485,9 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     const link = async () => (await page.getByTestId('connection').textContent())?.trim();
     await waitUntil('the connection indicator to say connected', async () => (await link()) === 'connected');
 
-    // What A holds now: the file B pushed and the one fetched from B (the upload is deleted).
+    // What A holds now: the file B pushed and the two fetched from B (the upload is deleted).
     const held = (await a.files()).filter((f) => f.has_copy);
-    assert.equal(held.length, 2, `A holds two files before the restart: ${JSON.stringify(held)}`);
+    assert.equal(held.length, 3, `A holds three files before the restart: ${JSON.stringify(held)}`);
     const heldIds = held.map((f) => f.file_id).sort();
     for (const id of heldIds) await row('file-row', { 'data-file-id': id }).getByTestId('save-link').waitFor();
     const first = { url: a.url, httpPort: a.httpPort };
@@ -514,5 +565,48 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
       .slice(errorsBefore)
       .filter((e) => !/WebSocket connection to '[^']*\/api\/events[^']*' failed/.test(e));
     assert.deepEqual(unexpected, []);
+  });
+  it('marks a peer that sent a bad copy as suspect', async () => {
+    // mallory: a fake peer that claims a file and answers GET_FILE with other bytes.
+    const truth = Buffer.from('the real content of the file\n');
+    const timestamp = 1749713836;
+    const meta = {
+      file_name: 'forged.txt',
+      file_size: truth.length,
+      file_id: sha256(Buffer.concat([truth, Buffer.from(String(timestamp))])),
+      file_owner: 'mallory',
+      file_timestamp: timestamp,
+    };
+    const lie = Buffer.alloc(truth.length, 'x');
+    mallory = net.createServer((socket) => {
+      let got = '';
+      socket.on('error', () => {});
+      socket.on('data', (chunk) => {
+        got += chunk;
+        if (got.includes('GET_FILE')) {
+          socket.end(JSON.stringify({ type: 'FILE_DATA', ...meta, data: lie.toString('hex') }));
+        }
+      });
+      socket.on('end', () => socket.end());
+    });
+    await new Promise((r) => mallory.listen(0, '127.0.0.1', r));
+    const port = mallory.address().port;
+    // Heard from every second, so A keeps tracking it.
+    const reply = JSON.stringify({ type: 'GOSSIP_REPLY', host: '127.0.0.1', port, peerId: 'mallory', files: [meta] });
+    const say = () => {
+      const c = net.connect(a.p2pPort, '127.0.0.1', () => c.end(reply));
+      c.on('error', () => {});
+    };
+    say();
+    const timer = setInterval(say, 1000);
+    mallory.on('close', () => clearInterval(timer));
+
+    const peerRow = row('peer-row', { 'data-peer-id': 'mallory' });
+    await peerRow.waitFor();
+    assert.equal(await peerRow.getByTestId('peer-warning').count(), 0, 'no warning before the bad copy');
+    await row('file-row', { 'data-file-id': meta.file_id }).getByTestId('get-button').click();
+    await peerRow.getByTestId('peer-warning').waitFor();
+    const onA = (await a.files()).find((f) => f.file_id === meta.file_id);
+    assert.equal(onA?.has_copy, false, 'the bad copy is not kept');
   });
 });
