@@ -37,7 +37,7 @@ mod common;
 use anyhow::{anyhow, bail, Context, Result};
 use backend::config::parse_size;
 use clap::Parser;
-use common::{get_json, http, PeerProcess};
+use common::{get_json, start_fetch, PeerProcess};
 use sha2::{Digest, Sha256};
 use shared::{FileDto, TransferDto, TransferStateDto};
 use std::fs::{self, File};
@@ -467,18 +467,7 @@ fn wait_for_files(http_port: u16, names: &[String]) -> Result<Vec<String>> {
 /// from the request to the first poll that sees it done.
 fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
     let started = Instant::now();
-    let (status, body) = http(
-        http_port,
-        "POST",
-        &format!("/api/files/{file_id}/fetch"),
-        "",
-        &[],
-    )?;
-    if status != 202 {
-        bail!("fetch of {name} refused: HTTP {status}: {body}");
-    }
-    let transfer: TransferDto =
-        serde_json::from_str(&body).with_context(|| format!("bad fetch reply: {body}"))?;
+    let transfer = start_fetch(http_port, file_id).with_context(|| format!("fetching {name}"))?;
     let mut poll = POLL_FIRST;
     loop {
         let transfers: Vec<TransferDto> = get_json(http_port, "/api/transfers")?;

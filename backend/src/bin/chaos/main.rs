@@ -31,9 +31,9 @@ use anyhow::{bail, Context, Result};
 use backend::protocol;
 use backend::store::{self, IndexEntry};
 use clap::Parser;
-use common::{get_json, PeerProcess};
+use common::{get_json, start_fetch, PeerProcess};
 use folder::{held, names_in, stage, temp_files, Stage};
-use peers::{fetch, upload};
+use peers::upload;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use shared::{FileDto, PeerDto};
@@ -216,7 +216,7 @@ fn run(args: Args) -> Result<bool> {
         let (name, op) = if get {
             let (name, id) = fetchable[rng.gen_range(0..fetchable.len())].clone();
             let port = world.http_port(receiver);
-            let op = thread::spawn(move || fetch(port, &id).map(|()| None));
+            let op = thread::spawn(move || start_fetch(port, &id).map(|_| None));
             (name, op)
         } else {
             let name = format!("{}-push-{round}.bin", world.sides[sender].id);

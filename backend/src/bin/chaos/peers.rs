@@ -34,18 +34,3 @@ pub fn upload(port: u16, name: &str, bytes: &[u8]) -> Result<FileDto> {
     }
     Ok(serde_json::from_str(&reply)?)
 }
-
-/// Starts a fetch of `file_id` on the peer.
-pub fn fetch(port: u16, file_id: &str) -> Result<()> {
-    let (status, reply) = http(
-        port,
-        "POST",
-        &format!("/api/files/{file_id}/fetch"),
-        "",
-        &[],
-    )?;
-    if status != 202 {
-        bail!("fetch of {file_id}: HTTP {status}: {reply}");
-    }
-    Ok(())
-}

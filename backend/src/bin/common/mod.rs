@@ -117,6 +117,18 @@ pub fn get_json<T: serde::de::DeserializeOwned>(port: u16, path: &str) -> Result
     serde_json::from_str(&body).with_context(|| format!("GET {path}: unexpected reply {body}"))
 }
 
+/// `POST /api/files/{file_id}/fetch` on the API at `127.0.0.1:port`: starts a get; returns the
+/// new transfer.
+pub fn start_fetch(port: u16, file_id: &str) -> Result<shared::TransferDto> {
+    let path = format!("/api/files/{file_id}/fetch");
+    let (status, body) = http(port, "POST", &path, "", &[])?;
+    if status != 202 {
+        bail!("fetch of {file_id}: HTTP {status}: {body}");
+    }
+    serde_json::from_str(&body)
+        .with_context(|| format!("fetch of {file_id}: unexpected reply {body}"))
+}
+
 /// A minimal HTTP/1.1 exchange with `127.0.0.1:port`; returns the status and the body
 /// (de-chunked if need be) as text. `content_type` is left out when empty.
 pub fn http(
