@@ -53,7 +53,8 @@ pub struct DemoCli {
 /// A peer of the class gossip file-sharing network, with a live dashboard.
 ///
 /// Listens for the peer protocol on P2P_PORT and serves the dashboard and its API on
-/// http://HOST:HTTP_PORT/. Port 0 picks a free port.
+/// http://HOST:HTTP_PORT/. Port 0 picks a free port. Away from the class network, `peer demo`
+/// starts three peers on this machine instead.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "peer", version, after_help = CONSOLE_HELP)]
 pub struct Cli {
