@@ -26,10 +26,12 @@
 #
 # Source hash, written to dist/.source-hash (one line, hex):
 #   for every file in frontend/ and shared/ that git tracks or would track (git ignores the
-#   rest, so a fresh clone hashes the same), sorted by path in the C locale: its path on one line, then `sha256sum < file`; then `Cargo.lock` and
-#   `sha256sum < Cargo.lock`; all of that piped through sha256sum. Paths are relative to the
-#   repository root. Changing, adding, removing or renaming any of these files changes it.
-#   Note that Cargo.lock is hashed whole, so a backend dependency change also asks for a rebuild.
+#   rest, so a fresh clone hashes the same), and for the root Cargo.toml (the wasm-release
+#   profile) and this script (the build's flags and tools), sorted by path in the C locale: its
+#   path on one line, then `sha256sum < file`; then `Cargo.lock` and `sha256sum < Cargo.lock`;
+#   all of that piped through sha256sum. Paths are relative to the repository root. Changing,
+#   adding, removing or renaming any of these files changes it. Note that Cargo.toml and
+#   Cargo.lock are hashed whole, so a backend dependency change also asks for a rebuild.
 set -euo pipefail
 
 TRUNK_VERSION=0.21.14
@@ -41,7 +43,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 source_hash() {
   {
-    git ls-files --cached --others --exclude-standard -- frontend shared \
+    git ls-files --cached --others --exclude-standard -- frontend shared Cargo.toml scripts/build-dist.sh \
       | LC_ALL=C sort \
       | while IFS= read -r file; do
           echo "$file"
@@ -64,7 +66,7 @@ if [[ "${1:-}" == "--check" ]]; then
     echo "Run scripts/build-dist.sh and commit dist/." >&2
     exit 1
   fi
-  echo "dist/ is up to date with frontend/, shared/ and Cargo.lock ($current)"
+  echo "dist/ is up to date with frontend/, shared/, Cargo.toml, Cargo.lock and this script ($current)"
   exit 0
 elif [[ $# -gt 0 ]]; then
   echo "usage: scripts/build-dist.sh [--check]" >&2

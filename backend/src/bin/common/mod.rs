@@ -1,7 +1,6 @@
 //! What the benchmark and crash-test programs share: a `peer` child process started on
 //! loopback with free ports, a minimal HTTP client for its API, and the dashboard's size as
-//! served. Each program uses part of
-//! it, so unused items are allowed here.
+//! served. Each program uses part of it, so unused items are allowed here.
 #![allow(dead_code)]
 
 pub mod app_size;
