@@ -162,9 +162,10 @@ impl Pair {
         // The baseline is measured on both sides of the transfer, so that both see about the
         // same load from the rest of the machine.
         let sha_before = sha256_seconds(&original)?;
-        let cpu = cpu_seconds(self.a.pid())? + cpu_seconds(self.b.pid())?;
+        let (cpu_a, cpu_b) = (cpu_seconds(self.a.pid())?, cpu_seconds(self.b.pid())?);
         let seconds = fetch(self.b.http_port, &self.file_ids[i], name)?;
-        let cpu = cpu_seconds(self.a.pid())? + cpu_seconds(self.b.pid())? - cpu;
+        let cpu_a = cpu_seconds(self.a.pid())? - cpu_a;
+        let cpu_b = cpu_seconds(self.b.pid())? - cpu_b;
         let sha_after = sha256_seconds(&original)?;
         let rss_a = peak_rss_mib(self.a.pid())?;
         let rss_b = peak_rss_mib(self.b.pid())?;
@@ -174,7 +175,7 @@ impl Pair {
             .with_context(|| format!("verifying {}'s copy of {name}", self.label))?;
         println!(
             "{:>10}  {:<16}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  \
-             {cpu:>9.2}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
+             {cpu_a:>5.2}+{cpu_b:<5.2}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
             human(size),
             self.label,
             throughput / sha,
@@ -247,14 +248,14 @@ fn run(args: Args) -> Result<()> {
         .collect::<Result<Vec<Pair>>>()?;
 
     println!(
-        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>9}  {:>13}  {:>13}  check",
+        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>11}  {:>13}  {:>13}  check",
         "size",
         "peer binary",
         "seconds",
         "MiB/s",
         "SHA-256 MiB/s",
         "ratio",
-        "CPU s",
+        "CPU s A+B",
         "A VmHWM MiB",
         "B VmHWM MiB"
     );

@@ -6,6 +6,7 @@
 //! [`server::Handler`].
 
 pub mod admission;
+mod outgoing;
 mod pace;
 pub mod server;
 
@@ -31,8 +32,6 @@ const READ_BUF: usize = 1 << 20;
 /// The size of socket reads before that: most messages are small, and a buffer is zeroed
 /// when it is made.
 const FIRST_READ_BUF: usize = 16 << 10;
-/// The size of file reads whose hex is one socket write.
-const SEND_PIECE: usize = 512 << 10;
 
 /// The largest piece of decoded content handed to the temporary file; every piece but the
 /// last holds more than this less one read's worth.
@@ -215,7 +214,7 @@ pub async fn read_message(
         pace.read(n, now)
             .map_err(|cut| NetError::cut(cut, limits))?;
         let before = chunk.len();
-        let message = decoder.feed(&buf[..n], chunk.buf())?;
+        let message = decoder.feed(&buf[..n], &mut chunk)?;
         if chunk.len() > before {
             let total = decoder.decoded_bytes();
             if total > limits.max_file {
@@ -295,80 +294,18 @@ pub async fn write_file_data(
     meta: &FileMeta,
     file: tokio::fs::File,
     limits: &Limits,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<u64, NetError> {
-    // Each piece is read and encoded on a blocking thread while the one before it is sent.
-    // The hex buffers keep their length, so they are filled without being cleared first.
-    let piece = Outgoing {
-        file: file.into_std().await,
-        raw: spare_buffer(SEND_PIECE),
-        hex: spare_buffer(2 * SEND_PIECE),
-    };
-    let mut next = tokio::task::spawn_blocking(|| piece.read());
-    let mut spare = spare_buffer(2 * SEND_PIECE);
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
-    let mut sent = 0u64;
-    loop {
-        let (mut piece, n) = next.await.map_err(io::Error::other)??;
-        if n == 0 {
-            keep_buffers([piece.raw, piece.hex, spare]);
-            break;
-        }
-        let hex = std::mem::replace(&mut piece.hex, std::mem::take(&mut spare));
-        next = tokio::task::spawn_blocking(|| piece.read());
-        write_within(stream, &hex[..2 * n], limits).await?;
-        spare = hex;
-        sent += n as u64;
-        progress(sent);
-    }
+    let sent = outgoing::send_hex(stream, file, limits.idle, progress)
+        .await
+        .map_err(|e| match e {
+            outgoing::SendError::Io(e) => NetError::Io(e),
+            outgoing::SendError::Stalled => NetError::Timeout("sending"),
+        })?;
     write_within(stream, encode::FILE_DATA_TAIL.as_bytes(), limits).await?;
     stream.flush().await?;
     Ok(sent)
-}
-
-/// The buffers of finished sends, kept for the next ones (at most one send's worth): a new
-/// buffer costs page faults or zeroing, which took longer than sending a 1 MiB file.
-static SPARE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-
-/// A buffer of `len` bytes, kept from an earlier send if there is one.
-fn spare_buffer(len: usize) -> Vec<u8> {
-    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
-    match spare.iter().position(|buf| buf.len() == len) {
-        Some(i) => spare.swap_remove(i),
-        None => vec![0; len],
-    }
-}
-
-fn keep_buffers(buffers: [Vec<u8>; 3]) {
-    let mut spare = SPARE_BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
-    for buf in buffers {
-        if spare.len() < 3 {
-            spare.push(buf);
-        }
-    }
-}
-
-/// A file being sent as hex, with the buffers of one piece.
-struct Outgoing {
-    file: std::fs::File,
-    raw: Vec<u8>,
-    /// Twice as long as `raw`.
-    hex: Vec<u8>,
-}
-
-impl Outgoing {
-    /// Reads the next piece of the file and writes its hex at the start of `hex`; returns the
-    /// number of content bytes read, 0 at the end. Blocking.
-    fn read(mut self) -> io::Result<(Self, usize)> {
-        let n = loop {
-            match io::Read::read(&mut self.file, &mut self.raw) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                read => break read?,
-            }
-        };
-        encode::hex_to(&self.raw[..n], &mut self.hex);
-        Ok((self, n))
-    }
 }
 
 /// Answers a GET_FILE on its own socket with `copy`, or with the all-null "not found", then
