@@ -8,8 +8,11 @@
 //! the original. Beside each size it prints the speed of SHA-256 over the same bytes in this
 //! process (measured right before and right after the transfer, and averaged, so that both see
 //! about the same load from the rest of the machine), the ratio of the two (the transfer
-//! hashes every byte too, so the ratio says how much else costs), and the CPU time both peers
-//! spent on the transfer, which the rest of the machine does not change as much.
+//! hashes every byte too, so the ratio says how much else costs), and the CPU time each peer
+//! spent on the transfer, which the rest of the machine does not change as much. The transfer
+//! keeps two cores busy, so the row also shows how much two threads hashing at once got done
+//! right before it, as a multiple of one (`2.00x` at best): on a shared machine a second core
+//! is sometimes slower, and a slow row with a low multiple says why.
 //!
 //! Then a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
 //! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
@@ -162,6 +165,7 @@ impl Pair {
         // The baseline is measured on both sides of the transfer, so that both see about the
         // same load from the rest of the machine.
         let sha_before = sha256_seconds(&original)?;
+        let two_cores = two_core_speedup()?;
         let (cpu_a, cpu_b) = (cpu_seconds(self.a.pid())?, cpu_seconds(self.b.pid())?);
         let seconds = fetch(self.b.http_port, &self.file_ids[i], name)?;
         let cpu_a = cpu_seconds(self.a.pid())? - cpu_a;
@@ -175,7 +179,7 @@ impl Pair {
             .with_context(|| format!("verifying {}'s copy of {name}", self.label))?;
         println!(
             "{:>10}  {:<16}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  \
-             {cpu_a:>5.2}+{cpu_b:<5.2}  {rss_a:>13.1}  {rss_b:>13.1}  verified",
+             {cpu_a:>5.2}+{cpu_b:<5.2}  {two_cores:>6.2}x  {rss_a:>13.1}  {rss_b:>13.1}  verified",
             human(size),
             self.label,
             throughput / sha,
@@ -248,7 +252,7 @@ fn run(args: Args) -> Result<()> {
         .collect::<Result<Vec<Pair>>>()?;
 
     println!(
-        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>11}  {:>13}  {:>13}  check",
+        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>11}  {:>7}  {:>13}  {:>13}  check",
         "size",
         "peer binary",
         "seconds",
@@ -256,6 +260,7 @@ fn run(args: Args) -> Result<()> {
         "SHA-256 MiB/s",
         "ratio",
         "CPU s A+B",
+        "2 cores",
         "A VmHWM MiB",
         "B VmHWM MiB"
     );
@@ -525,6 +530,36 @@ fn sha256_seconds(path: &Path) -> Result<f64> {
     }
     std::hint::black_box(hasher.finalize());
     Ok(hashing.as_secs_f64())
+}
+
+/// How many times one thread's SHA-256 work two threads get done in the same time, each
+/// hashing the same 64 MiB four times: 2 when the machine gives this process two whole cores.
+fn two_core_speedup() -> Result<f64> {
+    let data: std::sync::Arc<Vec<u8>> = std::sync::Arc::new(vec![0x5a; 64 << 20]);
+    let hash = |data: &[u8]| {
+        let mut hasher = Sha256::new();
+        for _ in 0..4 {
+            hasher.update(data);
+        }
+        std::hint::black_box(hasher.finalize());
+    };
+    let started = Instant::now();
+    hash(&data);
+    let one = started.elapsed();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let data = data.clone();
+            thread::spawn(move || hash(&data))
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow!("a hashing thread panicked"))?;
+    }
+    let two = started.elapsed();
+    Ok(2.0 * one.as_secs_f64() / two.as_secs_f64().max(1e-9))
 }
 
 /// The CPU time process `pid` has used (user and system), in seconds, to 10 ms.
