@@ -28,14 +28,14 @@ const LINGER: Duration = Duration::from_secs(3);
 /// How much we read (and discard) after a reply, at most.
 const LINGER_BYTES: usize = 64 * 1024;
 /// The size of socket reads once a file's content streams in.
-const READ_BUF: usize = 1 << 20;
+const READ_BUF: usize = 512 << 10;
 /// The size of socket reads before that: most messages are small, and a buffer is zeroed
 /// when it is made.
 const FIRST_READ_BUF: usize = 16 << 10;
 
 /// The largest piece of decoded content handed to the temporary file; every piece but the
 /// last holds more than this less one read's worth.
-const WRITE_PIECE: usize = 1 << 20;
+const WRITE_PIECE: usize = 512 << 10;
 
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]

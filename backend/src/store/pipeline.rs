@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// The content bytes of one piece, at least (the caller may overshoot by one read).
-pub(super) const PIECE: usize = 1 << 20;
+pub(super) const PIECE: usize = 512 << 10;
 /// The buffers the pipeline hands out; with the caller's first one, one is being filled while
 /// the others are hashed or written.
-const BUFFERS: usize = 3;
+const BUFFERS: usize = 6;
 
 /// Two threads working on one temporary file.
 pub(super) struct Pipeline {
