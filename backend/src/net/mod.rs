@@ -214,7 +214,7 @@ pub async fn read_message(
         pace.read(n, now)
             .map_err(|cut| NetError::cut(cut, limits))?;
         let before = chunk.len();
-        let message = decoder.feed(&buf[..n], &mut chunk)?;
+        let message = decoder.feed(&buf[..n], chunk.buf())?;
         if chunk.len() > before {
             let total = decoder.decoded_bytes();
             if total > limits.max_file {

@@ -3,8 +3,8 @@
 //! A connection carries one JSON object with no framing, and a `FILE_DATA` carries a whole file
 //! as one hex string, so the decoder scans the object incrementally. Everything but the `data`
 //! string is copied into a small buffer (capped) and parsed once the object closes; the `data`
-//! string is hex-decoded on the fly into the caller's [`Content`] buffer, so memory does not
-//! grow with the file. Runs of digits are decoded with SIMD (`faster-hex`); the decoder itself keeps only
+//! string is hex-decoded on the fly into the caller's chunk buffer, so memory does not grow with
+//! the file. Runs of digits are decoded with SIMD (`faster-hex`); the decoder itself keeps only
 //! what crosses reads: a digit whose pair has not arrived, and where the string closes.
 //! "Need more" is a normal answer. The decoder owns no socket and no clock.
 
@@ -25,27 +25,6 @@ pub enum DecodeError {
     /// The object is not a message we know.
     #[error(transparent)]
     Message(#[from] MessageError),
-}
-
-/// Where decoded content goes: a buffer the decoder writes into directly.
-///
-/// The room it lends may hold anything (earlier content, say): the decoder overwrites it, so a
-/// buffer that is reused need not be cleared or zeroed first, which cost as much CPU as the
-/// decoding itself.
-pub trait Content {
-    /// Lends `fill` room for `n` bytes right after the content so far; the first bytes of it,
-    /// as many as `fill` returns, are content now.
-    fn fill(&mut self, n: usize, fill: impl FnOnce(&mut [u8]) -> usize);
-}
-
-/// Content appended to a vector (zeroing the room first).
-impl Content for Vec<u8> {
-    fn fill(&mut self, n: usize, fill: impl FnOnce(&mut [u8]) -> usize) {
-        let len = self.len();
-        self.resize(len + n, 0);
-        let filled = fill(&mut self[len..]);
-        self.truncate(len + filled);
-    }
 }
 
 /// Where the scanner is inside the object.
@@ -114,7 +93,7 @@ impl Decoder {
     pub fn feed(
         &mut self,
         input: &[u8],
-        chunk: &mut impl Content,
+        chunk: &mut Vec<u8>,
     ) -> Result<Option<Message>, DecodeError> {
         let mut i = 0;
         while i < input.len() {
@@ -134,7 +113,7 @@ impl Decoder {
     }
 
     /// Decodes hex until the closing quote or the end of input; returns bytes consumed.
-    fn hex(&mut self, input: &[u8], chunk: &mut impl Content) -> Result<usize, DecodeError> {
+    fn hex(&mut self, input: &[u8], chunk: &mut Vec<u8>) -> Result<usize, DecodeError> {
         let mut i = 0;
         loop {
             // Fast path: the whole pairs of digits up to the first byte that is not one.
@@ -175,10 +154,7 @@ impl Decoder {
             match self.nibble.take() {
                 None => self.nibble = Some(v),
                 Some(high) => {
-                    chunk.fill(1, |room| {
-                        room[0] = high << 4 | v;
-                        1
-                    });
+                    chunk.push(high << 4 | v);
                     self.decoded += 1;
                     self.streamed = true;
                 }
@@ -267,26 +243,24 @@ fn hex_value(b: u8) -> Option<u8> {
 
 /// Appends to `out` the bytes of the whole pairs of hex digits (either case) at the start of
 /// `input`, up to the first byte that is not a digit; returns the number of pairs.
-fn decode_pairs(input: &[u8], out: &mut impl Content) -> usize {
-    let run = input.len() & !1;
-    let mut pairs = 0;
-    out.fill(run / 2, |room| {
-        pairs = match faster_hex::hex_decode(&input[..run], room) {
-            Ok(_) => run / 2,
-            // The digits end inside this input (at the closing quote, normally): decode up
-            // to the last whole pair before it, and leave the rest to the caller.
-            Err(faster_hex::Error::InvalidChar { index, .. }) => {
-                let run = index & !1;
-                match faster_hex::hex_decode(&input[..run], &mut room[..run / 2]) {
-                    Ok(_) => run / 2,
-                    Err(_) => 0,
-                }
+fn decode_pairs(input: &[u8], out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    let mut run = input.len() & !1;
+    out.resize(start + run / 2, 0);
+    run = match faster_hex::hex_decode(&input[..run], &mut out[start..]) {
+        Ok(_) => run,
+        // The digits end inside this input (at the closing quote, normally): decode up to
+        // the last whole pair before it, and leave the rest to the caller.
+        Err(faster_hex::Error::InvalidChar { index, .. }) => {
+            let run = index & !1;
+            match faster_hex::hex_decode(&input[..run], &mut out[start..start + run / 2]) {
+                Ok(_) => run,
+                Err(_) => 0,
             }
-            // Not reached (the run is even and the room fits it); the caller decodes byte by
-            // byte.
-            Err(_) => 0,
-        };
-        pairs
-    });
-    pairs
+        }
+        // Not reached (the run is even and `out` has room); the caller decodes byte by byte.
+        Err(_) => 0,
+    };
+    out.truncate(start + run / 2);
+    run / 2
 }

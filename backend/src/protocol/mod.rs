@@ -5,7 +5,7 @@ mod codec;
 pub mod encode;
 mod message;
 
-pub use codec::{Content, DecodeError, Decoder};
+pub use codec::{DecodeError, Decoder};
 pub use message::{
     parse_message, Announce, Delete, FileMeta, Gossip, GossipReply, Message, MessageError, Verbatim,
 };

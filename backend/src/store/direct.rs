@@ -12,7 +12,6 @@
 //! of the file, and everything on a filesystem that refuses direct writes, goes through the
 //! page cache instead, on a second handle of the same file.
 
-use crate::protocol::Content;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -25,14 +24,9 @@ const STAGE: usize = 64 << 10;
 /// Content on its way to a [`Writer`], placed in its buffer so that it can be written
 /// straight from there: it starts at `skip`, as far past a block boundary of memory as its
 /// first byte will be past one in the file.
-///
-/// The buffer stays as long as it ever grew, past the content: a buffer that goes round a
-/// [`super::pipeline::Pipeline`] is zeroed once, when it is made, not for every piece.
 pub struct Piece {
     buf: Vec<u8>,
     skip: usize,
-    /// The content is `buf[skip..end]`.
-    end: usize,
 }
 
 impl Piece {
@@ -41,39 +35,31 @@ impl Piece {
         Piece {
             buf: Vec::new(),
             skip: 0,
-            end: 0,
         }
     }
 
     /// An empty piece for content that starts at offset `at` of the file, with room for
     /// `capacity` bytes (appending more moves it, and it is copied once on its way).
     pub(super) fn for_offset(mut buf: Vec<u8>, capacity: usize, at: u64) -> Piece {
-        if buf.len() < capacity + BLOCK {
-            buf.resize(capacity + BLOCK, 0);
-        }
+        buf.clear();
+        buf.reserve(capacity + BLOCK);
         let behind = (at % BLOCK as u64) as usize;
         let skip = (behind + BLOCK - buf.as_ptr() as usize % BLOCK) % BLOCK;
-        Piece {
-            buf,
-            skip,
-            end: skip,
-        }
+        buf.resize(skip, 0);
+        Piece { buf, skip }
     }
 
-    /// Appends `bytes`.
-    pub fn append(&mut self, bytes: &[u8]) {
-        self.fill(bytes.len(), |room| {
-            room.copy_from_slice(bytes);
-            bytes.len()
-        });
+    /// The buffer to append content to. Only append: what is already in it stays.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
     }
 
     pub fn content(&self) -> &[u8] {
-        &self.buf[self.skip..self.end]
+        &self.buf[self.skip..]
     }
 
     pub fn len(&self) -> usize {
-        self.end - self.skip
+        self.buf.len() - self.skip
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,18 +74,6 @@ impl Piece {
     /// The buffer, for another piece.
     pub(super) fn into_buf(self) -> Vec<u8> {
         self.buf
-    }
-}
-
-impl Content for Piece {
-    fn fill(&mut self, n: usize, fill: impl FnOnce(&mut [u8]) -> usize) {
-        if self.buf.len() < self.end + n {
-            // Grown by at least half, so that appending stays linear.
-            let len = (self.end + n).max(self.buf.len() * 3 / 2);
-            self.buf.resize(len, 0);
-        }
-        let filled = fill(&mut self.buf[self.end..self.end + n]);
-        self.end += filled.min(n);
     }
 }
 
@@ -304,7 +278,7 @@ mod tests {
             }
             let (piece, after) = rest.split_at((*size).min(rest.len()));
             let mut placed = Piece::for_offset(Vec::new(), piece.len(), at);
-            placed.append(piece);
+            placed.buf().extend_from_slice(piece);
             assert!(placed.fits(at));
             writer.write(placed.content()).unwrap();
             (rest, at) = (after, at + piece.len() as u64);

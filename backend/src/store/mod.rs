@@ -93,7 +93,7 @@ impl TempFile {
             Some(piece) => piece,
             None => self.piece(self.len).await?,
         };
-        filling.append(bytes);
+        filling.buf().extend_from_slice(bytes);
         self.len += bytes.len() as u64;
         if filling.len() >= pipeline::PIECE {
             self.send(filling).await

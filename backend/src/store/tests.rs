@@ -154,7 +154,7 @@ async fn pieces_of_every_size_written_both_ways_land_whole_and_in_order() {
         if i % 2 == 0 {
             temp.write(piece).await.unwrap();
         } else {
-            placed.append(piece);
+            placed.buf().extend_from_slice(piece);
             temp.write_piece(&mut placed).await.unwrap();
         }
         rest = after;
@@ -183,10 +183,10 @@ async fn a_large_piece_placed_for_its_offset_is_handed_on_without_a_copy() {
     let mut temp = store.temp_file().await.unwrap();
     // Made by the caller, not placed: copied, and a placed piece is left in its place.
     let mut piece = Piece::new();
-    piece.append(&[7; pipeline::PIECE / 2 + 1]);
+    piece.buf().extend_from_slice(&[7; pipeline::PIECE / 2 + 1]);
     temp.write_piece(&mut piece).await.unwrap();
     for _ in 0..2 {
-        piece.append(&[7; pipeline::PIECE / 2 + 1]);
+        piece.buf().extend_from_slice(&[7; pipeline::PIECE / 2 + 1]);
         let buffer = piece.content().as_ptr();
         temp.write_piece(&mut piece).await.unwrap();
         assert_ne!(piece.content().as_ptr(), buffer);
