@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+use super::NetError;
 use crate::protocol::encode;
 
 /// Content bytes per piece: with its hex, well inside a core's 512 KiB–1 MiB L2 cache.
@@ -29,13 +30,6 @@ const PIECE: usize = 128 << 10;
 const CHECK_STOP: Duration = Duration::from_millis(100);
 /// How often the caller sees the progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-
-/// Why the content could not be sent.
-pub(super) enum SendError {
-    Io(io::Error),
-    /// No room in the socket for `idle`.
-    Stalled,
-}
 
 /// What the thread shares with the caller.
 #[derive(Default)]
@@ -61,8 +55,8 @@ pub(super) async fn send_hex(
     file: tokio::fs::File,
     idle: Duration,
     mut progress: impl FnMut(u64),
-) -> Result<u64, SendError> {
-    let socket = StdStream::from(stream.as_fd().try_clone_to_owned().map_err(SendError::Io)?);
+) -> Result<u64, NetError> {
+    let socket = StdStream::from(stream.as_fd().try_clone_to_owned().map_err(NetError::Io)?);
     let file = file.into_std().await;
     let shared = Arc::new(Shared::default());
     let _stop = StopOnDrop(shared.clone());
@@ -73,7 +67,7 @@ pub(super) async fn send_hex(
     tick.tick().await;
     let outcome = loop {
         tokio::select! {
-            joined = &mut job => break joined.map_err(|e| SendError::Io(io::Error::other(e)))?,
+            joined = &mut job => break joined.map_err(|e| NetError::Io(io::Error::other(e)))?,
             _ = tick.tick() => progress(shared.sent.load(Ordering::Relaxed)),
         }
     };
@@ -88,19 +82,19 @@ fn send_pieces(
     mut socket: StdStream,
     idle: Duration,
     shared: &Shared,
-) -> Result<u64, SendError> {
+) -> Result<u64, NetError> {
     let mut raw = vec![0u8; PIECE];
     let mut hex = vec![0u8; 2 * PIECE];
     let mut sent = 0u64;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
-            return Err(SendError::Io(io::ErrorKind::Interrupted.into()));
+            return Err(NetError::Io(io::ErrorKind::Interrupted.into()));
         }
         let n = match file.read(&mut raw) {
             Ok(0) => return Ok(sent),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(SendError::Io(e)),
+            Err(e) => return Err(NetError::Io(e)),
         };
         let hex = encode::hex_to(&raw[..n], &mut hex);
         write_all(&mut socket, hex, idle, &shared.stop)?;
@@ -116,11 +110,11 @@ fn write_all(
     mut bytes: &[u8],
     idle: Duration,
     stop: &AtomicBool,
-) -> Result<(), SendError> {
+) -> Result<(), NetError> {
     let mut progressed = Instant::now();
     while !bytes.is_empty() {
         match socket.write(bytes) {
-            Ok(0) => return Err(SendError::Io(io::ErrorKind::WriteZero.into())),
+            Ok(0) => return Err(NetError::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => {
                 bytes = &bytes[n..];
                 progressed = Instant::now();
@@ -128,15 +122,15 @@ fn write_all(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if stop.load(Ordering::Relaxed) {
-                    return Err(SendError::Io(io::ErrorKind::Interrupted.into()));
+                    return Err(NetError::Io(io::ErrorKind::Interrupted.into()));
                 }
                 let left = idle.saturating_sub(progressed.elapsed());
                 if left.is_zero() {
-                    return Err(SendError::Stalled);
+                    return Err(NetError::Timeout("sending"));
                 }
-                wait_writable(socket, left.min(CHECK_STOP)).map_err(SendError::Io)?;
+                wait_writable(socket, left.min(CHECK_STOP)).map_err(NetError::Io)?;
             }
-            Err(e) => return Err(SendError::Io(e)),
+            Err(e) => return Err(NetError::Io(e)),
         }
     }
     Ok(())
@@ -215,7 +209,7 @@ mod tests {
         let (_, file) = content_file(&dir, 64 << 20).await;
         let (mut ours, _client) = pair().await;
         let sent = send_hex(&mut ours, file, Duration::from_millis(300), |_| {}).await;
-        assert!(matches!(sent, Err(SendError::Stalled)));
+        assert!(matches!(sent, Err(NetError::Timeout("sending"))));
     }
 
     #[tokio::test]
@@ -256,7 +250,7 @@ mod tests {
         let written = tokio::task::spawn_blocking(move || writer.join().unwrap())
             .await
             .unwrap();
-        assert!(matches!(written, Err(SendError::Io(_))));
+        assert!(matches!(written, Err(NetError::Io(_))));
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 }
