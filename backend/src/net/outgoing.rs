@@ -146,16 +146,13 @@ fn wait_writable(socket: &StdStream, timeout: Duration) -> io::Result<()> {
     };
     let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
     // SAFETY: one valid `pollfd`, which outlives the call.
-    match unsafe { libc::poll(&mut fd, 1, ms) } {
-        -1 => {
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => Ok(()),
-                _ => Err(e),
-            }
+    if unsafe { libc::poll(&mut fd, 1, ms) } == -1 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
 #[cfg(test)]
