@@ -14,7 +14,7 @@ pub use pace::Role;
 
 use crate::protocol::{encode, DecodeError, Decoder, FileMeta, Message};
 use crate::refusal::Reason;
-use crate::store::{Piece, Store, TempFile};
+use crate::store::{self, Piece, Store, TempFile};
 use pace::{Cut, Pace};
 use std::future::Future;
 use std::io;
@@ -32,10 +32,6 @@ const READ_BUF: usize = 512 << 10;
 /// The size of socket reads before that: most messages are small, and a buffer is zeroed
 /// when it is made.
 const FIRST_READ_BUF: usize = 16 << 10;
-
-/// The largest piece of decoded content handed to the temporary file; every piece but the
-/// last holds more than this less one read's worth.
-const WRITE_PIECE: usize = 512 << 10;
 
 /// Socket deadlines, size caps and the limits that keep strangers from exhausting us.
 #[derive(Clone, Copy, Debug)]
@@ -228,10 +224,10 @@ pub async fn read_message(
             sink.arrived(total)?;
         }
         // Decoded content goes to the file in pieces that the next read cannot make outgrow
-        // `WRITE_PIECE`, each hashed and written on blocking threads while the next ones are
+        // `store::PIECE`, each hashed and written on blocking threads while the next ones are
         // read and decoded.
         if let Some(file) = &mut content {
-            let full = chunk.len() + READ_BUF / 2 > WRITE_PIECE;
+            let full = chunk.len() + READ_BUF / 2 > store::PIECE;
             if full || (message.is_some() && !chunk.is_empty()) {
                 file.write_piece(&mut chunk).await?;
             }

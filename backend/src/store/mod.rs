@@ -24,6 +24,7 @@ pub use metadata::{parse_index, IndexEntry};
 pub use names::is_reserved;
 pub use open::OpenReport;
 use pipeline::Pipeline;
+pub use pipeline::PIECE;
 
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
 use std::collections::{BTreeMap, HashMap, HashSet};

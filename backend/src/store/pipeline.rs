@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// The content bytes of one piece, at least (the caller may overshoot by one read).
-pub(super) const PIECE: usize = 512 << 10;
+pub const PIECE: usize = 512 << 10;
 /// The buffers the pipeline hands out; with the caller's first one, one is being filled while
 /// the others are hashed or written.
 const BUFFERS: usize = 6;
