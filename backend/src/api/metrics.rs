@@ -1,11 +1,13 @@
 //! `GET /metrics`: the peer's counters in the Prometheus text exposition format (OpenMetrics),
-//! encoded by prometheus-client from the live counters ([`Traffic`], [`Refusals`], the state's
-//! sizes) at each scrape. It keeps no counters of its own.
+//! encoded by prometheus-client from the live counters ([`Traffic`], [`Refusals`], the store's
+//! [`Spent`], the state's sizes) at each scrape. It keeps no counters of its own.
 //!
 //! [`Traffic`]: crate::traffic::Traffic
 //! [`Refusals`]: crate::refusal::Refusals
+//! [`Spent`]: crate::store::Spent
 
 use super::ApiState;
+use crate::store::Step;
 use crate::traffic::{Direction, TYPES};
 use axum::extract::State;
 use axum::http::header;
@@ -15,6 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 /// The content type of OpenMetrics text, which Prometheus scrapes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -88,6 +91,18 @@ pub fn render(s: &ApiState) -> String {
         "peer_rejected",
         "What strangers sent that we refused, by reason",
         rejected,
+    );
+
+    let spent = Family::<[(&'static str, &'static str); 1], Counter<f64, AtomicU64>>::default();
+    for step in Step::ALL {
+        spent
+            .get_or_create(&[("step", step.label())])
+            .inc_by(peer.store().spent().seconds(step));
+    }
+    registry.register(
+        "peer_store_seconds",
+        "Wall time spent on incoming content (gets, pushes to us, uploads, imports), by step: hash (SHA-256), write (to the disk), sync (making it durable)",
+        spent,
     );
 
     let status = peer.status();

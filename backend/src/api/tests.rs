@@ -455,6 +455,13 @@ async fn metrics_expose_the_counters() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
+    for step in ["hash", "write", "sync"] {
+        let name = format!("peer_store_seconds_total{{step=\"{step}\"}} ");
+        assert!(
+            text.lines().any(|l| l.starts_with(&name)),
+            "{name} in\n{text}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,10 @@
 //! spent on the transfer, which the rest of the machine does not change as much. The transfer
 //! keeps two cores busy, so the row also shows how much two threads hashing at once got done
 //! right before it, as a multiple of one (`2.00x` at best): on a shared machine a second core
-//! is sometimes slower, and a slow row with a low multiple says why.
+//! is sometimes slower, and a slow row with a low multiple says why. And it shows how long B's
+//! store spent hashing the content and writing it to the disk (writes and the final sync, in
+//! wall time, from B's `/metrics`): a row whose disk time is close to its transfer time was
+//! held back by the disk.
 //!
 //! Then a raw client asks A for a 1 MiB file again and again (`GET_FILE` on a new connection,
 //! the reply read to its end and only counted) and prints the median, 10th and 90th percentile
@@ -167,9 +170,18 @@ impl Pair {
         let sha_before = sha256_seconds(&original)?;
         let two_cores = two_core_speedup()?;
         let (cpu_a, cpu_b) = (cpu_seconds(self.a.pid())?, cpu_seconds(self.b.pid())?);
+        let store_b = store_seconds(self.b.http_port)?;
         let seconds = fetch(self.b.http_port, &self.file_ids[i], name)?;
         let cpu_a = cpu_seconds(self.a.pid())? - cpu_a;
         let cpu_b = cpu_seconds(self.b.pid())? - cpu_b;
+        let hash_disk = match (store_b, store_seconds(self.b.http_port)?) {
+            (Some(before), Some(after)) => format!(
+                "{:.2}+{:.2}",
+                after.hash - before.hash,
+                after.disk - before.disk
+            ),
+            _ => "-".to_string(),
+        };
         let sha_after = sha256_seconds(&original)?;
         let rss_a = peak_rss_mib(self.a.pid())?;
         let rss_b = peak_rss_mib(self.b.pid())?;
@@ -179,7 +191,8 @@ impl Pair {
             .with_context(|| format!("verifying {}'s copy of {name}", self.label))?;
         println!(
             "{:>10}  {:<16}  {seconds:>9.3}  {throughput:>9.1}  {sha:>13.1}  {:>6.2}  \
-             {cpu_a:>5.2}+{cpu_b:<5.2}  {two_cores:>6.2}x  {rss_a:>13.1}  {rss_b:>13.1}  verified",
+             {cpu_a:>5.2}+{cpu_b:<5.2}  {two_cores:>6.2}x  {hash_disk:>13}  {rss_a:>13.1}  \
+             {rss_b:>13.1}  verified",
             human(size),
             self.label,
             throughput / sha,
@@ -252,7 +265,7 @@ fn run(args: Args) -> Result<()> {
         .collect::<Result<Vec<Pair>>>()?;
 
     println!(
-        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>11}  {:>7}  {:>13}  {:>13}  check",
+        "{:>10}  {:<16}  {:>9}  {:>9}  {:>13}  {:>6}  {:>11}  {:>7}  {:>13}  {:>13}  {:>13}  check",
         "size",
         "peer binary",
         "seconds",
@@ -261,6 +274,7 @@ fn run(args: Args) -> Result<()> {
         "ratio",
         "CPU s A+B",
         "2 cores",
+        "B hash+disk s",
         "A VmHWM MiB",
         "B VmHWM MiB"
     );
@@ -579,6 +593,35 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
             .ok_or_else(|| anyhow!("unexpected {path}: {stat}"))
     };
     Ok((ticks(11)? + ticks(12)?) as f64 / CLOCK_TICKS)
+}
+
+/// What a peer's store has spent on incoming content so far, in seconds of wall time.
+struct StoreSeconds {
+    hash: f64,
+    /// Writes and syncs.
+    disk: f64,
+}
+
+/// [`StoreSeconds`] from the `/metrics` of the peer with its API on `port`; `None` for a
+/// build that does not count them (an older baseline).
+fn store_seconds(port: u16) -> Result<Option<StoreSeconds>> {
+    let reply = common::exchange(port, "GET", "/metrics", &[], b"")?;
+    if reply.status != 200 {
+        bail!("GET /metrics: HTTP {}", reply.status);
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let step = |name: &str| {
+        let prefix = format!("peer_store_seconds_total{{step=\"{name}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix)?.parse::<f64>().ok())
+    };
+    Ok(match (step("hash"), step("write"), step("sync")) {
+        (Some(hash), Some(write), Some(sync)) => Some(StoreSeconds {
+            hash,
+            disk: write + sync,
+        }),
+        _ => None,
+    })
 }
 
 /// Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux).

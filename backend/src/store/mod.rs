@@ -15,6 +15,7 @@ mod metadata;
 mod names;
 mod open;
 mod pipeline;
+mod spent;
 pub mod tombstones;
 
 pub use direct::Piece;
@@ -25,6 +26,7 @@ pub use names::is_reserved;
 pub use open::OpenReport;
 use pipeline::Pipeline;
 pub use pipeline::PIECE;
+pub use spent::{Spent, Step};
 
 use crate::protocol::{FileMeta, IdHasher, Verbatim};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,6 +58,7 @@ struct Shared {
     /// Serialises writes of `metadata.json`, so a save still running when its task was
     /// stopped cannot replace the final one made at shutdown.
     saving: Mutex<()>,
+    spent: Arc<Spent>,
 }
 
 struct Pending {
@@ -77,6 +80,7 @@ pub struct TempFile {
     hasher: Option<IdHasher>,
     /// Started by the first write, finished before the hash or the file is needed.
     pipeline: Option<Pipeline>,
+    spent: Arc<Spent>,
     /// Content not handed to the pipeline yet.
     filling: Option<Piece>,
     len: u64,
@@ -133,7 +137,7 @@ impl TempFile {
             let (Some(file), Some(hasher)) = (self.file.take(), self.hasher.take()) else {
                 return Err(interrupted());
             };
-            self.pipeline = Some(Pipeline::start(hasher, file));
+            self.pipeline = Some(Pipeline::start(hasher, file, self.spent.clone()));
         }
         Ok(self.pipeline.as_mut().expect("started above"))
     }
@@ -201,8 +205,9 @@ impl TempFile {
     async fn sync(&mut self) -> io::Result<()> {
         self.settle().await?;
         let mut file = self.file.take().ok_or_else(interrupted)?;
+        let spent = self.spent.clone();
         let (file, synced) = blocking(move || {
-            let synced = file.sync();
+            let synced = spent.timed(Step::Sync, || file.sync());
             Ok((file, synced))
         })
         .await?;
@@ -354,6 +359,11 @@ impl Store {
     }
 
     /// Starts a temporary file for incoming content.
+    /// The time spent on incoming content so far.
+    pub fn spent(&self) -> &Spent {
+        &self.inner.spent
+    }
+
     pub async fn temp_file(&self) -> io::Result<TempFile> {
         let path = self.path(&format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
         let file = {
@@ -365,6 +375,7 @@ impl Store {
             file: Some(file),
             hasher: Some(IdHasher::default()),
             pipeline: None,
+            spent: self.inner.spent.clone(),
             filling: None,
             len: 0,
             committed: false,

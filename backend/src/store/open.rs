@@ -35,6 +35,7 @@ impl Store {
                 dir: dir.to_path_buf(),
                 pending: Mutex::default(),
                 saving: Mutex::default(),
+                spent: Arc::default(),
             }),
         };
         let mut report = OpenReport::default();

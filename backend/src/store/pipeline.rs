@@ -8,8 +8,10 @@
 //! for a disk write or a socket read; it only waits when the caller is slower than it.
 
 use super::direct::{Piece, Writer};
+use super::spent::{Spent, Step};
 use crate::protocol::IdHasher;
 use std::io;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -30,14 +32,16 @@ pub(super) struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the two threads, continuing `hasher` and appending to `file`.
-    pub(super) fn start(mut hasher: IdHasher, mut file: Writer) -> Pipeline {
+    /// Starts the two threads, continuing `hasher` and appending to `file`, and counting their
+    /// work in `spent`.
+    pub(super) fn start(mut hasher: IdHasher, mut file: Writer, spent: Arc<Spent>) -> Pipeline {
         let (to_hash, mut hash_queue) = mpsc::channel::<Piece>(BUFFERS);
         let (to_write, mut write_queue) = mpsc::channel::<Piece>(BUFFERS);
         let (to_free, free) = mpsc::channel::<Vec<u8>>(BUFFERS);
+        let spent_writing = spent.clone();
         let hashed = tokio::task::spawn_blocking(move || {
             while let Some(piece) = hash_queue.blocking_recv() {
-                hasher.update(piece.content());
+                spent.timed(Step::Hash, || hasher.update(piece.content()));
                 if to_write.blocking_send(piece).is_err() {
                     break;
                 }
@@ -46,7 +50,7 @@ impl Pipeline {
         });
         let written = tokio::task::spawn_blocking(move || {
             while let Some(piece) = write_queue.blocking_recv() {
-                if let Err(e) = file.write(piece.content()) {
+                if let Err(e) = spent_writing.timed(Step::Write, || file.write(piece.content())) {
                     // Closing the queue stops the hasher, and then the caller.
                     return (file, Err(e));
                 }

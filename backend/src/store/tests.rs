@@ -498,3 +498,18 @@ async fn a_file_named_like_a_journal_survives_a_restart() {
 async fn a_file_named_like_the_log_survives_a_restart() {
     check_survives_a_restart(".peer.log").await;
 }
+
+#[tokio::test]
+async fn the_time_spent_hashing_writing_and_syncing_content_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    for step in Step::ALL {
+        assert_eq!(store.spent().seconds(step), 0.0, "{step:?}");
+    }
+    let mut temp = store.temp_file().await.unwrap();
+    temp.write(&vec![7; 3 * PIECE + 10]).await.unwrap();
+    store.commit_owned(temp, "big.bin", "me").await.unwrap();
+    for step in Step::ALL {
+        assert!(store.spent().seconds(step) > 0.0, "{step:?}");
+    }
+}
