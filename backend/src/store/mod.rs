@@ -358,12 +358,12 @@ impl Store {
         });
     }
 
-    /// Starts a temporary file for incoming content.
     /// The time spent on incoming content so far.
     pub fn spent(&self) -> &Spent {
         &self.inner.spent
     }
 
+    /// Starts a temporary file for incoming content.
     pub async fn temp_file(&self) -> io::Result<TempFile> {
         let path = self.path(&format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()));
         let file = {
