@@ -142,11 +142,15 @@ async fn the_real_owners_delete_removes_the_fetched_copy() {
     })
     .await;
     f.alice.peer().delete(&f.meta.file_id).unwrap();
-    eventually("bob drops his copy", WAIT, || {
+    eventually("bob drops his entry", WAIT, || {
         f.bob.peer().file(&f.meta.file_id).is_none()
     })
     .await;
-    assert!(content_files(f.bob.storage()).is_empty());
+    // The entry goes first, then the copy on disk.
+    eventually("bob removes his copy", WAIT, || {
+        content_files(f.bob.storage()).is_empty()
+    })
+    .await;
     assert_eq!(f.bob.peer().refusals().count(Reason::ForgedDelete), 0);
 }
 
