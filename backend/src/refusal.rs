@@ -40,11 +40,13 @@ pub enum Reason {
     GossipReplyRate,
     /// A pushed file that would exceed `--max-storage`.
     StorageQuota,
+    /// A pushed file that names us as its owner (we would hold it already).
+    ForgedOwner,
 }
 
 impl Reason {
     /// Every reason, in a stable order.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 17] = [
         Reason::Decode,
         Reason::BadCopy,
         Reason::ForgedDelete,
@@ -61,6 +63,7 @@ impl Reason {
         Reason::FieldTooLong,
         Reason::GossipReplyRate,
         Reason::StorageQuota,
+        Reason::ForgedOwner,
     ];
 
     /// A snake_case label (for metrics and logs).
@@ -82,6 +85,7 @@ impl Reason {
             Reason::FieldTooLong => "field_too_long",
             Reason::GossipReplyRate => "gossip_reply_rate",
             Reason::StorageQuota => "storage_quota",
+            Reason::ForgedOwner => "forged_owner",
         }
     }
 

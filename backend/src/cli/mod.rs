@@ -151,23 +151,22 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
         Command::Peers => out.say(peers_table(&peer.peers(), crate::peer::unix_ms())),
         Command::Get(prefix) => match resolve(peer, &prefix) {
             // Its progress and outcome are already being printed: say so once, not twice.
-            Ok(id) if peer.running_download(&id).is_some() => {
-                let running = peer.running_download(&id).expect("checked");
-                out.say(format!(
+            Ok(id) => match peer.running_download(&id) {
+                Some(running) => out.say(format!(
                     "get {}: already running ({})",
                     running.file_name,
                     human(running.bytes_done)
-                ));
-            }
-            Ok(id) => match peer.start_fetch(&id, TransferKind::Get) {
-                Ok(transfer) => {
-                    out.say(format!(
-                        "get {}: fetching in the background",
-                        transfer.file_name
-                    ));
-                    peer.spawn(follow(peer.clone(), transfer, out.clone()));
-                }
-                Err(e) => out.say(format!("get: {e}")),
+                )),
+                None => match peer.start_fetch(&id, TransferKind::Get) {
+                    Ok(transfer) => {
+                        out.say(format!(
+                            "get {}: fetching in the background",
+                            transfer.file_name
+                        ));
+                        peer.spawn(follow(peer.clone(), transfer, out.clone()));
+                    }
+                    Err(e) => out.say(format!("get: {e}")),
+                },
             },
             Err(e) => out.say(format!("get: {e}")),
         },

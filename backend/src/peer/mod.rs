@@ -389,6 +389,9 @@ impl Peer {
             let mut state = lock(&self.inner.state);
             let before = state.tombstones_generation();
             let outcome = state.on_delete(delete, unix_now());
+            if let DeleteOutcome::Removed(record) = &outcome {
+                self.remove_copy(record);
+            }
             (outcome, state.tombstones_generation() != before)
         };
         if tombstones_changed {
@@ -396,7 +399,7 @@ impl Peer {
         }
         match outcome {
             DeleteOutcome::Removed(record) => {
-                self.remove_copy(&record);
+                self.apply(vec![Change::FileRemoved(record.meta.file_id.clone())]);
                 self.log(
                     LogLevel::Info,
                     format!(
@@ -416,11 +419,12 @@ impl Peer {
         }
     }
 
+    /// Deletes the copy of a record just removed from the index. Call it while the state is
+    /// still locked, so that no save of the index without it can come first.
     fn remove_copy(&self, record: &state::FileRecord) {
         if let Some(stored_as) = &record.stored_as {
             self.inner.store.remove(stored_as);
         }
-        self.apply(vec![Change::FileRemoved(record.meta.file_id.clone())]);
     }
 
     /// Our own delete: only of files we own. Removes our copy and entry; the caller tells the
@@ -435,9 +439,11 @@ impl Peer {
             if record.meta.file_owner != self.inner.config.peer_id {
                 return Err(DeleteError::NotOwner(record.meta.file_owner.clone()));
             }
-            state.forget(file_id, unix_now()).expect("checked above")
+            let record = state.forget(file_id, unix_now()).expect("checked above");
+            self.remove_copy(&record);
+            record
         };
-        self.remove_copy(&record);
+        self.apply(vec![Change::FileRemoved(file_id.to_string())]);
         Ok(record.meta)
     }
 
@@ -486,26 +492,33 @@ impl Peer {
     }
 
     /// Records a verified copy we now hold (fetched, pushed to us, or our own new file); its
-    /// fields become the record's.
-    fn record_copy(&self, meta: &FileMeta, stored_as: String) -> Result<(), String> {
-        let held = lock(&self.inner.state).hold(meta, stored_as.clone());
+    /// fields become the record's, unless we held a copy already: the new one is then
+    /// removed. Returns the fields and the stored name of the copy we hold.
+    fn record_copy(
+        &self,
+        meta: &FileMeta,
+        stored_as: String,
+    ) -> Result<(FileMeta, String), String> {
+        let (held, first) = {
+            let mut state = lock(&self.inner.state);
+            let held = state.hold(meta, stored_as.clone());
+            let first = state.files().get(&meta.file_id).and_then(|r| {
+                let stored_as = r.stored_as.clone()?;
+                Some((r.meta.clone(), stored_as))
+            });
+            (held, first)
+        };
+        if held.is_err() {
+            self.inner.store.remove(&stored_as);
+        }
         match held {
-            Ok(replaced) => {
-                if let Some(old) = replaced {
-                    // A second copy of the same content arrived; keep one.
-                    self.inner.store.remove(&old);
-                }
+            Ok(()) => {
                 self.apply(vec![Change::FileChanged(meta.file_id.clone())]);
-                Ok(())
+                Ok((meta.clone(), stored_as))
             }
-            Err(refused) => {
-                self.inner.store.remove(&stored_as);
-                Err(match refused {
-                    NotHeld::Deleted => "the file was deleted by its owner",
-                    NotHeld::FieldTooLong => "a field is longer than allowed",
-                }
-                .to_string())
-            }
+            Err(NotHeld::AlreadyHeld) => Ok(first.expect("a held file has a record")),
+            Err(NotHeld::Deleted) => Err("the file was deleted by its owner".to_string()),
+            Err(NotHeld::FieldTooLong) => Err("a field is longer than allowed".to_string()),
         }
     }
 
@@ -515,14 +528,7 @@ impl Peer {
         let Some(stored_as) = entry.stored_as else {
             return false;
         };
-        let added = {
-            let mut state = lock(&self.inner.state);
-            let held = state
-                .files()
-                .get(&entry.meta.file_id)
-                .is_some_and(|r| r.stored_as.is_some());
-            !held && state.hold(&entry.meta, stored_as).is_ok()
-        };
+        let added = lock(&self.inner.state).hold(&entry.meta, stored_as).is_ok();
         if added {
             // Peers that heard our file list before it was found have it without this file.
             self.announce(&entry.meta);

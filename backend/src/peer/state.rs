@@ -83,6 +83,8 @@ pub enum Change {
 /// Why a verified copy was not recorded (the caller removes it).
 #[derive(Debug, PartialEq, Eq)]
 pub enum NotHeld {
+    /// We hold a copy already: the first verified copy stays, with its fields.
+    AlreadyHeld,
     /// Its owner deleted it.
     Deleted,
     /// A field is longer than the caps allow.
@@ -600,10 +602,17 @@ impl PeerState {
     }
 
     /// Records that our copy of `meta`, verified against its id, is stored as `stored_as`: the
-    /// record takes `meta`'s fields. Returns the name of a copy it replaces, if any; `Err`
-    /// (counted) when the owner it names deleted the file or a field is too long (the caller
-    /// then removes the new copy).
-    pub fn hold(&mut self, meta: &FileMeta, stored_as: String) -> Result<Option<String>, NotHeld> {
+    /// record takes `meta`'s fields. `Err` when we hold a copy already (two copies of one id,
+    /// each naming its own owner, can race to us), or, counted, when the owner it names
+    /// deleted the file or a field is too long; the caller then removes the new copy.
+    pub fn hold(&mut self, meta: &FileMeta, stored_as: String) -> Result<(), NotHeld> {
+        if self
+            .files
+            .get(&meta.file_id)
+            .is_some_and(|r| r.stored_as.is_some())
+        {
+            return Err(NotHeld::AlreadyHeld);
+        }
         if !self.fits("copy", &[], Some(meta)) {
             return Err(NotHeld::FieldTooLong);
         }
@@ -625,11 +634,12 @@ impl PeerState {
                 }
                 self.held_version += 1;
                 record.meta = meta.clone();
-                Ok(record.stored_as.replace(stored_as))
+                record.stored_as = Some(stored_as);
+                Ok(())
             }
             None => {
                 self.insert(meta.clone(), Some(stored_as));
-                Ok(None)
+                Ok(())
             }
         }
     }

@@ -297,7 +297,7 @@ fn a_verified_copy_replaces_the_claimed_fields() {
     let mut verified = meta("f", "owner", "100");
     verified.file_name = "real.txt".into();
     verified.file_size = Verbatim::parse("0.5").unwrap();
-    assert_eq!(state.hold(&verified, "real.txt".into()), Ok(None));
+    assert_eq!(state.hold(&verified, "real.txt".into()), Ok(()));
     assert_eq!(state.files["f"].meta, verified);
     assert_eq!(state.files["f"].stored_as.as_deref(), Some("real.txt"));
 }
@@ -317,13 +317,15 @@ fn claims_never_change_a_held_file() {
 }
 
 #[test]
-fn a_second_copy_replaces_the_first() {
+fn a_second_copy_is_refused_and_the_first_keeps_its_fields() {
     let mut state = state();
-    assert_eq!(state.hold(&meta("f", "me", "1"), "a.txt".into()), Ok(None));
+    assert_eq!(state.hold(&meta("f", "owner", "1"), "a.txt".into()), Ok(()));
     assert_eq!(
-        state.hold(&meta("f", "me", "1"), "b.txt".into()),
-        Ok(Some("a.txt".into()))
+        state.hold(&meta("f", "mallory", "1"), "b.txt".into()),
+        Err(NotHeld::AlreadyHeld)
     );
+    assert_eq!(state.files["f"].meta, meta("f", "owner", "1"));
+    assert_eq!(state.files["f"].stored_as.as_deref(), Some("a.txt"));
 }
 
 #[test]

@@ -200,7 +200,7 @@ impl Peer {
             .commit(temp, &meta)
             .await
             .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
-        self.record_copy(&meta, stored_as).map_err(Failure::Other)?;
+        let (meta, _) = self.record_copy(&meta, stored_as).map_err(Failure::Other)?;
         Ok(meta)
     }
 
@@ -262,7 +262,7 @@ impl Peer {
     /// Records a new file of ours, sends it to one random tracked peer in the background and
     /// ANNOUNCEs it to all.
     async fn publish_new(&self, meta: FileMeta, stored_as: String) -> Result<FileMeta, String> {
-        self.record_copy(&meta, stored_as.clone())?;
+        let (meta, stored_as) = self.record_copy(&meta, stored_as)?;
         self.log(
             LogLevel::Info,
             format!("added {} ({})", meta.file_name, short(&meta.file_id)),
@@ -402,6 +402,17 @@ impl Peer {
         self.transfer_progress(id, from, temp.len());
         if self.held_copy(&meta.file_id).is_some() {
             self.transfer_finished(id, TransferStateDto::Done);
+            return;
+        }
+        if meta.file_owner == self.id() {
+            // Our own files are all in our index, so this copy's owner is forged. Kept, it
+            // would escape `--max-storage` (which counts only others' files) and every DELETE.
+            let reason = "it names us as its owner".to_string();
+            self.refusals().refuse(
+                Reason::ForgedOwner,
+                format_args!("a push of {} from {from}: {reason}", meta.file_id),
+            );
+            self.incoming_failed(id, reason);
             return;
         }
         let traffic = self.traffic();

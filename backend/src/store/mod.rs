@@ -55,6 +55,11 @@ struct Shared {
     /// name is chosen and renamed into, so two commits never collide and a name whose journal
     /// is still live is never reused.
     pending: Mutex<HashMap<String, Pending>>,
+    /// Stored names whose entries have left the index but whose files may still be on disk.
+    /// A save removes them before it writes an index without them: a file on disk that
+    /// `metadata.json` does not describe would be taken for a new file of ours at the next
+    /// start. Locked after `pending`, and a name in it is never chosen for a new file.
+    removing: Mutex<HashSet<String>>,
     /// Serialises writes of `metadata.json`, so a save still running when its task was
     /// stopped cannot replace the final one made at shutdown.
     saving: Mutex<()>,
@@ -320,6 +325,12 @@ impl Store {
                 )
             })
             .collect();
+        let removing: Vec<String> = lock(&self.inner.removing).iter().cloned().collect();
+        for name in removing {
+            if let Err(e) = self.remove_now(&name) {
+                tracing::warn!("could not remove {name}: {e}");
+            }
+        }
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
         // A fresh name each time: a leftover of a crash is then told apart from a save
         // running after the restart.
@@ -327,12 +338,16 @@ impl Store {
             "{TEMP_PREFIX}{METADATA}-{:016x}",
             rand::random::<u64>()
         ));
-        {
-            let mut file = std::fs::File::create(&temp)?;
+        let written = std::fs::File::create(&temp).and_then(|mut file| {
             file.write_all(&json)?;
             file.sync_all()?;
+            std::fs::rename(&temp, self.path(METADATA))
+        });
+        if let Err(e) = written {
+            // Typically a full disk: a failed save leaves nothing behind to fill it further.
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
         }
-        std::fs::rename(&temp, self.path(METADATA))?;
         // The journals go only once the new metadata.json itself is durable.
         sync_dir(&self.inner.dir)?;
         self.forget_journals_listed_in(&index);
@@ -398,12 +413,16 @@ impl Store {
     /// A crash after it leaves the file and its journal: the file is kept under its id.
     fn land(&self, mut temp: TempFile, meta: FileMeta) -> io::Result<String> {
         let mut pending = lock(&self.inner.pending);
+        let removing = lock(&self.inner.removing);
         let name = names::candidates(&names::sanitize(&meta.file_name), &meta.file_id)
             .take(NAME_TRIES)
             .find(|name| {
-                !pending.contains_key(name) && matches!(self.path(name).try_exists(), Ok(false))
+                !pending.contains_key(name)
+                    && !removing.contains(name)
+                    && matches!(self.path(name).try_exists(), Ok(false))
             })
             .ok_or_else(|| io::Error::other("no free name in the storage folder"))?;
+        drop(removing);
         let entry = IndexEntry {
             meta,
             holders: Vec::new(),
@@ -488,8 +507,11 @@ impl Store {
     }
 
     /// Deletes a stored copy, on a blocking thread when called inside the runtime (without
-    /// waiting for it); a failure is logged.
+    /// waiting for it); a failure is logged. Call it before the index without the copy can
+    /// be saved (while the lock that guards the index is held): the next save waits for the
+    /// deletion.
     pub fn remove(&self, stored_as: &str) {
+        self.queue_removal(stored_as);
         let (store, name) = (self.clone(), stored_as.to_string());
         let work = move || {
             if let Err(e) = store.remove_now(&name) {
@@ -502,14 +524,25 @@ impl Store {
         }
     }
 
+    /// The part of [`Store::remove`] that orders the next save after the deletion.
+    fn queue_removal(&self, stored_as: &str) {
+        lock(&self.inner.removing).insert(stored_as.to_string());
+    }
+
     /// The content first, then its journal: a crash in between leaves a journal without its
     /// file, which start-up deletes. The name stays reserved until both are gone.
     fn remove_now(&self, name: &str) -> io::Result<()> {
         let mut pending = lock(&self.inner.pending);
+        let mut removing = lock(&self.inner.removing);
+        if !removing.remove(name) {
+            // Removed already, by a save or by the task `remove` started.
+            return Ok(());
+        }
         match std::fs::remove_file(self.path(name)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
+        drop(removing);
         if let Some(done) = pending.get(name) {
             journal::remove(&done.journal)?;
             pending.remove(name);

@@ -32,15 +32,16 @@ pub fn sanitize(name: &str) -> String {
         .collect();
     let trimmed = clean.trim_matches(|c: char| c.is_whitespace() || c == '.');
     clean = trimmed.to_string();
-    if clean.is_empty() || is_reserved(&clean) {
-        clean = format!("file_{clean}");
-    }
     if clean.len() > MAX_NAME {
         let mut end = MAX_NAME;
         while !clean.is_char_boundary(end) {
             end -= 1;
         }
         clean.truncate(end);
+    }
+    // Last, since cutting a name short can make it reserved.
+    if clean.is_empty() || is_reserved(&clean) {
+        clean = format!("file_{clean}");
     }
     clean
 }
@@ -87,6 +88,14 @@ mod tests {
         check(".peer.log", "peer.log");
         check("café.txt", "café.txt");
         assert_eq!(sanitize(&"é".repeat(200)).len(), 180);
+        // Reserved only once cut to length.
+        let long = format!(
+            "{CORRUPT_PREFIX}{}x",
+            "1".repeat(MAX_NAME - CORRUPT_PREFIX.len())
+        );
+        let cut = sanitize(&long);
+        assert!(!is_reserved(&cut), "{cut}");
+        assert_eq!(cut, format!("file_{}", &long[..MAX_NAME]));
     }
 
     #[test]

@@ -34,6 +34,7 @@ impl Store {
             inner: Arc::new(Shared {
                 dir: dir.to_path_buf(),
                 pending: Mutex::default(),
+                removing: Mutex::default(),
                 saving: Mutex::default(),
                 spent: Arc::default(),
             }),

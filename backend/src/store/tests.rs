@@ -362,7 +362,8 @@ async fn a_journal_wins_over_an_older_entry_that_names_the_same_file() {
         stored_as: Some(old_name.clone()),
     };
     store.save(|| vec![saved]).unwrap();
-    store.remove_now(&old_name).unwrap(); // its owner deleted it; no save since
+    store.queue_removal(&old_name); // its owner deleted it; no save since
+    store.remove_now(&old_name).unwrap();
     let (new_name, new) = land(&store, b"new", "notes.txt", "bob").await;
     assert_eq!(new_name, old_name, "the freed name is reused");
     drop(store);
@@ -397,8 +398,43 @@ async fn a_removed_file_leaves_no_journal_behind() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (stored_as, _) = land(&store, b"content", "notes.txt", "alice").await;
+    store.queue_removal(&stored_as);
     store.remove_now(&stored_as).unwrap();
     assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
+
+#[tokio::test]
+async fn a_save_deletes_the_files_queued_for_removal_before_it_drops_their_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (kept, kept_meta) = land(&store, b"kept", "kept.txt", "alice").await;
+    let (gone, _) = land(&store, b"gone", "gone.txt", "alice").await;
+    let listed = IndexEntry {
+        meta: kept_meta,
+        holders: Vec::new(),
+        stored_as: Some(kept.clone()),
+    };
+    // The deletion queued, its task not run yet: were the index saved without the file
+    // while the file stayed, a crash would let the next start adopt it as a new file.
+    store.queue_removal(&gone);
+    store.save(|| vec![listed]).unwrap();
+    assert_eq!(listing(dir.path()), [kept.as_str(), "metadata.json"]);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(index.len(), 1);
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+}
+
+#[tokio::test]
+async fn a_name_queued_for_removal_is_not_given_to_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (first, _) = land(&store, b"first", "notes.txt", "alice").await;
+    store.queue_removal(&first);
+    std::fs::remove_file(dir.path().join(&first)).unwrap();
+    let (second, _) = land(&store, b"second", "notes.txt", "alice").await;
+    assert_ne!(first, second);
+    store.save(Vec::new).unwrap();
+    assert!(dir.path().join(&second).exists());
 }
 
 #[test]

@@ -360,3 +360,24 @@ async fn a_push_above_the_quota_is_refused_and_leaves_nothing_behind() {
     );
     us.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_names_us_as_its_owner_is_refused() {
+    let us = spawn("us", &[]).await;
+    let content = noise(5000, 4);
+    let mut forged = meta_for(&content, "mine.bin");
+    forged.file_owner = "us".into();
+    send_raw(&us.addr(), &file_data(&forged, &content)).await;
+    refused(us.peer(), Reason::ForgedOwner, 1).await;
+    assert!(us.peer().file(&forged.file_id).is_none());
+
+    // The same content under its real owner is kept: only the claim was refused.
+    let genuine = meta_for(&content, "theirs.bin");
+    send_raw(&us.addr(), &file_data(&genuine, &content)).await;
+    eventually("the genuine push is stored", WAIT, || {
+        holds(us.peer(), &genuine.file_id)
+    })
+    .await;
+    assert_eq!(content_files(us.storage()), ["theirs.bin"]);
+    us.stop().await;
+}
