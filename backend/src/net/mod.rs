@@ -293,7 +293,7 @@ pub async fn write_file_data(
     progress: impl FnMut(u64),
 ) -> Result<u64, NetError> {
     write_within(stream, encode::file_data_head(meta).as_bytes(), limits).await?;
-    let sent = outgoing::send_hex(stream, file, limits.idle, progress).await?;
+    let sent = outgoing::send_hex(stream, file, limits, progress).await?;
     write_within(stream, encode::FILE_DATA_TAIL.as_bytes(), limits).await?;
     stream.flush().await?;
     Ok(sent)

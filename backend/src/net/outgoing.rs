@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
-use super::NetError;
+use super::pace::{Pace, Role};
+use super::{Limits, NetError};
 use crate::protocol::encode;
 
 /// Content bytes per piece: with its hex, well inside a core's 512 KiB–1 MiB L2 cache.
@@ -50,20 +51,22 @@ impl Drop for StopOnDrop {
 }
 
 /// Sends the content of `file` as hex on `stream`; `progress` sees the bytes sent so far, every
-/// `PROGRESS_EVERY` and at the end. Returns the content bytes sent.
+/// `PROGRESS_EVERY` and at the end. Returns the content bytes sent. The other side must take
+/// the hex as fast as we would read it (`limits.min_rate` over each `rate_window`, progress
+/// within `idle`), or a reader too slow on purpose would keep a connection and a thread.
 pub(super) async fn send_hex(
     stream: &mut TcpStream,
     file: tokio::fs::File,
-    idle: Duration,
+    limits: &Limits,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, NetError> {
     let socket = StdStream::from(stream.as_fd().try_clone_to_owned().map_err(NetError::Io)?);
     let file = file.into_std().await;
     let shared = Arc::new(Shared::default());
     let _stop = StopOnDrop(shared.clone());
-    let thread_shared = shared.clone();
+    let (thread_shared, limits) = (shared.clone(), *limits);
     let mut job =
-        tokio::task::spawn_blocking(move || send_pieces(file, socket, idle, &thread_shared));
+        tokio::task::spawn_blocking(move || send_pieces(file, socket, &limits, &thread_shared));
     let mut tick = tokio::time::interval(PROGRESS_EVERY);
     tick.tick().await;
     let outcome = loop {
@@ -81,12 +84,16 @@ pub(super) async fn send_hex(
 fn send_pieces(
     mut file: File,
     mut socket: StdStream,
-    idle: Duration,
+    limits: &Limits,
     shared: &Shared,
 ) -> Result<u64, NetError> {
     let mut raw = vec![0u8; PIECE];
     let mut hex = vec![0u8; 2 * PIECE];
     let mut sent = 0u64;
+    let now = Instant::now();
+    // The rules of a push we receive, from the first byte of its content.
+    let mut pace = Pace::new(limits, Role::Request, now);
+    pace.content_began(now);
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             return Err(NetError::Io(io::ErrorKind::Interrupted.into()));
@@ -98,38 +105,44 @@ fn send_pieces(
             Err(e) => return Err(NetError::Io(e)),
         };
         let hex = encode::hex_to(&raw[..n], &mut hex);
-        write_all(&mut socket, hex, idle, &shared.stop)?;
+        write_all(&mut socket, hex, &mut pace, limits, &shared.stop)?;
         sent += n as u64;
         shared.sent.store(sent, Ordering::Relaxed);
     }
 }
 
-/// Writes all of `bytes` to the non-blocking `socket`, waiting for room at most `idle` at a
-/// time. Blocking.
+/// Writes all of `bytes` to the non-blocking `socket`, waiting for room as long as `pace`
+/// allows. Blocking.
 fn write_all(
     socket: &mut StdStream,
     mut bytes: &[u8],
-    idle: Duration,
+    pace: &mut Pace,
+    limits: &Limits,
     stop: &AtomicBool,
 ) -> Result<(), NetError> {
-    let mut progressed = Instant::now();
+    let cut = |cut| match NetError::cut(cut, limits) {
+        NetError::Timeout(_) => NetError::Timeout("sending"),
+        e => e,
+    };
     while !bytes.is_empty() {
         match socket.write(bytes) {
             Ok(0) => return Err(NetError::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => {
                 bytes = &bytes[n..];
-                progressed = Instant::now();
+                pace.read(n, Instant::now()).map_err(cut)?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 if stop.load(Ordering::Relaxed) {
                     return Err(NetError::Io(io::ErrorKind::Interrupted.into()));
                 }
-                let left = idle.saturating_sub(progressed.elapsed());
-                if left.is_zero() {
-                    return Err(NetError::Timeout("sending"));
+                let now = Instant::now();
+                let wait = pace.next_wait(now);
+                if wait.is_zero() {
+                    pace.timed_out(now).map_err(cut)?;
+                    continue;
                 }
-                wait_writable(socket, left.min(CHECK_STOP)).map_err(NetError::Io)?;
+                wait_writable(socket, wait.min(CHECK_STOP)).map_err(NetError::Io)?;
             }
             Err(e) => return Err(NetError::Io(e)),
         }
@@ -169,6 +182,14 @@ mod tests {
         (accepted.unwrap().0, client.unwrap())
     }
 
+    /// The default limits but for `idle`.
+    fn idle(idle: Duration) -> Limits {
+        Limits {
+            idle,
+            ..Limits::default()
+        }
+    }
+
     /// A file of `len` bytes, no two pieces alike, in `dir`.
     async fn content_file(dir: &tempfile::TempDir, len: usize) -> (Vec<u8>, tokio::fs::File) {
         let content: Vec<u8> = (0..len).map(|i| (i * 7 + i / 4099) as u8).collect();
@@ -188,10 +209,12 @@ mod tests {
             hex
         });
         let mut seen = Vec::new();
-        let sent = send_hex(&mut ours, file, Duration::from_secs(5), |n| seen.push(n))
-            .await
-            .ok()
-            .unwrap();
+        let sent = send_hex(&mut ours, file, &idle(Duration::from_secs(5)), |n| {
+            seen.push(n)
+        })
+        .await
+        .ok()
+        .unwrap();
         drop(ours);
         let mut expected = Vec::new();
         encode::hex_into(&content, &mut expected);
@@ -206,7 +229,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_, file) = content_file(&dir, 0).await;
         let (mut ours, mut client) = pair().await;
-        let sent = send_hex(&mut ours, file, Duration::from_secs(5), |_| {}).await;
+        let sent = send_hex(&mut ours, file, &idle(Duration::from_secs(5)), |_| {}).await;
         assert_eq!(sent.ok(), Some(0));
         drop(ours);
         let mut received = Vec::new();
@@ -219,8 +242,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_, file) = content_file(&dir, 64 << 20).await;
         let (mut ours, _client) = pair().await;
-        let sent = send_hex(&mut ours, file, Duration::from_millis(300), |_| {}).await;
+        let sent = send_hex(&mut ours, file, &idle(Duration::from_millis(300)), |_| {}).await;
         assert!(matches!(sent, Err(NetError::Timeout("sending"))));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_reads_too_slowly_is_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, file) = content_file(&dir, 64 << 20).await;
+        let (mut ours, mut client) = pair().await;
+        // A trickle: never idle for long, far below the minimum rate.
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            while client.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let limits = Limits {
+            min_rate: 1 << 20,
+            rate_window: Duration::from_millis(300),
+            ..idle(Duration::from_secs(60))
+        };
+        let started = Instant::now();
+        let sent = send_hex(&mut ours, file, &limits, |_| {}).await;
+        assert!(matches!(sent, Err(NetError::Slow { .. })), "{sent:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        drop(ours);
+        reader.abort();
     }
 
     #[tokio::test]
@@ -231,7 +279,7 @@ mod tests {
         // The client reads nothing, so the send blocks until it is abandoned here.
         let abandoned = tokio::time::timeout(
             Duration::from_millis(200),
-            send_hex(&mut ours, file, Duration::from_secs(60), |_| {}),
+            send_hex(&mut ours, file, &idle(Duration::from_secs(60)), |_| {}),
         )
         .await;
         assert!(abandoned.is_err());
@@ -254,7 +302,9 @@ mod tests {
         let writer = std::thread::spawn(move || {
             // More than the socket buffers hold, to a client that reads nothing.
             let bytes = vec![b'0'; 64 << 20];
-            write_all(&mut socket, &bytes, Duration::from_secs(60), &flag)
+            let limits = idle(Duration::from_secs(60));
+            let mut pace = Pace::new(&limits, Role::Request, Instant::now());
+            write_all(&mut socket, &bytes, &mut pace, &limits, &flag)
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
         stop.store(true, Ordering::Relaxed);

@@ -44,14 +44,15 @@ pub trait Handler: Clone + Send + Sync + 'static {
     fn push_progress(&self, push: &Self::Push, done: u64);
     /// The content did not turn into a pushed file.
     fn push_failed(&self, push: Self::Push, reason: String);
-    /// A whole `FILE_DATA` arrived unasked; `push` is `None` when it had no content.
+    /// A whole `FILE_DATA` arrived unasked; `push` is `None` when it had no content. True
+    /// when it was kept as a new file.
     fn on_pushed_file(
         &self,
         meta: FileMeta,
         content: TempFile,
         from: SocketAddr,
         push: Option<Self::Push>,
-    ) -> impl Future<Output = ()> + Send;
+    ) -> impl Future<Output = bool> + Send;
 }
 
 /// Accepts connections until the program stops; each admitted connection is a task of the
@@ -150,6 +151,15 @@ async fn connection<H: Handler>(
             handler.traffic().received("FILE_DATA");
             let content = match content {
                 Some(content) => content,
+                // An empty file takes no bytes, but room in the quota all the same (see
+                // `push_room`), or empty pushes could grow the index without end.
+                None if handler.push_room().await == 0 => {
+                    let e = NetError::OverQuota;
+                    handler
+                        .refusals()
+                        .refuse(Reason::StorageQuota, format!("{remote}: {e}"));
+                    return;
+                }
                 None => match handler.store().temp_file().await {
                     Ok(empty) => empty,
                     Err(e) => {
@@ -158,8 +168,9 @@ async fn connection<H: Handler>(
                     }
                 },
             };
-            handler.on_pushed_file(meta, content, remote, push).await;
-            if let Some(reservation) = reservation {
+            let kept = handler.on_pushed_file(meta, content, remote, push).await;
+            // A copy refused or already held takes no room: its bytes leave the count.
+            if let (true, Some(reservation)) = (kept, reservation) {
                 reservation.land();
             }
             return;

@@ -96,11 +96,11 @@ impl Handler for Peer {
         content: TempFile,
         from: SocketAddr,
         push: Option<Push>,
-    ) {
+    ) -> bool {
         let (transfer, from) = match push {
             Some(push) => (Some(push.transfer), push.from),
             None => (None, self.name_at(from)),
         };
-        Peer::on_pushed_file(self, meta, content, &from, transfer).await;
+        Peer::on_pushed_file(self, meta, content, &from, transfer).await
     }
 }

@@ -372,6 +372,16 @@ impl PeerState {
         if !self.fits("GOSSIP", &fields, None) {
             return None;
         }
+        // It is forwarded as it came, so its size is ours to bound: four short fields, and
+        // room for a few more that some peer may add.
+        let cap = 4 * self.caps.max_field;
+        if g.raw.len() > cap {
+            self.refusals.refuse(
+                Reason::FieldTooLong,
+                format_args!("GOSSIP of {} bytes (at most {cap})", g.raw.len()),
+            );
+            return None;
+        }
         if !self.seen.insert(&g.id) || g.peer_id == self.me {
             return None;
         }

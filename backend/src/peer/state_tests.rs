@@ -662,6 +662,25 @@ fn long_fields_are_refused_whole() {
 }
 
 #[test]
+fn a_gossip_padded_past_four_fields_is_refused_not_forwarded() {
+    let mut state = state_with(Caps {
+        max_field: 64,
+        ..Caps::default()
+    });
+    let now = Instant::now();
+    let mut padded = gossip("g1", "a", 1);
+    padded.raw = format!(r#"{{"type":"GOSSIP","pad":"{}"}}"#, "p".repeat(256));
+    assert!(state.on_gossip(&padded, now, &mut rng()).is_none());
+    assert!(state.peers.is_empty());
+    assert_eq!(refused(&state, Reason::FieldTooLong), 1);
+    padded.raw.truncate(4 * 64);
+    assert!(
+        state.on_gossip(&padded, now, &mut rng()).is_some(),
+        "at the cap"
+    );
+}
+
+#[test]
 fn messages_go_once_per_address() {
     let mut state = state();
     let now = Instant::now();

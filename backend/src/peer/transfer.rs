@@ -16,6 +16,11 @@ use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
 use std::path::Path;
 use std::time::Instant;
 
+/// The least a held copy of another's file counts against `--max-storage`: a file costs an
+/// index entry and a place in every GOSSIP_REPLY we send, whatever its size, so tiny or
+/// empty pushes must not be free. With the default quota, at most 2,048 such files.
+pub const MIN_CHARGE: u64 = 1 << 20;
+
 /// Why a get could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FetchError {
@@ -370,7 +375,8 @@ impl Peer {
     }
 
     /// Bytes that files pushed to us may still take: `caps.max_storage` less the held copies
-    /// of files we do not own (measured on disk: `file_size` is whatever the sender wrote).
+    /// of files we do not own (measured on disk: `file_size` is whatever the sender wrote),
+    /// each counted as at least [`MIN_CHARGE`] bytes.
     pub(super) async fn push_room(&self) -> u64 {
         let me = self.id().to_string();
         let foreign: Vec<String> = self.with_state(|s| {
@@ -382,7 +388,7 @@ impl Peer {
         let mut taken = 0u64;
         for stored_as in foreign {
             if let Ok((_, len)) = self.store().open_file(&stored_as).await {
-                taken = taken.saturating_add(len);
+                taken = taken.saturating_add(len.max(MIN_CHARGE));
             }
         }
         self.config().caps.max_storage.saturating_sub(taken)
@@ -396,13 +402,13 @@ impl Peer {
         temp: TempFile,
         from: &str,
         transfer: Option<u64>,
-    ) {
+    ) -> bool {
         let id = self.incoming_transfer(transfer, from);
         self.transfer_describe(id, &meta.file_id, &meta.file_name);
         self.transfer_progress(id, from, temp.len());
         if self.held_copy(&meta.file_id).is_some() {
             self.transfer_finished(id, TransferStateDto::Done);
-            return;
+            return false;
         }
         if meta.file_owner == self.id() {
             // Our own files are all in our index, so this copy's owner is forged. Kept, it
@@ -413,7 +419,7 @@ impl Peer {
                 format_args!("a push of {} from {from}: {reason}", meta.file_id),
             );
             self.incoming_failed(id, reason);
-            return;
+            return false;
         }
         let traffic = self.traffic();
         traffic.content_received(temp.len());
@@ -427,6 +433,7 @@ impl Peer {
                     format!("stored {} pushed by {from}", meta.file_name),
                 );
                 self.announce(&meta);
+                true
             }
             Err(reason) => {
                 let reason = reason.to_string();
@@ -435,6 +442,7 @@ impl Peer {
                     format!("refused a pushed file from {from}: {reason}"),
                 );
                 self.transfer_finished(id, TransferStateDto::Failed { reason });
+                false
             }
         }
     }

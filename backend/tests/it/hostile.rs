@@ -323,9 +323,9 @@ async fn gossip_replies_over_the_rate_are_refused_while_others_merge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_above_the_quota_is_refused_and_leaves_nothing_behind() {
-    let quota = 1 << 20;
+    let quota = 2 << 20;
     let us = spawn_with("us", &[], |c| c.caps.max_storage = quota).await;
-    let first = noise(700_000, 2);
+    let first = noise(1_200_000, 2);
     let first_meta = meta_for(&first, "first.bin");
     send_raw(&us.addr(), &file_data(&first_meta, &first)).await;
     eventually("the first push is stored and indexed", WAIT, || {
@@ -336,7 +336,7 @@ async fn a_push_above_the_quota_is_refused_and_leaves_nothing_behind() {
     .await;
 
     // Together with the first, the second is over the quota.
-    let second = noise(700_000, 3);
+    let second = noise(1_200_000, 3);
     let second_meta = meta_for(&second, "second.bin");
     let mut pusher = TcpStream::connect(us.addr()).await.unwrap();
     let _ = pusher.write_all(&file_data(&second_meta, &second)).await;
@@ -379,5 +379,35 @@ async fn a_push_that_names_us_as_its_owner_is_refused() {
     })
     .await;
     assert_eq!(content_files(us.storage()), ["theirs.bin"]);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_pushes_take_room_in_the_quota() {
+    // Each held file counts as at least 1 MiB: two empty files fill a 2 MiB quota.
+    let us = spawn_with("us", &[], |c| c.caps.max_storage = 2 << 20).await;
+    let empty = |timestamp: u64| {
+        let file_timestamp = Verbatim::integer(timestamp);
+        FileMeta {
+            file_id: file_id(b"", &file_timestamp),
+            file_name: format!("empty-{timestamp}"),
+            file_size: Verbatim::integer(0),
+            file_owner: "PROF".into(),
+            file_timestamp,
+        }
+    };
+    for timestamp in [1, 2] {
+        let meta = empty(timestamp);
+        send_raw(&us.addr(), &file_data(&meta, b"")).await;
+        eventually("an empty push within the quota is kept", WAIT, || {
+            holds(us.peer(), &meta.file_id)
+        })
+        .await;
+    }
+    let third = empty(3);
+    send_raw(&us.addr(), &file_data(&third, b"")).await;
+    refused(us.peer(), Reason::StorageQuota, 1).await;
+    assert!(us.peer().file(&third.file_id).is_none());
+    assert_eq!(content_files(us.storage()), ["empty-1", "empty-2"]);
     us.stop().await;
 }
