@@ -112,7 +112,8 @@ pub struct Cli {
 
     /// Slowest transfer kept, in bytes per second on the wire (file content travels as hex,
     /// twice its size), over 10 s windows from a reply's first byte or a push's first content
-    /// byte; a slower holder is abandoned and the next one tried.
+    /// byte; a slower holder is abandoned and the next one tried. A peer reading a file from
+    /// us is held to it too.
     #[arg(long, env = "PEER_MIN_RATE", default_value = "16KiB", value_parser = parse_size)]
     pub min_rate: u64,
 
@@ -136,11 +137,13 @@ pub struct Cli {
     #[arg(long, env = "PEER_MAX_NAME_LEN", default_value_t = 255)]
     pub max_name_len: usize,
 
-    /// Longest other text field accepted from the network (ids, owners, hosts), in bytes.
+    /// Longest other text field accepted from the network (ids, owners, hosts), in bytes; a
+    /// GOSSIP, forwarded as it came, may be four times as long in all.
     #[arg(long, env = "PEER_MAX_FIELD_LEN", default_value_t = 256)]
     pub max_field_len: usize,
 
-    /// Most bytes of files pushed to us by other peers that we keep (e.g. 2GiB).
+    /// Most bytes of files pushed to us by other peers that we keep (e.g. 2GiB); each file
+    /// counts as at least 1 MiB.
     #[arg(long, env = "PEER_MAX_STORAGE", default_value = "2GiB", value_parser = parse_size)]
     pub max_storage: u64,
 
