@@ -101,6 +101,10 @@ pub struct Cli {
     #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_parser = parse_size)]
     pub max_file_size: u64,
 
+    /// How long a connection to another peer may take to open.
+    #[arg(long, env = "PEER_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
     /// A whole control message (GOSSIP, ANNOUNCE, …) must arrive within this, or the
     /// connection is closed.
     #[arg(long, env = "PEER_MESSAGE_DEADLINE", default_value = "10s", value_parser = parse_duration)]
@@ -265,6 +269,19 @@ mod tests {
         assert_eq!(
             cli(&["--bootstrap", "a:1", "--bootstrap", "b:2"]).bootstrap_addrs(),
             ["a:1", "b:2"]
+        );
+    }
+
+    #[test]
+    fn the_connect_timeout_is_five_seconds_unless_set() {
+        let connect = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["peer", "me", "h", "1", "2"].iter().chain(args));
+            crate::node::NodeConfig::from_cli(&cli.unwrap()).limits.connect
+        };
+        assert_eq!(connect(&[]), Duration::from_secs(5));
+        assert_eq!(
+            connect(&["--connect-timeout", "300ms"]),
+            Duration::from_millis(300)
         );
     }
 }

@@ -67,6 +67,7 @@ impl NodeConfig {
             auto_fetch: cli.auto_fetch,
             limits: Limits {
                 max_file: cli.max_file_size,
+                connect: cli.connect_timeout,
                 message_deadline: cli.message_deadline,
                 max_per_source: cli.max_conns_per_source,
                 min_rate: cli.min_rate,
