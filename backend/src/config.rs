@@ -276,7 +276,9 @@ mod tests {
     fn the_connect_timeout_is_five_seconds_unless_set() {
         let connect = |args: &[&str]| {
             let cli = Cli::try_parse_from(["peer", "me", "h", "1", "2"].iter().chain(args));
-            crate::node::NodeConfig::from_cli(&cli.unwrap()).limits.connect
+            crate::node::NodeConfig::from_cli(&cli.unwrap())
+                .limits
+                .connect
         };
         assert_eq!(connect(&[]), Duration::from_secs(5));
         assert_eq!(
