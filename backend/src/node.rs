@@ -181,7 +181,9 @@ impl Node {
                 ),
             );
         }
-        if report.rebuilt || report.replayed > 0 {
+        // Saved at once when it differs from `metadata.json`, so that the folder describes
+        // itself again before anything else happens.
+        if report.rebuilt || report.replayed > 0 || report.lost > 0 {
             let saver = peer.clone();
             tokio::task::spawn_blocking(move || saver.save_index())
                 .await?

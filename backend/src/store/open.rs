@@ -18,6 +18,9 @@ pub struct OpenReport {
     pub rebuilt: bool,
     /// Files that landed after the last save, taken back from their commit journals.
     pub replayed: usize,
+    /// Entries whose copy is gone from the folder (removed just before a crash, or by hand):
+    /// still known, no longer held.
+    pub lost: usize,
     /// Content files in the folder that no entry describes (put there by hand): to be hashed
     /// and indexed as ours with [`Store::adopt`], away from start-up.
     pub to_adopt: Vec<String>,
@@ -53,10 +56,12 @@ impl Store {
         // A copy must exist, and one file backs one entry only.
         let mut claimed: HashSet<String> = HashSet::new();
         for entry in &mut index {
+            let had_copy = entry.stored_as.is_some();
             entry.stored_as = entry
                 .stored_as
                 .take()
                 .filter(|name| present.contains(name) && claimed.insert(name.clone()));
+            report.lost += usize::from(had_copy && entry.stored_as.is_none());
         }
         report.to_adopt = present
             .into_iter()

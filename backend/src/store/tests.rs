@@ -549,3 +549,21 @@ async fn the_time_spent_hashing_writing_and_syncing_content_is_counted() {
         assert!(store.spent().seconds(step) > 0.0, "{step:?}");
     }
 }
+
+#[tokio::test]
+async fn an_entry_whose_copy_is_gone_is_reported_lost_and_kept_unheld() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    let listed = IndexEntry {
+        meta: meta.clone(),
+        holders: Vec::new(),
+        stored_as: Some(stored_as.clone()),
+    };
+    store.save(|| vec![listed]).unwrap();
+    drop(store);
+    std::fs::remove_file(dir.path().join(&stored_as)).unwrap();
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(report.lost, 1);
+    assert_eq!(entry(&index, &meta.file_id).stored_as, None);
+}

@@ -2,8 +2,9 @@
 //! storage folder survives the crash.
 //!
 //! Two `peer` processes, A and B, run on 127.0.0.1. Each round is a push (a file uploaded to
-//! one peer, which stores it as its own and replicates it to the other) or a get (one peer
-//! fetches a file the other holds). After a random delay, the sender or the receiver is
+//! one peer, which stores it as its own and replicates it to the other), a get (one peer
+//! fetches a file the other holds) or a delete (one peer deletes a file of its own, and tells
+//! the other, which deletes its copy). After a random delay, the sender or the receiver is
 //! killed; its folder is inspected as the crash left it, to name the stage its commit had
 //! reached; then it is restarted, and its folder must hold these invariants:
 //!
@@ -11,7 +12,8 @@
 //! - no temporary file is left from before the crash;
 //! - every content file is indexed;
 //! - no file is owned by this peer that it did not create;
-//! - every held file has its original id, and its bytes hash to that id.
+//! - every held file has its original id, and its bytes hash to that id (a deleted file whose
+//!   copy outlived its entry would come back as a new file of ours, under a new id).
 //!
 //! A summary (kills by role and stage, whether the file of the round was kept or removed, and
 //! every violation) goes to stdout; the exit code is non-zero on any violation. Progress goes
@@ -31,7 +33,7 @@ use anyhow::{bail, Context, Result};
 use backend::protocol;
 use backend::store::{self, IndexEntry};
 use clap::Parser;
-use common::{get_json, start_fetch, PeerProcess};
+use common::{get_json, http, start_fetch, PeerProcess};
 use folder::{held, names_in, stage, temp_files, Stage};
 use peers::upload;
 use rand::rngs::StdRng;
@@ -85,6 +87,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a round does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Push,
+    Get,
+    Delete,
+}
+
 /// Which part a peer played in the round when it was killed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Role {
@@ -96,6 +106,10 @@ enum Role {
     GetReceiver,
     /// It was serving the fetch.
     GetServer,
+    /// It was deleting a file of its own.
+    Deleter,
+    /// It was told to delete its copy.
+    DeleteReceiver,
 }
 
 impl Role {
@@ -105,6 +119,8 @@ impl Role {
             Role::PushReceiver => "push, receiver",
             Role::GetReceiver => "get, receiver",
             Role::GetServer => "get, server",
+            Role::Deleter => "delete, owner",
+            Role::DeleteReceiver => "delete, receiver",
         }
     }
 }
@@ -211,12 +227,22 @@ fn run(args: Args) -> Result<bool> {
         let sender = rng.gen_range(0..2);
         let receiver = 1 - sender;
         let fetchable = world.fetchable(sender, receiver)?;
-        let get = rng.gen_bool(0.5) && !fetchable.is_empty();
-        // The operation's thread returns the new file of an upload, nothing for a fetch.
-        let (name, op) = if get {
+        let deletable = world.deletable(sender)?;
+        let kind = match rng.gen_range(0..3) {
+            0 if !fetchable.is_empty() => Kind::Get,
+            1 if !deletable.is_empty() => Kind::Delete,
+            _ => Kind::Push,
+        };
+        // The operation's thread returns the new file of an upload, nothing otherwise.
+        let (name, op) = if kind == Kind::Get {
             let (name, id) = fetchable[rng.gen_range(0..fetchable.len())].clone();
             let port = world.http_port(receiver);
             let op = thread::spawn(move || start_fetch(port, &id).map(|_| None));
+            (name, op)
+        } else if kind == Kind::Delete {
+            let (name, id) = deletable[rng.gen_range(0..deletable.len())].clone();
+            let port = world.http_port(sender);
+            let op = thread::spawn(move || delete(port, &id).map(|()| None));
             (name, op)
         } else {
             let name = format!("{}-push-{round}.bin", world.sides[sender].id);
@@ -233,11 +259,13 @@ fn run(args: Args) -> Result<bool> {
             (name, op)
         };
         let victim = if rng.gen_bool(0.5) { sender } else { receiver };
-        let role = match (get, victim == sender) {
-            (false, true) => Role::Uploader,
-            (false, false) => Role::PushReceiver,
-            (true, false) => Role::GetReceiver,
-            (true, true) => Role::GetServer,
+        let role = match (kind, victim == sender) {
+            (Kind::Push, true) => Role::Uploader,
+            (Kind::Push, false) => Role::PushReceiver,
+            (Kind::Get, false) => Role::GetReceiver,
+            (Kind::Get, true) => Role::GetServer,
+            (Kind::Delete, true) => Role::Deleter,
+            (Kind::Delete, false) => Role::DeleteReceiver,
         };
         thread::sleep(Duration::from_millis(rng.gen_range(0..=args.max_delay_ms)));
         world.kill(victim)?;
@@ -450,6 +478,18 @@ impl World {
             .collect())
     }
 
+    /// Files `side` made and holds: (name, id). Learns their ids on the way.
+    fn deletable(&mut self, side: usize) -> Result<Vec<(String, String)>> {
+        let files: Vec<FileDto> = get_json(self.http_port(side), "/api/files")?;
+        let own: Vec<(String, String)> = files
+            .into_iter()
+            .filter(|f| f.owned && f.has_copy)
+            .map(|f| (f.file_name, f.file_id))
+            .collect();
+        self.ids.extend(own.iter().cloned());
+        Ok(own)
+    }
+
     /// The invariants of a folder whose peer was just (re)started or stopped.
     fn check(&self, side: usize) -> Vec<String> {
         let me = &self.sides[side];
@@ -520,6 +560,15 @@ impl World {
         }
         found
     }
+}
+
+/// Deletes a file of the peer's own through its API (which tells the other peers).
+fn delete(port: u16, file_id: &str) -> Result<()> {
+    let (status, reply) = http(port, "DELETE", &format!("/api/files/{file_id}"), "", b"")?;
+    if status != 204 {
+        bail!("delete of {file_id}: HTTP {status}: {reply}");
+    }
+    Ok(())
 }
 
 /// The bytes of a file this run made: `size` pseudo-random bytes from `seed`.
