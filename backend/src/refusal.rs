@@ -42,11 +42,13 @@ pub enum Reason {
     StorageQuota,
     /// A pushed file that names us as its owner (we would hold it already).
     ForgedOwner,
+    /// A push or a GET_FILE of a held file while the most transfers allowed are running.
+    Transfers,
 }
 
 impl Reason {
     /// Every reason, in a stable order.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::Decode,
         Reason::BadCopy,
         Reason::ForgedDelete,
@@ -64,6 +66,7 @@ impl Reason {
         Reason::GossipReplyRate,
         Reason::StorageQuota,
         Reason::ForgedOwner,
+        Reason::Transfers,
     ];
 
     /// A snake_case label (for metrics and logs).
@@ -86,6 +89,7 @@ impl Reason {
             Reason::GossipReplyRate => "gossip_reply_rate",
             Reason::StorageQuota => "storage_quota",
             Reason::ForgedOwner => "forged_owner",
+            Reason::Transfers => "transfers",
         }
     }
 

@@ -1,13 +1,13 @@
 //! Who may use the listener, and how much: connection slots (in all and per source address),
-//! GOSSIP_REPLY token buckets per source address, and the bytes that pushes being received
-//! may add under the storage quota. Plain bookkeeping, `now` passed in, memory bounded by the
+//! transfer slots, GOSSIP_REPLY token buckets per source address, and the bytes that pushes
+//! being received may add under the storage quota. Plain bookkeeping, `now` passed in, memory bounded by the
 //! connections open and by [`MAX_SOURCES`]. The listener owns one [`Admission`].
 
 use super::Limits;
 use crate::refusal::Reason;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -25,6 +25,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The listener's shared bookkeeping.
 pub struct Admission {
     max_per_source: usize,
+    max_transfers: usize,
+    transfers: AtomicUsize,
     open: Mutex<Open>,
     buckets: Mutex<Buckets>,
     pushes: PushBytes,
@@ -47,6 +49,8 @@ impl Admission {
     pub fn new(limits: &Limits) -> Arc<Self> {
         Arc::new(Admission {
             max_per_source: limits.max_per_source,
+            max_transfers: limits.max_transfers,
+            transfers: AtomicUsize::new(0),
             open: Mutex::default(),
             buckets: Mutex::new(Buckets::new(limits.gossip_reply_rate, MAX_SOURCES)),
             pushes: PushBytes::default(),
@@ -71,6 +75,17 @@ impl Admission {
         })
     }
 
+    /// A slot for moving a file's content (a push received or a GET_FILE answered), if one
+    /// is free.
+    pub fn transfer(self: &Arc<Self>) -> Option<TransferSlot> {
+        let taken = self.transfers.fetch_add(1, Ordering::SeqCst);
+        if taken >= self.max_transfers {
+            self.transfers.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(TransferSlot(self.clone()))
+    }
+
     /// Whether a GOSSIP_REPLY from `source` at `now` is within its rate.
     pub fn gossip_reply(&self, source: IpAddr, now: Instant) -> bool {
         lock(&self.buckets).allow(source, now)
@@ -79,6 +94,15 @@ impl Admission {
     /// The pushes being received.
     pub fn pushes(&self) -> &PushBytes {
         &self.pushes
+    }
+}
+
+/// A transfer's place; dropping it frees the place.
+pub struct TransferSlot(Arc<Admission>);
+
+impl Drop for TransferSlot {
+    fn drop(&mut self) {
+        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -265,6 +289,20 @@ mod tests {
         assert!(admission.admit(ip(2)).is_ok());
         drop(a);
         assert!(admission.admit(ip(1)).is_ok());
+    }
+
+    #[test]
+    fn transfer_slots_are_capped_and_freed_on_drop() {
+        let admission = Admission::new(&Limits {
+            max_transfers: 2,
+            ..Limits::default()
+        });
+        let first = admission.transfer().unwrap();
+        let _second = admission.transfer().unwrap();
+        assert!(admission.transfer().is_none());
+        assert!(admission.transfer().is_none(), "a refusal takes no slot");
+        drop(first);
+        assert!(admission.transfer().is_some());
     }
 
     #[test]

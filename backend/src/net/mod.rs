@@ -50,6 +50,9 @@ pub struct Limits {
     pub max_file: u64,
     /// Most concurrent inbound connections from one source address.
     pub max_per_source: usize,
+    /// Most file contents moving through the listener at once (pushes received, GET_FILE
+    /// replies sent): each holds a blocking thread or two and up to a few MiB of buffers.
+    pub max_transfers: usize,
     /// Slowest transfer we keep, in wire bytes per second over each `rate_window`: a reply
     /// from its first byte, a push from the first byte of its content. A slower one is
     /// abandoned (and the next holder tried); 0 keeps any.
@@ -71,6 +74,7 @@ impl Default for Limits {
             max_control: 8 << 20,
             max_file: 4 << 30,
             max_per_source: 32,
+            max_transfers: 64,
             min_rate: 16 << 10,
             rate_window: Duration::from_secs(10),
             gossip_reply_rate: 20,
@@ -115,6 +119,9 @@ pub enum NetError {
     /// A pushed file would take the files pushed to us past the storage quota.
     #[error("pushed files would exceed the storage quota")]
     OverQuota,
+    /// As many files as we move at once are moving already.
+    #[error("too many transfers at once")]
+    Busy,
 }
 
 impl NetError {
@@ -126,6 +133,7 @@ impl NetError {
             NetError::Deadline(_) => Some(Reason::MessageDeadline),
             NetError::Slow { .. } => Some(Reason::SlowTransfer),
             NetError::OverQuota => Some(Reason::StorageQuota),
+            NetError::Busy => Some(Reason::Transfers),
             _ => None,
         }
     }
@@ -301,10 +309,12 @@ pub async fn write_file_data(
 
 /// Answers a GET_FILE on its own socket with `copy`, or with the all-null "not found", then
 /// closes the socket (clients that read to EOF need that) without cutting the reply short.
+/// `slot` is held while the reply is written, not while the close waits for the client.
 /// Returns the content bytes sent.
 pub async fn reply_file(
     mut stream: TcpStream,
     copy: Option<(FileMeta, tokio::fs::File)>,
+    slot: Option<admission::TransferSlot>,
     limits: &Limits,
 ) -> Result<u64, NetError> {
     let sent = match copy {
@@ -315,6 +325,7 @@ pub async fn reply_file(
             0
         }
     };
+    drop(slot);
     close_after_reply(stream, limits).await;
     Ok(sent)
 }

@@ -3,7 +3,7 @@
 //! the program above through [`Handler`]. What breaks a rule is refused and counted in
 //! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
 
-use super::admission::{Admission, PushBytes, Reservation};
+use super::admission::{Admission, PushBytes, Reservation, TransferSlot};
 use super::{read_message, reply_file, Limits, NetError, Role, Sink};
 use crate::protocol::{FileMeta, Message};
 use crate::refusal::{Reason, Refusals};
@@ -11,6 +11,7 @@ use crate::store::{Store, TempFile};
 use crate::traffic::{Direction, Traffic};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -90,13 +91,16 @@ pub async fn serve<H: Handler>(listener: TcpListener, handler: H) {
 struct Incoming<'a, H: Handler> {
     handler: &'a H,
     remote: SocketAddr,
+    admission: &'a Arc<Admission>,
     pushes: &'a PushBytes,
+    transfer: Option<TransferSlot>,
     reservation: Option<Reservation<'a>>,
     push: Option<H::Push>,
 }
 
 impl<H: Handler> Sink for Incoming<'_, H> {
     async fn open(&mut self) -> Result<TempFile, NetError> {
+        self.transfer = Some(self.admission.transfer().ok_or(NetError::Busy)?);
         let mark = self.pushes.mark();
         let room = self.handler.push_room().await;
         self.reservation = Some(self.pushes.reserve(mark, room));
@@ -122,19 +126,25 @@ async fn connection<H: Handler>(
     mut stream: TcpStream,
     remote: SocketAddr,
     handler: &H,
-    admission: &Admission,
+    admission: &Arc<Admission>,
 ) {
     let limits = *handler.limits();
     let mut sink = Incoming {
         handler,
         remote,
+        admission,
         pushes: admission.pushes(),
+        transfer: None,
         reservation: None,
         push: None,
     };
     let result = read_message(&mut stream, &limits, Role::Request, &mut sink).await;
+    // The transfer slot is held until the push is kept or refused.
     let Incoming {
-        reservation, push, ..
+        reservation,
+        push,
+        transfer: _transfer,
+        ..
     } = sink;
     let message = match result {
         Err(e) => {
@@ -197,7 +207,18 @@ async fn connection<H: Handler>(
         Message::GetFile { file_id } => {
             let copy = handler.open_copy(&file_id).await;
             let found = copy.is_some();
-            let result = reply_file(stream, copy, &limits).await;
+            let slot = match found.then(|| admission.transfer()) {
+                Some(None) => {
+                    // Closing without a reply sends the asker to its next holder.
+                    let e = NetError::Busy;
+                    handler
+                        .refusals()
+                        .refuse(Reason::Transfers, format!("{remote}: {e}"));
+                    return;
+                }
+                slot => slot.flatten(),
+            };
+            let result = reply_file(stream, copy, slot, &limits).await;
             let traffic = handler.traffic();
             if found {
                 traffic.transfer(Direction::Out, result.is_ok());

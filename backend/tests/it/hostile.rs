@@ -411,3 +411,63 @@ async fn empty_pushes_take_room_in_the_quota() {
     assert_eq!(content_files(us.storage()), ["empty-1", "empty-2"]);
     us.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_file_beyond_the_transfer_slots_is_closed_unanswered() {
+    let us = spawn_with("us", &[], |c| c.limits.max_transfers = 1).await;
+    let files = tempfile::tempdir().unwrap();
+    // Twice as much hex as the socket buffers hold, so a reply nobody reads stays open.
+    let content = noise(8 << 20, 5);
+    let meta = us
+        .peer()
+        .push_path(&local_file(&files, "big.bin", &content))
+        .await
+        .unwrap();
+    let get = encode::get_file(&meta.file_id);
+    let mut first = TcpStream::connect(us.addr()).await.unwrap();
+    first.write_all(get.as_bytes()).await.unwrap();
+    let mut reply = vec![0u8; 64];
+    first.read_exact(&mut reply).await.unwrap();
+
+    let mut second = TcpStream::connect(us.addr()).await.unwrap();
+    second.write_all(get.as_bytes()).await.unwrap();
+    let mut refused_reply = Vec::new();
+    let closed = tokio::time::timeout(WAIT, second.read_to_end(&mut refused_reply)).await;
+    assert!(closed.is_ok(), "the second GET_FILE is closed at once");
+    assert!(refused_reply.is_empty(), "and gets no reply");
+    refused(us.peer(), Reason::Transfers, 1).await;
+
+    // The first reply is whole, and its slot is free again once it is.
+    first.read_to_end(&mut reply).await.unwrap();
+    let whole = file_data(&meta, &content);
+    assert!(reply == whole, "{} of {} bytes", reply.len(), whole.len());
+    let third = request(&us.addr(), &get).await;
+    assert!(third == whole, "{} of {} bytes", third.len(), whole.len());
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_beyond_the_transfer_slots_is_refused() {
+    let us = spawn_with("us", &[], |c| c.limits.max_transfers = 1).await;
+    let files = tempfile::tempdir().unwrap();
+    let content = noise(8 << 20, 6);
+    let meta = us
+        .peer()
+        .push_path(&local_file(&files, "big.bin", &content))
+        .await
+        .unwrap();
+    // A reply nobody reads holds the one slot.
+    let mut stalled = TcpStream::connect(us.addr()).await.unwrap();
+    let get = encode::get_file(&meta.file_id);
+    stalled.write_all(get.as_bytes()).await.unwrap();
+    let mut head = vec![0u8; 64];
+    stalled.read_exact(&mut head).await.unwrap();
+
+    let pushed = noise(5000, 7);
+    let pushed_meta = meta_for(&pushed, "pushed.bin");
+    send_raw(&us.addr(), &file_data(&pushed_meta, &pushed)).await;
+    refused(us.peer(), Reason::Transfers, 1).await;
+    assert!(us.peer().file(&pushed_meta.file_id).is_none());
+    assert_eq!(content_files(us.storage()), ["big.bin"]);
+    us.stop().await;
+}
