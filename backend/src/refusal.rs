@@ -40,7 +40,7 @@ pub enum Reason {
     GossipReplyRate,
     /// A pushed file that would exceed `--max-storage`.
     StorageQuota,
-    /// A pushed file that names us as its owner (we would hold it already).
+    /// A claim or a copy of a file that names us as its owner, which we do not know as ours.
     ForgedOwner,
     /// A push or a GET_FILE of a held file while the most transfers allowed are running.
     Transfers,

@@ -15,6 +15,10 @@ use std::time::Instant;
 pub const MAX_CONNECTIONS: usize = 512;
 /// Most source addresses with a GOSSIP_REPLY bucket.
 pub const MAX_SOURCES: usize = 4096;
+/// The least a pushed file counts against the storage quota, while it arrives and once kept:
+/// a file costs an index entry and a place in every GOSSIP_REPLY we send, whatever its size,
+/// so tiny or empty pushes must not be free. With the default quota, at most 2,048 files.
+pub const MIN_PUSH_CHARGE: u64 = 1 << 20;
 /// A source may send this many seconds' worth of GOSSIP_REPLYs at once.
 const BURST_SECONDS: f64 = 5.0;
 
@@ -238,9 +242,10 @@ pub struct Reservation<'a> {
 }
 
 impl Reservation<'_> {
-    /// Grows to `total` bytes; false when the pushes in flight and those landed since the mark
-    /// would no longer fit the room.
+    /// Grows to `total` bytes (at least [`MIN_PUSH_CHARGE`]); false when the pushes in flight
+    /// and those landed since the mark would no longer fit the room.
     pub fn grow(&mut self, total: u64) -> bool {
+        let total = total.max(MIN_PUSH_CHARGE);
         let delta = total.saturating_sub(self.mine);
         self.mine = self.mine.max(total);
         let in_flight = self.pushes.in_flight.fetch_add(delta, Ordering::SeqCst) + delta;
@@ -347,29 +352,43 @@ mod tests {
         assert!(buckets.is_empty());
     }
 
+    /// `n` of the smallest charge.
+    const M: u64 = MIN_PUSH_CHARGE;
+
     #[test]
     fn pushes_side_by_side_share_the_room() {
         let pushes = PushBytes::default();
-        let mut a = pushes.reserve(pushes.mark(), 100);
-        let mut b = pushes.reserve(pushes.mark(), 100);
-        assert!(a.grow(60));
-        assert!(!b.grow(41));
+        let mut a = pushes.reserve(pushes.mark(), 100 * M);
+        let mut b = pushes.reserve(pushes.mark(), 100 * M);
+        assert!(a.grow(60 * M));
+        assert!(!b.grow(41 * M));
         drop(b);
-        assert!(a.grow(100));
+        assert!(a.grow(100 * M));
     }
 
     #[test]
     fn a_push_that_landed_counts_against_one_still_arriving() {
         let pushes = PushBytes::default();
-        let mut a = pushes.reserve(pushes.mark(), 100);
-        let mut b = pushes.reserve(pushes.mark(), 100);
-        assert!(b.grow(70));
+        let mut a = pushes.reserve(pushes.mark(), 100 * M);
+        let mut b = pushes.reserve(pushes.mark(), 100 * M);
+        assert!(b.grow(70 * M));
         b.land();
-        assert!(a.grow(30));
-        assert!(!a.grow(31));
+        assert!(a.grow(30 * M));
+        assert!(!a.grow(31 * M));
         // A push measured after the landing sees it in its room instead.
-        let mut c = pushes.reserve(pushes.mark(), 30);
+        let mut c = pushes.reserve(pushes.mark(), 30 * M);
         drop(a);
-        assert!(c.grow(30));
+        assert!(c.grow(30 * M));
+    }
+
+    #[test]
+    fn a_small_or_empty_push_counts_as_the_smallest_charge() {
+        let pushes = PushBytes::default();
+        let mut a = pushes.reserve(pushes.mark(), 2 * M);
+        let mut b = pushes.reserve(pushes.mark(), 2 * M);
+        let mut c = pushes.reserve(pushes.mark(), 2 * M);
+        assert!(a.grow(1));
+        assert!(b.grow(0));
+        assert!(!c.grow(5));
     }
 }

@@ -159,24 +159,29 @@ async fn connection<H: Handler>(
         }
         Ok((Message::FileData(Some(meta)), content)) => {
             handler.traffic().received("FILE_DATA");
-            let content = match content {
-                Some(content) => content,
-                // An empty file takes no bytes, but room in the quota all the same (see
-                // `push_room`), or empty pushes could grow the index without end.
-                None if handler.push_room().await == 0 => {
-                    let e = NetError::OverQuota;
-                    handler
-                        .refusals()
-                        .refuse(Reason::StorageQuota, format!("{remote}: {e}"));
-                    return;
-                }
-                None => match handler.store().temp_file().await {
-                    Ok(empty) => empty,
-                    Err(e) => {
-                        tracing::warn!("cannot store an empty pushed file: {e}");
+            let (content, reservation) = match content {
+                Some(content) => (content, reservation),
+                None => {
+                    // An empty file takes no bytes, but counts like any push (see
+                    // `MIN_PUSH_CHARGE`), or empty pushes could grow the index without end.
+                    let pushes = admission.pushes();
+                    let mark = pushes.mark();
+                    let mut reservation = pushes.reserve(mark, handler.push_room().await);
+                    if !reservation.grow(0) {
+                        let e = NetError::OverQuota;
+                        handler
+                            .refusals()
+                            .refuse(Reason::StorageQuota, format!("{remote}: {e}"));
                         return;
                     }
-                },
+                    match handler.store().temp_file().await {
+                        Ok(empty) => (empty, Some(reservation)),
+                        Err(e) => {
+                            tracing::warn!("cannot store an empty pushed file: {e}");
+                            return;
+                        }
+                    }
+                }
             };
             let kept = handler.on_pushed_file(meta, content, remote, push).await;
             // A copy refused or already held takes no room: its bytes leave the count.

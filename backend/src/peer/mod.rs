@@ -493,18 +493,17 @@ impl Peer {
 
     /// Records a verified copy we now hold (fetched, pushed to us, or our own new file); its
     /// fields become the record's, unless we held a copy already: the new one is then
-    /// removed. Returns the fields and the stored name of the copy we hold.
-    fn record_copy(
-        &self,
-        meta: &FileMeta,
-        stored_as: String,
-    ) -> Result<(FileMeta, String), String> {
+    /// removed.
+    fn record_copy(&self, meta: &FileMeta, stored_as: String) -> Result<Held, String> {
         let (held, first) = {
             let mut state = lock(&self.inner.state);
             let held = state.hold(meta, stored_as.clone());
             let first = state.files().get(&meta.file_id).and_then(|r| {
-                let stored_as = r.stored_as.clone()?;
-                Some((r.meta.clone(), stored_as))
+                Some(Held {
+                    meta: r.meta.clone(),
+                    stored_as: r.stored_as.clone()?,
+                    new: false,
+                })
             });
             (held, first)
         };
@@ -514,7 +513,11 @@ impl Peer {
         match held {
             Ok(()) => {
                 self.apply(vec![Change::FileChanged(meta.file_id.clone())]);
-                Ok((meta.clone(), stored_as))
+                Ok(Held {
+                    meta: meta.clone(),
+                    stored_as,
+                    new: true,
+                })
             }
             Err(NotHeld::AlreadyHeld) => Ok(first.expect("a held file has a record")),
             Err(NotHeld::Deleted) => Err("the file was deleted by its owner".to_string()),
@@ -576,6 +579,15 @@ impl Peer {
     fn with_state<R>(&self, f: impl FnOnce(&mut PeerState) -> R) -> R {
         f(&mut lock(&self.inner.state))
     }
+}
+
+/// The copy of a file we hold, once a verified one was recorded.
+struct Held {
+    meta: FileMeta,
+    stored_as: String,
+    /// Whether it is the copy just recorded (else we held one already, and the new one was
+    /// dropped).
+    new: bool,
 }
 
 /// `1 file`, `2 files`.

@@ -509,7 +509,8 @@ impl PeerState {
     /// The merge rule for claims (they cannot be checked): an unknown id is added as claimed,
     /// with `holder` (within the cap on unheld files); a known one keeps its fields, and only
     /// gains `holder`. A claim that contradicts the fields we keep is counted; one naming an
-    /// owner who deleted the file is dropped.
+    /// owner who deleted the file is dropped, and so is an unknown file said to be ours (every
+    /// file of ours is in our index).
     pub fn merge(&mut self, meta: &FileMeta, holder: &str) -> Vec<Change> {
         let what = format!("file entry from {holder}");
         if !self.fits(&what, &[], Some(meta)) {
@@ -520,6 +521,13 @@ impl PeerState {
             self.refusals.refuse(
                 Reason::Deleted,
                 format_args!("{holder} offered {id}, deleted by {}", meta.file_owner),
+            );
+            return Vec::new();
+        }
+        if meta.file_owner == self.me && !self.files.contains_key(id) {
+            self.refusals.refuse(
+                Reason::ForgedOwner,
+                format_args!("{holder} offered {id} as ours"),
             );
             return Vec::new();
         }

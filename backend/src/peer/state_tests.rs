@@ -860,3 +860,18 @@ fn a_newcomer_greeting_us_many_times_is_forwarded_only_for_its_first_gossips() {
         .count();
     assert_eq!(forwarded, rounds as usize);
 }
+
+#[test]
+fn a_claim_of_an_unknown_file_of_ours_is_refused() {
+    let mut state = state();
+    state.on_announce(&announce("mallory", meta("f", "me", "1")));
+    state.on_gossip_reply(&reply("m", 9, vec![meta("g", "me", "1")]), Instant::now());
+    assert!(state.files.is_empty());
+    assert_eq!(refused(&state, Reason::ForgedOwner), 2);
+    // Our own file, known, gains holders as any other.
+    state.hold(&meta("h", "me", "1"), "h.txt".into()).unwrap();
+    track(&mut state, "m", 9);
+    state.on_gossip_reply(&reply("m", 9, vec![meta("h", "me", "1")]), Instant::now());
+    assert!(state.files["h"].holders.contains("m"));
+    assert_eq!(refused(&state, Reason::ForgedOwner), 2);
+}

@@ -6,7 +6,8 @@
 //! and the next one is tried.
 
 use super::health::{self, GetOutcome};
-use super::{short, Peer};
+use super::{short, Held, Peer};
+use crate::net::admission::MIN_PUSH_CHARGE;
 use crate::net::{self, NetError};
 use crate::protocol::FileMeta;
 use crate::refusal::Reason;
@@ -15,11 +16,6 @@ use crate::traffic::Direction;
 use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
 use std::path::Path;
 use std::time::Instant;
-
-/// The least a held copy of another's file counts against `--max-storage`: a file costs an
-/// index entry and a place in every GOSSIP_REPLY we send, whatever its size, so tiny or
-/// empty pushes must not be free. With the default quota, at most 2,048 such files.
-pub const MIN_CHARGE: u64 = 1 << 20;
 
 /// Why a get could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -187,11 +183,20 @@ impl Peer {
                 t.health.record(health, replied);
             }
         });
-        outcome.map_err(|f| f.to_string())
+        outcome.map(|held| held.meta).map_err(|f| f.to_string())
     }
 
-    /// Keeps `temp` as the copy of `meta` if its content hashes to the id.
-    async fn keep_verified(&self, meta: FileMeta, mut temp: TempFile) -> Result<FileMeta, Failure> {
+    /// Keeps `temp` as the copy of `meta` if its content hashes to the id and it is not said
+    /// to be ours.
+    async fn keep_verified(&self, meta: FileMeta, mut temp: TempFile) -> Result<Held, Failure> {
+        if meta.file_owner == self.id() {
+            // Every file of ours is in our index, so this owner is forged. Kept, the copy
+            // would escape `--max-storage` (which counts others' files) and every DELETE.
+            let reason = "it names us as its owner".to_string();
+            self.refusals()
+                .refuse(Reason::ForgedOwner, format!("a copy of {}", meta.file_id));
+            return Err(Failure::BadCopy(reason));
+        }
         let actual = (temp.file_id(&meta.file_timestamp).await)
             .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
         if actual != meta.file_id {
@@ -205,8 +210,7 @@ impl Peer {
             .commit(temp, &meta)
             .await
             .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
-        let (meta, _) = self.record_copy(&meta, stored_as).map_err(Failure::Other)?;
-        Ok(meta)
+        self.record_copy(&meta, stored_as).map_err(Failure::Other)
     }
 
     /// Fetches up to `auto_fetch` files we lack, one after the other, after the first
@@ -267,7 +271,9 @@ impl Peer {
     /// Records a new file of ours, sends it to one random tracked peer in the background and
     /// ANNOUNCEs it to all.
     async fn publish_new(&self, meta: FileMeta, stored_as: String) -> Result<FileMeta, String> {
-        let (meta, stored_as) = self.record_copy(&meta, stored_as)?;
+        let Held {
+            meta, stored_as, ..
+        } = self.record_copy(&meta, stored_as)?;
         self.log(
             LogLevel::Info,
             format!("added {} ({})", meta.file_name, short(&meta.file_id)),
@@ -376,7 +382,7 @@ impl Peer {
 
     /// Bytes that files pushed to us may still take: `caps.max_storage` less the held copies
     /// of files we do not own (measured on disk: `file_size` is whatever the sender wrote),
-    /// each counted as at least [`MIN_CHARGE`] bytes.
+    /// each counted as at least [`MIN_PUSH_CHARGE`] bytes.
     pub(super) async fn push_room(&self) -> u64 {
         let me = self.id().to_string();
         let foreign: Vec<String> = self.with_state(|s| {
@@ -388,7 +394,7 @@ impl Peer {
         let mut taken = 0u64;
         for stored_as in foreign {
             if let Ok((_, len)) = self.store().open_file(&stored_as).await {
-                taken = taken.saturating_add(len.max(MIN_CHARGE));
+                taken = taken.saturating_add(len.max(MIN_PUSH_CHARGE));
             }
         }
         self.config().caps.max_storage.saturating_sub(taken)
@@ -410,23 +416,17 @@ impl Peer {
             self.transfer_finished(id, TransferStateDto::Done);
             return false;
         }
-        if meta.file_owner == self.id() {
-            // Our own files are all in our index, so this copy's owner is forged. Kept, it
-            // would escape `--max-storage` (which counts only others' files) and every DELETE.
-            let reason = "it names us as its owner".to_string();
-            self.refusals().refuse(
-                Reason::ForgedOwner,
-                format_args!("a push of {} from {from}: {reason}", meta.file_id),
-            );
-            self.incoming_failed(id, reason);
-            return false;
-        }
         let traffic = self.traffic();
         traffic.content_received(temp.len());
         let kept = self.keep_verified(meta, temp).await;
         traffic.transfer(Direction::In, kept.is_ok());
         match kept {
-            Ok(meta) => {
+            // Another copy of the same file landed first.
+            Ok(Held { new: false, .. }) => {
+                self.transfer_finished(id, TransferStateDto::Done);
+                false
+            }
+            Ok(Held { meta, .. }) => {
                 self.transfer_finished(id, TransferStateDto::Done);
                 self.log(
                     LogLevel::Info,

@@ -327,9 +327,9 @@ impl Store {
             .collect();
         let removing: Vec<String> = lock(&self.inner.removing).iter().cloned().collect();
         for name in removing {
-            if let Err(e) = self.remove_now(&name) {
-                tracing::warn!("could not remove {name}: {e}");
-            }
+            // Failing, the save does not happen: the index on disk keeps the entry, and the
+            // copy is deleted at a later save.
+            self.remove_now(&name)?;
         }
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
         // A fresh name each time: a leftover of a crash is then told apart from a save
@@ -413,16 +413,14 @@ impl Store {
     /// A crash after it leaves the file and its journal: the file is kept under its id.
     fn land(&self, mut temp: TempFile, meta: FileMeta) -> io::Result<String> {
         let mut pending = lock(&self.inner.pending);
-        let removing = lock(&self.inner.removing);
         let name = names::candidates(&names::sanitize(&meta.file_name), &meta.file_id)
             .take(NAME_TRIES)
             .find(|name| {
                 !pending.contains_key(name)
-                    && !removing.contains(name)
+                    && !lock(&self.inner.removing).contains(name)
                     && matches!(self.path(name).try_exists(), Ok(false))
             })
             .ok_or_else(|| io::Error::other("no free name in the storage folder"))?;
-        drop(removing);
         let entry = IndexEntry {
             meta,
             holders: Vec::new(),
@@ -531,10 +529,11 @@ impl Store {
 
     /// The content first, then its journal: a crash in between leaves a journal without its
     /// file, which start-up deletes. The name stays reserved until both are gone.
+    /// `removing` is taken only briefly, never across the disk: `Store::remove` takes it while
+    /// the peer's state is locked.
     fn remove_now(&self, name: &str) -> io::Result<()> {
         let mut pending = lock(&self.inner.pending);
-        let mut removing = lock(&self.inner.removing);
-        if !removing.remove(name) {
+        if !lock(&self.inner.removing).contains(name) {
             // Removed already, by a save or by the task `remove` started.
             return Ok(());
         }
@@ -542,7 +541,7 @@ impl Store {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        drop(removing);
+        lock(&self.inner.removing).remove(name);
         if let Some(done) = pending.get(name) {
             journal::remove(&done.journal)?;
             pending.remove(name);

@@ -428,7 +428,14 @@ async fn a_save_deletes_the_files_queued_for_removal_before_it_drops_their_entri
 async fn a_name_queued_for_removal_is_not_given_to_a_new_file() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
-    let (first, _) = land(&store, b"first", "notes.txt", "alice").await;
+    let (first, first_meta) = land(&store, b"first", "notes.txt", "alice").await;
+    // Saved, so only the queue keeps its name from being taken again.
+    let listed = IndexEntry {
+        meta: first_meta,
+        holders: Vec::new(),
+        stored_as: Some(first.clone()),
+    };
+    store.save(|| vec![listed]).unwrap();
     store.queue_removal(&first);
     std::fs::remove_file(dir.path().join(&first)).unwrap();
     let (second, _) = land(&store, b"second", "notes.txt", "alice").await;
@@ -566,4 +573,19 @@ async fn an_entry_whose_copy_is_gone_is_reported_lost_and_kept_unheld() {
     let (_, index, report) = Store::open(dir.path()).unwrap();
     assert_eq!(report.lost, 1);
     assert_eq!(entry(&index, &meta.file_id).stored_as, None);
+}
+
+#[test]
+fn a_removal_that_fails_stops_the_save_and_stays_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    // A directory cannot be removed as a file, whoever we are.
+    std::fs::create_dir(dir.path().join("stuck")).unwrap();
+    store.queue_removal("stuck");
+    assert!(store.save(Vec::new).is_err());
+    assert!(!dir.path().join(METADATA).exists(), "no index without it");
+    std::fs::remove_dir(dir.path().join("stuck")).unwrap();
+    store.save(Vec::new).unwrap();
+    assert!(dir.path().join(METADATA).exists());
+    assert!(lock(&store.inner.removing).is_empty());
 }

@@ -414,7 +414,7 @@ async fn empty_pushes_take_room_in_the_quota() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_file_beyond_the_transfer_slots_is_closed_unanswered() {
-    let us = spawn_with("us", &[], |c| c.limits.max_transfers = 1).await;
+    let us = spawn_with("us", &[], one_slot_held_as_long_as_need_be).await;
     let files = tempfile::tempdir().unwrap();
     // Twice as much hex as the socket buffers hold, so a reply nobody reads stays open.
     let content = noise(8 << 20, 5);
@@ -448,7 +448,7 @@ async fn a_get_file_beyond_the_transfer_slots_is_closed_unanswered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_beyond_the_transfer_slots_is_refused() {
-    let us = spawn_with("us", &[], |c| c.limits.max_transfers = 1).await;
+    let us = spawn_with("us", &[], one_slot_held_as_long_as_need_be).await;
     let files = tempfile::tempdir().unwrap();
     let content = noise(8 << 20, 6);
     let meta = us
@@ -470,4 +470,12 @@ async fn a_push_beyond_the_transfer_slots_is_refused() {
     assert!(us.peer().file(&pushed_meta.file_id).is_none());
     assert_eq!(content_files(us.storage()), ["big.bin"]);
     us.stop().await;
+}
+
+/// One transfer slot, and no rule that would cut a reply nobody reads before the test is done
+/// with it.
+fn one_slot_held_as_long_as_need_be(c: &mut backend::node::NodeConfig) {
+    c.limits.max_transfers = 1;
+    c.limits.min_rate = 0;
+    c.limits.idle = Duration::from_secs(60);
 }
