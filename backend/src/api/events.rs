@@ -33,7 +33,12 @@ async fn stream(mut socket: WebSocket, s: ApiState) {
             },
             event = events.recv() => match event {
                 Ok(event) => event,
-                Err(RecvError::Lagged(_)) => ServerEvent::Snapshot(s.peer.snapshot()),
+                Err(RecvError::Lagged(_)) => {
+                    // Lagging left the receiver at the oldest event still queued, which the
+                    // snapshot already covers: start again from the newest instead.
+                    events = events.resubscribe();
+                    ServerEvent::Snapshot(s.peer.snapshot())
+                }
                 Err(RecvError::Closed) => break,
             },
         };

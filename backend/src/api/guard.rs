@@ -81,11 +81,22 @@ pub async fn check_token(State(s): State<ApiState>, request: Request, next: Next
     let query = request.uri().query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes()).find_map(|(k, v)| (k == "token").then_some(v))
     });
-    if bearer == Some(&**token) || query.as_deref() == Some(&**token) {
+    let matches = |given: &str| same_secret(given.as_bytes(), token.as_bytes());
+    if bearer.is_some_and(matches) || query.as_deref().is_some_and(matches) {
         next.run(request).await
     } else {
         ApiError::Unauthorized.into_response()
     }
+}
+
+/// Whether two secrets are equal, in a time that depends on their length only.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]
@@ -156,5 +167,14 @@ mod tests {
             "127.0.0.1:8000",
             Some("http://evil.com")
         ));
+    }
+
+    #[test]
+    fn secrets_match_only_whole() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"));
+        assert!(!same_secret(b"s3cret!", b"s3cret"));
+        assert!(!same_secret(b"s3creT", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
     }
 }

@@ -71,7 +71,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
     use backend::protocol::{Announce, FileMeta, Verbatim};
     // Far more changes than the event queue holds, all kept (none evicted by the cap).
     const FILES: usize = 20_000;
-    let alice = spawn_with("alice", &[], |c| c.caps.max_unheld_files = FILES).await;
+    let alice = spawn_with("alice", &[], |c| c.caps.max_unheld_files = FILES + 1).await;
     let url = format!("ws://{}/api/events", alice.node.http_addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(&url)
         .await
@@ -98,7 +98,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
     // Applying what arrives, as the dashboard does, ends with every file and no gap; at least
     // one fresh snapshot replaced the events that did not fit.
     let mut known = std::collections::HashSet::new();
-    let mut resyncs = 0;
+    let (mut resyncs, mut replayed) = (0, 0);
     while known.len() < FILES {
         match next_event(&mut ws).await {
             ServerEvent::Snapshot(snapshot) => {
@@ -106,7 +106,8 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
                 known = snapshot.files.into_iter().map(|f| f.file_id).collect();
             }
             ServerEvent::FileChanged(f) => {
-                known.insert(f.file_id);
+                // Each file changes once: an event for one the snapshot had is a replay.
+                replayed += usize::from(!known.insert(f.file_id));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -115,5 +116,28 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
         resyncs >= 1,
         "the client fell behind and was resynchronised"
     );
+    // One more change, as a barrier: whatever comes before it was queued before it.
+    let last = FileMeta {
+        file_id: format!("{FILES:064x}"),
+        file_name: "last.txt".into(),
+        file_size: Verbatim::integer(1),
+        file_owner: "someone".into(),
+        file_timestamp: Verbatim::integer(1_750_000_000),
+    };
+    alice.peer().on_announce(&Announce {
+        from: "someone".into(),
+        meta: last.clone(),
+    });
+    loop {
+        match next_event(&mut ws).await {
+            ServerEvent::FileChanged(f) if f.file_id == last.file_id => break,
+            ServerEvent::FileChanged(f) => replayed += usize::from(!known.insert(f.file_id)),
+            ServerEvent::Snapshot(_) => resyncs += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // A few may fall between the resubscription and the snapshot; a replay of what was
+    // queued before it would be hundreds.
+    assert!(replayed < 100, "{replayed} events from before a snapshot");
     alice.stop().await;
 }
