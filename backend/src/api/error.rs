@@ -2,7 +2,9 @@
 //! log.
 
 use crate::peer::upload::OpenError;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use shared::ErrorBody;
@@ -71,4 +73,33 @@ impl IntoResponse for ApiError {
         )
             .into_response()
     }
+}
+
+/// Gives every API error the JSON body the API promises, whoever answered: axum's own
+/// rejections (a wrong method, a body that is not multipart, a WebSocket request without its
+/// upgrade) and the timeout come with plain text or nothing. Their text, if any, is kept as the
+/// message.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let error = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        false => text,
+    };
+    let (json_parts, body) = Json(ErrorBody { error }).into_response().into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, body)
 }

@@ -83,7 +83,8 @@ pub fn router(state: ApiState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             guard::check_token,
-        ));
+        ))
+        .layer(middleware::from_fn(error::json_errors));
     let csp =
         HeaderValue::from_str(&assets::content_security_policy()).expect("the policy is ASCII");
     let app = guarded
@@ -138,7 +139,7 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
     request_body(content = openapi::UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored and pushed", body = FileDto),
-        (status = 400, description = "No file, or no name", body = shared::ErrorBody),
+        (status = 400, description = "No file, no name, or a name that is not a plain file name", body = shared::ErrorBody),
         (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody)))]
 async fn upload(
     State(s): State<ApiState>,
@@ -152,7 +153,7 @@ async fn upload(
         }
         let name = field.file_name().unwrap_or_default().to_string();
         let meta = s.peer.upload(&name, field).await.map_err(|e| match e {
-            UploadError::NoName | UploadError::NameTooLong(_) => {
+            UploadError::NoName | UploadError::NotPlainName | UploadError::NameTooLong(_) => {
                 ApiError::BadRequest(e.to_string())
             }
             UploadError::TooLarge(max) => ApiError::TooLarge(max),

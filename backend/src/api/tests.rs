@@ -181,8 +181,9 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     let not_multipart = request(Method::POST, "/api/files")
         .body(Body::from("hi"))
         .unwrap();
-    let (status, _) = call(&f.app, not_multipart).await;
+    let (status, body) = call(&f.app, not_multipart).await;
     assert!(status.is_client_error(), "{status}");
+    check_error((status, body), status);
     assert!(f.peer.files().is_empty());
     assert_eq!(
         std::fs::read_dir(f.peer.store().dir()).unwrap().count(),
@@ -528,4 +529,18 @@ async fn the_openapi_document_and_the_router_agree() {
         }
     }
     assert_eq!(documented, routed);
+}
+
+#[tokio::test]
+async fn errors_axum_answers_itself_have_the_json_body_too() {
+    let f = fixture();
+    let wrong_method = request(Method::PUT, "/api/files")
+        .body(Body::empty())
+        .unwrap();
+    check_error(
+        call(&f.app, wrong_method).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+    );
+    let not_upgraded = check_error(get(&f.app, "/api/events").await, StatusCode::BAD_REQUEST);
+    assert!(!not_upgraded.is_empty());
 }

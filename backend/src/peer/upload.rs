@@ -13,6 +13,10 @@ pub enum UploadError<E> {
     /// The name is empty or blank.
     #[error("the uploaded file has no name")]
     NoName,
+    /// The name is not a plain file name: it holds a path separator or a control character,
+    /// which peers that write names as paths would follow.
+    #[error("the file name must not contain '/', '\\' or control characters")]
+    NotPlainName,
     /// The name is longer than `--max-name-len` bytes: our peers would refuse it.
     #[error("the file name is longer than {0} bytes")]
     NameTooLong(usize),
@@ -66,6 +70,9 @@ impl Peer {
         let name = file_name.trim();
         if name.is_empty() {
             return Err(UploadError::NoName);
+        }
+        if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+            return Err(UploadError::NotPlainName);
         }
         let max_name = self.config().caps.max_name;
         if name.len() > max_name {

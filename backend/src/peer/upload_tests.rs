@@ -101,6 +101,21 @@ async fn an_upload_with_a_blank_name_is_refused() {
 }
 
 #[tokio::test]
+async fn an_upload_whose_name_is_a_path_or_holds_control_characters_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    for name in ["../x.txt", "dir/x.txt", "C:\\x.txt", "x\u{7}.txt", "a\nb"] {
+        let refused = peer.upload(name, chunks(&[b"x"])).await;
+        assert!(
+            matches!(refused, Err(UploadError::NotPlainName)),
+            "{name:?}: {refused:?}"
+        );
+    }
+    assert_eq!(folder_entries(&peer), Vec::<String>::new());
+    assert!(peer.upload("café (1).txt", chunks(&[b"x"])).await.is_ok());
+}
+
+#[tokio::test]
 async fn an_upload_with_a_name_over_the_cap_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let peer = peer_with(dir.path(), 1 << 20);
