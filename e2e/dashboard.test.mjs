@@ -560,10 +560,12 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await waitUntil("B to track A at A's new P2P port", async () =>
       (await (await b.api('/api/peers')).json()).some((p) => p.peer_id === a.id && p.port === a.p2pPort));
 
-    // While A was down the browser could only report the refused socket attempts.
+    // While A was down the browser could only report the refused socket attempts, and the
+    // refused requests that ask whether the token was the reason.
     const unexpected = pageErrors
       .slice(errorsBefore)
-      .filter((e) => !/WebSocket connection to '[^']*\/api\/events[^']*' failed/.test(e));
+      .filter((e) => !/WebSocket connection to '[^']*\/api\/events[^']*' failed/.test(e))
+      .filter((e) => e !== 'console.error: Failed to load resource: net::ERR_CONNECTION_REFUSED');
     assert.deepEqual(unexpected, []);
   });
   it('marks a peer that sent a bad copy as suspect', async () => {
@@ -608,5 +610,23 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await peerRow.getByTestId('peer-warning').waitFor();
     const onA = (await a.files()).find((f) => f.file_id === meta.file_id);
     assert.equal(onA?.has_copy, false, 'the bad copy is not kept');
+  });
+
+  it('says so when the API token is refused, and connects with the right one', async () => {
+    const storage = mkdtempSync(path.join(tmpdir(), 'e2e-peer-c-'));
+    tmpDirs.push(storage);
+    const guarded = new Peer('peer-c', storage, ['--bootstrap', 'none', '--api-token', 's3cret']);
+    peers.push(guarded);
+    await guarded.ready();
+    const other = await context.newPage();
+    try {
+      other.setDefaultTimeout(WAIT_MS);
+      await other.goto(`${guarded.url}/`);
+      await other.getByTestId('connection').filter({ hasText: 'API token refused' }).waitFor();
+      await other.goto(`${guarded.url}/?token=s3cret`);
+      await other.locator('[data-testid="connection"].up').waitFor();
+    } finally {
+      await other.close();
+    }
   });
 });

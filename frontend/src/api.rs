@@ -66,13 +66,17 @@ pub async fn delete_file(file_id: &str) -> Result<(), String> {
     send(Request::delete(&file_path(file_id))).await.map(drop)
 }
 
-/// Sends a request with the bearer token; a reply that is not 2xx becomes the peer's error.
-async fn send(request: RequestBuilder) -> Result<Response, String> {
-    let request = match token() {
+/// `request` with the page's token as a bearer token, if it has one.
+fn with_token(request: RequestBuilder) -> RequestBuilder {
+    match token() {
         Some(t) => request.header("Authorization", &format!("Bearer {t}")),
         None => request,
-    };
-    let reply = request
+    }
+}
+
+/// Sends a request with the bearer token; a reply that is not 2xx becomes the peer's error.
+async fn send(request: RequestBuilder) -> Result<Response, String> {
+    let reply = with_token(request)
         .send()
         .await
         .map_err(|_| "the peer is unreachable".to_string())?;
@@ -166,6 +170,9 @@ pub enum Link {
     Connected,
     /// Closed or never opened; another try is scheduled.
     Reconnecting,
+    /// The peer turns the page's API token away (401): no retry can mend that, the page must
+    /// be opened with the right `?token=`. Tries go on, in case the peer restarts without one.
+    TokenRefused,
 }
 
 /// Opens `GET /api/events` and keeps it open for the life of the page.
@@ -196,10 +203,20 @@ pub fn open_events(
                     }
                 }
             }
-            on_link(Link::Reconnecting);
+            on_link(match token_refused().await {
+                true => Link::TokenRefused,
+                false => Link::Reconnecting,
+            });
             sleep(RECONNECT_DELAY).await;
         }
     });
+}
+
+/// Whether the peer answers the page's token with 401 (a browser cannot tell why a WebSocket
+/// failed to open, so a plain request asks).
+async fn token_refused() -> bool {
+    let reply = with_token(Request::get("/api/health")).send().await;
+    matches!(reply, Ok(reply) if reply.status() == 401)
 }
 
 /// Waits until the socket has left the connecting state; true when it is open.

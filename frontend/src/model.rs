@@ -263,7 +263,11 @@ impl TransferRow {
     }
 }
 
-/// Replaces or appends the transfer with the same id, carrying its speed estimate along.
+/// The most transfers shown, as the peer keeps: beyond it, the oldest finished ones go.
+pub const KEPT_TRANSFERS: usize = 100;
+
+/// Replaces or appends the transfer with the same id, carrying its speed estimate along; keeps
+/// at most [`KEPT_TRANSFERS`] rows, dropping the oldest finished ones.
 pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_ms: f64) {
     let prev = rows
         .iter()
@@ -278,6 +282,18 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
     }
     let row = track_transfer(prev, dto, now_ms);
     upsert(rows, row, |r| r.dto.id);
+    while rows.len() > KEPT_TRANSFERS {
+        let oldest_finished = rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.item.dto.state != TransferStateDto::Running)
+            .min_by_key(|(_, r)| r.item.dto.id)
+            .map(|(i, _)| i);
+        match oldest_finished {
+            Some(i) => drop(rows.remove(i)),
+            None => break,
+        }
+    }
 }
 
 /// One event-log line with a sequence number to key it by (two lines may be identical).
@@ -537,6 +553,20 @@ mod tests {
             finished_ms: (state != TransferStateDto::Running).then_some(3_000),
             state,
         }
+    }
+
+    #[test]
+    fn only_the_newest_finished_transfers_are_kept_and_every_running_one() {
+        let mut rows = vec![];
+        upsert_transfer(&mut rows, transfer(0, 5, TransferStateDto::Running), 0.0);
+        for id in 1..=KEPT_TRANSFERS as u64 + 10 {
+            upsert_transfer(&mut rows, transfer(id, 10_000, TransferStateDto::Done), 0.0);
+        }
+        assert_eq!(rows.len(), KEPT_TRANSFERS);
+        let ids: Vec<u64> = rows.iter().map(|r| r.item.dto.id).collect();
+        assert_eq!(ids[0], 0, "the running one stays");
+        assert_eq!(ids[1], 12, "the oldest finished went first");
+        assert_eq!(*ids.last().unwrap(), KEPT_TRANSFERS as u64 + 10);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn Header() -> impl IntoView {
         Link::Connecting => "connecting",
         Link::Connected => "connected",
         Link::Reconnecting => "reconnecting",
+        Link::TokenRefused => "API token refused: open the page with ?token=…",
     };
     let peer_count = move || dash.peers.with(Vec::len);
     let file_count = move || dash.files.with(Vec::len);
