@@ -565,7 +565,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     const unexpected = pageErrors
       .slice(errorsBefore)
       .filter((e) => !/WebSocket connection to '[^']*\/api\/events[^']*' failed/.test(e))
-      .filter((e) => e !== 'console.error: Failed to load resource: net::ERR_CONNECTION_REFUSED');
+      .filter((e) => !/^console\.error: Failed to load resource: net::ERR_CONNECTION_(REFUSED|RESET)$/.test(e));
     assert.deepEqual(unexpected, []);
   });
   it('marks a peer that sent a bad copy as suspect', async () => {
@@ -615,7 +615,9 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
   it('says so when the API token is refused, and connects with the right one', async () => {
     const storage = mkdtempSync(path.join(tmpdir(), 'e2e-peer-c-'));
     tmpDirs.push(storage);
-    const guarded = new Peer('peer-c', storage, ['--bootstrap', 'none', '--api-token', 's3cret']);
+    const guarded = new Peer('peer-c', storage, [
+      '--bootstrap', 'none', '--api-token', 's3cret', '--max-file-size', '1KiB',
+    ]);
     peers.push(guarded);
     await guarded.ready();
     const other = await context.newPage();
@@ -625,6 +627,17 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
       await other.getByTestId('connection').filter({ hasText: 'API token refused' }).waitFor();
       await other.goto(`${guarded.url}/?token=s3cret`);
       await other.locator('[data-testid="connection"].up').waitFor();
+
+      // An upload over the peer's limit is refused with the reason, before anything is sent.
+      await other.getByTestId('upload-input').setInputFiles({
+        name: 'too-big.bin',
+        mimeType: 'application/octet-stream',
+        buffer: randomBytes(2048),
+      });
+      await other.locator('[data-testid="upload-row"][data-state="failed"]').waitFor();
+      await other.getByTestId('notice').filter({ hasText: "larger than the peer's limit of 1.0 KiB" }).waitFor();
+      const files = await guarded.api('/api/files', { headers: { authorization: 'Bearer s3cret' } });
+      assert.deepEqual(await files.json(), [], 'nothing reached the peer');
     } finally {
       await other.close();
     }

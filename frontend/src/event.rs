@@ -137,6 +137,7 @@ mod tests {
                     peer_count: 1,
                     file_count: 1,
                     held_count: 1,
+                    max_file_size: Some(4),
                 },
                 peers: vec![peer.clone()],
                 files: vec![file.clone()],

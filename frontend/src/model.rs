@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 
 use leptos::prelude::{ArcRwSignal, Set};
 use shared::{
-    FileDto, LogEntry, PeerDto, PeerHealthDto, PeerStateDto, TransferDto, TransferStateDto,
+    FileDto, LogEntry, PeerDto, PeerHealthDto, PeerStateDto, StatusDto, TransferDto,
+    TransferStateDto,
 };
 
 /// How many event-log lines the dashboard keeps.
@@ -296,6 +297,19 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
     }
 }
 
+/// Why an upload of `size` bytes would be refused by a peer whose status is `status`, said
+/// before sending it: a refused upload's connection is cut, and the browser then reports a
+/// network failure with no reason.
+pub fn upload_refusal(size: f64, status: Option<&StatusDto>) -> Option<String> {
+    let max = status?.max_file_size?;
+    (size > max as f64).then(|| {
+        format!(
+            "larger than the peer's limit of {}",
+            crate::format::human_size(max)
+        )
+    })
+}
+
 /// One event-log line with a sequence number to key it by (two lines may be identical).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
@@ -567,6 +581,29 @@ mod tests {
         assert_eq!(ids[0], 0, "the running one stays");
         assert_eq!(ids[1], 12, "the oldest finished went first");
         assert_eq!(*ids.last().unwrap(), KEPT_TRANSFERS as u64 + 10);
+    }
+
+    #[test]
+    fn an_upload_over_the_peers_limit_is_refused_before_it_is_sent() {
+        let status = |max| StatusDto {
+            peer_id: "me".into(),
+            host: "h".into(),
+            p2p_port: 1,
+            http_port: 2,
+            version: "v".into(),
+            uptime_secs: 0,
+            peer_count: 0,
+            file_count: 0,
+            held_count: 0,
+            max_file_size: max,
+        };
+        let limited = status(Some(1 << 20));
+        assert_eq!(upload_refusal((1 << 20) as f64, Some(&limited)), None);
+        let refused = upload_refusal((1 << 20) as f64 + 1.0, Some(&limited)).unwrap();
+        assert!(refused.contains("limit of 1"), "{refused}");
+        // An older peer does not say; nor is anything known before the first snapshot.
+        assert_eq!(upload_refusal(1e12, Some(&status(None))), None);
+        assert_eq!(upload_refusal(1e12, None), None);
     }
 
     #[test]

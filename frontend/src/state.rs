@@ -267,6 +267,14 @@ impl Dashboard {
         let set = move |f: &dyn Fn(&mut Upload)| {
             uploads.update(|list| list.iter_mut().filter(|u| u.id == id).for_each(f));
         };
+        if let Some(reason) = self
+            .status
+            .with_untracked(|s| model::upload_refusal(size, s.as_ref()))
+        {
+            set(&|u| u.state = UploadState::Failed(reason.clone()));
+            self.notify(format!("Could not upload {name}: {reason}"), true);
+            return;
+        }
         let this = *self;
         let started = api::upload(
             &file,

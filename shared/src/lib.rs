@@ -32,6 +32,9 @@ pub struct StatusDto {
     pub file_count: usize,
     /// Number of files we hold a copy of.
     pub held_count: usize,
+    /// Largest file the peer accepts, uploads included, in bytes (absent from older peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
 }
 
 /// Whether a tracked peer was heard from recently.

@@ -62,6 +62,7 @@ impl Peer {
             peer_count: state.peers.len(),
             file_count: state.files().len(),
             held_count: state.held().count(),
+            max_file_size: Some(c.limits.max_file),
         }
     }
 
