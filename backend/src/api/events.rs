@@ -42,12 +42,21 @@ async fn stream(mut socket: WebSocket, s: ApiState) {
                 Err(RecvError::Closed) => break,
             },
         };
-        if send(&mut socket, &event).await.is_err() {
+        // A client that stopped reading must not hold up the peer's shutdown.
+        let sent = tokio::select! {
+            _ = s.shutdown.cancelled() => break,
+            sent = send(&mut socket, &event) => sent,
+        };
+        if sent.is_err() {
             break;
         }
     }
-    let _ = socket.send(Message::Close(None)).await;
+    let close = socket.send(Message::Close(None));
+    let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
 }
+
+/// How long the closing frame may wait for a client that does not read.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn send(socket: &mut WebSocket, event: &ServerEvent) -> Result<(), axum::Error> {
     let text = serde_json::to_string(event).expect("DTOs serialize");
