@@ -210,6 +210,15 @@ async fn land(store: &Store, content: &[u8], name: &str, owner: &str) -> (String
     (stored_as, meta)
 }
 
+/// The index entry of a held copy, as a save lists it.
+fn held_entry(meta: FileMeta, stored_as: String) -> IndexEntry {
+    IndexEntry {
+        meta,
+        holders: Vec::new(),
+        stored_as: Some(stored_as),
+    }
+}
+
 /// Every name in the folder, hidden ones included, sorted.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -311,11 +320,7 @@ async fn a_save_listing_a_landed_file_deletes_its_journal() {
     let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
     store.save(Vec::new).unwrap();
     assert_eq!(journals(dir.path()), 1, "a save without the entry keeps it");
-    let listed = IndexEntry {
-        meta,
-        holders: Vec::new(),
-        stored_as: Some(stored_as),
-    };
+    let listed = held_entry(meta, stored_as);
     store.save(|| vec![listed]).unwrap();
     assert_eq!(journals(dir.path()), 0);
 }
@@ -325,11 +330,7 @@ async fn a_crash_between_the_save_and_the_journal_deletion_keeps_one_entry() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
-    let listed = IndexEntry {
-        meta,
-        holders: Vec::new(),
-        stored_as: Some(stored_as),
-    };
+    let listed = held_entry(meta, stored_as);
     let journal = dir.path().join(
         listing(dir.path())
             .into_iter()
@@ -356,11 +357,7 @@ async fn a_journal_wins_over_an_older_entry_that_names_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (old_name, old) = land(&store, b"old", "notes.txt", "alice").await;
-    let saved = IndexEntry {
-        meta: old.clone(),
-        holders: Vec::new(),
-        stored_as: Some(old_name.clone()),
-    };
+    let saved = held_entry(old.clone(), old_name.clone());
     store.save(|| vec![saved]).unwrap();
     store.queue_removal(&old_name); // its owner deleted it; no save since
     store.remove_now(&old_name).unwrap();
@@ -378,11 +375,7 @@ async fn an_older_duplicate_copy_is_removed_not_adopted() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (first, meta) = land(&store, b"twice", "notes.txt", "alice").await;
-    let saved = IndexEntry {
-        meta: meta.clone(),
-        holders: Vec::new(),
-        stored_as: Some(first.clone()),
-    };
+    let saved = held_entry(meta.clone(), first.clone());
     store.save(|| vec![saved]).unwrap();
     // A second copy replaced the first, and the crash came before the first was removed.
     let (second, _) = land(&store, b"twice", "notes.txt", "alice").await;
@@ -409,11 +402,7 @@ async fn a_save_deletes_the_files_queued_for_removal_before_it_drops_their_entri
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (kept, kept_meta) = land(&store, b"kept", "kept.txt", "alice").await;
     let (gone, _) = land(&store, b"gone", "gone.txt", "alice").await;
-    let listed = IndexEntry {
-        meta: kept_meta,
-        holders: Vec::new(),
-        stored_as: Some(kept.clone()),
-    };
+    let listed = held_entry(kept_meta, kept.clone());
     // The deletion queued, its task not run yet: were the index saved without the file
     // while the file stayed, a crash would let the next start adopt it as a new file.
     store.queue_removal(&gone);
@@ -430,11 +419,7 @@ async fn a_name_queued_for_removal_is_not_given_to_a_new_file() {
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (first, first_meta) = land(&store, b"first", "notes.txt", "alice").await;
     // Saved, so only the queue keeps its name from being taken again.
-    let listed = IndexEntry {
-        meta: first_meta,
-        holders: Vec::new(),
-        stored_as: Some(first.clone()),
-    };
+    let listed = held_entry(first_meta, first.clone());
     store.save(|| vec![listed]).unwrap();
     store.queue_removal(&first);
     std::fs::remove_file(dir.path().join(&first)).unwrap();
@@ -476,11 +461,7 @@ async fn check_survives_a_restart(name: &str) {
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let content = format!("the file called {name}");
     let (stored_as, meta) = land(&store, content.as_bytes(), name, "alice").await;
-    let listed = IndexEntry {
-        meta: meta.clone(),
-        holders: Vec::new(),
-        stored_as: Some(stored_as.clone()),
-    };
+    let listed = held_entry(meta.clone(), stored_as.clone());
     store.save(|| vec![listed]).unwrap();
     drop(store);
     let (_, index, report) = Store::open(dir.path()).unwrap();
@@ -562,11 +543,7 @@ async fn an_entry_whose_copy_is_gone_is_reported_lost_and_kept_unheld() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
-    let listed = IndexEntry {
-        meta: meta.clone(),
-        holders: Vec::new(),
-        stored_as: Some(stored_as.clone()),
-    };
+    let listed = held_entry(meta.clone(), stored_as.clone());
     store.save(|| vec![listed]).unwrap();
     drop(store);
     std::fs::remove_file(dir.path().join(&stored_as)).unwrap();

@@ -414,21 +414,8 @@ async fn empty_pushes_take_room_in_the_quota() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_file_beyond_the_transfer_slots_is_closed_unanswered() {
-    let us = spawn_with("us", &[], one_slot_held_as_long_as_need_be).await;
-    let files = tempfile::tempdir().unwrap();
-    // Twice as much hex as the socket buffers hold, so a reply nobody reads stays open.
-    let content = noise(8 << 20, 5);
-    let meta = us
-        .peer()
-        .push_path(&local_file(&files, "big.bin", &content))
-        .await
-        .unwrap();
-    let get = encode::get_file(&meta.file_id);
-    let mut first = TcpStream::connect(us.addr()).await.unwrap();
-    first.write_all(get.as_bytes()).await.unwrap();
-    let mut reply = vec![0u8; 64];
-    first.read_exact(&mut reply).await.unwrap();
-
+    let (us, mut first, mut reply, held) = one_slot_taken().await;
+    let get = encode::get_file(&held.meta.file_id);
     let mut second = TcpStream::connect(us.addr()).await.unwrap();
     second.write_all(get.as_bytes()).await.unwrap();
     let mut refused_reply = Vec::new();
@@ -439,7 +426,7 @@ async fn a_get_file_beyond_the_transfer_slots_is_closed_unanswered() {
 
     // The first reply is whole, and its slot is free again once it is.
     first.read_to_end(&mut reply).await.unwrap();
-    let whole = file_data(&meta, &content);
+    let whole = file_data(&held.meta, &held.content);
     assert!(reply == whole, "{} of {} bytes", reply.len(), whole.len());
     let third = request(&us.addr(), &get).await;
     assert!(third == whole, "{} of {} bytes", third.len(), whole.len());
@@ -448,21 +435,7 @@ async fn a_get_file_beyond_the_transfer_slots_is_closed_unanswered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_beyond_the_transfer_slots_is_refused() {
-    let us = spawn_with("us", &[], one_slot_held_as_long_as_need_be).await;
-    let files = tempfile::tempdir().unwrap();
-    let content = noise(8 << 20, 6);
-    let meta = us
-        .peer()
-        .push_path(&local_file(&files, "big.bin", &content))
-        .await
-        .unwrap();
-    // A reply nobody reads holds the one slot.
-    let mut stalled = TcpStream::connect(us.addr()).await.unwrap();
-    let get = encode::get_file(&meta.file_id);
-    stalled.write_all(get.as_bytes()).await.unwrap();
-    let mut head = vec![0u8; 64];
-    stalled.read_exact(&mut head).await.unwrap();
-
+    let (us, _stalled, _, _) = one_slot_taken().await;
     let pushed = noise(5000, 7);
     let pushed_meta = meta_for(&pushed, "pushed.bin");
     send_raw(&us.addr(), &file_data(&pushed_meta, &pushed)).await;
@@ -472,10 +445,36 @@ async fn a_push_beyond_the_transfer_slots_is_refused() {
     us.stop().await;
 }
 
-/// One transfer slot, and no rule that would cut a reply nobody reads before the test is done
-/// with it.
-fn one_slot_held_as_long_as_need_be(c: &mut backend::node::NodeConfig) {
-    c.limits.max_transfers = 1;
-    c.limits.min_rate = 0;
-    c.limits.idle = Duration::from_secs(60);
+/// A held file and its content.
+struct Held {
+    meta: FileMeta,
+    content: Vec<u8>,
+}
+
+/// A peer with one transfer slot, taken by a GET_FILE whose reply nobody reads: the client's
+/// socket and the first bytes of the reply, and the file asked for. The file is twice as much
+/// hex as the socket buffers hold, so the reply stays open, and no rule of the peer cuts it
+/// before the test is done with it.
+async fn one_slot_taken() -> (TestPeer, TcpStream, Vec<u8>, Held) {
+    let us = spawn_with("us", &[], |c| {
+        c.limits.max_transfers = 1;
+        c.limits.min_rate = 0;
+        c.limits.idle = Duration::from_secs(60);
+    })
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let content = noise(8 << 20, 5);
+    let meta = us
+        .peer()
+        .push_path(&local_file(&files, "big.bin", &content))
+        .await
+        .unwrap();
+    let mut client = TcpStream::connect(us.addr()).await.unwrap();
+    client
+        .write_all(encode::get_file(&meta.file_id).as_bytes())
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 64];
+    client.read_exact(&mut head).await.unwrap();
+    (us, client, head, Held { meta, content })
 }
