@@ -1,7 +1,8 @@
 //! Who may use the listener, and how much: connection slots (in all and per source address),
 //! transfer slots, GOSSIP_REPLY token buckets per source address, and the bytes that pushes
-//! being received may add under the storage quota. Plain bookkeeping, `now` passed in, memory bounded by the
-//! connections open and by [`MAX_SOURCES`]. The listener owns one [`Admission`].
+//! being received may add under the storage quota. Plain bookkeeping, `now` passed in,
+//! memory bounded by the connections open and by [`MAX_SOURCES`]. The listener owns one
+//! [`Admission`].
 
 use super::Limits;
 use crate::refusal::Reason;

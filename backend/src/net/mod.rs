@@ -54,8 +54,8 @@ pub struct Limits {
     /// replies sent): each holds a blocking thread or two and up to a few MiB of buffers.
     pub max_transfers: usize,
     /// Slowest transfer we keep, in wire bytes per second over each `rate_window`: a reply
-    /// from its first byte, a push from the first byte of its content. A slower one is
-    /// abandoned (and the next holder tried); 0 keeps any.
+    /// from its first byte, a push or a `FILE_DATA` we send from the first byte of its
+    /// content. A slower one is abandoned (and the next holder tried); 0 keeps any.
     pub min_rate: u64,
     /// The window `min_rate` is measured over.
     pub rate_window: Duration,

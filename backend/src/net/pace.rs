@@ -9,6 +9,9 @@
 //! - A transfer must keep `min_rate` wire bytes per second over each `rate_window`: a reply
 //!   from its first byte, a request (a push) from the first byte of its content.
 //! - Every read makes progress within `idle`.
+//!
+//! The same rules, from the first byte of the content, time a `FILE_DATA` we send
+//! (`net/outgoing.rs`): its reader must take it as fast as we would read it.
 
 use super::Limits;
 use std::time::{Duration, Instant};

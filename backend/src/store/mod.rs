@@ -505,9 +505,9 @@ impl Store {
     }
 
     /// Deletes a stored copy, on a blocking thread when called inside the runtime (without
-    /// waiting for it); a failure is logged. Call it before the index without the copy can
-    /// be saved (while the lock that guards the index is held): the next save waits for the
-    /// deletion.
+    /// waiting for it); a failure is logged, and the copy stays queued. Call it before the
+    /// index without the copy can be saved (while the lock that guards the index is held):
+    /// the next save deletes every queued copy first, and fails if it cannot.
     pub fn remove(&self, stored_as: &str) {
         self.queue_removal(stored_as);
         let (store, name) = (self.clone(), stored_as.to_string());
