@@ -219,8 +219,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => value * 86400.0,
         other => return Err(format!("unknown unit {other:?} (use ms, s, m, h or d)")),
     };
-    if seconds <= 0.0 || !seconds.is_finite() {
-        return Err(format!("{text:?} must be more than zero"));
+    // A timer of zero would spin (tokio refuses one outright); a hundred years is never.
+    if !(0.001..=100.0 * 365.0 * 86400.0).contains(&seconds) {
+        return Err(format!("{text:?} must be between 1ms and 100 years"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -251,6 +252,11 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("0.0000000001").is_err());
+        assert!(parse_duration("0.5ms").is_err());
+        assert_eq!(parse_duration("1ms"), Ok(Duration::from_millis(1)));
+        assert!(parse_duration("100000000000000000000").is_err());
+        assert!(parse_duration("NaN").is_err());
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("3 weeks").is_err());
         assert_eq!(parse_size("4GiB"), Ok(4 << 30));

@@ -166,6 +166,12 @@ async fn signal() {
 /// Logs go to `file` (the storage folder's `.peer.log` for a peer), or to stderr without one,
 /// so the console stays readable.
 fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
+    // A bare word is a level: any other (`warning`) would be taken for a module to log.
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let bare = !level.contains(['=', ',', ':', '[']);
+    if bare && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+        anyhow::bail!("bad --log-level {level:?}: use one of {LEVELS:?}, or a tracing filter");
+    }
     let filter =
         EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad --log-level {level:?}: {e}"))?;
     // Every line is escaped on its way out: log lines carry strangers' names and ids.
@@ -177,13 +183,16 @@ fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
             .with_writer(|| EscapingWriter(std::io::stderr()))
             .init(),
         Some(path) => {
+            let cannot =
+                |e: std::io::Error| anyhow::anyhow!("cannot write {}: {e}", path.display());
             if let Some(folder) = path.parent() {
-                std::fs::create_dir_all(folder)?;
+                std::fs::create_dir_all(folder).map_err(cannot)?;
             }
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(path)?;
+                .open(path)
+                .map_err(cannot)?;
             let file = std::sync::Arc::new(std::sync::Mutex::new(file));
             builder
                 .with_writer(move || EscapingWriter(LockedFile(file.clone())))

@@ -247,6 +247,7 @@ impl Node {
             Ok(Err(e)) => tracing::error!("cannot save metadata.json: {e}"),
             Err(e) => tracing::error!("cannot save metadata.json: {e}"),
         }
+        self.peer.store().release();
     }
 }
 

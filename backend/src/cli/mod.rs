@@ -10,13 +10,15 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Reads stdin lines on a thread; the channel closes at EOF.
+/// Reads stdin lines on a thread; the channel closes at EOF. A line that is not UTF-8 (a
+/// path typed in another encoding) is read with its bad bytes replaced, not taken for the end.
 pub fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
+        for line in std::io::stdin().lock().split(b'\n') {
             let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
+            let line = String::from_utf8_lossy(&line);
+            if tx.send(line.trim_end_matches('\r').to_string()).is_err() {
                 break;
             }
         }
@@ -60,7 +62,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "list" | "ls" => Command::List,
         "peers" => Command::Peers,
         "get" => Command::Get(need("file_id")?),
-        "push" => Command::Push(PathBuf::from(need("path")?)),
+        "push" => Command::Push(PathBuf::from(unquote(&need("path")?))),
         "delete" | "rm" => Command::Delete(need("file_id")?),
         "help" | "?" => Command::Help,
         "exit" | "quit" => Command::Exit,
@@ -68,10 +70,24 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     }))
 }
 
+/// A path as a terminal pastes it: within a pair of quotes, or with its spaces escaped.
+fn unquote(path: &str) -> String {
+    for quote in ['"', '\''] {
+        if let Some(inner) = path
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner.to_string();
+        }
+    }
+    path.replace("\\ ", " ")
+}
+
 /// Where console lines go: stdout in the binary, a buffer in tests. Every line is escaped on
 /// its way (control characters shown as escapes): file names, peer ids, owners and error
 /// details come from strangers, and an ESC sequence in one must not reach the operator's
-/// terminal.
+/// terminal, nor a line break start a line that seems ours. So one message is one line, and
+/// a table is said a row at a time.
 #[derive(Clone)]
 pub struct Console(Arc<dyn Fn(String) + Send + Sync>);
 
@@ -92,14 +108,17 @@ impl Console {
     fn say(&self, text: impl std::fmt::Display) {
         (self.0)(console_safe(&text.to_string()))
     }
+
+    fn say_rows(&self, rows: Vec<String>) {
+        for row in rows {
+            self.say(row);
+        }
+    }
 }
 
-/// `text` with control characters escaped in each line; the line breaks stay.
+/// `text` as one line, with control characters (line breaks included) escaped.
 fn console_safe(text: &str) -> String {
-    text.split('\n')
-        .map(crate::terminal::escape)
-        .collect::<Vec<_>>()
-        .join("\n")
+    crate::terminal::escape(text).into_owned()
 }
 
 const HELP: &str =
@@ -147,8 +166,8 @@ fn resolve(peer: &Peer, prefix: &str) -> Result<String, String> {
 /// Carries out one command; its output, now or later, goes to `out`.
 pub fn execute(peer: &Peer, command: Command, out: &Console) {
     match command {
-        Command::List => out.say(files_table(&peer.files())),
-        Command::Peers => out.say(peers_table(&peer.peers(), crate::peer::unix_ms())),
+        Command::List => out.say_rows(files_table(&peer.files())),
+        Command::Peers => out.say_rows(peers_table(&peer.peers(), crate::peer::unix_ms())),
         Command::Get(prefix) => match resolve(peer, &prefix) {
             // Its progress and outcome are already being printed: say so once, not twice.
             Ok(id) => match peer.running_download(&id) {
@@ -157,16 +176,20 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
                     running.file_name,
                     human(running.bytes_done)
                 )),
-                None => match peer.start_fetch(&id, TransferKind::Get) {
-                    Ok(transfer) => {
-                        out.say(format!(
-                            "get {}: fetching in the background",
-                            transfer.file_name
-                        ));
-                        peer.spawn(follow(peer.clone(), transfer, out.clone()));
+                None => {
+                    // Subscribed before the get starts, so that even an at-once end is seen.
+                    let events = peer.subscribe();
+                    match peer.start_fetch(&id, TransferKind::Get) {
+                        Ok(transfer) => {
+                            out.say(format!(
+                                "get {}: fetching in the background",
+                                transfer.file_name
+                            ));
+                            peer.spawn(follow(events, transfer, out.clone()));
+                        }
+                        Err(e) => out.say(format!("get: {e}")),
                     }
-                    Err(e) => out.say(format!("get: {e}")),
-                },
+                }
             },
             Err(e) => out.say(format!("get: {e}")),
         },
@@ -196,9 +219,13 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
     }
 }
 
-/// Prints progress of a get (at most every 10%) and its outcome, naming the peer.
-async fn follow(peer: Peer, transfer: TransferDto, out: Console) {
-    let mut events = peer.subscribe();
+/// Prints progress of a get (at most every 10%) and its outcome, naming the peer, from
+/// `events` subscribed before it started.
+async fn follow(
+    mut events: tokio::sync::broadcast::Receiver<ServerEvent>,
+    transfer: TransferDto,
+    out: Console,
+) {
     let mut last_decile = 0;
     loop {
         let t = match events.recv().await {
@@ -247,19 +274,19 @@ fn progress_line(t: &TransferDto, last_decile: &mut u64) -> Option<String> {
     }
 }
 
-/// `list`'s table.
-fn files_table(files: &[FileDto]) -> String {
+/// `list`'s table, a row a line.
+fn files_table(files: &[FileDto]) -> Vec<String> {
     if files.is_empty() {
-        return "no files known yet".into();
+        return vec!["no files known yet".into()];
     }
-    let mut out = format!(
+    let mut out = vec![format!(
         "  {:<12}  {:<32}  {:>10}  {:<14}  holders",
         "id", "name", "size", "owner"
-    );
+    )];
     for f in files {
         let size = f.size_bytes.map(human).unwrap_or_else(|| "?".into());
-        out.push_str(&format!(
-            "\n{} {:<12}  {:<32}  {:>10}  {:<14}  {}",
+        out.push(format!(
+            "{} {:<12}  {:<32}  {:>10}  {:<14}  {}",
             if f.has_copy { '*' } else { ' ' },
             short(&f.file_id),
             clip(&f.file_name, 32),
@@ -271,12 +298,12 @@ fn files_table(files: &[FileDto]) -> String {
     out
 }
 
-/// `peers`' table, as of `now_ms`.
-fn peers_table(peers: &[PeerDto], now_ms: u64) -> String {
+/// `peers`' table, as of `now_ms`, a peer a line.
+fn peers_table(peers: &[PeerDto], now_ms: u64) -> Vec<String> {
     if peers.is_empty() {
-        return "no peers tracked yet".into();
+        return vec!["no peers tracked yet".into()];
     }
-    let lines: Vec<String> = peers
+    peers
         .iter()
         .map(|p| {
             let ago = now_ms.saturating_sub(p.last_seen_ms) as f64 / 1000.0;
@@ -285,8 +312,7 @@ fn peers_table(peers: &[PeerDto], now_ms: u64) -> String {
                 p.peer_id, p.host, p.port
             )
         })
-        .collect();
-    lines.join("\n")
+        .collect()
 }
 
 fn clip(text: &str, width: usize) -> String {
@@ -327,6 +353,17 @@ mod tests {
             parse("push /tmp/a b.txt"),
             Ok(Some(Command::Push("/tmp/a b.txt".into())))
         );
+        for pasted in [
+            r#"push "/tmp/a b.txt""#,
+            "push '/tmp/a b.txt'",
+            r"push /tmp/a\ b.txt",
+        ] {
+            assert_eq!(
+                parse(pasted),
+                Ok(Some(Command::Push("/tmp/a b.txt".into()))),
+                "{pasted}"
+            );
+        }
         assert!(parse("get").is_err());
         assert!(parse("frobnicate").is_err());
         assert_eq!(parse("EXIT"), Ok(Some(Command::Exit)));
@@ -349,14 +386,29 @@ mod tests {
     #[test]
     fn list_escapes_names_owners_ids_and_holders() {
         let table = files_table(&[hostile_file("\x1b]0;pwned\x07notes", "\x1b[31mPROF")]);
-        let shown = console_safe(&table);
+        let shown: Vec<String> = table.iter().map(|row| console_safe(row)).collect();
+        let shown = shown.join("\n");
         assert!(
             !shown.contains('\x1b') && !shown.contains('\x07'),
             "{shown}"
         );
         assert!(shown.contains("\\x1b]0;pwned\\x07notes"), "{shown}");
         assert!(shown.contains("\\x1b[31mPROF"), "{shown}");
-        assert_eq!(shown.lines().count(), 2, "the table's own line breaks stay");
+        assert_eq!(table.len(), 2, "a header and a row");
+    }
+
+    #[test]
+    fn a_line_break_from_a_stranger_cannot_start_a_line() {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let out = Console::to(move |line| sink.lock().unwrap().push(line));
+        let forged = "x\nget abc: done, 1.0 MiB from PROF, verified (abc)";
+        out.say_rows(files_table(&[hostile_file(forged, "PROF")]));
+        out.say(format!("get {forged}: fetching in the background"));
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines.iter().all(|l| !l.contains('\n')), "{lines:?}");
+        assert!(lines[2].starts_with("get x\\x0aget abc"), "{lines:?}");
     }
 
     #[test]
@@ -369,7 +421,7 @@ mod tests {
             state: shared::PeerStateDto::Alive,
             health: None,
         };
-        let shown = console_safe(&peers_table(&[peer], 3_500));
+        let shown = console_safe(&peers_table(&[peer], 3_500).join(" "));
         assert!(!shown.contains('\x1b') && !shown.contains('\r'), "{shown}");
         assert!(shown.contains("mallory\\x1b[2J"), "{shown}");
         assert!(shown.contains("last seen 2.5 s ago"), "{shown}");

@@ -80,10 +80,12 @@ impl Peer {
     }
 
     /// Gossips every interval to 3 tracked peers in turn (see [`super::policy`]), or to the
-    /// bootstrap hosts while we track nobody; sweeps silent peers every `sweep`. Runs until the peer stops (start it
-    /// with [`Peer::spawn`]).
+    /// bootstrap hosts while we track nobody; sweeps silent peers every `sweep`. The first
+    /// round comes one interval after start-up, which has gossiped to the bootstrap hosts
+    /// already. Runs until the peer stops (start it with [`Peer::spawn`]).
     pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
-        let mut gossip = tokio::time::interval(self.config().gossip_interval);
+        let every = self.config().gossip_interval;
+        let mut gossip = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         gossip.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sweeper = tokio::time::interval(sweep);
         loop {

@@ -485,8 +485,18 @@ impl PeerState {
         if r.peer_id == self.me || !self.fits("GOSSIP_REPLY", &fields, None) {
             return Vec::new();
         }
-        let Some(seen) = self.track(&r.peer_id, &r.host, r.port, now) else {
-            return Vec::new();
+        // A known peer stays where its GOSSIP asked to be answered: a reply's own host is what
+        // its sender believes it is, and real peers write `127.0.0.1` there.
+        let seen = match self.peers.get_mut(&r.peer_id) {
+            Some(t) => {
+                t.last_seen = now;
+                t.quiet = false;
+                Change::PeerSeen(r.peer_id.clone())
+            }
+            None => match self.track(&r.peer_id, &r.host, r.port, now) {
+                Some(seen) => seen,
+                None => return Vec::new(),
+            },
         };
         if let Some(t) = self.peers.get_mut(&r.peer_id) {
             t.exchange.listed = true;

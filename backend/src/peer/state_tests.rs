@@ -597,8 +597,27 @@ fn a_peer_moving_to_a_full_address_stays_where_it_was() {
     });
     track(&mut state, "a", 7);
     track(&mut state, "b", 8);
-    track(&mut state, "b", 7);
+    state.on_gossip(&gossip("g1", "b", 7), Instant::now(), &mut rng());
     assert_eq!(state.peers["b"].port, 8);
+}
+
+#[test]
+fn a_reply_refreshes_a_known_peer_but_does_not_move_it() {
+    let mut state = state();
+    let start = Instant::now();
+    state.on_gossip(&gossip("g1", "b", 8), start, &mut rng());
+    let later = start + Duration::from_secs(5);
+    let mut from_loopback = reply("b", 8999, Vec::new());
+    from_loopback.host = "127.0.0.2".into();
+    state.on_gossip_reply(&from_loopback, later);
+    assert_eq!(
+        (state.peers["b"].host.as_str(), state.peers["b"].port),
+        ("127.0.0.1", 8)
+    );
+    assert_eq!(state.peers["b"].last_seen, later);
+    // Its GOSSIP says where it is now.
+    state.on_gossip(&gossip("g2", "b", 9), later, &mut rng());
+    assert_eq!(state.peers["b"].port, 9);
 }
 
 #[test]

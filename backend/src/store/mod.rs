@@ -51,6 +51,8 @@ pub struct Store {
 
 struct Shared {
     dir: PathBuf,
+    /// The folder's lock (see `open::lock_folder`), until [`Store::release`].
+    lock: Mutex<Option<std::fs::File>>,
     /// Files landed but not yet in a saved `metadata.json`, by stored name. Locked while a
     /// name is chosen and renamed into, so two commits never collide and a name whose journal
     /// is still live is never reused.
@@ -450,13 +452,14 @@ impl Store {
     /// Copies a file from outside the folder into it (for `push`), as owned by `owner` with
     /// timestamp now; returns its entry.
     pub async fn import(&self, source: &Path, owner: &str) -> io::Result<IndexEntry> {
-        let mut input = tokio::fs::File::open(source).await?;
-        if !input.metadata().await?.is_file() {
+        // Looked at before it is opened: opening a FIFO waits for a writer, forever.
+        if !tokio::fs::metadata(source).await?.is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "not a regular file",
             ));
         }
+        let mut input = tokio::fs::File::open(source).await?;
         let file_name = source
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -547,6 +550,12 @@ impl Store {
             pending.remove(name);
         }
         Ok(())
+    }
+
+    /// Lets another store open the folder, once this one is done with it (the node calls it
+    /// after its last save). Dropping the last clone of the store does the same.
+    pub fn release(&self) {
+        lock(&self.inner.lock).take();
     }
 
     /// The folder.

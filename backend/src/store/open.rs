@@ -30,12 +30,15 @@ impl Store {
     /// Opens (creating) the folder and loads the index: `metadata.json`, then the files that
     /// landed after it was saved (their journals). Reads no content: files nobody describes
     /// are only listed in [`OpenReport::to_adopt`]. Leftover temporary files are deleted;
-    /// entries whose copy vanished lose `stored_as`.
+    /// entries whose copy vanished lose `stored_as`. Fails if another store holds the folder
+    /// (see [`Store::release`]), before touching anything in it.
     pub fn open(dir: &Path) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
         std::fs::create_dir_all(dir)?;
+        let lock = lock_folder(dir)?;
         let store = Store {
             inner: Arc::new(Shared {
                 dir: dir.to_path_buf(),
+                lock: Mutex::new(Some(lock)),
                 pending: Mutex::default(),
                 removing: Mutex::default(),
                 saving: Mutex::default(),
@@ -171,4 +174,30 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Holds `dir` for this store: a second peer started on the same folder would delete the
+/// first one's temporary files and journals as leftovers. An advisory lock on the folder
+/// itself, released when the returned handle is closed (or the process dies).
+#[cfg(unix)]
+fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let folder = std::fs::File::open(dir)?;
+    // SAFETY: a valid descriptor, open for the duration of the call.
+    if unsafe { libc::flock(folder.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.kind() {
+            io::ErrorKind::WouldBlock => io::Error::other(format!(
+                "{} is in use by another peer (or by this one, not yet stopped)",
+                dir.display()
+            )),
+            _ => e,
+        });
+    }
+    Ok(folder)
+}
+
+#[cfg(not(unix))]
+fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
+    std::fs::File::open(dir)
 }

@@ -81,6 +81,7 @@ fn python_metadata_loads_and_saves_verbatim() {
     assert_eq!(elden.meta.file_size.json(), "922");
 
     store.save(|| index.clone()).unwrap();
+    drop(store);
     let (_store, again, _) = Store::open(dir.path()).unwrap();
     assert_eq!(again, index);
     // Every foreign value is written back exactly as it was captured.
@@ -408,6 +409,7 @@ async fn a_save_deletes_the_files_queued_for_removal_before_it_drops_their_entri
     store.queue_removal(&gone);
     store.save(|| vec![listed]).unwrap();
     assert_eq!(listing(dir.path()), [kept.as_str(), "metadata.json"]);
+    drop(store);
     let (_, index, report) = Store::open(dir.path()).unwrap();
     assert_eq!(index.len(), 1);
     assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
@@ -565,4 +567,38 @@ fn a_removal_that_fails_stops_the_save_and_stays_queued() {
     store.save(Vec::new).unwrap();
     assert!(dir.path().join(METADATA).exists());
     assert!(lock(&store.inner.removing).is_empty());
+}
+
+#[tokio::test]
+async fn importing_a_fifo_or_a_folder_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(&dir.path().join("storage")).unwrap();
+    let fifo = dir.path().join("fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    for source in [fifo.as_path(), dir.path()] {
+        // Opening the FIFO would wait for a writer: the timeout tells a hang from a refusal.
+        let imported = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            store.import(source, "alice"),
+        )
+        .await
+        .expect("refused, not stuck");
+        let e = imported.expect_err("not a regular file");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{source:?}: {e}");
+    }
+}
+
+#[test]
+fn a_folder_opened_by_a_store_cannot_be_opened_by_another_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    // A temporary file of a transfer in flight, which a second store would delete.
+    std::fs::write(dir.path().join(".tmp-0123456789abcdef"), b"arriving").unwrap();
+    let second = Store::open(dir.path()).err().expect("refused");
+    assert!(second.to_string().contains("in use"), "{second}");
+    assert!(dir.path().join(".tmp-0123456789abcdef").exists());
+    store.release();
+    assert!(Store::open(dir.path()).is_ok());
 }

@@ -105,6 +105,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _, _) = Store::open(dir.path()).unwrap();
         store.save_tombstones(&[tombstone("f", 300)]).unwrap();
+        drop(store);
         let (_, index, report) = Store::open(dir.path()).unwrap();
         assert!(report.to_adopt.is_empty());
         assert!(index.is_empty());
