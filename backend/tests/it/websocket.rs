@@ -136,8 +136,9 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    // A few may fall between the resubscription and the snapshot; a replay of what was
-    // queued before it would be hundreds.
-    assert!(replayed < 100, "{replayed} events from before a snapshot");
+    // A replay of what was queued before the snapshot is the whole queue, 1,024 events. What
+    // the snapshot covers too is only what changed while it was being taken (up to about 150
+    // seen on a loaded machine).
+    assert!(replayed < 512, "{replayed} events from before a snapshot");
     alice.stop().await;
 }
