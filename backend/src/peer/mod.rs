@@ -480,6 +480,13 @@ impl Peer {
         Some((record.meta.clone(), record.stored_as.clone()?))
     }
 
+    /// Whether our copy of `file_id` is still stored as `stored_as`: checked after opening it,
+    /// since the copy may have been deleted meanwhile and its name given to another file.
+    pub(super) fn still_held_as(&self, file_id: &str, stored_as: &str) -> bool {
+        self.held_copy(file_id)
+            .is_some_and(|(_, now)| now == stored_as)
+    }
+
     /// Ids of known files we do not hold.
     pub fn missing(&self) -> Vec<String> {
         let state = lock(&self.inner.state);

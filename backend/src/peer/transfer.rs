@@ -369,7 +369,9 @@ impl Peer {
     pub(super) async fn held_file(&self, file_id: &str) -> Option<(FileMeta, tokio::fs::File)> {
         let (meta, stored_as) = self.held_copy(file_id)?;
         match self.store().open_file(&stored_as).await {
-            Ok((file, _)) => Some((meta, file)),
+            Ok((file, _)) => self
+                .still_held_as(file_id, &stored_as)
+                .then_some((meta, file)),
             Err(e) => {
                 self.log(
                     LogLevel::Warn,

@@ -105,6 +105,9 @@ impl Peer {
             .open_file(&stored_as)
             .await
             .map_err(|e| OpenError::Io(file_id.to_string(), e))?;
+        if !self.still_held_as(file_id, &stored_as) {
+            return Err(OpenError::NotHeld(file_id.to_string()));
+        }
         Ok(OpenCopy { meta, file, len })
     }
 }
