@@ -3,7 +3,7 @@
 //! the program above through [`Handler`]. What breaks a rule is refused and counted in
 //! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
 
-use super::admission::{Admission, PushBytes, Reservation, TransferSlot};
+use super::admission::{Admission, Reservation, TransferSlot};
 use super::{read_message, reply_file, Limits, NetError, Role, Sink};
 use crate::protocol::{FileMeta, Message};
 use crate::refusal::{Reason, Refusals};
@@ -92,7 +92,6 @@ struct Incoming<'a, H: Handler> {
     handler: &'a H,
     remote: SocketAddr,
     admission: &'a Arc<Admission>,
-    pushes: &'a PushBytes,
     transfer: Option<TransferSlot>,
     reservation: Option<Reservation<'a>>,
     push: Option<H::Push>,
@@ -101,9 +100,10 @@ struct Incoming<'a, H: Handler> {
 impl<H: Handler> Sink for Incoming<'_, H> {
     async fn open(&mut self) -> Result<TempFile, NetError> {
         self.transfer = Some(self.admission.transfer().ok_or(NetError::Busy)?);
-        let mark = self.pushes.mark();
+        let pushes = self.admission.pushes();
+        let mark = pushes.mark();
         let room = self.handler.push_room().await;
-        self.reservation = Some(self.pushes.reserve(mark, room));
+        self.reservation = Some(pushes.reserve(mark, room));
         self.push = Some(self.handler.push_started(self.remote));
         Ok(self.handler.store().temp_file().await?)
     }
@@ -133,7 +133,6 @@ async fn connection<H: Handler>(
         handler,
         remote,
         admission,
-        pushes: admission.pushes(),
         transfer: None,
         reservation: None,
         push: None,
