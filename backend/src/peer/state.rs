@@ -220,6 +220,12 @@ impl PeerState {
             .collect()
     }
 
+    /// Whether a new file of ours could not take `file_id`: a file by that id is known, or
+    /// one of ours by that id was deleted.
+    pub fn id_taken(&self, file_id: &str) -> bool {
+        self.files.contains_key(file_id) || self.tombstones.contains(file_id, &self.me)
+    }
+
     /// The tombstones as persisted, and their generation (it changes whenever they do).
     pub fn tombstones(&self) -> (u64, Vec<Tombstone>) {
         (self.tombstones.generation(), self.tombstones.to_stored())

@@ -246,7 +246,7 @@ impl Peer {
     pub async fn push_path(&self, path: &Path) -> Result<FileMeta, String> {
         let entry = self
             .store()
-            .import(path, self.id())
+            .import(path, self.id(), |id| self.with_state(|s| s.id_taken(id)))
             .await
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         self.publish_new(entry.meta, entry.stored_as.expect("imported"))
@@ -261,7 +261,9 @@ impl Peer {
     ) -> Result<FileMeta, String> {
         let entry = self
             .store()
-            .commit_owned(temp, file_name, self.id())
+            .commit_owned(temp, file_name, self.id(), |id| {
+                self.with_state(|s| s.id_taken(id))
+            })
             .await
             .map_err(|e| format!("could not store: {e}"))?;
         self.publish_new(entry.meta, entry.stored_as.expect("committed"))
@@ -272,8 +274,17 @@ impl Peer {
     /// ANNOUNCEs it to all.
     async fn publish_new(&self, meta: FileMeta, stored_as: String) -> Result<FileMeta, String> {
         let Held {
-            meta, stored_as, ..
+            meta,
+            stored_as,
+            new,
         } = self.record_copy(&meta, stored_as)?;
+        if !new {
+            // The same content, added by another upload or push in the same second.
+            return Err(format!(
+                "the same content was added at the same moment as {}; add it again",
+                meta.file_name
+            ));
+        }
         self.log(
             LogLevel::Info,
             format!("added {} ({})", meta.file_name, short(&meta.file_id)),

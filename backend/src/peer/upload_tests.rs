@@ -149,3 +149,28 @@ async fn opening_a_copy_we_do_not_hold_is_not_held() {
     let missing = peer.open_copy("ab12").await;
     assert!(matches!(missing, Err(OpenError::NotHeld(id)) if id == "ab12"));
 }
+
+#[tokio::test]
+async fn the_same_content_uploaded_twice_at_once_is_kept_twice_under_its_two_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let first = peer.upload("a.txt", chunks(&[b"same"])).await.unwrap();
+    let second = peer.upload("b.txt", chunks(&[b"same"])).await.unwrap();
+    assert_ne!(first.file_id, second.file_id);
+    assert_eq!(second.file_name, "b.txt");
+    assert_eq!(second.file_id, file_id(b"same", &second.file_timestamp));
+    for meta in [&first, &second] {
+        assert_eq!(peer.held_copy(&meta.file_id).unwrap().0, *meta);
+    }
+}
+
+#[tokio::test]
+async fn content_uploaded_again_right_after_its_delete_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let deleted = peer.upload("a.txt", chunks(&[b"again"])).await.unwrap();
+    peer.delete(&deleted.file_id).unwrap();
+    let again = peer.upload("a.txt", chunks(&[b"again"])).await.unwrap();
+    assert_ne!(again.file_id, deleted.file_id);
+    assert!(peer.held_copy(&again.file_id).is_some());
+}

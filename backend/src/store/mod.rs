@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const METADATA: &str = "metadata.json";
 /// Prefix of temporary files; hidden, so a rescan never mistakes them for content.
@@ -232,6 +232,9 @@ impl Drop for TempFile {
         }
     }
 }
+
+/// How many seconds [`Store::commit_owned`] tries for an id not yet taken.
+const OWNED_ID_TRIES: u32 = 3;
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
@@ -449,9 +452,14 @@ impl Store {
         Ok(name)
     }
 
-    /// Copies a file from outside the folder into it (for `push`), as owned by `owner` with
-    /// timestamp now; returns its entry.
-    pub async fn import(&self, source: &Path, owner: &str) -> io::Result<IndexEntry> {
+    /// Copies a file from outside the folder into it (for `push`), as owned by `owner`, with
+    /// a timestamp chosen as by [`Store::commit_owned`]; returns its entry.
+    pub async fn import(
+        &self,
+        source: &Path,
+        owner: &str,
+        taken: impl Fn(&str) -> bool,
+    ) -> io::Result<IndexEntry> {
         // Looked at before it is opened: opening a FIFO waits for a writer, forever.
         if !tokio::fs::metadata(source).await?.is_file() {
             return Err(io::Error::new(
@@ -473,20 +481,45 @@ impl Store {
             }
             temp.write(&buf[..n]).await?;
         }
-        self.commit_owned(temp, &file_name, owner).await
+        self.commit_owned(temp, &file_name, owner, taken).await
     }
 
     /// Commits content written by us (an import or an upload) as a new file owned by `owner`,
-    /// timestamped now.
+    /// timestamped now. The id is the content's hash with the timestamp, in whole seconds, so
+    /// the same content added twice within a second, or added, deleted and added again, would
+    /// get an id already `taken`: such a file waits for the next second and takes that one.
     pub async fn commit_owned(
         &self,
         mut temp: TempFile,
         file_name: &str,
         owner: &str,
+        taken: impl Fn(&str) -> bool,
     ) -> io::Result<IndexEntry> {
-        let timestamp = Verbatim::integer(unix_now());
+        let mut tries = 0;
+        let (timestamp, file_id) = loop {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let timestamp = Verbatim::integer(now.as_secs());
+            let file_id = temp.file_id(&timestamp).await?;
+            if !taken(&file_id) {
+                break (timestamp, file_id);
+            }
+            // Only a copy with a timestamp ahead of our clock, that someone sent us, could
+            // take the id of every next second.
+            tries += 1;
+            if tries == OWNED_ID_TRIES {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "the same content is already held under each of the next timestamps",
+                ));
+            }
+            let to_next_second =
+                Duration::from_secs(1) - Duration::from_nanos(now.subsec_nanos().into());
+            tokio::time::sleep(to_next_second).await;
+        };
         let meta = FileMeta {
-            file_id: temp.file_id(&timestamp).await?,
+            file_id,
             file_name: file_name.to_string(),
             file_size: size_in_mb(temp.len()),
             file_owner: owner.to_string(),

@@ -264,11 +264,58 @@ async fn our_new_file_keeps_its_id_across_a_crash_before_any_save() {
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let mut temp = store.temp_file().await.unwrap();
     temp.write(b"uploaded").await.unwrap();
-    let ours = store.commit_owned(temp, "mine.txt", "me").await.unwrap();
+    let ours = store
+        .commit_owned(temp, "mine.txt", "me", |_| false)
+        .await
+        .unwrap();
     drop(store);
     let (_, index, report) = Store::open(dir.path()).unwrap();
     assert!(report.to_adopt.is_empty());
     assert_eq!(index, [ours]);
+}
+
+#[tokio::test]
+async fn our_new_file_waits_for_the_next_second_when_the_id_of_this_one_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let mut temp = store.temp_file().await.unwrap();
+    temp.write(b"uploaded").await.unwrap();
+    let refused = std::cell::RefCell::new(Vec::new());
+    let started = unix_now();
+    let ours = store
+        .commit_owned(temp, "mine.txt", "me", |id| {
+            let mut refused = refused.borrow_mut();
+            refused.push(id.to_string());
+            refused.len() == 1
+        })
+        .await
+        .unwrap();
+    let refused = refused.into_inner();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(ours.meta.file_id, refused[1]);
+    assert_ne!(refused[0], refused[1]);
+    let timestamp: u64 = ours.meta.file_timestamp.json().parse().unwrap();
+    assert!(timestamp > started, "{timestamp} after {started}");
+}
+
+#[tokio::test]
+async fn our_new_file_is_refused_when_the_ids_of_the_next_seconds_are_taken_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let mut temp = store.temp_file().await.unwrap();
+    temp.write(b"uploaded").await.unwrap();
+    let refused = store.commit_owned(temp, "mine.txt", "me", |_| true).await;
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().kind(),
+        io::ErrorKind::AlreadyExists
+    );
+    let left = listing(dir.path());
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.starts_with(TEMP_PREFIX) || n == "mine.txt"),
+        "{left:?}"
+    );
 }
 
 #[tokio::test]
@@ -534,7 +581,10 @@ async fn the_time_spent_hashing_writing_and_syncing_content_is_counted() {
     }
     let mut temp = store.temp_file().await.unwrap();
     temp.write(&vec![7; 3 * PIECE + 10]).await.unwrap();
-    store.commit_owned(temp, "big.bin", "me").await.unwrap();
+    store
+        .commit_owned(temp, "big.bin", "me", |_| false)
+        .await
+        .unwrap();
     for step in Step::ALL {
         assert!(store.spent().seconds(step) > 0.0, "{step:?}");
     }
@@ -581,7 +631,7 @@ async fn importing_a_fifo_or_a_folder_is_refused_at_once() {
         // Opening the FIFO would wait for a writer: the timeout tells a hang from a refusal.
         let imported = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            store.import(source, "alice"),
+            store.import(source, "alice", |_| false),
         )
         .await
         .expect("refused, not stuck");
