@@ -619,6 +619,17 @@ fn a_removal_that_fails_stops_the_save_and_stays_queued() {
     assert!(lock(&store.inner.removing).is_empty());
 }
 
+#[test]
+fn a_save_that_fails_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    // A file cannot be renamed over a folder that holds something.
+    std::fs::create_dir_all(dir.path().join(METADATA).join("in the way")).unwrap();
+    assert!(store.save(Vec::new).is_err());
+    let left = listing(dir.path());
+    assert!(!left.iter().any(|n| n.starts_with(TEMP_PREFIX)), "{left:?}");
+}
+
 #[tokio::test]
 async fn importing_a_fifo_or_a_folder_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
