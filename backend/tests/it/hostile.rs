@@ -383,6 +383,39 @@ async fn a_push_that_names_us_as_its_owner_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_push_takes_no_room_from_a_push_still_arriving() {
+    let us = spawn_with("us", &[], |c| c.caps.max_storage = 4 << 20).await;
+    // 2.6 MiB arriving, its first half first.
+    let kept = noise(2_730_000, 5);
+    let kept_meta = meta_for(&kept, "kept.bin");
+    let bytes = file_data(&kept_meta, &kept);
+    let mut arriving = TcpStream::connect(us.addr()).await.unwrap();
+    arriving.write_all(&bytes[..bytes.len() / 2]).await.unwrap();
+    eventually("the first half is received", WAIT, || {
+        us.peer()
+            .transfers()
+            .iter()
+            .any(|t| t.kind == TransferKind::Incoming && t.bytes_done >= 1 << 20)
+    })
+    .await;
+
+    // Meanwhile 1.5 MiB arrive whole and are refused: the content is not the one of its id.
+    let corrupt_meta = meta_for(&noise(1_570_000, 6), "corrupt.bin");
+    send_raw(&us.addr(), &file_data(&corrupt_meta, &noise(1_570_000, 7))).await;
+    refused(us.peer(), Reason::BadCopy, 1).await;
+
+    // Counted as kept, the refused bytes would leave the first push 4.1 MiB of a 4 MiB room.
+    arriving.write_all(&bytes[bytes.len() / 2..]).await.unwrap();
+    drop(arriving);
+    eventually("the push still arriving is kept", WAIT, || {
+        holds(us.peer(), &kept_meta.file_id)
+    })
+    .await;
+    assert_eq!(us.peer().refusals().count(Reason::StorageQuota), 0);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_pushes_take_room_in_the_quota() {
     // Each held file counts as at least 1 MiB: two empty files fill a 2 MiB quota.
     let us = spawn_with("us", &[], |c| c.caps.max_storage = 2 << 20).await;
