@@ -10,12 +10,20 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Reads stdin lines on a thread; the channel closes at EOF. A line that is not UTF-8 (a
-/// path typed in another encoding) is read with its bad bytes replaced, not taken for the end.
+/// Reads stdin lines on a thread; the channel closes at EOF.
 pub fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
+    lines_of(|| std::io::stdin().lock())
+}
+
+/// Reads the lines of the input that `open` gives, on a thread of their own; the channel
+/// closes at its end. A line that is not UTF-8 (a path typed in another encoding) is read with
+/// its bad bytes replaced, not taken for the end.
+fn lines_of<R: BufRead>(
+    open: impl FnOnce() -> R + Send + 'static,
+) -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().split(b'\n') {
+        for line in open().split(b'\n') {
             let Ok(line) = line else { break };
             let line = String::from_utf8_lossy(&line);
             if tx.send(line.trim_end_matches('\r').to_string()).is_err() {
@@ -343,6 +351,17 @@ pub fn human(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_read_and_the_next_ones_too() {
+        let typed = b"push /tmp/caf\xe9.txt\r\nlist\nexit".to_vec();
+        let mut lines = lines_of(|| std::io::Cursor::new(typed));
+        let mut read = Vec::new();
+        while let Some(line) = lines.recv().await {
+            read.push(line);
+        }
+        assert_eq!(read, ["push /tmp/caf\u{fffd}.txt", "list", "exit"]);
+    }
 
     #[test]
     fn commands() {
