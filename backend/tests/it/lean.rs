@@ -1,6 +1,7 @@
 //! The lean gossip policy seen from a peer that follows the protocol to the letter: it answers
 //! nothing twice, yet a stranger still learns every file from its first round and every change
-//! after, and a file found in the folder after its list went out.
+//! after, and a file found in the folder after its list went out. A new peer greets its
+//! bootstrap host once, not twice.
 
 use crate::support::*;
 use serde_json::Value;
@@ -165,4 +166,31 @@ async fn a_file_found_in_the_folder_after_our_list_went_out_is_announced() {
     .expect("an ANNOUNCE arrives");
     assert!(announce.contains(&file_id), "{announce}");
     alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_gossip_round_comes_an_interval_after_the_bootstrap_gossip() {
+    let every = Duration::from_secs(1);
+    // A bootstrap host that never answers, so every round goes to it again.
+    let host = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bootstrap = host.local_addr().unwrap().to_string();
+    let us = spawn_with("us", &[bootstrap], |c| c.gossip_interval = every).await;
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 2 {
+        let (mut socket, _) = tokio::time::timeout(WAIT, host.accept())
+            .await
+            .expect("a GOSSIP arrives")
+            .unwrap();
+        let mut text = String::new();
+        let _ = socket.read_to_string(&mut text).await;
+        if text.contains("\"GOSSIP\"") {
+            arrivals.push(std::time::Instant::now());
+        }
+    }
+    let gap = arrivals[1] - arrivals[0];
+    assert!(
+        gap >= every / 2,
+        "the first round followed at once: {gap:?}"
+    );
+    us.stop().await;
 }
