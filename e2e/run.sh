@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then
     echo "e2e: no Chromium at $CHROMIUM." >&2
-    echo "e2e: install Debian's: apt-get update && apt-get install -y chromium chromium-driver" >&2
+    echo "e2e: install Debian's (apt-get update && apt-get install -y chromium), or set CHROMIUM to one." >&2
     exit 1
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
