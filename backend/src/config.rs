@@ -14,15 +14,11 @@ pub const WELL_KNOWN: [&str; 4] = [
     "hawk.cs.umanitoba.ca:8999",
 ];
 
-const CONSOLE_HELP: &str = "\
-Console commands (type them while the peer runs):
-  list                 files known on the network; * marks the ones we hold
-  peers                tracked peers and when they were last heard from
-  get <file_id>        fetch a file (a unique prefix of the id is enough)
-  push <path>          add a local file, send it to a peer and announce it
-  delete <file_id>     delete a file we own, here and on every peer
-  help                 this list
-  exit                 save and stop (so do Ctrl-C and SIGTERM)
+/// What `--help` says after the options: the console's commands, and examples.
+fn console_help() -> String {
+    format!(
+        "Console commands (type them while the peer runs):
+{}
 
 Example, a three-peer network on one machine:
   peer alice 127.0.0.1 9001 8001 --bootstrap none
@@ -30,7 +26,10 @@ Example, a three-peer network on one machine:
   peer carol 127.0.0.1 9003 8003 --bootstrap 127.0.0.1:9001
 
 Or all three in one process, with sample files and a dashboard to open:
-  peer demo            (see peer demo --help)";
+  peer demo            (see peer demo --help)",
+        crate::cli::COMMANDS
+    )
+}
 
 /// `peer demo`: a small live network on this machine, for a first look without the class
 /// network.
@@ -53,12 +52,22 @@ pub struct DemoCli {
 /// A peer of the class gossip file-sharing network, with a live dashboard.
 ///
 /// Listens for the peer protocol on P2P_PORT and serves the dashboard and its API on
-/// http://HOST:HTTP_PORT/. Port 0 picks a free port. Away from the class network, `peer demo`
-/// starts three peers on this machine instead.
+/// http://127.0.0.1:HTTP_PORT/ (see --http-bind). Port 0 picks a free port. Away from the class
+/// network, `peer demo` starts three peers on this machine instead.
+///
+/// DURATION values take a unit (250ms, 30s, 2m, 1h, 7d; a bare number is seconds). SIZE values
+/// take a binary unit (KiB, MiB, GiB; KB, MB and GB mean the same; a bare number is bytes).
 #[derive(Parser, Debug, Clone)]
-#[command(name = "peer", version, after_help = CONSOLE_HELP)]
+#[command(
+    name = "peer",
+    version,
+    after_help = console_help(),
+    arg_required_else_help = true
+)]
 pub struct Cli {
-    /// Our id on the network (sent as `peerId` and as the owner of files we add).
+    /// Our id on the network (sent as `peerId` and as the owner of files we add): 1 to 256
+    /// bytes, no path separators or control characters.
+    #[arg(value_parser = parse_peer_id)]
     pub peer_id: String,
     /// The host other peers reach us at; sent in every GOSSIP, so it must be reachable.
     pub host: String,
@@ -69,11 +78,13 @@ pub struct Cli {
 
     /// Peer to gossip to at start-up, HOST:PORT; repeat for several. `none` starts a lone
     /// first peer. Default: the four well-known hosts of the class network.
+    /// In PEER_BOOTSTRAP, separate them with commas.
     #[arg(
         long,
         env = "PEER_BOOTSTRAP",
         value_delimiter = ',',
-        value_name = "HOST:PORT"
+        value_name = "HOST:PORT",
+        value_parser = parse_bootstrap
     )]
     pub bootstrap: Vec<String>,
 
@@ -82,15 +93,15 @@ pub struct Cli {
     pub storage: Option<PathBuf>,
 
     /// Time between our GOSSIP rounds (e.g. 30s, 250ms).
-    #[arg(long, env = "PEER_GOSSIP_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "PEER_GOSSIP_INTERVAL", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub gossip_interval: Duration,
 
     /// Silence after which a peer is dropped.
-    #[arg(long, env = "PEER_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "PEER_TIMEOUT", default_value = "60s", value_name = "DURATION", value_parser = parse_duration)]
     pub peer_timeout: Duration,
 
     /// How often silent peers are swept out.
-    #[arg(long, env = "PEER_SWEEP_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "PEER_SWEEP_INTERVAL", default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 
     /// How many missing files to fetch in the background at start-up.
@@ -98,16 +109,16 @@ pub struct Cli {
     pub auto_fetch: usize,
 
     /// Largest file accepted from the network (e.g. 4GiB, 500MiB).
-    #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_parser = parse_size)]
+    #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: u64,
 
     /// How long a connection to another peer may take to open.
-    #[arg(long, env = "PEER_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "PEER_CONNECT_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
     /// A whole control message (GOSSIP, ANNOUNCE, …) must arrive within this, or the
     /// connection is closed.
-    #[arg(long, env = "PEER_MESSAGE_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "PEER_MESSAGE_DEADLINE", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub message_deadline: Duration,
 
     /// Most concurrent inbound connections from one source address.
@@ -118,7 +129,7 @@ pub struct Cli {
     /// twice its size), over 10 s windows from a reply's first byte or a push's first content
     /// byte; a slower holder is abandoned and the next one tried. A peer reading a file from
     /// us is held to it too.
-    #[arg(long, env = "PEER_MIN_RATE", default_value = "16KiB", value_parser = parse_size)]
+    #[arg(long, env = "PEER_MIN_RATE", default_value = "16KiB", value_name = "SIZE", value_parser = parse_size)]
     pub min_rate: u64,
 
     /// GOSSIP_REPLYs accepted per second from one source address (bursts of 5x allowed).
@@ -148,11 +159,11 @@ pub struct Cli {
 
     /// Most bytes of files pushed to us by other peers that we keep (e.g. 2GiB); each file
     /// counts as at least 1 MiB.
-    #[arg(long, env = "PEER_MAX_STORAGE", default_value = "2GiB", value_parser = parse_size)]
+    #[arg(long, env = "PEER_MAX_STORAGE", default_value = "2GiB", value_name = "SIZE", value_parser = parse_size)]
     pub max_storage: u64,
 
     /// How long a DELETE is remembered, so late gossip cannot bring the file back.
-    #[arg(long, env = "PEER_TOMBSTONE_TTL", default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, env = "PEER_TOMBSTONE_TTL", default_value = "7d", value_name = "DURATION", value_parser = parse_duration)]
     pub tombstone_ttl: Duration,
 
     /// Which GOSSIPs are answered and forwarded: `lean` (a known origin only when our files
@@ -165,8 +176,14 @@ pub struct Cli {
     #[arg(long, env = "PEER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
-    /// Log to stderr instead of the file .peer.log in the storage folder.
-    #[arg(long, env = "PEER_LOG_STDERR")]
+    /// Log to stderr instead of the file .peer.log in the storage folder (PEER_LOG_STDERR
+    /// takes true or false, 1 or 0, yes or no, on or off).
+    #[arg(
+        long,
+        env = "PEER_LOG_STDERR",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub log_stderr: bool,
 
     /// Address the peer-protocol listener binds to.
@@ -178,12 +195,49 @@ pub struct Cli {
     #[arg(long, env = "PEER_HTTP_BIND", default_value = "127.0.0.1")]
     pub http_bind: IpAddr,
 
-    /// Require `Authorization: Bearer <token>` (or `?token=` for the page) on the API.
-    #[arg(long, env = "PEER_API_TOKEN", value_name = "TOKEN")]
+    /// Require `Authorization: Bearer <token>` (or `?token=` for the page) on the API. Not
+    /// blank.
+    // Its value must not show in a pasted --help.
+    #[arg(
+        long,
+        env = "PEER_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = parse_token
+    )]
     pub api_token: Option<String>,
 }
 
 impl Cli {
+    /// The arguments, checked against each other as well.
+    pub fn parse_checked() -> Self {
+        let cli = Cli::parse();
+        if let Err(e) = cli.check() {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, e)
+                .exit();
+        }
+        cli
+    }
+
+    /// What no single argument's parser can see.
+    fn check(&self) -> Result<(), String> {
+        if self.p2p_port != 0 && self.p2p_port == self.http_port {
+            return Err(format!(
+                "P2P_PORT and HTTP_PORT are both {}: the two listeners need a port each",
+                self.p2p_port
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the dashboard, which can add and delete files, is reachable from other
+    /// machines without a token.
+    pub fn dashboard_exposed(&self) -> bool {
+        !self.http_bind.is_loopback() && self.api_token.is_none()
+    }
+
     /// The bootstrap addresses: the given ones, none, or the well-known hosts.
     pub fn bootstrap_addrs(&self) -> Vec<String> {
         if self.bootstrap.is_empty() {
@@ -195,6 +249,44 @@ impl Cli {
             .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
             .collect()
     }
+}
+
+/// A peer id we can send and use as a folder name.
+fn parse_peer_id(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the peer id is empty".into());
+    }
+    if text.contains(['/', '\\']) || text.chars().any(char::is_control) {
+        return Err("the peer id must not contain '/', '\\' or control characters".into());
+    }
+    if text.len() > 256 {
+        return Err("the peer id is longer than 256 bytes; other peers would refuse it".into());
+    }
+    Ok(text.to_string())
+}
+
+/// `HOST:PORT` (a bracketed IPv6 host too), or `none`.
+fn parse_bootstrap(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(text.to_string());
+    }
+    let port = text
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty())
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .filter(|port| *port != 0);
+    match port {
+        Some(_) => Ok(text.to_string()),
+        None => Err(format!("{text:?} is not HOST:PORT (or none)")),
+    }
+}
+
+fn parse_token(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("the API token is blank: it would let anyone in".into());
+    }
+    Ok(text.to_string())
 }
 
 /// A number followed by a unit: `("250", "ms")` as `(250.0, "ms")`.
@@ -263,6 +355,60 @@ mod tests {
         assert_eq!(parse_size("500MiB"), Ok(500 << 20));
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("lots").is_err());
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        let cli = Cli::try_parse_from(["peer"].iter().chain(args)).map_err(|e| e.to_string())?;
+        cli.check()?;
+        Ok(cli)
+    }
+
+    #[test]
+    fn a_peer_id_that_cannot_be_sent_or_be_a_folder_is_refused() {
+        for id in ["", " ", "a/b", "a\\b", "a\nb", &"x".repeat(257)] {
+            assert!(parse(&[id, "h", "1", "2"]).is_err(), "{id:?}");
+        }
+        assert!(parse(&["Élise-2", "h", "1", "2"]).is_ok());
+    }
+
+    #[test]
+    fn bootstrap_addresses_need_a_port() {
+        for bad in ["127.0.0.1", "", "host:", ":9000", "host:0", "host:99999"] {
+            assert!(
+                parse(&["me", "h", "1", "2", "--bootstrap", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
+        for good in ["127.0.0.1:9000", "[::1]:9000", "none"] {
+            assert!(
+                parse(&["me", "h", "1", "2", "--bootstrap", good]).is_ok(),
+                "{good:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_blank_api_token_is_refused() {
+        assert!(parse(&["me", "h", "1", "2", "--api-token", " "]).is_err());
+        assert!(parse(&["me", "h", "1", "2", "--api-token", "s3cret"]).is_ok());
+    }
+
+    #[test]
+    fn the_two_listeners_need_different_ports_unless_picked_free() {
+        let refused = parse(&["me", "h", "8000", "8000"]).map(|_| ()).unwrap_err();
+        assert!(refused.contains("both 8000"), "{refused}");
+        assert!(parse(&["me", "h", "0", "0"]).is_ok());
+    }
+
+    #[test]
+    fn a_dashboard_beyond_loopback_without_a_token_is_exposed() {
+        let exposed = |args: &[&str]| {
+            let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
+            parse(&args).unwrap().dashboard_exposed()
+        };
+        assert!(!exposed(&[]));
+        assert!(exposed(&["--http-bind", "0.0.0.0"]));
+        assert!(!exposed(&["--http-bind", "0.0.0.0", "--api-token", "t"]));
     }
 
     #[test]

@@ -87,9 +87,11 @@ pub async fn start(dir: &Path, http_port: u16) -> anyhow::Result<Demo> {
 
 impl Demo {
     /// Stops every peer, saving each index.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let mut saved = Ok(());
         for node in self.nodes {
-            node.shutdown().await;
+            saved = saved.and(node.shutdown().await);
         }
+        saved
     }
 }

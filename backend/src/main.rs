@@ -1,6 +1,7 @@
 //! `peer`: parse the command line, set up logging, start the node (or the three of `peer
 //! demo`), run the console, and stop gracefully on `exit`, Ctrl-C or SIGTERM.
 
+use anyhow::Context;
 use backend::config::{Cli, DemoCli};
 use backend::node::{Node, NodeConfig};
 use backend::peer::Peer;
@@ -52,7 +53,7 @@ async fn async_main() -> ExitCode {
     {
         run_demo(DemoCli::parse_from(std::env::args_os().skip(1))).await
     } else {
-        run(Cli::parse()).await
+        run(Cli::parse_checked()).await
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,7 +76,14 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         args.host,
         node.p2p_addr.port()
     );
-    say!("dashboard: http://{}/", node.http_addr);
+    say!("dashboard: {}", dashboard_url(node.http_addr));
+    if args.dashboard_exposed() {
+        say!(
+            "warning: the dashboard listens on {} without --api-token: anyone who can reach \
+             it can add and delete files",
+            node.http_addr
+        );
+    }
     say!("storage: {}", config.storage.display());
     if !args.log_stderr {
         say!("log: {}", log.display());
@@ -90,9 +98,20 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     }
 
     console_until_stopped(&node.peer).await;
-    node.shutdown().await;
+    node.shutdown()
+        .await
+        .context("stopped, but metadata.json was not saved")?;
     say!("stopped; metadata saved");
     Ok(())
+}
+
+/// Where a browser on this machine finds the dashboard bound to `addr`.
+fn dashboard_url(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}/ (listening on {addr})", addr.port())
+    } else {
+        format!("http://{addr}/")
+    }
 }
 
 async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
@@ -116,7 +135,9 @@ async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
     );
     say!("log: {}; `exit` or Ctrl-C stops all three", log.display());
     console_until_stopped(&demo.nodes[0].peer).await;
-    demo.shutdown().await;
+    demo.shutdown()
+        .await
+        .context("stopped, but a metadata.json was not saved")?;
     say!("stopped; metadata saved");
     Ok(())
 }

@@ -230,8 +230,8 @@ impl Node {
     }
 
     /// Stops every task, waits for them (transfers in flight are dropped whole: their
-    /// temporary files are removed), and saves the index.
-    pub async fn shutdown(self) {
+    /// temporary files are removed), and saves the index; the error says why it could not.
+    pub async fn shutdown(self) -> std::io::Result<()> {
         self.peer.cancel_token().cancel();
         let tasks = self.peer.tasks();
         tasks.close();
@@ -242,12 +242,14 @@ impl Node {
             tracing::warn!("some tasks did not stop within 10 s");
         }
         let saver = self.peer.clone();
-        match tokio::task::spawn_blocking(move || saver.save_index()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!("cannot save metadata.json: {e}"),
-            Err(e) => tracing::error!("cannot save metadata.json: {e}"),
+        let saved = tokio::task::spawn_blocking(move || saver.save_index())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Err(e) = &saved {
+            tracing::error!("cannot save metadata.json: {e}");
         }
         self.peer.store().release();
+        saved
     }
 }
 

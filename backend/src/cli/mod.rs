@@ -5,7 +5,7 @@
 use crate::peer::{short, Peer};
 use shared::{FileDto, PeerDto, ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -65,20 +65,36 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             Ok(arg.to_string())
         }
     };
+    let alone = |command| {
+        if arg.is_empty() {
+            Ok(command)
+        } else {
+            Err(format!("{word} takes no argument"))
+        }
+    };
+    // A file id is one word: a second one is a mistake, not part of it.
+    let id = || {
+        let id = need("file_id")?;
+        match id.contains(char::is_whitespace) {
+            true => Err(format!("usage: {word} <file_id> (one id)")),
+            false => Ok(id),
+        }
+    };
     Ok(Some(match word.to_ascii_lowercase().as_str() {
         "" => return Ok(None),
-        "list" | "ls" => Command::List,
-        "peers" => Command::Peers,
-        "get" => Command::Get(need("file_id")?),
+        "list" | "ls" => alone(Command::List)?,
+        "peers" => alone(Command::Peers)?,
+        "get" => Command::Get(id()?),
         "push" => Command::Push(PathBuf::from(unquote(&need("path")?))),
-        "delete" | "rm" => Command::Delete(need("file_id")?),
+        "delete" | "rm" => Command::Delete(id()?),
         "help" | "?" => Command::Help,
-        "exit" | "quit" => Command::Exit,
+        "exit" | "quit" => alone(Command::Exit)?,
         other => return Err(format!("unknown command {other:?}; type `help`")),
     }))
 }
 
-/// A path as a terminal pastes it: within a pair of quotes, or with its spaces escaped.
+/// A path as a terminal pastes it: within a pair of quotes, or with its spaces escaped; a
+/// leading `~/` (unquoted) is the home folder, as a shell would take it.
 fn unquote(path: &str) -> String {
     for quote in ['"', '\''] {
         if let Some(inner) = path
@@ -88,7 +104,11 @@ fn unquote(path: &str) -> String {
             return inner.to_string();
         }
     }
-    path.replace("\\ ", " ")
+    let path = path.replace("\\ ", " ");
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest).to_string_lossy().into_owned(),
+        _ => path,
+    }
 }
 
 /// Where console lines go: stdout in the binary, a buffer in tests. Every line is escaped on
@@ -129,20 +149,33 @@ fn console_safe(text: &str) -> String {
     crate::terminal::escape(text).into_owned()
 }
 
-const HELP: &str =
-    "commands: list | peers | get <file_id> | push <path> | delete <file_id> | help | exit";
+/// The commands, as `help` and `peer --help` list them.
+pub const COMMANDS: &str = "\
+  list, ls             files known on the network; * marks the ones we hold
+  peers                tracked peers and when they were last heard from
+  get <file_id>        fetch a file in the background
+  push <path>          add a local file as ours, send it to a peer, announce it
+  delete, rm <file_id> delete a file we own, here and on every peer
+  help, ?              this list
+  exit, quit           save and stop (so do Ctrl-C and SIGTERM)
+A unique prefix of a file id is enough.";
 
 /// Runs the menu until `exit` (which cancels `stop`) or until `stop` fires. At EOF the menu
 /// ends quietly and the peer keeps running.
 pub async fn run(peer: Peer, mut lines: mpsc::UnboundedReceiver<String>, stop: CancellationToken) {
     let out = Console::stdout();
-    out.say(HELP);
+    out.say(
+        "commands: list | peers | get <file_id> | push <path> | delete <file_id> | help | exit",
+    );
     loop {
         let line = tokio::select! {
             _ = stop.cancelled() => return,
             line = lines.recv() => match line {
                 Some(line) => line,
-                None => return,
+                None => {
+                    out.say("console closed (end of input); the peer runs on until Ctrl-C or SIGTERM");
+                    return;
+                }
             },
         };
         match parse(&line) {
@@ -164,10 +197,26 @@ fn resolve(peer: &Peer, prefix: &str) -> Result<String, String> {
         [] => Err(format!(
             "no known file id starts with {prefix:?}; `list` shows them"
         )),
-        many => Err(format!(
-            "{prefix:?} matches {} files; type more of the id",
-            many.len()
-        )),
+        many => {
+            const SHOWN: usize = 5;
+            let shown: Vec<String> = many
+                .iter()
+                .take(SHOWN)
+                .map(|id| match peer.file(id) {
+                    Some(file) => format!("{} ({})", short(id), file.file_name),
+                    None => short(id).to_string(),
+                })
+                .collect();
+            let more = match many.len() > SHOWN {
+                true => format!(" and {} more", many.len() - SHOWN),
+                false => String::new(),
+            };
+            Err(format!(
+                "{prefix:?} matches {} files: {}{more}; type more of the id",
+                many.len(),
+                shown.join(", ")
+            ))
+        }
     }
 }
 
@@ -193,7 +242,8 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
                                 "get {}: fetching in the background",
                                 transfer.file_name
                             ));
-                            peer.spawn(follow(events, transfer, out.clone()));
+                            let file_id = transfer.file_id;
+                            peer.spawn(follow(events, TransferKind::Get, file_id, out.clone()));
                         }
                         Err(e) => out.say(format!("get: {e}")),
                     }
@@ -203,10 +253,20 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
         },
         Command::Push(path) => {
             let (peer, out) = (peer.clone(), out.clone());
+            // Subscribed before the push starts, so that even a send over at once is seen.
+            let events = peer.subscribe();
             peer.clone().spawn(async move {
-                match peer.push_path(&path).await {
-                    Ok(meta) => out.say(format!(
-                        "push: added {} as {}; sending it to a peer",
+                match peer.push_path_to(&path).await {
+                    Ok((meta, Some(to))) => {
+                        out.say(format!(
+                            "push: added {} as {}; sending it to {to}",
+                            meta.file_name, meta.file_id
+                        ));
+                        follow(events, TransferKind::Push, meta.file_id, out).await;
+                    }
+                    Ok((meta, None)) => out.say(format!(
+                        "push: added {} as {}; no peer tracked to send it to yet (peers \
+                         will learn of it from our file list)",
                         meta.file_name, meta.file_id
                     )),
                     Err(e) => out.say(format!("push failed: {e}")),
@@ -222,22 +282,29 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
             )),
             Err(e) => out.say(format!("delete: {e}")),
         },
-        Command::Help => out.say(HELP),
+        Command::Help => out.say_rows(COMMANDS.lines().map(str::to_string).collect()),
         Command::Exit => {}
     }
 }
 
-/// Prints progress of a get (at most every 10%) and its outcome, naming the peer, from
-/// `events` subscribed before it started.
+/// Prints the progress (at most every 10%) and the outcome of the first transfer of `kind` for
+/// `file_id` in `events` (subscribed before it started), naming the peer.
 async fn follow(
     mut events: tokio::sync::broadcast::Receiver<ServerEvent>,
-    transfer: TransferDto,
+    kind: TransferKind,
+    file_id: String,
     out: Console,
 ) {
     let mut last_decile = 0;
+    let mut id = None;
     loop {
         let t = match events.recv().await {
-            Ok(ServerEvent::Transfer(t)) if t.id == transfer.id => t,
+            Ok(ServerEvent::Transfer(t))
+                if id.unwrap_or(t.id) == t.id && t.kind == kind && t.file_id == file_id =>
+            {
+                id = Some(t.id);
+                t
+            }
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(_) => return,
@@ -251,9 +318,14 @@ async fn follow(
     }
 }
 
-/// The console line for a change of a get: every 10% of a large file, then its outcome.
+/// The console line for a change of a get or a push: every 10% of a large file, then its
+/// outcome.
 fn progress_line(t: &TransferDto, last_decile: &mut u64) -> Option<String> {
-    let from = t.peer.as_deref().unwrap_or("?");
+    let peer = t.peer.as_deref().unwrap_or("?");
+    let (verb, from) = match t.kind {
+        TransferKind::Push => ("push", "to"),
+        _ => ("get", "from"),
+    };
     match &t.state {
         TransferStateDto::Running => {
             let total = t.bytes_total.filter(|total| *total >= 1 << 20)?;
@@ -263,21 +335,26 @@ fn progress_line(t: &TransferDto, last_decile: &mut u64) -> Option<String> {
             }
             *last_decile = decile;
             Some(format!(
-                "get {}: {}% ({} of {}) from {from}",
+                "{verb} {}: {}% ({} of {}) {from} {peer}",
                 t.file_name,
                 decile * 10,
                 human(t.bytes_done),
                 human(total)
             ))
         }
+        TransferStateDto::Done if t.kind == TransferKind::Push => Some(format!(
+            "push {}: done, {} sent to {peer}",
+            t.file_name,
+            human(t.bytes_done),
+        )),
         TransferStateDto::Done => Some(format!(
-            "get {}: done, {} from {from}, verified ({})",
+            "get {}: done, {} from {peer}, verified ({})",
             t.file_name,
             human(t.bytes_done),
             short(&t.file_id)
         )),
         TransferStateDto::Failed { reason } => {
-            Some(format!("get {}: FAILED: {reason}", t.file_name))
+            Some(format!("{verb} {}: FAILED: {reason}", t.file_name))
         }
     }
 }
@@ -386,6 +463,58 @@ mod tests {
         assert!(parse("get").is_err());
         assert!(parse("frobnicate").is_err());
         assert_eq!(parse("EXIT"), Ok(Some(Command::Exit)));
+    }
+
+    #[test]
+    fn words_a_command_does_not_take_are_refused() {
+        assert_eq!(parse("peers bob"), Err("peers takes no argument".into()));
+        assert_eq!(parse("exit now"), Err("exit takes no argument".into()));
+        assert_eq!(
+            parse("get 4771 aaf3"),
+            Err("usage: get <file_id> (one id)".into())
+        );
+        assert_eq!(
+            parse("rm 4771 aaf3"),
+            Err("usage: rm <file_id> (one id)".into())
+        );
+    }
+
+    #[test]
+    fn a_pushed_path_may_start_at_the_home_folder() {
+        let home = std::env::var("HOME").expect("HOME is set");
+        let expected = std::path::Path::new(&home).join("notes.txt");
+        assert_eq!(parse("push ~/notes.txt"), Ok(Some(Command::Push(expected))));
+        // Quoted, it is taken as written, as a shell would.
+        assert_eq!(
+            parse("push '~/notes.txt'"),
+            Ok(Some(Command::Push("~/notes.txt".into())))
+        );
+    }
+
+    #[test]
+    fn a_push_reports_its_peer_and_outcome() {
+        let mut t = TransferDto {
+            id: 1,
+            kind: TransferKind::Push,
+            file_id: "ab".into(),
+            file_name: "big".into(),
+            peer: Some("bob".into()),
+            bytes_done: 5 << 20,
+            bytes_total: Some(10 << 20),
+            started_ms: 0,
+            finished_ms: None,
+            state: TransferStateDto::Running,
+        };
+        assert_eq!(
+            progress_line(&t, &mut 0).as_deref(),
+            Some("push big: 50% (5.0 MiB of 10.0 MiB) to bob")
+        );
+        t.bytes_done = 10 << 20;
+        t.state = TransferStateDto::Done;
+        assert_eq!(
+            progress_line(&t, &mut 0).as_deref(),
+            Some("push big: done, 10.0 MiB sent to bob")
+        );
     }
 
     fn hostile_file(name: &str, owner: &str) -> FileDto {

@@ -244,11 +244,17 @@ impl Peer {
 
     /// Copies the file at `path` into storage as ours, then replicates and announces it.
     pub async fn push_path(&self, path: &Path) -> Result<FileMeta, String> {
+        Ok(self.push_path_to(path).await?.0)
+    }
+
+    /// [`Peer::push_path`], also naming the peer it is being sent to (none while we track
+    /// nobody: peers then learn of it from our file list).
+    pub async fn push_path_to(&self, path: &Path) -> Result<(FileMeta, Option<String>), String> {
         let entry = self
             .store()
             .import(path, self.id(), |id| self.with_state(|s| s.id_taken(id)))
             .await
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| format!("cannot add {}: {e}", path.display()))?;
         self.publish_new(entry.meta, entry.stored_as.expect("imported"))
             .await
     }
@@ -266,13 +272,19 @@ impl Peer {
             })
             .await
             .map_err(|e| format!("could not store: {e}"))?;
-        self.publish_new(entry.meta, entry.stored_as.expect("committed"))
-            .await
+        Ok(self
+            .publish_new(entry.meta, entry.stored_as.expect("committed"))
+            .await?
+            .0)
     }
 
     /// Records a new file of ours, sends it to one random tracked peer in the background and
-    /// ANNOUNCEs it to all.
-    async fn publish_new(&self, meta: FileMeta, stored_as: String) -> Result<FileMeta, String> {
+    /// ANNOUNCEs it to all; returns it and the id of that peer.
+    async fn publish_new(
+        &self,
+        meta: FileMeta,
+        stored_as: String,
+    ) -> Result<(FileMeta, Option<String>), String> {
         let Held {
             meta,
             stored_as,
@@ -297,12 +309,13 @@ impl Peer {
                 .collect::<Vec<_>>()
         });
         let target = rand::seq::IteratorRandom::choose(target.into_iter(), &mut rand::thread_rng());
+        let sent_to = target.as_ref().map(|(peer_id, _)| peer_id.clone());
         if let Some((peer_id, addr)) = target {
             let peer = self.clone();
             let meta = meta.clone();
             self.spawn(async move { peer.replicate(&meta, &stored_as, &peer_id, &addr).await });
         }
-        Ok(meta)
+        Ok((meta, sent_to))
     }
 
     /// Sends our copy of `meta` to `addr` unsolicited (a push), with progress.

@@ -55,7 +55,7 @@ async fn a_file_that_landed_before_a_crash_is_saved_under_its_id_at_start() {
         .iter()
         .any(|e| e.meta == meta && e.stored_as.is_some()));
     assert_eq!(all_files(dir.path()), ["metadata.json", "names.txt"]);
-    node.shutdown().await;
+    node.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,5 +77,5 @@ async fn files_put_in_the_folder_are_indexed_as_ours_after_start() {
         node.peer.file(id).is_some_and(|f| f.has_copy && f.owned)
     })
     .await;
-    node.shutdown().await;
+    node.shutdown().await.unwrap();
 }

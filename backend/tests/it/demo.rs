@@ -20,13 +20,18 @@ async fn the_demo_peers_track_each_other_and_know_every_sample_file() {
         },
     )
     .await;
-    demo.shutdown().await;
+    demo.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_demo_run_writes_no_sample_over_the_users_file() {
     let dir = tempfile::tempdir().unwrap();
-    demo::start(dir.path(), 0).await.unwrap().shutdown().await;
+    demo::start(dir.path(), 0)
+        .await
+        .unwrap()
+        .shutdown()
+        .await
+        .unwrap();
     let sample = dir.path().join("alice").join("alice-notes.txt");
     std::fs::write(&sample, "the user's own notes\n").unwrap();
     let demo = demo::start(dir.path(), 0).await.unwrap();
@@ -34,5 +39,5 @@ async fn a_second_demo_run_writes_no_sample_over_the_users_file() {
         std::fs::read_to_string(&sample).unwrap(),
         "the user's own notes\n"
     );
-    demo.shutdown().await;
+    demo.shutdown().await.unwrap();
 }

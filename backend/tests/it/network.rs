@@ -159,5 +159,5 @@ async fn index_survives_a_restart() {
         1,
         "no duplicate from re-scanning"
     );
-    again.node.shutdown().await;
+    again.node.shutdown().await.unwrap();
 }

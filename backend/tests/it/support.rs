@@ -31,7 +31,7 @@ impl TestPeer {
 
     /// Stops the node, keeping its folder.
     pub async fn stop(self) -> tempfile::TempDir {
-        self.node.shutdown().await;
+        self.node.shutdown().await.expect("the index is saved");
         self.dir
     }
 }
