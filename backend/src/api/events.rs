@@ -6,7 +6,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use shared::ServerEvent;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Upgrades to a WebSocket that streams `ServerEvent`s as JSON text.
 #[utoipa::path(get, path = "/api/events", tag = "peer",
@@ -31,15 +31,9 @@ async fn stream(mut socket: WebSocket, s: ApiState) {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => continue,
             },
-            event = events.recv() => match event {
-                Ok(event) => event,
-                Err(RecvError::Lagged(_)) => {
-                    // Lagging left the receiver at the oldest event still queued, which the
-                    // snapshot already covers: start again from the newest instead.
-                    events = events.resubscribe();
-                    ServerEvent::Snapshot(s.peer.snapshot())
-                }
-                Err(RecvError::Closed) => break,
+            event = next(&mut events, || ServerEvent::Snapshot(s.peer.snapshot())) => match event {
+                Some(event) => event,
+                None => break,
             },
         };
         // A client that stopped reading must not hold up the peer's shutdown.
@@ -55,10 +49,55 @@ async fn stream(mut socket: WebSocket, s: ApiState) {
     let _ = tokio::time::timeout(CLOSE_WAIT, close).await;
 }
 
+/// The next event for a client, or a fresh `snapshot` for one that fell behind; `None` once
+/// the peer is gone.
+async fn next(
+    events: &mut broadcast::Receiver<ServerEvent>,
+    snapshot: impl FnOnce() -> ServerEvent,
+) -> Option<ServerEvent> {
+    match events.recv().await {
+        Ok(event) => Some(event),
+        Err(RecvError::Lagged(_)) => {
+            // Lagging left the receiver at the oldest event still queued, which the snapshot
+            // already covers: start again from the newest instead.
+            *events = events.resubscribe();
+            Some(snapshot())
+        }
+        Err(RecvError::Closed) => None,
+    }
+}
+
 /// How long the closing frame may wait for a client that does not read.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn send(socket: &mut WebSocket, event: &ServerEvent) -> Result<(), axum::Error> {
     let text = serde_json::to_string(event).expect("DTOs serialize");
     socket.send(Message::Text(text.into())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(n: u64) -> ServerEvent {
+        ServerEvent::Log(shared::LogEntry {
+            at_ms: n,
+            level: shared::LogLevel::Info,
+            message: n.to_string(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_client_that_fell_behind_gets_a_snapshot_then_only_newer_events() {
+        let (tx, mut events) = broadcast::channel(16);
+        for n in 0..40 {
+            tx.send(log(n)).unwrap();
+        }
+        let resync = next(&mut events, || log(1000)).await;
+        assert_eq!(resync, Some(log(1000)));
+        tx.send(log(40)).unwrap();
+        assert_eq!(next(&mut events, || log(2000)).await, Some(log(40)));
+        drop(tx);
+        assert_eq!(next(&mut events, || log(3000)).await, None);
+    }
 }

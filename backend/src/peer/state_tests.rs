@@ -219,9 +219,11 @@ fn a_restart_forgets_holders_until_gossip_refills_them() {
         holders: vec!["gone".into()],
         stored_as: None,
     };
-    let state = PeerState::new("me", Caps::default(), Arc::default(), vec![entry]);
+    let mut state = PeerState::new("me", Caps::default(), Arc::default(), vec![entry]);
     assert!(state.files["f"].holders.is_empty());
     assert_eq!(state.index()[0].meta, meta("f", "o", "1"));
+    state.on_gossip_reply(&reply("back", 9, vec![meta("f", "o", "1")]), Instant::now());
+    assert_eq!(state.files["f"].holders, ["back"].map(String::from).into());
 }
 
 #[test]

@@ -191,7 +191,8 @@ async fn a_trickled_control_message_is_cut_off_at_the_deadline() {
     );
     let started = Instant::now();
     let (mut from_us, mut to_us) = TcpStream::connect(us.addr()).await.unwrap().into_split();
-    // One byte every 100 ms: far within the idle deadline, 12 s for the whole message.
+    // One byte every 100 ms: far within the idle deadline, 12 s for the whole message, so
+    // a cut before 8 s is the deadline's.
     tokio::spawn(async move {
         for byte in gossip.bytes() {
             if to_us.write_all(&[byte]).await.is_err() {
@@ -203,7 +204,7 @@ async fn a_trickled_control_message_is_cut_off_at_the_deadline() {
     refused(us.peer(), Reason::MessageDeadline, 1).await;
     let elapsed = started.elapsed();
     assert!(
-        elapsed >= deadline && elapsed < deadline * 4,
+        elapsed >= deadline && elapsed < deadline * 8,
         "cut after {elapsed:?}"
     );
     let closed = tokio::time::timeout(WAIT, from_us.read(&mut [0u8; 16]))
@@ -289,6 +290,7 @@ async fn gossip_replies_over_the_rate_are_refused_while_others_merge() {
     let flood: Vec<FileMeta> = (0..10)
         .map(|i| meta_for(format!("flood {i}").as_bytes(), &format!("flood{i}.txt")))
         .collect();
+    let started = Instant::now();
     for meta in &flood {
         let reply = encode::gossip_reply("127.0.0.2", 9, "flooder", [meta]);
         let mut flooder = connect_from("127.0.0.2", &us.addr()).await;
@@ -305,12 +307,10 @@ async fn gossip_replies_over_the_rate_are_refused_while_others_merge() {
         known() + rate_refused() == flood.len()
     })
     .await;
+    // The burst, and one more for each second the flood took to be handled.
+    let allowed = 5 + started.elapsed().as_secs_f64().ceil() as usize;
     assert!(known() >= 5, "the burst merges: {}", known());
-    assert!(
-        rate_refused() >= 4,
-        "the rest is refused: {}",
-        rate_refused()
-    );
+    assert!(known() <= allowed, "{} merged, {allowed} allowed", known());
 
     let other = meta_for(b"from another address", "other.txt");
     introduce(&us.addr(), "other", 9, &[&other]).await;
@@ -401,7 +401,8 @@ async fn a_refused_push_takes_no_room_from_a_push_still_arriving() {
 
     // Meanwhile 1.5 MiB arrive whole and are refused: the content is not the one of its id.
     let corrupt_meta = meta_for(&noise(1_570_000, 6), "corrupt.bin");
-    send_raw(&us.addr(), &file_data(&corrupt_meta, &noise(1_570_000, 7))).await;
+    // Delivered: its connection, and with it its count of bytes, is over on return.
+    deliver(&us.addr(), &file_data(&corrupt_meta, &noise(1_570_000, 7))).await;
     refused(us.peer(), Reason::BadCopy, 1).await;
 
     // Counted as kept, the refused bytes would leave the first push 4.1 MiB of a 4 MiB room.
@@ -502,7 +503,11 @@ async fn one_slot_taken() -> (TestPeer, TcpStream, Vec<u8>, Held) {
         .push_path(&local_file(&files, "big.bin", &content))
         .await
         .unwrap();
-    let mut client = TcpStream::connect(us.addr()).await.unwrap();
+    // A small receive buffer, so that the 16 MiB of hex cannot all fit in the two sockets'
+    // buffers, whatever this machine's defaults: the reply stays in flight.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 << 10).unwrap();
+    let mut client = socket.connect(us.addr().parse().unwrap()).await.unwrap();
     client
         .write_all(encode::get_file(&meta.file_id).as_bytes())
         .await

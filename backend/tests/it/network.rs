@@ -154,10 +154,11 @@ async fn index_survives_a_restart() {
     let again = spawn_with("alice", &[], |c| c.storage = dir.path().to_path_buf()).await;
     let file = again.peer().file(&meta.file_id).expect("still indexed");
     assert!(file.has_copy && file.owned);
-    assert_eq!(
-        again.peer().files().len(),
-        1,
-        "no duplicate from re-scanning"
-    );
+    // Files found in the folder are adopted by a task of the node: its shutdown waits for it.
+    let peer = again.peer().clone();
     again.node.shutdown().await.unwrap();
+    assert_eq!(peer.files().len(), 1, "no duplicate from re-scanning");
+    let (_, index, report) = backend::store::Store::open(dir.path()).unwrap();
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+    assert_eq!(index.len(), 1);
 }
