@@ -270,42 +270,80 @@ async fn get_file_is_answered_then_the_socket_closes() {
     us.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
-    // The storage folder inside a folder of its own, so that an escape to `../x` would show.
-    let outside = tempfile::tempdir().unwrap();
-    let storage = outside.path().join("storage");
-    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
-    let files = tempfile::tempdir().unwrap();
-    let held = us
-        .peer()
-        .push_path(&local_file(&files, "x", b"our own x"))
-        .await
-        .unwrap();
+/// A peer holding a file of its own named `x`, its storage folder inside a folder of its own,
+/// so that an escape to `../x` would show.
+struct Target {
+    outside: tempfile::TempDir,
+    us: TestPeer,
+    held: FileMeta,
+}
 
-    // Half a message, then silence (the socket stays open).
-    let mut half = TcpStream::connect(us.addr()).await.unwrap();
+impl Target {
+    async fn start() -> Target {
+        let outside = tempfile::tempdir().unwrap();
+        let storage = outside.path().join("storage");
+        let us = spawn_with("us", &[], |c| c.storage = storage).await;
+        let files = tempfile::tempdir().unwrap();
+        let held = us
+            .peer()
+            .push_path(&local_file(&files, "x", b"our own x"))
+            .await
+            .unwrap();
+        Target { outside, us, held }
+    }
+
+    fn storage(&self) -> std::path::PathBuf {
+        self.outside.path().join("storage")
+    }
+
+    /// Our file, whole, served, and nothing else in the folder or beside it.
+    async fn unchanged(&self) {
+        assert_eq!(content_files(&self.storage()), ["x"]);
+        assert_eq!(
+            std::fs::read(self.storage().join("x")).unwrap(),
+            b"our own x"
+        );
+        assert_eq!(all_files(self.outside.path()), ["storage"]);
+        assert_eq!(self.us.peer().files().len(), 1);
+        let reply = request(&self.us.addr(), &encode::get_file(&self.held.file_id)).await;
+        assert!(String::from_utf8_lossy(&reply).contains(&self.held.file_id));
+    }
+
+    fn incoming(&self) -> Vec<shared::TransferDto> {
+        self.us
+            .peer()
+            .transfers()
+            .into_iter()
+            .filter(|t| t.kind == TransferKind::Incoming)
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_a_message_then_silence_does_not_stop_the_peer_serving() {
+    let target = Target::start().await;
+    let mut half = TcpStream::connect(target.us.addr()).await.unwrap();
     half.write_all(br#"{"type": "GOSSIP", "host": "127.0.0.1", "po"#)
         .await
         .unwrap();
+    // The socket stays open while the file is asked for.
+    target.unchanged().await;
+    drop(half);
+    target.us.stop().await;
+}
 
-    // 20 MB of garbage, and 20 MB of hex inside a message that is not FILE_DATA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_junk_and_hex_inside_a_gossip_change_nothing() {
+    let target = Target::start().await;
+    let addr = target.us.addr();
     let garbage: Vec<u8> = (0..20_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    deliver(&us.addr(), &garbage).await;
+    deliver(&addr, &garbage).await;
     let mut hex_gossip = br#"{"type":"GOSSIP","data":""#.to_vec();
     hex_gossip.extend(std::iter::repeat_n(b'a', 20_000_000));
     hex_gossip.extend_from_slice(br#""}"#);
-    deliver(&us.addr(), &hex_gossip).await;
-
-    // Pushed files: a hostile name with a valid id, and a forged one.
-    let content = b"pushed by a stranger".to_vec();
-    let hostile = meta_for(&content, "../../x", "1750034796.9022326");
-    deliver(&us.addr(), &file_data(&hostile, &content)).await;
-    let mut forged = meta_for(&content, "forged.txt", "1");
-    forged.file_id = "f".repeat(64);
-    deliver(&us.addr(), &file_data(&forged, &content)).await;
+    deliver(&addr, &hex_gossip).await;
     // Unknown types, arrays, invalid JSON.
     for junk in [
         &br#"{"type":"HELLO"}"#[..],
@@ -313,57 +351,73 @@ async fn rude_peers_change_nothing_and_hostile_names_stay_inside() {
         b"{\"type\":",
         b"\xff\xfe",
     ] {
-        deliver(&us.addr(), junk).await;
+        deliver(&addr, junk).await;
     }
-
+    target.unchanged().await;
+    let incoming = target.incoming();
     assert!(
-        holds(us.peer(), &hostile.file_id),
-        "the pushed file is stored"
+        matches!(
+            incoming.as_slice(),
+            [t] if matches!(t.state, TransferStateDto::Failed { .. })
+        ),
+        "the content inside a GOSSIP shows as a failed incoming transfer: {incoming:?}"
     );
-    // Still serving while the half message hangs.
-    let reply = request(&us.addr(), &encode::get_file(&held.file_id)).await;
-    assert!(String::from_utf8_lossy(&reply).contains(&held.file_id));
+    target.us.stop().await;
+}
 
-    let stored = content_files(storage.as_path());
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_file_with_a_hostile_name_is_stored_inside_the_folder() {
+    let target = Target::start().await;
+    let content = b"pushed by a stranger".to_vec();
+    let hostile = meta_for(&content, "../../x", "1750034796.9022326");
+    deliver(&target.us.addr(), &file_data(&hostile, &content)).await;
+    assert!(holds(target.us.peer(), &hostile.file_id));
+    let stored = content_files(&target.storage());
     assert_eq!(stored.len(), 2, "{stored:?}");
-    assert!(stored.contains(&"x".to_string()));
     assert_eq!(
-        std::fs::read(storage.as_path().join("x")).unwrap(),
+        std::fs::read(target.storage().join("x")).unwrap(),
         b"our own x",
         "never overwritten"
     );
     let other = stored.iter().find(|n| *n != "x").unwrap();
     assert!(!other.contains('/'));
     assert_eq!(
-        std::fs::read(storage.as_path().join(other)).unwrap(),
+        std::fs::read(target.storage().join(other)).unwrap(),
         content
     );
-    assert_eq!(all_files(outside.path()), ["storage"], "nothing escaped");
-    assert!(us.peer().file(&forged.file_id).is_none());
-    assert_eq!(us.peer().files().len(), 2);
-    // Pushed content shows as incoming transfers: the good one done, the others failed.
-    let incoming: Vec<_> = us
-        .peer()
-        .transfers()
+    assert_eq!(
+        all_files(target.outside.path()),
+        ["storage"],
+        "nothing escaped"
+    );
+    let done: Vec<_> = target
+        .incoming()
         .into_iter()
-        .filter(|t| t.kind == TransferKind::Incoming)
-        .collect();
-    let done: Vec<_> = incoming
-        .iter()
         .filter(|t| t.state == TransferStateDto::Done)
-        .map(|t| t.file_name.as_str())
+        .map(|t| t.file_name)
         .collect();
     assert_eq!(done, ["../../x"]);
-    let failed = incoming
-        .iter()
-        .filter(|t| matches!(t.state, TransferStateDto::Failed { .. }))
-        .count();
-    assert_eq!(
-        failed, 2,
-        "the forged push and the content inside a GOSSIP: {incoming:?}"
+    target.us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_file_whose_content_is_not_its_id_is_refused() {
+    let target = Target::start().await;
+    let content = b"pushed by a stranger".to_vec();
+    let mut forged = meta_for(&content, "forged.txt", "1");
+    forged.file_id = "f".repeat(64);
+    deliver(&target.us.addr(), &file_data(&forged, &content)).await;
+    assert!(target.us.peer().file(&forged.file_id).is_none());
+    target.unchanged().await;
+    let incoming = target.incoming();
+    assert!(
+        matches!(
+            incoming.as_slice(),
+            [t] if matches!(t.state, TransferStateDto::Failed { .. })
+        ),
+        "{incoming:?}"
     );
-    drop(half);
-    us.stop().await;
+    target.us.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
