@@ -580,6 +580,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
       file_timestamp: timestamp,
     };
     const lie = Buffer.alloc(truth.length, 'x');
+    const errorsBefore = pageErrors.length;
     mallory = net.createServer((socket) => {
       let got = '';
       socket.on('error', () => {});
@@ -610,6 +611,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await peerRow.getByTestId('peer-warning').waitFor();
     const onA = (await a.files()).find((f) => f.file_id === meta.file_id);
     assert.equal(onA?.has_copy, false, 'the bad copy is not kept');
+    assert.deepEqual(pageErrors.slice(errorsBefore), [], 'a failed get raises no error in the page');
   });
 
   it('says so when the API token is refused, and connects with the right one', async () => {
@@ -621,6 +623,9 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     peers.push(guarded);
     await guarded.ready();
     const other = await context.newPage();
+    // Refused requests are logged by the browser; an exception in the page would be ours.
+    const uncaught = [];
+    other.on('pageerror', (e) => uncaught.push(e.message));
     try {
       other.setDefaultTimeout(WAIT_MS);
       await other.goto(`${guarded.url}/`);
@@ -638,6 +643,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
       await other.getByTestId('notice').filter({ hasText: "larger than the peer's limit of 1.0 KiB" }).waitFor();
       const files = await guarded.api('/api/files', { headers: { authorization: 'Bearer s3cret' } });
       assert.deepEqual(await files.json(), [], 'nothing reached the peer');
+      assert.deepEqual(uncaught, []);
     } finally {
       await other.close();
     }
