@@ -172,8 +172,8 @@ pub struct Cli {
     #[arg(long, env = "PEER_GOSSIP_POLICY", default_value = "lean")]
     pub gossip_policy: GossipPolicy,
 
-    /// Log level: error, warn, info, debug or trace (or a tracing filter).
-    #[arg(long, env = "PEER_LOG_LEVEL", default_value = "info")]
+    /// Log level: off, error, warn, info, debug or trace (or a tracing filter).
+    #[arg(long, env = "PEER_LOG_LEVEL", default_value = "info", value_name = "LEVEL", value_parser = parse_log_level)]
     pub log_level: String,
 
     /// Log to stderr instead of the file .peer.log in the storage folder (PEER_LOG_STDERR
@@ -232,10 +232,24 @@ impl Cli {
         Ok(())
     }
 
-    /// Whether the dashboard, which can add and delete files, is reachable from other
-    /// machines without a token.
-    pub fn dashboard_exposed(&self) -> bool {
-        !self.http_bind.is_loopback() && self.api_token.is_none()
+    /// What is allowed but probably a mistake, a sentence each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !self.http_bind.is_loopback() && self.api_token.is_none() {
+            warnings.push(format!(
+                "the dashboard listens on {} without --api-token: anyone who can reach it can \
+                 add and delete files",
+                self.http_bind
+            ));
+        }
+        if self.peer_timeout <= self.gossip_interval {
+            warnings.push(format!(
+                "--peer-timeout ({:?}) is not longer than --gossip-interval ({:?}): peers with \
+                 the same settings will drop us between our rounds",
+                self.peer_timeout, self.gossip_interval
+            ));
+        }
+        warnings
     }
 
     /// The bootstrap addresses: the given ones, none, or the well-known hosts.
@@ -280,6 +294,21 @@ fn parse_bootstrap(text: &str) -> Result<String, String> {
         Some(_) => Ok(text.to_string()),
         None => Err(format!("{text:?} is not HOST:PORT (or none)")),
     }
+}
+
+/// A level, or a filter like `backend=debug,info`.
+pub fn parse_log_level(text: &str) -> Result<String, String> {
+    // A bare word is a level: any other (`warning`) would be taken for a module to log.
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let bare = !text.contains(['=', ',', ':', '[']);
+    if bare && !LEVELS.contains(&text.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "use one of {}, or a tracing filter",
+            LEVELS.join(", ")
+        ));
+    }
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|e| e.to_string())?;
+    Ok(text.to_string())
 }
 
 fn parse_token(text: &str) -> Result<String, String> {
@@ -401,14 +430,27 @@ mod tests {
     }
 
     #[test]
-    fn a_dashboard_beyond_loopback_without_a_token_is_exposed() {
-        let exposed = |args: &[&str]| {
+    fn settings_that_are_probably_mistakes_are_warned_about() {
+        let warnings = |args: &[&str]| {
             let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
-            parse(&args).unwrap().dashboard_exposed()
+            parse(&args).unwrap().warnings()
         };
-        assert!(!exposed(&[]));
-        assert!(exposed(&["--http-bind", "0.0.0.0"]));
-        assert!(!exposed(&["--http-bind", "0.0.0.0", "--api-token", "t"]));
+        assert!(warnings(&[]).is_empty());
+        let exposed = warnings(&["--http-bind", "0.0.0.0"]);
+        assert!(exposed[0].contains("without --api-token"), "{exposed:?}");
+        assert!(warnings(&["--http-bind", "0.0.0.0", "--api-token", "t"]).is_empty());
+        let timers = warnings(&["--gossip-interval", "2m"]);
+        assert!(timers[0].contains("--peer-timeout"), "{timers:?}");
+    }
+
+    #[test]
+    fn log_levels_are_levels_or_filters() {
+        for good in ["info", "WARN", "off", "backend=debug,info"] {
+            assert_eq!(parse_log_level(good), Ok(good.to_string()));
+        }
+        for bad in ["warning", "loud", "a=b=c"] {
+            assert!(parse_log_level(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -68,6 +68,7 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
     let log = config.storage.join(store::LOG_FILE);
     init_logging(&args.log_level, (!args.log_stderr).then_some(log.as_path()))?;
+    let mut signals = Signals::listen()?;
     let mut node = Node::start(config.clone()).await?;
     say!(
         "peer {} listening for peers on {} (advertised as {}:{})",
@@ -77,12 +78,8 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         node.p2p_addr.port()
     );
     say!("dashboard: {}", dashboard_url(node.http_addr));
-    if args.dashboard_exposed() {
-        say!(
-            "warning: the dashboard listens on {} without --api-token: anyone who can reach \
-             it can add and delete files",
-            node.http_addr
-        );
+    for warning in args.warnings() {
+        say!("warning: {warning}");
     }
     say!("storage: {}", config.storage.display());
     if !args.log_stderr {
@@ -97,12 +94,25 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         });
     }
 
-    console_until_stopped(&node.peer).await;
-    node.shutdown()
+    console_until_stopped(&node.peer, &mut signals).await;
+    or_at_once(node.shutdown(), &mut signals)
         .await
         .context("stopped, but metadata.json was not saved")?;
     say!("stopped; metadata saved");
     Ok(())
+}
+
+/// Waits for `shutdown`, unless a second Ctrl-C or SIGTERM asks to stop at once: the process
+/// then exits with code 130 without saving. Nothing stored is lost that way either: files
+/// that landed since the last save are found again from their journals at the next start.
+async fn or_at_once<T>(shutdown: impl std::future::Future<Output = T>, signals: &mut Signals) -> T {
+    tokio::select! {
+        done = shutdown => done,
+        _ = signals.next() => {
+            say!("stopped at once, without saving; the next start recovers the index");
+            std::process::exit(130);
+        }
+    }
 }
 
 /// Where a browser on this machine finds the dashboard bound to `addr`.
@@ -117,6 +127,7 @@ fn dashboard_url(addr: std::net::SocketAddr) -> String {
 async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
     let log = args.dir.join("demo.log");
     init_logging("info", Some(&log))?;
+    let mut signals = Signals::listen()?;
     let demo = demo::start(&args.dir, args.http_port).await?;
     say!("demo: three peers on 127.0.0.1 with sample files, gossiping every second");
     for node in &demo.nodes {
@@ -134,8 +145,8 @@ async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
         demo.nodes[0].http_addr
     );
     say!("log: {}; `exit` or Ctrl-C stops all three", log.display());
-    console_until_stopped(&demo.nodes[0].peer).await;
-    demo.shutdown()
+    console_until_stopped(&demo.nodes[0].peer, &mut signals).await;
+    or_at_once(demo.shutdown(), &mut signals)
         .await
         .context("stopped, but a metadata.json was not saved")?;
     say!("stopped; metadata saved");
@@ -143,13 +154,14 @@ async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
 }
 
 /// Runs the console menu on `peer` until `exit`, Ctrl-C or SIGTERM.
-async fn console_until_stopped(peer: &Peer) {
+async fn console_until_stopped(peer: &Peer, signals: &mut Signals) {
     let stop = CancellationToken::new();
     tokio::spawn(cli::run(peer.clone(), cli::stdin_lines(), stop.clone()));
     tokio::select! {
         _ = stop.cancelled() => {}
-        _ = signal() => say!("stopping"),
+        _ = signals.next() => {}
     }
+    say!("stopping (Ctrl-C again stops at once)");
     stop.cancel();
 }
 
@@ -168,31 +180,51 @@ impl std::io::Write for LockedFile {
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+/// Ctrl-C and SIGTERM, listened to from start-up on. One listener for the whole run: each
+/// signal is then seen once (a listener made afresh could see the first one again).
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// The next Ctrl-C or SIGTERM.
+    async fn next(&mut self) {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> anyhow::Result<Self> {
+        Ok(Signals)
+    }
+
+    /// The next Ctrl-C.
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Logs go to `file` (the storage folder's `.peer.log` for a peer), or to stderr without one,
 /// so the console stays readable.
 fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
-    // A bare word is a level: any other (`warning`) would be taken for a module to log.
-    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-    let bare = !level.contains(['=', ',', ':', '[']);
-    if bare && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
-        anyhow::bail!("bad --log-level {level:?}: use one of {LEVELS:?}, or a tracing filter");
-    }
     let filter =
         EnvFilter::try_new(level).map_err(|e| anyhow::anyhow!("bad --log-level {level:?}: {e}"))?;
     // Every line is escaped on its way out: log lines carry strangers' names and ids.
