@@ -309,6 +309,18 @@ impl Target {
         assert!(String::from_utf8_lossy(&reply).contains(&self.held.file_id));
     }
 
+    /// Asserts that `what` shows as the one incoming transfer, failed.
+    fn one_failed_incoming(&self, what: &str) {
+        let incoming = self.incoming();
+        assert!(
+            matches!(
+                incoming.as_slice(),
+                [t] if matches!(t.state, TransferStateDto::Failed { .. })
+            ),
+            "{what} shows as a failed incoming transfer: {incoming:?}"
+        );
+    }
+
     fn incoming(&self) -> Vec<shared::TransferDto> {
         self.us
             .peer()
@@ -354,14 +366,7 @@ async fn garbage_junk_and_hex_inside_a_gossip_change_nothing() {
         deliver(&addr, junk).await;
     }
     target.unchanged().await;
-    let incoming = target.incoming();
-    assert!(
-        matches!(
-            incoming.as_slice(),
-            [t] if matches!(t.state, TransferStateDto::Failed { .. })
-        ),
-        "the content inside a GOSSIP shows as a failed incoming transfer: {incoming:?}"
-    );
+    target.one_failed_incoming("the content inside a GOSSIP");
     target.us.stop().await;
 }
 
@@ -409,14 +414,7 @@ async fn a_pushed_file_whose_content_is_not_its_id_is_refused() {
     deliver(&target.us.addr(), &file_data(&forged, &content)).await;
     assert!(target.us.peer().file(&forged.file_id).is_none());
     target.unchanged().await;
-    let incoming = target.incoming();
-    assert!(
-        matches!(
-            incoming.as_slice(),
-            [t] if matches!(t.state, TransferStateDto::Failed { .. })
-        ),
-        "{incoming:?}"
-    );
+    target.one_failed_incoming("the forged push");
     target.us.stop().await;
 }
 
