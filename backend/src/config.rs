@@ -121,7 +121,7 @@ pub struct Cli {
     #[arg(long, env = "PEER_MESSAGE_DEADLINE", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub message_deadline: Duration,
 
-    /// Most concurrent inbound connections from one source address.
+    /// Most concurrent inbound connections from one source address (and 512 from all).
     #[arg(long, env = "PEER_MAX_CONNS_PER_SOURCE", default_value_t = 32)]
     pub max_conns_per_source: usize,
 
