@@ -157,6 +157,8 @@ pub struct PeerState {
     gossip: GossipTiming,
     /// Changes whenever the set of files we hold does (so a reply knows its list is new).
     held_version: u64,
+    /// Ids claimed for new files of ours that are being committed (see [`PeerState::claim_id`]).
+    claimed: HashSet<String>,
 }
 
 impl PeerState {
@@ -176,6 +178,7 @@ impl PeerState {
             tombstones: Tombstones::default(),
             gossip: GossipTiming::default(),
             held_version: 0,
+            claimed: HashSet::new(),
         };
         for e in index {
             state.insert(e.meta, e.stored_as);
@@ -220,10 +223,19 @@ impl PeerState {
             .collect()
     }
 
-    /// Whether a new file of ours could not take `file_id`: a file by that id is known, or
-    /// one of ours by that id was deleted.
-    pub fn id_taken(&self, file_id: &str) -> bool {
-        self.files.contains_key(file_id) || self.tombstones.contains(file_id, &self.me)
+    /// Claims `file_id` for a new file of ours, until [`PeerState::release_id`]; false when
+    /// it is taken: a file by that id is known, one of ours by that id was deleted, or another
+    /// new file of ours claimed it (the same content, added at the same moment).
+    pub fn claim_id(&mut self, file_id: &str) -> bool {
+        let taken = self.files.contains_key(file_id)
+            || self.tombstones.contains(file_id, &self.me)
+            || self.claimed.contains(file_id);
+        !taken && self.claimed.insert(file_id.to_string())
+    }
+
+    /// Ends the claim of [`PeerState::claim_id`]: the file is recorded, or was not kept.
+    pub fn release_id(&mut self, file_id: &str) {
+        self.claimed.remove(file_id);
     }
 
     /// The tombstones as persisted, and their generation (it changes whenever they do).

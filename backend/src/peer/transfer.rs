@@ -250,9 +250,10 @@ impl Peer {
     /// [`Peer::push_path`], also naming the peer it is being sent to (none while we track
     /// nobody: peers then learn of it from our file list).
     pub async fn push_path_to(&self, path: &Path) -> Result<(FileMeta, Option<String>), String> {
+        let claim = IdClaim::new(self);
         let entry = self
             .store()
-            .import(path, self.id(), |id| self.with_state(|s| s.id_taken(id)))
+            .import(path, self.id(), |id| claim.taken(id))
             .await
             .map_err(|e| format!("cannot add {}: {e}", path.display()))?;
         self.publish_new(entry.meta, entry.stored_as.expect("imported"))
@@ -265,11 +266,10 @@ impl Peer {
         temp: TempFile,
         file_name: &str,
     ) -> Result<FileMeta, String> {
+        let claim = IdClaim::new(self);
         let entry = self
             .store()
-            .commit_owned(temp, file_name, self.id(), |id| {
-                self.with_state(|s| s.id_taken(id))
-            })
+            .commit_owned(temp, file_name, self.id(), |id| claim.taken(id))
             .await
             .map_err(|e| format!("could not store: {e}"))?;
         Ok(self
@@ -291,7 +291,8 @@ impl Peer {
             new,
         } = self.record_copy(&meta, stored_as)?;
         if !new {
-            // The same content, added by another upload or push in the same second.
+            // The id was claimed free: only a stranger's copy of the same content with the
+            // same timestamp, landed since, could have come first.
             return Err(format!(
                 "the same content was added at the same moment as {}; add it again",
                 meta.file_name
@@ -470,6 +471,41 @@ impl Peer {
                 self.transfer_finished(id, TransferStateDto::Failed { reason });
                 false
             }
+        }
+    }
+}
+
+/// The id claimed by a new file of ours while it is committed, so that the same content
+/// added at the same moment gets another; released when dropped, once the file is recorded
+/// or was not kept.
+struct IdClaim<'a> {
+    peer: &'a Peer,
+    id: std::sync::Mutex<Option<String>>,
+}
+
+impl<'a> IdClaim<'a> {
+    fn new(peer: &'a Peer) -> Self {
+        IdClaim {
+            peer,
+            id: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// For [`crate::store::Store::commit_owned`]: whether `file_id` is taken; claims it when
+    /// it is not.
+    fn taken(&self, file_id: &str) -> bool {
+        let claimed = self.peer.with_state(|s| s.claim_id(file_id));
+        if claimed {
+            *super::lock(&self.id) = Some(file_id.to_string());
+        }
+        !claimed
+    }
+}
+
+impl Drop for IdClaim<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = super::lock(&self.id).take() {
+            self.peer.with_state(|s| s.release_id(&id));
         }
     }
 }
