@@ -65,8 +65,8 @@ pub struct DemoCli {
     arg_required_else_help = true
 )]
 pub struct Cli {
-    /// Our id on the network (sent as `peerId` and as the owner of files we add): 1 to 256
-    /// bytes, no path separators or control characters.
+    /// Our id on the network (sent as `peerId` and as the owner of files we add): no path
+    /// separators or control characters, and at most --max-field-len bytes.
     #[arg(value_parser = parse_peer_id)]
     pub peer_id: String,
     /// The host other peers reach us at; sent in every GOSSIP, so it must be reachable.
@@ -223,6 +223,13 @@ impl Cli {
 
     /// What no single argument's parser can see.
     fn check(&self) -> Result<(), String> {
+        if self.peer_id.len() > self.max_field_len {
+            return Err(format!(
+                "the peer id is longer than --max-field-len ({} bytes): peers with that limit \
+                 would refuse it, and we our own files",
+                self.max_field_len
+            ));
+        }
         if self.p2p_port != 0 && self.p2p_port == self.http_port {
             return Err(format!(
                 "P2P_PORT and HTTP_PORT are both {}: the two listeners need a port each",
@@ -259,8 +266,8 @@ impl Cli {
         }
         self.bootstrap
             .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
+            .filter(|s| !s.eq_ignore_ascii_case("none"))
+            .cloned()
             .collect()
     }
 }
@@ -273,26 +280,28 @@ fn parse_peer_id(text: &str) -> Result<String, String> {
     if text.contains(['/', '\\']) || text.chars().any(char::is_control) {
         return Err("the peer id must not contain '/', '\\' or control characters".into());
     }
-    if text.len() > 256 {
-        return Err("the peer id is longer than 256 bytes; other peers would refuse it".into());
-    }
     Ok(text.to_string())
 }
 
-/// `HOST:PORT` (a bracketed IPv6 host too), or `none`.
+/// `HOST:PORT`, `[IPv6]:PORT`, or `none`.
 fn parse_bootstrap(text: &str) -> Result<String, String> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("none") {
         return Ok(text.to_string());
     }
-    let port = text
-        .rsplit_once(':')
-        .filter(|(host, _)| !host.is_empty())
-        .and_then(|(_, port)| port.parse::<u16>().ok())
-        .filter(|port| *port != 0);
-    match port {
-        Some(_) => Ok(text.to_string()),
-        None => Err(format!("{text:?} is not HOST:PORT (or none)")),
+    let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
+    // An IPv6 address holds colons of its own: only in brackets can its port be told apart.
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => !host.is_empty() && !host.contains(':'),
+    };
+    let port_ok = port.parse::<u16>().is_ok_and(|port| port != 0);
+    if host_ok && port_ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not HOST:PORT ([ADDRESS]:PORT for IPv6), or none"
+        ))
     }
 }
 
@@ -311,9 +320,16 @@ pub fn parse_log_level(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// A token a browser or `curl` can send back as it is.
 fn parse_token(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err("the API token is blank: it would let anyone in".into());
+    }
+    if text.trim() != text || text.chars().any(char::is_control) {
+        return Err(
+            "the API token has spaces around it or control characters: no client could send it"
+                .into(),
+        );
     }
     Ok(text.to_string())
 }
@@ -386,7 +402,14 @@ mod tests {
         assert!(parse_size("lots").is_err());
     }
 
+    /// The arguments as the binary takes them. Every option can come from a `PEER_*`
+    /// variable as well, so these tests need an environment without any.
     fn parse(args: &[&str]) -> Result<Cli, String> {
+        let set: Vec<String> = std::env::vars()
+            .map(|(name, _)| name)
+            .filter(|name| name.starts_with("PEER_"))
+            .collect();
+        assert!(set.is_empty(), "unset {set:?} to run these tests");
         let cli = Cli::try_parse_from(["peer"].iter().chain(args)).map_err(|e| e.to_string())?;
         cli.check()?;
         Ok(cli)
@@ -398,17 +421,36 @@ mod tests {
             assert!(parse(&[id, "h", "1", "2"]).is_err(), "{id:?}");
         }
         assert!(parse(&["Élise-2", "h", "1", "2"]).is_ok());
+        let long = "x".repeat(100);
+        assert!(parse(&[&long, "h", "1", "2"]).is_ok());
+        assert!(parse(&[&long, "h", "1", "2", "--max-field-len", "64"]).is_err());
     }
 
     #[test]
     fn bootstrap_addresses_need_a_port() {
-        for bad in ["127.0.0.1", "", "host:", ":9000", "host:0", "host:99999"] {
+        for bad in [
+            "127.0.0.1",
+            "",
+            "host:",
+            ":9000",
+            "host:0",
+            "host:99999",
+            "::1",
+            "fe80::1",
+            "[::1]",
+            "[nonsense]:9000",
+        ] {
             assert!(
                 parse(&["me", "h", "1", "2", "--bootstrap", bad]).is_err(),
                 "{bad:?}"
             );
         }
-        for good in ["127.0.0.1:9000", "[::1]:9000", "none"] {
+        for good in [
+            "127.0.0.1:9000",
+            "[::1]:9000",
+            "eagle.cs.umanitoba.ca:8999",
+            "none",
+        ] {
             assert!(
                 parse(&["me", "h", "1", "2", "--bootstrap", good]).is_ok(),
                 "{good:?}"
@@ -417,8 +459,13 @@ mod tests {
     }
 
     #[test]
-    fn a_blank_api_token_is_refused() {
-        assert!(parse(&["me", "h", "1", "2", "--api-token", " "]).is_err());
+    fn an_api_token_no_client_could_send_is_refused() {
+        for bad in [" ", " s3cret", "s3cret\n", "s3\tcret"] {
+            assert!(
+                parse(&["me", "h", "1", "2", "--api-token", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
         assert!(parse(&["me", "h", "1", "2", "--api-token", "s3cret"]).is_ok());
     }
 
@@ -456,7 +503,8 @@ mod tests {
     #[test]
     fn bootstrap_defaults_to_the_well_known_hosts() {
         let cli = |args: &[&str]| {
-            Cli::try_parse_from(["peer", "me", "h", "1", "2"].iter().chain(args)).unwrap()
+            let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
+            parse(&args).unwrap()
         };
         assert_eq!(cli(&[]).bootstrap_addrs().len(), 4);
         assert!(cli(&["--bootstrap", "none"]).bootstrap_addrs().is_empty());
@@ -469,8 +517,8 @@ mod tests {
     #[test]
     fn the_connect_timeout_is_five_seconds_unless_set() {
         let connect = |args: &[&str]| {
-            let cli = Cli::try_parse_from(["peer", "me", "h", "1", "2"].iter().chain(args));
-            crate::node::NodeConfig::from_cli(&cli.unwrap())
+            let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
+            crate::node::NodeConfig::from_cli(&parse(&args).unwrap())
                 .limits
                 .connect
         };

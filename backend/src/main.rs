@@ -68,8 +68,9 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
     let log = config.storage.join(store::LOG_FILE);
     init_logging(&args.log_level, (!args.log_stderr).then_some(log.as_path()))?;
-    let mut signals = Signals::listen()?;
     let mut node = Node::start(config.clone()).await?;
+    // Only now: until the node has started, Ctrl-C ends the process as it would any other.
+    let mut signals = Signals::listen()?;
     say!(
         "peer {} listening for peers on {} (advertised as {}:{})",
         args.peer_id,
@@ -102,15 +103,16 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for `shutdown`, unless a second Ctrl-C or SIGTERM asks to stop at once: the process
-/// then exits with code 130 without saving. Nothing stored is lost that way either: files
-/// that landed since the last save are found again from their journals at the next start.
+/// Waits for `shutdown`, unless another Ctrl-C or SIGTERM asks to stop at once: the process
+/// then exits without saving, with code 130 or 143 as the shell gives a process killed by
+/// either. Nothing stored is lost that way either: files that landed since the last save are
+/// found again from their journals at the next start.
 async fn or_at_once<T>(shutdown: impl std::future::Future<Output = T>, signals: &mut Signals) -> T {
     tokio::select! {
         done = shutdown => done,
-        _ = signals.next() => {
+        code = signals.next() => {
             say!("stopped at once, without saving; the next start recovers the index");
-            std::process::exit(130);
+            std::process::exit(code);
         }
     }
 }
@@ -127,8 +129,8 @@ fn dashboard_url(addr: std::net::SocketAddr) -> String {
 async fn run_demo(args: DemoCli) -> anyhow::Result<()> {
     let log = args.dir.join("demo.log");
     init_logging("info", Some(&log))?;
-    let mut signals = Signals::listen()?;
     let demo = demo::start(&args.dir, args.http_port).await?;
+    let mut signals = Signals::listen()?;
     say!("demo: three peers on 127.0.0.1 with sample files, gossiping every second");
     for node in &demo.nodes {
         let config = node.peer.config();
@@ -158,10 +160,9 @@ async fn console_until_stopped(peer: &Peer, signals: &mut Signals) {
     let stop = CancellationToken::new();
     tokio::spawn(cli::run(peer.clone(), cli::stdin_lines(), stop.clone()));
     tokio::select! {
-        _ = stop.cancelled() => {}
-        _ = signals.next() => {}
+        _ = stop.cancelled() => say!("stopping (Ctrl-C stops at once)"),
+        _ = signals.next() => say!("stopping (Ctrl-C again stops at once)"),
     }
-    say!("stopping (Ctrl-C again stops at once)");
     stop.cancel();
 }
 
@@ -198,11 +199,11 @@ impl Signals {
         })
     }
 
-    /// The next Ctrl-C or SIGTERM.
-    async fn next(&mut self) {
+    /// The next Ctrl-C or SIGTERM, as the exit code of a process it ended: 128 + its number.
+    async fn next(&mut self) -> i32 {
         tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => 128 + libc::SIGINT,
+            _ = self.terminate.recv() => 128 + libc::SIGTERM,
         }
     }
 }
@@ -216,9 +217,10 @@ impl Signals {
         Ok(Signals)
     }
 
-    /// The next Ctrl-C.
-    async fn next(&mut self) {
+    /// The next Ctrl-C, as an exit code.
+    async fn next(&mut self) -> i32 {
         let _ = tokio::signal::ctrl_c().await;
+        130
     }
 }
 

@@ -242,8 +242,8 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
                                 "get {}: fetching in the background",
                                 transfer.file_name
                             ));
-                            let file_id = transfer.file_id;
-                            peer.spawn(follow(events, TransferKind::Get, file_id, out.clone()));
+                            let follower = follow(peer.clone(), events, transfer.id, out.clone());
+                            peer.spawn(follower);
                         }
                         Err(e) => out.say(format!("get: {e}")),
                     }
@@ -257,12 +257,12 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
             let events = peer.subscribe();
             peer.clone().spawn(async move {
                 match peer.push_path_to(&path).await {
-                    Ok((meta, Some(to))) => {
+                    Ok((meta, Some(sending))) => {
                         out.say(format!(
-                            "push: added {} as {}; sending it to {to}",
-                            meta.file_name, meta.file_id
+                            "push: added {} as {}; sending it to {}",
+                            meta.file_name, meta.file_id, sending.to
                         ));
-                        follow(events, TransferKind::Push, meta.file_id, out).await;
+                        follow(peer, events, sending.transfer, out).await;
                     }
                     Ok((meta, None)) => out.say(format!(
                         "push: added {} as {}; no peer tracked to send it to yet (peers \
@@ -287,26 +287,26 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
     }
 }
 
-/// Prints the progress (at most every 10%) and the outcome of the first transfer of `kind` for
-/// `file_id` in `events` (subscribed before it started), naming the peer.
+/// Prints the progress (at most every 10%) and the outcome of transfer `id`, naming the peer,
+/// from `events` subscribed before it started.
 async fn follow(
+    peer: Peer,
     mut events: tokio::sync::broadcast::Receiver<ServerEvent>,
-    kind: TransferKind,
-    file_id: String,
+    id: u64,
     out: Console,
 ) {
     let mut last_decile = 0;
-    let mut id = None;
     loop {
         let t = match events.recv().await {
-            Ok(ServerEvent::Transfer(t))
-                if id.unwrap_or(t.id) == t.id && t.kind == kind && t.file_id == file_id =>
-            {
-                id = Some(t.id);
-                t
-            }
+            Ok(ServerEvent::Transfer(t)) if t.id == id => t,
             Ok(_) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            // Its last event may be among those missed: the transfer as it stands now.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                match peer.transfers().into_iter().find(|t| t.id == id) {
+                    Some(t) => t,
+                    None => return,
+                }
+            }
             Err(_) => return,
         };
         if let Some(line) = progress_line(&t, &mut last_decile) {

@@ -247,9 +247,9 @@ impl Peer {
         Ok(self.push_path_to(path).await?.0)
     }
 
-    /// [`Peer::push_path`], also naming the peer it is being sent to (none while we track
+    /// [`Peer::push_path`], also saying where it is being sent (nowhere while we track
     /// nobody: peers then learn of it from our file list).
-    pub async fn push_path_to(&self, path: &Path) -> Result<(FileMeta, Option<String>), String> {
+    pub async fn push_path_to(&self, path: &Path) -> Result<(FileMeta, Option<Sending>), String> {
         let claim = IdClaim::new(self);
         let entry = self
             .store()
@@ -279,12 +279,12 @@ impl Peer {
     }
 
     /// Records a new file of ours, sends it to one random tracked peer in the background and
-    /// ANNOUNCEs it to all; returns it and the id of that peer.
+    /// ANNOUNCEs it to all; returns it and where it is being sent.
     async fn publish_new(
         &self,
         meta: FileMeta,
         stored_as: String,
-    ) -> Result<(FileMeta, Option<String>), String> {
+    ) -> Result<(FileMeta, Option<Sending>), String> {
         let Held {
             meta,
             stored_as,
@@ -310,31 +310,45 @@ impl Peer {
                 .collect::<Vec<_>>()
         });
         let target = rand::seq::IteratorRandom::choose(target.into_iter(), &mut rand::thread_rng());
-        let sent_to = target.as_ref().map(|(peer_id, _)| peer_id.clone());
-        if let Some((peer_id, addr)) = target {
-            let peer = self.clone();
-            let meta = meta.clone();
-            self.spawn(async move { peer.replicate(&meta, &stored_as, &peer_id, &addr).await });
-        }
-        Ok((meta, sent_to))
-    }
-
-    /// Sends our copy of `meta` to `addr` unsolicited (a push), with progress.
-    async fn replicate(&self, meta: &FileMeta, stored_as: &str, peer_id: &str, addr: &str) {
-        let opened = self.store().open_file(stored_as).await;
+        let Some((peer_id, addr)) = target else {
+            return Ok((meta, None));
+        };
+        // Started here, so that the caller can follow it from its first event.
+        let opened = self.store().open_file(&stored_as).await;
         let total = opened.as_ref().ok().map(|(_, len)| *len);
         let transfer = self.transfer_started(
             TransferKind::Push,
             &meta.file_id,
             &meta.file_name,
-            Some(peer_id.to_string()),
+            Some(peer_id.clone()),
             total,
         );
+        let sending = Sending {
+            to: peer_id.clone(),
+            transfer: transfer.id,
+        };
+        let (peer, pushed) = (self.clone(), meta.clone());
+        self.spawn(async move {
+            peer.replicate(&pushed, opened, transfer.id, &peer_id, &addr)
+                .await
+        });
+        Ok((meta, Some(sending)))
+    }
+
+    /// Sends our copy of `meta`, `opened`, to `addr` unsolicited (a push), as `transfer`.
+    async fn replicate(
+        &self,
+        meta: &FileMeta,
+        opened: std::io::Result<(tokio::fs::File, u64)>,
+        transfer: u64,
+        peer_id: &str,
+        addr: &str,
+    ) {
         let result: Result<u64, NetError> = async {
             let (file, _) = opened?;
             let mut stream = net::connect(addr, &self.config().limits).await?;
             net::write_file_data(&mut stream, meta, file, &self.config().limits, |done| {
-                self.transfer_progress(transfer.id, peer_id, done)
+                self.transfer_progress(transfer, peer_id, done)
             })
             .await
         }
@@ -344,7 +358,7 @@ impl Peer {
             Ok(sent) => {
                 self.traffic().sent("FILE_DATA");
                 self.traffic().content_sent(sent);
-                self.transfer_finished(transfer.id, TransferStateDto::Done);
+                self.transfer_finished(transfer, TransferStateDto::Done);
                 self.log(
                     LogLevel::Info,
                     format!("pushed {} to {peer_id}", meta.file_name),
@@ -353,7 +367,7 @@ impl Peer {
             Err(e) => {
                 let reason = format!("push to {peer_id} failed: {e}");
                 self.log(LogLevel::Warn, reason.clone());
-                self.transfer_finished(transfer.id, TransferStateDto::Failed { reason });
+                self.transfer_finished(transfer, TransferStateDto::Failed { reason });
             }
         }
     }
@@ -508,4 +522,13 @@ impl Drop for IdClaim<'_> {
             self.peer.with_state(|s| s.release_id(&id));
         }
     }
+}
+
+/// Where a new file of ours is being sent.
+#[derive(Debug)]
+pub struct Sending {
+    /// The peer's id.
+    pub to: String,
+    /// The id of the push's transfer.
+    pub transfer: u64,
 }

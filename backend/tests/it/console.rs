@@ -1,4 +1,5 @@
-//! The console menu driven in process: what an operator sees when a get is typed twice.
+//! The console menu driven in process: what an operator sees when a get is typed twice, and
+//! when a push goes out.
 
 use crate::support::*;
 use backend::cli::{self, Command, Console};
@@ -86,4 +87,57 @@ async fn a_second_get_of_a_running_file_prints_nothing_twice() {
         "{failed}"
     );
     us.stop().await;
+}
+
+/// A console whose lines are collected.
+fn collecting() -> (Console, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    (
+        Console::to(move |line| sink.lock().unwrap().push(line)),
+        lines,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_names_the_peer_it_goes_to_and_says_when_it_arrived() {
+    let alice = spawn("alice", &[]).await;
+    let bob = spawn("bob", &[alice.addr()]).await;
+    eventually("alice tracks bob", WAIT, || {
+        peer_ids(alice.peer()) == ["bob"]
+    })
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let path = local_file(&files, "notes.txt", b"for bob");
+    let (out, lines) = collecting();
+    cli::execute(alice.peer(), Command::Push(path), &out);
+    eventually("the push is done", WAIT, || {
+        lines.lock().unwrap().len() == 2
+    })
+    .await;
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines[0].starts_with("push: added notes.txt as ")
+            && lines[0].ends_with("; sending it to bob"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "push notes.txt: done, 7 B sent to bob");
+    bob.stop().await;
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_with_nobody_to_send_to_says_so() {
+    let alice = spawn("alice", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let path = local_file(&files, "notes.txt", b"for later");
+    let (out, lines) = collecting();
+    cli::execute(alice.peer(), Command::Push(path), &out);
+    eventually("the push is added", WAIT, || {
+        !lines.lock().unwrap().is_empty()
+    })
+    .await;
+    let line = lines.lock().unwrap()[0].clone();
+    assert!(line.contains("no peer tracked to send it to yet"), "{line}");
+    alice.stop().await;
 }

@@ -384,7 +384,13 @@ async fn a_push_that_names_us_as_its_owner_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_push_takes_no_room_from_a_push_still_arriving() {
-    let us = spawn_with("us", &[], |c| c.caps.max_storage = 4 << 20).await;
+    // The first push waits, half sent, for the second: no rate or idle rule may cut it.
+    let us = spawn_with("us", &[], |c| {
+        c.caps.max_storage = 4 << 20;
+        c.limits.min_rate = 0;
+        c.limits.idle = Duration::from_secs(60);
+    })
+    .await;
     // 2.6 MiB arriving, its first half first.
     let kept = noise(2_730_000, 5);
     let kept_meta = meta_for(&kept, "kept.bin");
