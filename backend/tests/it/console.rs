@@ -141,3 +141,32 @@ async fn a_push_with_nobody_to_send_to_says_so() {
     assert!(line.contains("no peer tracked to send it to yet"), "{line}");
     alice.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_that_ends_at_once_still_prints_its_outcome() {
+    let alice = spawn("alice", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let meta = alice
+        .peer()
+        .push_path(&local_file(&files, "tiny.txt", b"tiny"))
+        .await
+        .unwrap();
+    let bob = spawn("bob", &[alice.addr()]).await;
+    eventually("bob knows tiny.txt", WAIT, || {
+        bob.peer().file(&meta.file_id).is_some()
+    })
+    .await;
+    let (out, lines) = collecting();
+    cli::execute(bob.peer(), Command::Get(meta.file_id.clone()), &out);
+    eventually("the get's outcome is printed", WAIT, || {
+        lines.lock().unwrap().len() == 2
+    })
+    .await;
+    let last = lines.lock().unwrap()[1].clone();
+    assert!(
+        last.starts_with("get tiny.txt: done, 4 B from alice, verified"),
+        "{last}"
+    );
+    bob.stop().await;
+    alice.stop().await;
+}
