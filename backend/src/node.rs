@@ -302,16 +302,43 @@ fn adopt(peer: &Peer, names: Vec<String>) {
     });
 }
 
-/// Saves the index whenever it changes; a burst of changes is one write.
+/// Saves the index whenever it changes; a burst of changes is one write. A save that failed
+/// (a full disk, typically) is tried again every [`SAVE_RETRY`] until one succeeds, changes
+/// or not: the index on disk must not stay behind until the next change.
 async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>) {
-    while dirty.changed().await.is_ok() {
+    let mut failing = false;
+    loop {
+        let changed = if failing {
+            tokio::select! {
+                changed = dirty.changed() => changed,
+                _ = tokio::time::sleep(SAVE_RETRY) => Ok(()),
+            }
+        } else {
+            dirty.changed().await
+        };
+        if changed.is_err() {
+            return;
+        }
         dirty.borrow_and_update();
         let saver = peer.clone();
-        let result = tokio::task::spawn_blocking(move || saver.save_index()).await;
-        if let Ok(Err(e)) = result {
-            peer.log(LogLevel::Warn, format!("cannot save metadata.json: {e}"));
+        let saved = tokio::task::spawn_blocking(move || saver.save_index())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match &saved {
+            // Said once a streak, not at every retry.
+            Err(e) if !failing => peer.log(
+                LogLevel::Warn,
+                format!("cannot save metadata.json: {e}; trying again every {SAVE_RETRY:?}"),
+            ),
+            Err(_) => {}
+            Ok(()) if failing => peer.log(LogLevel::Info, "saved metadata.json again"),
+            Ok(()) => {}
         }
+        failing = saved.is_err();
         // Coalesce bursts.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// How often a failed save of the index is tried again.
+const SAVE_RETRY: Duration = Duration::from_secs(1);

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 413.
     #[error("file larger than the limit of {0} bytes")]
     TooLarge(u64),
+    /// 507.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// 500; the detail is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -60,6 +63,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(detail) => {
                 tracing::error!("API: {detail}");
                 StatusCode::INTERNAL_SERVER_ERROR

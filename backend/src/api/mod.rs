@@ -140,7 +140,8 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
     responses(
         (status = 201, description = "Stored and pushed", body = FileDto),
         (status = 400, description = "No file, no name, or a name that is not a plain file name", body = shared::ErrorBody),
-        (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody)))]
+        (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody),
+        (status = 507, description = "The disk of the storage folder is full", body = shared::ErrorBody)))]
 async fn upload(
     State(s): State<ApiState>,
     mut form: Multipart,
@@ -158,6 +159,7 @@ async fn upload(
             }
             UploadError::TooLarge(max) => ApiError::TooLarge(max),
             UploadError::Body(e) => bad(e),
+            UploadError::DiskFull => ApiError::InsufficientStorage(e.to_string()),
             UploadError::Store(detail) => ApiError::Internal(detail),
         })?;
         let file = s

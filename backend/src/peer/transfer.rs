@@ -6,6 +6,7 @@
 //! and the next one is tried.
 
 use super::health::{self, GetOutcome};
+use super::upload::UploadError;
 use super::{short, Held, Peer};
 use crate::net::admission::MIN_PUSH_CHARGE;
 use crate::net::{self, NetError};
@@ -261,21 +262,22 @@ impl Peer {
     }
 
     /// Stores uploaded content under `file_name` as ours, then replicates and announces it.
-    pub(super) async fn push_upload(
+    pub(super) async fn push_upload<E>(
         &self,
         temp: TempFile,
         file_name: &str,
-    ) -> Result<FileMeta, String> {
+    ) -> Result<FileMeta, UploadError<E>> {
         let claim = IdClaim::new(self);
         let entry = self
             .store()
             .commit_owned(temp, file_name, self.id(), |id| claim.taken(id))
             .await
-            .map_err(|e| format!("could not store: {e}"))?;
-        Ok(self
+            .map_err(UploadError::store)?;
+        let (meta, _) = self
             .publish_new(entry.meta, entry.stored_as.expect("committed"))
-            .await?
-            .0)
+            .await
+            .map_err(UploadError::Store)?;
+        Ok(meta)
     }
 
     /// Records a new file of ours, sends it to one random tracked peer in the background and

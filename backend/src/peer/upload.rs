@@ -26,9 +26,22 @@ pub enum UploadError<E> {
     /// The stream of content failed.
     #[error("the upload failed: {0}")]
     Body(E),
+    /// The disk holding the storage folder is full.
+    #[error("the disk of the storage folder is full")]
+    DiskFull,
     /// The store could not take the file.
     #[error("{0}")]
     Store(String),
+}
+
+impl<E> UploadError<E> {
+    /// Why the store could not take the file.
+    pub(super) fn store(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull => UploadError::DiskFull,
+            _ => UploadError::Store(format!("could not store: {e}")),
+        }
+    }
 }
 
 /// Our stored copy of a file, open for reading.
@@ -79,8 +92,7 @@ impl Peer {
             return Err(UploadError::NameTooLong(max_name));
         }
         let max = self.config().limits.max_file;
-        let store_error = |e: std::io::Error| UploadError::Store(format!("could not store: {e}"));
-        let mut temp = self.store().temp_file().await.map_err(store_error)?;
+        let mut temp = self.store().temp_file().await.map_err(UploadError::store)?;
         let mut chunks = std::pin::pin!(chunks);
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(UploadError::Body)?;
@@ -88,11 +100,9 @@ impl Peer {
             if temp.len() + chunk.len() as u64 > max {
                 return Err(UploadError::TooLarge(max));
             }
-            temp.write(chunk).await.map_err(store_error)?;
+            temp.write(chunk).await.map_err(UploadError::store)?;
         }
-        self.push_upload(temp, name)
-            .await
-            .map_err(UploadError::Store)
+        self.push_upload(temp, name).await
     }
 
     /// Our copy of `file_id`, opened for reading.

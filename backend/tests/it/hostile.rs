@@ -1,6 +1,7 @@
 //! Strangers who abuse the socket layer: clients whose last bytes come late, connections that
 //! trickle, holders that answer one byte at a time, floods of GOSSIP_REPLYs, pushes past the
-//! storage quota. Each test waits on a refusal counter, never on a sleep.
+//! storage quota or past what the disk holds. Each test waits on a refusal counter or a closed
+//! connection, never on a sleep.
 
 use crate::support::*;
 use backend::protocol::{encode, file_id, FileMeta, Verbatim};
@@ -521,4 +522,149 @@ async fn one_slot_taken() -> (TestPeer, TcpStream, Vec<u8>, Held) {
     let mut head = vec![0u8; 64];
     client.read_exact(&mut head).await.unwrap();
     (us, client, head, Held { meta, content })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays() {
+    let test = "a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let storage = disk.path().join("storage");
+    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
+    let files = tempfile::tempdir().unwrap();
+    let ours = us
+        .peer()
+        .push_path(&local_file(&files, "ours.txt", b"kept whatever arrives"))
+        .await
+        .unwrap();
+
+    // More than the disk holds, within every limit of ours.
+    let big = noise(6 << 20, 8);
+    let big_meta = meta_for(&big, "big.bin");
+    deliver(&us.addr(), &file_data(&big_meta, &big)).await;
+    assert!(us.peer().file(&big_meta.file_id).is_none());
+    let failed = us
+        .peer()
+        .transfers()
+        .into_iter()
+        .find(|t| t.kind == TransferKind::Incoming)
+        .expect("the push shows as an incoming transfer");
+    assert!(
+        matches!(&failed.state, TransferStateDto::Failed { reason } if reason.contains("No space left")),
+        "{failed:?}"
+    );
+    assert_eq!(all_files(&storage), ["metadata.json", "ours.txt"]);
+    assert_eq!(
+        std::fs::read(storage.join("ours.txt")).unwrap(),
+        b"kept whatever arrives"
+    );
+    let reply = request(&us.addr(), &encode::get_file(&ours.file_id)).await;
+    let mut hex = Vec::new();
+    encode::hex_into(b"kept whatever arrives", &mut hex);
+    assert!(reply.windows(hex.len()).any(|w| w == hex), "still served");
+
+    // The room it took is free again: a push that fits is kept.
+    let small = noise(1 << 20, 9);
+    let small_meta = meta_for(&small, "small.bin");
+    deliver(&us.addr(), &file_data(&small_meta, &small)).await;
+    eventually("the push that fits is kept", WAIT, || {
+        holds(us.peer(), &small_meta.file_id)
+    })
+    .await;
+    us.stop().await;
+    let index = std::fs::read_to_string(storage.join("metadata.json")).unwrap();
+    assert!(index.contains(&ours.file_id) && index.contains(&small_meta.file_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_room() {
+    let test = "an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_room";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let storage = disk.path().join("storage");
+    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
+    let files = tempfile::tempdir().unwrap();
+    let ours = us
+        .peer()
+        .push_path(&local_file(&files, "ours.txt", b"ours"))
+        .await
+        .unwrap();
+    let saved = || std::fs::read_to_string(storage.join("metadata.json")).unwrap_or_default();
+    eventually("our file is saved", WAIT, || {
+        saved().contains(&ours.file_id)
+    })
+    .await;
+
+    // Beside the storage folder, a file that takes all the room left.
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        while file.write_all(&[0u8; 64 << 10]).is_ok() {}
+    }
+    let mut events = us.peer().subscribe();
+    let announced = meta_for(b"announced", "announced.txt");
+    deliver(&us.addr(), encode::announce("PROF", &announced).as_bytes()).await;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(shared::ServerEvent::Log(entry)) = events.recv().await {
+                if entry.message.starts_with("cannot save metadata.json") {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the failed save is logged");
+    let before = saved();
+    assert!(before.contains(&ours.file_id), "the old index is whole");
+    assert!(!before.contains(&announced.file_id));
+
+    // With no change since, the index is saved once there is room again.
+    std::fs::remove_file(&filler).unwrap();
+    eventually("the index is saved again", WAIT, || {
+        saved().contains(&announced.file_id)
+    })
+    .await;
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_onto_a_full_disk_is_a_507_that_says_so_and_keeps_nothing() {
+    let test = "an_upload_onto_a_full_disk_is_a_507_that_says_so_and_keeps_nothing";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let storage = disk.path().join("storage");
+    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
+    let content = noise(6 << 20, 10);
+    let mut body =
+        b"--cut\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
+    body.extend_from_slice(&content);
+    body.extend_from_slice(b"\r\n--cut--\r\n");
+    let addr = us.node.http_addr;
+    let head = format!(
+        "POST /api/files HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; \
+         boundary=cut\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut http = TcpStream::connect(addr).await.unwrap();
+    http.write_all(head.as_bytes()).await.unwrap();
+    // The peer may answer, and close, before it has read the whole body.
+    let _ = http.write_all(&body).await;
+    let mut reply = Vec::new();
+    let _ = http.read_to_end(&mut reply).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 507"), "{reply}");
+    assert!(
+        reply.contains(r#"{"error":"the disk of the storage folder is full"}"#),
+        "{reply}"
+    );
+    assert!(us.peer().files().is_empty());
+    assert_eq!(content_files(&storage), Vec::<String>::new());
+    us.stop().await;
 }

@@ -216,3 +216,44 @@ pub async fn read_get_file(socket: &mut TcpStream) -> bool {
     }
     String::from_utf8_lossy(&request).contains("GET_FILE")
 }
+
+/// A tmpfs of a few MiB mounted for one test, to fill up; unmounted when dropped.
+pub struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts `size` (like `4m`); `None` (after saying why) where mounting is not allowed.
+    pub fn mount(test: &str, size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(SmallDisk { dir }),
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                println!("skipped {test}: cannot mount a tmpfs here ({})", why.trim());
+                None
+            }
+            Err(e) => {
+                println!("skipped {test}: no mount command ({e})");
+                None
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
