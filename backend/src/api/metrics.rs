@@ -105,6 +105,16 @@ pub fn render(s: &ApiState) -> String {
         spent,
     );
 
+    let saves = Labeled::<1>::default();
+    let (saved, failed) = peer.store().saves();
+    saves.get_or_create(&[("outcome", "ok")]).inc_by(saved);
+    saves.get_or_create(&[("outcome", "failed")]).inc_by(failed);
+    registry.register(
+        "peer_index_saves",
+        "Saves of metadata.json, by outcome (a failed one, typically on a full disk, is tried again every second)",
+        saves,
+    );
+
     let status = peer.status();
     let gauge = |n: usize| {
         let g = Gauge::<i64>::default();

@@ -453,6 +453,7 @@ async fn metrics_expose_the_counters() {
         "peer_tracked_peers 0",
         "peer_known_files 1",
         "peer_held_files 0",
+        "peer_index_saves_total{outcome=\"failed\"} 0",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }

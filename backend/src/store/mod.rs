@@ -32,6 +32,7 @@ use crate::protocol::{FileMeta, IdHasher, Verbatim};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -66,6 +67,8 @@ struct Shared {
     /// stopped cannot replace the final one made at shutdown.
     saving: Mutex<()>,
     spent: Arc<Spent>,
+    /// Saves of the index that succeeded, and that failed.
+    saves: [AtomicU64; 2],
 }
 
 struct Pending {
@@ -319,6 +322,18 @@ impl Store {
     /// taken once it is this save's turn, so an older index never overwrites a newer one.
     /// Blocking: call it from a blocking thread.
     pub fn save(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
+        let saved = self.save_now(snapshot);
+        self.inner.saves[usize::from(saved.is_err())].fetch_add(1, Ordering::Relaxed);
+        saved
+    }
+
+    /// How many saves of the index succeeded, and how many failed, since the store opened.
+    pub fn saves(&self) -> (u64, u64) {
+        let [ok, failed] = &self.inner.saves;
+        (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
+    }
+
+    fn save_now(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
         let _saving = lock(&self.inner.saving);
         let index = snapshot();
         let map: BTreeMap<&str, StoredEntry> = index

@@ -43,6 +43,7 @@ impl Store {
                 removing: Mutex::default(),
                 saving: Mutex::default(),
                 spent: Arc::default(),
+                saves: Default::default(),
             }),
         };
         let mut report = OpenReport::default();

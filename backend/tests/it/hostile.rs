@@ -618,6 +618,7 @@ async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_roo
     })
     .await
     .expect("the failed save is logged");
+    assert!(us.peer().store().saves().1 >= 1, "the failure is counted");
     let before = saved();
     assert!(before.contains(&ours.file_id), "the old index is whole");
     assert!(!before.contains(&announced.file_id));
