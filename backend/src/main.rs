@@ -172,7 +172,11 @@ struct LockedFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
 impl std::io::Write for LockedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(buf)?;
+        if file.write_all(buf).is_err() {
+            // The log lives on the storage folder's disk: when that is full, its warnings
+            // are the ones to see, so they go to stderr rather than nowhere.
+            let _ = std::io::stderr().write_all(buf);
+        }
         Ok(buf.len())
     }
 

@@ -182,17 +182,27 @@ impl Node {
             );
         }
         // Saved at once when it differs from `metadata.json`, so that the folder describes
-        // itself again before anything else happens.
+        // itself again before anything else happens. On a full disk the journals keep
+        // describing it meanwhile, and the save is tried again with the others.
+        let mut unsaved = false;
         if report.rebuilt || report.replayed > 0 || report.lost > 0 {
             let saver = peer.clone();
-            tokio::task::spawn_blocking(move || saver.save_index())
-                .await?
-                .context("cannot write metadata.json")?;
+            if let Err(e) = tokio::task::spawn_blocking(move || saver.save_index()).await? {
+                peer.log(
+                    LogLevel::Warn,
+                    format!("cannot save the index at start: {e}"),
+                );
+                unsaved = true;
+            }
         }
         // Every task is the peer's, so that stopping the peer stops them all.
         let cancel = peer.cancel_token().clone();
         // Subscribed before anything can change the index, so no change goes unsaved.
-        peer.spawn(persist(peer.clone(), peer.dirty()));
+        let dirty = peer.dirty();
+        if unsaved {
+            peer.mark_dirty();
+        }
+        peer.spawn(persist(peer.clone(), dirty));
         peer.spawn(net::server::serve(p2p, peer.clone()));
         adopt(&peer, report.to_adopt);
         let app = api::router(api::ApiState::new(
@@ -328,10 +338,10 @@ async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>) {
             // Said once a streak, not at every retry.
             Err(e) if !failing => peer.log(
                 LogLevel::Warn,
-                format!("cannot save metadata.json: {e}; trying again every {SAVE_RETRY:?}"),
+                format!("cannot save the index: {e}; trying again every {SAVE_RETRY:?}"),
             ),
             Err(_) => {}
-            Ok(()) if failing => peer.log(LogLevel::Info, "saved metadata.json again"),
+            Ok(()) if failing => peer.log(LogLevel::Info, "saved the index again"),
             Ok(()) => {}
         }
         failing = saved.is_err();

@@ -159,7 +159,10 @@ async fn upload(
             }
             UploadError::TooLarge(max) => ApiError::TooLarge(max),
             UploadError::Body(e) => bad(e),
-            UploadError::DiskFull => ApiError::InsufficientStorage(e.to_string()),
+            UploadError::DiskFull => {
+                tracing::warn!("an upload was refused: {e}");
+                ApiError::InsufficientStorage(e.to_string())
+            }
             UploadError::Store(detail) => ApiError::Internal(detail),
         })?;
         let file = s

@@ -122,6 +122,10 @@ pub enum NetError {
     /// As many files as we move at once are moving already.
     #[error("too many transfers at once")]
     Busy,
+    /// Our storage could not take the content (a full disk, typically): not the sender's
+    /// fault.
+    #[error("could not store it: {0}")]
+    Store(io::Error),
 }
 
 impl NetError {
@@ -237,7 +241,9 @@ pub async fn read_message(
         if let Some(file) = &mut content {
             let full = chunk.len() + READ_BUF / 2 > store::PIECE;
             if full || (message.is_some() && !chunk.is_empty()) {
-                file.write_piece(&mut chunk).await?;
+                file.write_piece(&mut chunk)
+                    .await
+                    .map_err(NetError::Store)?;
             }
         }
         if let Some(message) = message {
@@ -254,7 +260,7 @@ struct Fetched<'a, F> {
 
 impl<F: FnMut(u64) + Send> Sink for Fetched<'_, F> {
     async fn open(&mut self) -> Result<TempFile, NetError> {
-        Ok(self.store.temp_file().await?)
+        self.store.temp_file().await.map_err(NetError::Store)
     }
 
     fn arrived(&mut self, total: u64) -> Result<(), NetError> {
@@ -282,7 +288,8 @@ pub async fn fetch(
         Message::FileData(Some(meta)) if meta.file_id == file_id => {
             let content = match content {
                 Some(file) => file,
-                None => store.temp_file().await?, // an empty file
+                // An empty file.
+                None => store.temp_file().await.map_err(NetError::Store)?,
             };
             Ok((meta, content))
         }

@@ -105,7 +105,11 @@ impl<H: Handler> Sink for Incoming<'_, H> {
         let room = self.handler.push_room().await;
         self.reservation = Some(pushes.reserve(mark, room));
         self.push = Some(self.handler.push_started(self.remote));
-        Ok(self.handler.store().temp_file().await?)
+        self.handler
+            .store()
+            .temp_file()
+            .await
+            .map_err(NetError::Store)
     }
 
     fn arrived(&mut self, total: u64) -> Result<(), NetError> {

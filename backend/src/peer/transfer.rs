@@ -29,7 +29,8 @@ pub enum FetchError {
     AlreadyHeld(String),
 }
 
-/// Why one holder did not give us a copy, as its health records it.
+/// Why one holder did not give us a copy, as its health records it; or why we could not
+/// keep the copy it gave, which is ours to fix (`Local`).
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error("{0}")]
@@ -40,6 +41,10 @@ enum Failure {
     Stalled(String),
     #[error("{0}")]
     Other(String),
+    /// Our storage could not take the copy (a full disk, typically): no holder is to blame,
+    /// and no other holder would fare better.
+    #[error("{0}")]
+    Local(String),
 }
 
 impl From<&NetError> for Failure {
@@ -50,9 +55,15 @@ impl From<&NetError> for Failure {
             NetError::Timeout(_) | NetError::Slow { .. } | NetError::Deadline(_) => {
                 Failure::Stalled(text)
             }
+            NetError::Store(_) => Failure::Local(text),
             _ => Failure::Other(text),
         }
     }
+}
+
+/// A failure to keep a copy that was ours.
+fn not_stored(e: std::io::Error) -> Failure {
+    Failure::Local(format!("could not store it: {e}"))
 }
 
 /// Whether a failed or finished fetch got a reply at all (so that the GET_FILE was sent and a
@@ -114,13 +125,18 @@ impl Peer {
                     self.announce(&meta);
                     return;
                 }
+                Err(Failure::Local(e)) => {
+                    last_error = Some(Failure::Local(e));
+                    break;
+                }
                 Err(e) => {
                     tracing::info!("fetch of {} from {peer_id} failed: {e}", short(file_id));
-                    last_error = Some(format!("{peer_id}: {e}"));
+                    last_error = Some(Failure::Other(format!("{peer_id}: {e}")));
                 }
             }
         }
         let reason = match last_error {
+            Some(Failure::Local(e)) => e,
             Some(last) => format!("no peer delivered a valid copy (last: {last})"),
             None => "no tracked peer to fetch from".to_string(),
         };
@@ -138,7 +154,7 @@ impl Peer {
         file_id: &str,
         peer_id: &str,
         addr: &str,
-    ) -> Result<FileMeta, String> {
+    ) -> Result<FileMeta, Failure> {
         self.transfer_progress(id, peer_id, 0);
         let limits = self.config().limits;
         let dialed = Instant::now();
@@ -173,18 +189,21 @@ impl Peer {
             }
         };
         let health = match &outcome {
-            Ok(_) => GetOutcome::Ok,
-            Err(Failure::BadCopy(e)) => GetOutcome::BadCopy(e.clone()),
-            Err(Failure::Truncated(e)) => GetOutcome::Truncated(e.clone()),
-            Err(Failure::Stalled(e)) => GetOutcome::Stalled(e.clone()),
-            Err(Failure::Other(e)) => GetOutcome::Failed(e.clone()),
+            Ok(_) => Some(GetOutcome::Ok),
+            Err(Failure::BadCopy(e)) => Some(GetOutcome::BadCopy(e.clone())),
+            Err(Failure::Truncated(e)) => Some(GetOutcome::Truncated(e.clone())),
+            Err(Failure::Stalled(e)) => Some(GetOutcome::Stalled(e.clone())),
+            Err(Failure::Other(e)) => Some(GetOutcome::Failed(e.clone())),
+            Err(Failure::Local(_)) => None,
         };
-        self.with_state(|s| {
-            if let Some(t) = s.peers.get_mut(peer_id) {
-                t.health.record(health, replied);
-            }
-        });
-        outcome.map(|held| held.meta).map_err(|f| f.to_string())
+        if let Some(health) = health {
+            self.with_state(|s| {
+                if let Some(t) = s.peers.get_mut(peer_id) {
+                    t.health.record(health, replied);
+                }
+            });
+        }
+        outcome.map(|held| held.meta)
     }
 
     /// Keeps `temp` as the copy of `meta` if its content hashes to the id and it is not said
@@ -198,19 +217,14 @@ impl Peer {
                 .refuse(Reason::ForgedOwner, format!("a copy of {}", meta.file_id));
             return Err(Failure::BadCopy(reason));
         }
-        let actual = (temp.file_id(&meta.file_timestamp).await)
-            .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
+        let actual = (temp.file_id(&meta.file_timestamp).await).map_err(not_stored)?;
         if actual != meta.file_id {
             let reason = format!("content does not match the id (hash {})", short(&actual));
             self.refusals()
                 .refuse(Reason::BadCopy, format!("{}: {reason}", meta.file_id));
             return Err(Failure::BadCopy(reason));
         }
-        let stored_as = self
-            .store()
-            .commit(temp, &meta)
-            .await
-            .map_err(|e| Failure::Other(format!("could not store: {e}")))?;
+        let stored_as = self.store().commit(temp, &meta).await.map_err(not_stored)?;
         self.record_copy(&meta, stored_as).map_err(Failure::Other)
     }
 

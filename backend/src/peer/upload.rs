@@ -26,7 +26,7 @@ pub enum UploadError<E> {
     /// The stream of content failed.
     #[error("the upload failed: {0}")]
     Body(E),
-    /// The disk holding the storage folder is full.
+    /// The disk holding the storage folder is full (or our quota on it).
     #[error("the disk of the storage folder is full")]
     DiskFull,
     /// The store could not take the file.
@@ -37,8 +37,9 @@ pub enum UploadError<E> {
 impl<E> UploadError<E> {
     /// Why the store could not take the file.
     pub(super) fn store(e: std::io::Error) -> Self {
+        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
         match e.kind() {
-            std::io::ErrorKind::StorageFull => UploadError::DiskFull,
+            StorageFull | QuotaExceeded => UploadError::DiskFull,
             _ => UploadError::Store(format!("could not store: {e}")),
         }
     }

@@ -190,3 +190,14 @@ async fn two_uploads_of_the_same_content_at_the_same_moment_are_both_kept() {
         assert_eq!(peer.held_copy(&meta.file_id).unwrap().0, *meta);
     }
 }
+
+#[test]
+fn a_full_disk_or_quota_is_told_apart_from_other_store_errors() {
+    use std::io::{Error, ErrorKind};
+    for kind in [ErrorKind::StorageFull, ErrorKind::QuotaExceeded] {
+        let e = UploadError::<String>::store(Error::from(kind));
+        assert!(matches!(e, UploadError::DiskFull), "{kind:?}: {e:?}");
+    }
+    let other = UploadError::<String>::store(Error::from(ErrorKind::PermissionDenied));
+    assert!(matches!(other, UploadError::Store(_)), "{other:?}");
+}

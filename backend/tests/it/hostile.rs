@@ -538,6 +538,10 @@ async fn a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays() {
         .push_path(&local_file(&files, "ours.txt", b"kept whatever arrives"))
         .await
         .unwrap();
+    eventually("our file is saved and its journal gone", WAIT, || {
+        all_files(&storage) == ["metadata.json", "ours.txt"]
+    })
+    .await;
 
     // More than the disk holds, within every limit of ours.
     let big = noise(6 << 20, 8);
@@ -592,8 +596,8 @@ async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_roo
         .await
         .unwrap();
     let saved = || std::fs::read_to_string(storage.join("metadata.json")).unwrap_or_default();
-    eventually("our file is saved", WAIT, || {
-        saved().contains(&ours.file_id)
+    eventually("our file is saved and its journal gone", WAIT, || {
+        saved().contains(&ours.file_id) && all_files(&storage) == ["metadata.json", "ours.txt"]
     })
     .await;
 
@@ -610,7 +614,7 @@ async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_roo
     tokio::time::timeout(WAIT, async {
         loop {
             if let Ok(shared::ServerEvent::Log(entry)) = events.recv().await {
-                if entry.message.starts_with("cannot save metadata.json") {
+                if entry.message.starts_with("cannot save the index") {
                     return;
                 }
             }
@@ -668,4 +672,60 @@ async fn an_upload_onto_a_full_disk_is_a_507_that_says_so_and_keeps_nothing() {
     assert!(us.peer().files().is_empty());
     assert_eq!(content_files(&storage), Vec::<String>::new());
     us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_onto_a_full_disk_fails_once_and_blames_no_holder() {
+    let test = "a_get_onto_a_full_disk_fails_once_and_blames_no_holder";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let alice = spawn("alice", &[]).await;
+    let bob = spawn("bob", &[alice.addr()]).await;
+    eventually("alice tracks bob", WAIT, || {
+        peer_ids(alice.peer()) == ["bob"]
+    })
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let big = alice
+        .peer()
+        .push_path(&local_file(&files, "big.bin", &noise(6 << 20, 11)))
+        .await
+        .unwrap();
+    eventually("bob holds a copy too", WAIT, || {
+        holds(bob.peer(), &big.file_id)
+    })
+    .await;
+
+    let storage = disk.path().join("storage");
+    let carol = spawn_with("carol", &[alice.addr()], |c| c.storage = storage.clone()).await;
+    eventually("carol knows both holders", WAIT, || {
+        carol
+            .peer()
+            .file(&big.file_id)
+            .is_some_and(|f| f.holders.len() == 2)
+    })
+    .await;
+    let transfer = carol
+        .peer()
+        .start_fetch(&big.file_id, TransferKind::Get)
+        .unwrap();
+    let done = finished(carol.peer(), transfer.id, WAIT).await;
+    assert!(
+        matches!(&done.state, TransferStateDto::Failed { reason }
+            if reason.starts_with("could not store it") && reason.contains("No space left")),
+        "{done:?}"
+    );
+    for holder in carol.peer().peers() {
+        let health = holder.health.unwrap_or_default();
+        assert_eq!(health.gets_failed, 0, "{} is not to blame", holder.peer_id);
+    }
+    assert!(
+        !all_files(&storage).iter().any(|n| n.starts_with(".tmp-")),
+        "{:?}",
+        all_files(&storage)
+    );
+    for peer in [carol, bob, alice] {
+        peer.stop().await;
+    }
 }

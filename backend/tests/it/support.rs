@@ -251,9 +251,12 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
+        let unmounted = std::process::Command::new("umount")
             .arg("-l")
             .arg(self.dir.path())
             .status();
+        if !unmounted.is_ok_and(|status| status.success()) {
+            eprintln!("could not unmount {}", self.dir.path().display());
+        }
     }
 }
