@@ -1,7 +1,7 @@
 //! Crash safety end to end: the chaos runner killing two real peer processes, and a node
 //! starting on a folder that a crash or a person left behind.
 
-use crate::support::{all_files, eventually, fixture};
+use crate::support::{all_files, eventually, fixture, SmallDisk};
 use backend::node::{Node, NodeConfig};
 use backend::protocol::{FileMeta, Verbatim};
 use backend::store::{self, Store};
@@ -55,6 +55,52 @@ async fn a_file_that_landed_before_a_crash_is_saved_under_its_id_at_start() {
         .iter()
         .any(|e| e.meta == meta && e.stored_as.is_some()));
     assert_eq!(all_files(dir.path()), ["metadata.json", "names.txt"]);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_restarted_on_a_full_disk_starts_and_saves_once_there_is_room() {
+    let test = "a_peer_restarted_on_a_full_disk_starts_and_saves_once_there_is_room";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let dir = disk.path().join("storage");
+    let content = fixture("names.txt");
+    let timestamp = Verbatim::integer(1749713836);
+    let meta = FileMeta {
+        file_id: backend::protocol::file_id(&content, &timestamp),
+        file_name: "names.txt".to_string(),
+        file_size: store::size_in_mb(content.len() as u64),
+        file_owner: "PROF".to_string(),
+        file_timestamp: timestamp,
+    };
+    {
+        let (store, _, _) = Store::open(&dir).unwrap();
+        let mut temp = store.temp_file().await.unwrap();
+        temp.write(&content).await.unwrap();
+        store.commit(temp, &meta).await.unwrap();
+        // Killed here: no metadata.json was ever written, and then the disk filled up.
+    }
+    let filler = disk.path().join("filler");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&filler).unwrap();
+        while file.write_all(&[0u8; 64 << 10]).is_ok() {}
+    }
+    let node = Node::start(NodeConfig::for_test("us", dir.clone()))
+        .await
+        .expect("starts on a full disk");
+    assert!(node.peer.file(&meta.file_id).is_some_and(|f| f.has_copy));
+    assert!(!dir.join("metadata.json").exists());
+
+    std::fs::remove_file(&filler).unwrap();
+    eventually("the index is saved", Duration::from_secs(15), || {
+        std::fs::read(dir.join("metadata.json"))
+            .ok()
+            .and_then(|json| store::parse_index(&json))
+            .is_some_and(|saved| saved.iter().any(|e| e.meta == meta))
+    })
+    .await;
     node.shutdown().await.unwrap();
 }
 
