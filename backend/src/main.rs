@@ -167,14 +167,44 @@ async fn console_until_stopped(peer: &Peer, signals: &mut Signals) {
 }
 
 /// The shared log file, locked for each line.
-struct LockedFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+struct LockedFile(std::sync::Arc<std::sync::Mutex<LogFile>>);
+
+struct LogFile {
+    file: std::fs::File,
+    /// A line was cut short by a failed write: the next line starts on a line of its own.
+    cut: bool,
+}
+
+impl LogFile {
+    /// Appends `line`, whole or as far as the disk lets it; whether it is there whole.
+    fn append(&mut self, line: &[u8]) -> bool {
+        use std::io::Write;
+        if self.cut && self.file.write_all(b"\n").is_err() {
+            return false;
+        }
+        self.cut = false;
+        let mut written = 0;
+        while written < line.len() {
+            match self.file.write(&line[written..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(0) | Err(_) => {
+                    self.cut = written > 0;
+                    return false;
+                }
+                Ok(n) => written += n,
+            }
+        }
+        true
+    }
+}
 
 impl std::io::Write for LockedFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if file.write_all(buf).is_err() {
+        let appended = self.0.lock().unwrap_or_else(|e| e.into_inner()).append(buf);
+        if !appended {
             // The log lives on the storage folder's disk: when that is full, its warnings
-            // are the ones to see, so they go to stderr rather than nowhere.
+            // are the ones to see, so they go to stderr rather than nowhere (with the file
+            // unlocked: a stderr that blocks must not stop every thread that logs).
             let _ = std::io::stderr().write_all(buf);
         }
         Ok(buf.len())
@@ -252,7 +282,7 @@ fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
                 .append(true)
                 .open(path)
                 .map_err(cannot)?;
-            let file = std::sync::Arc::new(std::sync::Mutex::new(file));
+            let file = std::sync::Arc::new(std::sync::Mutex::new(LogFile { file, cut: false }));
             builder
                 .with_writer(move || EscapingWriter(LockedFile(file.clone())))
                 .init();

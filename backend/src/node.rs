@@ -190,7 +190,9 @@ impl Node {
             if let Err(e) = tokio::task::spawn_blocking(move || saver.save_index()).await? {
                 peer.log(
                     LogLevel::Warn,
-                    format!("cannot save the index at start: {e}"),
+                    format!(
+                        "cannot save the index at start: {e}; trying again every {SAVE_RETRY:?}"
+                    ),
                 );
                 unsaved = true;
             }
@@ -198,11 +200,7 @@ impl Node {
         // Every task is the peer's, so that stopping the peer stops them all.
         let cancel = peer.cancel_token().clone();
         // Subscribed before anything can change the index, so no change goes unsaved.
-        let dirty = peer.dirty();
-        if unsaved {
-            peer.mark_dirty();
-        }
-        peer.spawn(persist(peer.clone(), dirty));
+        peer.spawn(persist(peer.clone(), peer.dirty(), unsaved));
         peer.spawn(net::server::serve(p2p, peer.clone()));
         adopt(&peer, report.to_adopt);
         let app = api::router(api::ApiState::new(
@@ -313,10 +311,11 @@ fn adopt(peer: &Peer, names: Vec<String>) {
 }
 
 /// Saves the index whenever it changes; a burst of changes is one write. A save that failed
-/// (a full disk, typically) is tried again every [`SAVE_RETRY`] until one succeeds, changes
-/// or not: the index on disk must not stay behind until the next change.
-async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>) {
-    let mut failing = false;
+/// (a full disk, typically), `unsaved` at start among them, is tried again every
+/// [`SAVE_RETRY`] until one succeeds, changes or not: the index on disk must not stay behind
+/// until the next change.
+async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>, unsaved: bool) {
+    let mut failing = unsaved;
     loop {
         let changed = if failing {
             tokio::select! {

@@ -156,6 +156,10 @@ async fn connection<H: Handler>(
             }
             match e.refusal() {
                 Some(reason) => handler.refusals().refuse(reason, format!("{remote}: {e}")),
+                // Ours to fix, not the sender's doing: the operator should hear of it.
+                None if matches!(e, NetError::Store(_)) => {
+                    tracing::warn!("a push from {remote} failed: {e}")
+                }
                 None => tracing::debug!("connection from {remote}: {e}"),
             }
             return;

@@ -283,7 +283,7 @@ impl Peer {
     }
 
     /// Asks the persister to save the index and tombstones.
-    pub(crate) fn mark_dirty(&self) {
+    fn mark_dirty(&self) {
         self.inner.dirty.send_modify(|n| *n += 1);
     }
 

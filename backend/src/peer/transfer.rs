@@ -41,10 +41,13 @@ enum Failure {
     Stalled(String),
     #[error("{0}")]
     Other(String),
-    /// Our storage could not take the copy (a full disk, typically): no holder is to blame,
-    /// and no other holder would fare better.
+    /// Our storage could not take the copy: no holder is to blame.
     #[error("{0}")]
     Local(String),
+    /// Our disk is full: no holder is to blame, and no other would fare better (unless this
+    /// one sent more than the file's size: see [`Peer::fetch_from`]).
+    #[error("{0}")]
+    DiskFull(String),
 }
 
 impl From<&NetError> for Failure {
@@ -55,16 +58,30 @@ impl From<&NetError> for Failure {
             NetError::Timeout(_) | NetError::Slow { .. } | NetError::Deadline(_) => {
                 Failure::Stalled(text)
             }
-            NetError::Store(_) => Failure::Local(text),
+            NetError::Store(e) => local(e, text),
             _ => Failure::Other(text),
         }
     }
 }
 
+/// A failure of our own storage, told as `text`.
+fn local(e: &std::io::Error, text: String) -> Failure {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    match e.kind() {
+        StorageFull | QuotaExceeded => Failure::DiskFull(text),
+        _ => Failure::Local(text),
+    }
+}
+
 /// A failure to keep a copy that was ours.
 fn not_stored(e: std::io::Error) -> Failure {
-    Failure::Local(format!("could not store it: {e}"))
+    let text = format!("could not store it: {e}");
+    local(&e, text)
 }
+
+/// How far past its announced size a copy may run before a full disk is the sender's doing:
+/// sizes are announced rounded, and some peers announce them in other units.
+const SIZE_SLACK: u64 = 1 << 20;
 
 /// Whether a failed or finished fetch got a reply at all (so that the GET_FILE was sent and a
 /// first byte arrived): not when dialing or the first read failed.
@@ -125,8 +142,8 @@ impl Peer {
                     self.announce(&meta);
                     return;
                 }
-                Err(Failure::Local(e)) => {
-                    last_error = Some(Failure::Local(e));
+                Err(Failure::DiskFull(e)) => {
+                    last_error = Some(Failure::DiskFull(e));
                     break;
                 }
                 Err(e) => {
@@ -136,7 +153,7 @@ impl Peer {
             }
         }
         let reason = match last_error {
-            Some(Failure::Local(e)) => e,
+            Some(Failure::DiskFull(e)) => e,
             Some(last) => format!("no peer delivered a valid copy (last: {last})"),
             None => "no tracked peer to fetch from".to_string(),
         };
@@ -159,8 +176,10 @@ impl Peer {
         let limits = self.config().limits;
         let dialed = Instant::now();
         let mut first_content = None;
+        let mut received = 0;
         let fetched = net::fetch(addr, file_id, self.store(), &limits, |done| {
             first_content.get_or_insert_with(|| dialed.elapsed());
+            received = done;
             self.transfer_progress(id, peer_id, done)
         })
         .await;
@@ -188,13 +207,30 @@ impl Peer {
                 Err(Failure::from(&e))
             }
         };
+        // A holder that sent more than the file's size until our disk was full filled it on
+        // purpose, or by mistake: its fault, and the next holder may do better.
+        let announced = self.with_state(|s| {
+            let record = s.files().get(file_id)?;
+            super::view::size_in_bytes(&record.meta.file_size)
+        });
+        let outcome = match outcome {
+            Err(Failure::DiskFull(_))
+                if announced.is_some_and(|size| received > size.saturating_add(SIZE_SLACK)) =>
+            {
+                Err(Failure::BadCopy(format!(
+                    "sent {received} bytes, more than the file's {}, until our disk was full",
+                    announced.unwrap_or_default()
+                )))
+            }
+            outcome => outcome,
+        };
         let health = match &outcome {
             Ok(_) => Some(GetOutcome::Ok),
             Err(Failure::BadCopy(e)) => Some(GetOutcome::BadCopy(e.clone())),
             Err(Failure::Truncated(e)) => Some(GetOutcome::Truncated(e.clone())),
             Err(Failure::Stalled(e)) => Some(GetOutcome::Stalled(e.clone())),
             Err(Failure::Other(e)) => Some(GetOutcome::Failed(e.clone())),
-            Err(Failure::Local(_)) => None,
+            Err(Failure::Local(_) | Failure::DiskFull(_)) => None,
         };
         if let Some(health) = health {
             self.with_state(|s| {
@@ -492,11 +528,15 @@ impl Peer {
                 self.announce(&meta);
                 true
             }
-            Err(reason) => {
-                let reason = reason.to_string();
+            Err(failure) => {
+                let reason = failure.to_string();
+                let what = match failure {
+                    Failure::Local(_) | Failure::DiskFull(_) => "could not store",
+                    _ => "refused",
+                };
                 self.log(
                     LogLevel::Warn,
-                    format!("refused a pushed file from {from}: {reason}"),
+                    format!("{what} a pushed file from {from}: {reason}"),
                 );
                 self.transfer_finished(id, TransferStateDto::Failed { reason });
                 false

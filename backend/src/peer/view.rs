@@ -124,7 +124,7 @@ fn health_dto(h: &Health) -> PeerHealthDto {
 /// The announced `file_size` in bytes. The canonical value is a float in MB, which Python
 /// always writes with a `.` or an exponent; some real peers send the byte count as a JSON
 /// integer instead, so an integer is read as bytes.
-fn size_in_bytes(size: &Verbatim) -> Option<u64> {
+pub(super) fn size_in_bytes(size: &Verbatim) -> Option<u64> {
     let value = size.as_f64().filter(|v| *v >= 0.0)?;
     let is_integer = size.json().bytes().all(|b| b.is_ascii_digit());
     Some(if is_integer {

@@ -54,6 +54,8 @@ enum Answer {
     Good,
     /// The reply one byte every 100 ms.
     Trickle,
+    /// The reply's head, then hex without end.
+    Endless,
 }
 
 /// A fake holder that answers its n-th GET_FILE with `answers[n]` (the last one repeats).
@@ -65,8 +67,14 @@ async fn holder(answers: Vec<Answer>, meta: FileMeta, content: Vec<u8>) -> (u16,
     let counter = asked.clone();
     let reply = Arc::new(file_data(&meta, &content));
     tokio::spawn(async move {
+        let meta = Arc::new(meta);
         while let Ok((mut socket, _)) = listener.accept().await {
-            let (answers, counter, reply) = (answers.clone(), counter.clone(), reply.clone());
+            let (answers, counter, reply, meta) = (
+                answers.clone(),
+                counter.clone(),
+                reply.clone(),
+                meta.clone(),
+            );
             tokio::spawn(async move {
                 if !read_get_file(&mut socket).await {
                     return;
@@ -82,6 +90,13 @@ async fn holder(answers: Vec<Answer>, meta: FileMeta, content: Vec<u8>) -> (u16,
                                 return;
                             }
                             tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                    Answer::Endless => {
+                        let head = encode::file_data_head(&meta);
+                        let hex = vec![b'a'; 1 << 20];
+                        if socket.write_all(head.as_bytes()).await.is_ok() {
+                            while socket.write_all(&hex).await.is_ok() {}
                         }
                     }
                 }
@@ -728,4 +743,48 @@ async fn a_get_onto_a_full_disk_fails_once_and_blames_no_holder() {
     for peer in [carol, bob, alice] {
         peer.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_fills_our_disk_past_the_files_size_is_blamed_and_the_next_one_tried() {
+    let test = "a_holder_that_fills_our_disk_past_the_files_size_is_blamed_and_the_next_one_tried";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_for(&content, "bitcoin.pdf");
+    let storage = disk.path().join("storage");
+    let us = spawn_with("us", &[], |c| {
+        c.storage = storage.clone();
+        c.peer_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let (flood, flood_asked) = holder(vec![Answer::Endless], meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "flood", flood, &[&meta]).await;
+    // The honest holder does not list the file, so it is tried after the flooding one.
+    let (honest, _) = holder(vec![Answer::Good], meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "honest", honest, &[]).await;
+    eventually("both holders are tracked", WAIT, || {
+        us.peer().peers().len() == 2
+    })
+    .await;
+
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    let done = finished(us.peer(), transfer.id, WAIT).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(done.peer.as_deref(), Some("honest"));
+    assert_eq!(flood_asked.load(Ordering::SeqCst), 1);
+    let flood = us
+        .peer()
+        .peers()
+        .into_iter()
+        .find(|p| p.peer_id == "flood")
+        .and_then(|p| p.health)
+        .unwrap();
+    assert_eq!(flood.bad_copies, 1, "{flood:?}");
+    assert_eq!(std::fs::read(storage.join("bitcoin.pdf")).unwrap(), content);
+    us.stop().await;
 }
