@@ -24,9 +24,8 @@ fn ten_kills_at_random_points_of_transfers_violate_nothing() {
     assert!(stdout.contains("violations: 0"), "{stdout}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_that_landed_before_a_crash_is_saved_under_its_id_at_start() {
-    let dir = tempfile::tempdir().unwrap();
+/// names.txt, from the class network, and its description.
+fn names() -> (Vec<u8>, FileMeta) {
     let content = fixture("names.txt");
     let timestamp = Verbatim::integer(1749713836);
     let meta = FileMeta {
@@ -36,6 +35,13 @@ async fn a_file_that_landed_before_a_crash_is_saved_under_its_id_at_start() {
         file_owner: "PROF".to_string(),
         file_timestamp: timestamp,
     };
+    (content, meta)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_landed_before_a_crash_is_saved_under_its_id_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, meta) = names();
     {
         let (store, _, _) = Store::open(dir.path()).unwrap();
         let mut temp = store.temp_file().await.unwrap();
@@ -65,15 +71,7 @@ async fn a_peer_restarted_on_a_full_disk_starts_and_saves_once_there_is_room() {
         return;
     };
     let dir = disk.path().join("storage");
-    let content = fixture("names.txt");
-    let timestamp = Verbatim::integer(1749713836);
-    let meta = FileMeta {
-        file_id: backend::protocol::file_id(&content, &timestamp),
-        file_name: "names.txt".to_string(),
-        file_size: store::size_in_mb(content.len() as u64),
-        file_owner: "PROF".to_string(),
-        file_timestamp: timestamp,
-    };
+    let (content, meta) = names();
     {
         let (store, _, _) = Store::open(&dir).unwrap();
         let mut temp = store.temp_file().await.unwrap();
@@ -81,12 +79,7 @@ async fn a_peer_restarted_on_a_full_disk_starts_and_saves_once_there_is_room() {
         store.commit(temp, &meta).await.unwrap();
         // Killed here: no metadata.json was ever written, and then the disk filled up.
     }
-    let filler = disk.path().join("filler");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        while file.write_all(&[0u8; 64 << 10]).is_ok() {}
-    }
+    let filler = disk.fill();
     let node = Node::start(NodeConfig::for_test("us", dir.clone()))
         .await
         .expect("starts on a full disk");

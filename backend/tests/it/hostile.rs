@@ -231,33 +231,39 @@ async fn a_trickled_control_message_is_cut_off_at_the_deadline() {
     us.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_holder_that_trickles_its_reply_is_abandoned_for_the_next_one() {
+/// Gets bitcoin.pdf with two holders: one that answers with `first`, listed as a holder, and
+/// an honest one that is not, so it is tried second. Returns the finished get and how often
+/// the first was asked.
+async fn get_past(us: &TestPeer, first: Answer) -> (shared::TransferDto, usize) {
     let content = fixture("bitcoin.pdf");
     let meta = meta_for(&content, "bitcoin.pdf");
-    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
-    let (slow, slow_asked) = holder(vec![Answer::Trickle], meta.clone(), content.clone()).await;
-    introduce(&us.addr(), "slow", slow, &[&meta]).await;
-    // The honest holder does not list the file, so it is tried after the slow one.
+    let (bad, bad_asked) = holder(vec![first], meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "bad", bad, &[&meta]).await;
     let (honest, _) = holder(vec![Answer::Good], meta.clone(), content.clone()).await;
     introduce(&us.addr(), "honest", honest, &[]).await;
     eventually("both holders are tracked", WAIT, || {
         us.peer().peers().len() == 2
     })
     .await;
-
     let transfer = us
         .peer()
         .start_fetch(&meta.file_id, TransferKind::Get)
         .unwrap();
     let done = finished(us.peer(), transfer.id, WAIT).await;
+    (done, bad_asked.load(Ordering::SeqCst))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_trickles_its_reply_is_abandoned_for_the_next_one() {
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let (done, asked) = get_past(&us, Answer::Trickle).await;
     assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
     assert_eq!(done.peer.as_deref(), Some("honest"));
-    assert_eq!(slow_asked.load(Ordering::SeqCst), 1);
+    assert_eq!(asked, 1);
     assert_eq!(us.peer().refusals().count(Reason::SlowTransfer), 1);
     assert_eq!(
         std::fs::read(us.storage().join("bitcoin.pdf")).unwrap(),
-        content
+        fixture("bitcoin.pdf")
     );
     us.stop().await;
 }
@@ -617,12 +623,7 @@ async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_roo
     .await;
 
     // Beside the storage folder, a file that takes all the room left.
-    let filler = disk.path().join("filler");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&filler).unwrap();
-        while file.write_all(&[0u8; 64 << 10]).is_ok() {}
-    }
+    let filler = disk.fill();
     let mut events = us.peer().subscribe();
     let announced = meta_for(b"announced", "announced.txt");
     deliver(&us.addr(), encode::announce("PROF", &announced).as_bytes()).await;
@@ -751,40 +752,27 @@ async fn a_holder_that_fills_our_disk_past_the_files_size_is_blamed_and_the_next
     let Some(disk) = SmallDisk::mount(test, "4m") else {
         return;
     };
-    let content = fixture("bitcoin.pdf");
-    let meta = meta_for(&content, "bitcoin.pdf");
     let storage = disk.path().join("storage");
     let us = spawn_with("us", &[], |c| {
         c.storage = storage.clone();
         c.peer_timeout = Duration::from_secs(60);
     })
     .await;
-    let (flood, flood_asked) = holder(vec![Answer::Endless], meta.clone(), content.clone()).await;
-    introduce(&us.addr(), "flood", flood, &[&meta]).await;
-    // The honest holder does not list the file, so it is tried after the flooding one.
-    let (honest, _) = holder(vec![Answer::Good], meta.clone(), content.clone()).await;
-    introduce(&us.addr(), "honest", honest, &[]).await;
-    eventually("both holders are tracked", WAIT, || {
-        us.peer().peers().len() == 2
-    })
-    .await;
-
-    let transfer = us
-        .peer()
-        .start_fetch(&meta.file_id, TransferKind::Get)
-        .unwrap();
-    let done = finished(us.peer(), transfer.id, WAIT).await;
+    let (done, asked) = get_past(&us, Answer::Endless).await;
     assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
     assert_eq!(done.peer.as_deref(), Some("honest"));
-    assert_eq!(flood_asked.load(Ordering::SeqCst), 1);
-    let flood = us
+    assert_eq!(asked, 1);
+    let bad = us
         .peer()
         .peers()
         .into_iter()
-        .find(|p| p.peer_id == "flood")
+        .find(|p| p.peer_id == "bad")
         .and_then(|p| p.health)
         .unwrap();
-    assert_eq!(flood.bad_copies, 1, "{flood:?}");
-    assert_eq!(std::fs::read(storage.join("bitcoin.pdf")).unwrap(), content);
+    assert_eq!(bad.bad_copies, 1, "{bad:?}");
+    assert_eq!(
+        std::fs::read(storage.join("bitcoin.pdf")).unwrap(),
+        fixture("bitcoin.pdf")
+    );
     us.stop().await;
 }

@@ -247,6 +247,17 @@ impl SmallDisk {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Takes all the room left with a file beside whatever is there; returns its path, to
+    /// remove it and give the room back.
+    pub fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let filler = self.path().join("filler");
+        let mut file = std::fs::File::create(&filler).expect("a filler file");
+        // `write_all` goes on with what a short write leaves: the last page is taken too.
+        while file.write_all(&[0u8; 64 << 10]).is_ok() {}
+        filler
+    }
 }
 
 impl Drop for SmallDisk {
