@@ -545,24 +545,59 @@ async fn one_slot_taken() -> (TestPeer, TcpStream, Vec<u8>, Held) {
     (us, client, head, Held { meta, content })
 }
 
+/// A peer whose storage folder is on a 4 MiB disk of its own, holding one file of its own,
+/// `ours.txt`, saved in its index.
+struct Cramped {
+    disk: SmallDisk,
+    storage: std::path::PathBuf,
+    us: TestPeer,
+    ours: FileMeta,
+}
+
+const OURS: &[u8] = b"kept whatever arrives";
+
+impl Cramped {
+    /// `None` where a disk cannot be mounted (said by `test`).
+    async fn start(test: &str) -> Option<Cramped> {
+        let disk = SmallDisk::mount(test, "4m")?;
+        let storage = disk.path().join("storage");
+        let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
+        let files = tempfile::tempdir().unwrap();
+        let ours = us
+            .peer()
+            .push_path(&local_file(&files, "ours.txt", OURS))
+            .await
+            .unwrap();
+        eventually("our file is saved and its journal gone", WAIT, || {
+            all_files(&storage) == ["metadata.json", "ours.txt"]
+        })
+        .await;
+        Some(Cramped {
+            disk,
+            storage,
+            us,
+            ours,
+        })
+    }
+
+    fn saved(&self) -> String {
+        std::fs::read_to_string(self.storage.join("metadata.json")).unwrap_or_default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays() {
     let test = "a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays";
-    let Some(disk) = SmallDisk::mount(test, "4m") else {
+    // The disk is bound until the end: dropped, it would be unmounted.
+    let Some(Cramped {
+        disk: _disk,
+        storage,
+        us,
+        ours,
+    }) = Cramped::start(test).await
+    else {
         return;
     };
-    let storage = disk.path().join("storage");
-    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
-    let files = tempfile::tempdir().unwrap();
-    let ours = us
-        .peer()
-        .push_path(&local_file(&files, "ours.txt", b"kept whatever arrives"))
-        .await
-        .unwrap();
-    eventually("our file is saved and its journal gone", WAIT, || {
-        all_files(&storage) == ["metadata.json", "ours.txt"]
-    })
-    .await;
 
     // More than the disk holds, within every limit of ours.
     let big = noise(6 << 20, 8);
@@ -580,13 +615,10 @@ async fn a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays() {
         "{failed:?}"
     );
     assert_eq!(all_files(&storage), ["metadata.json", "ours.txt"]);
-    assert_eq!(
-        std::fs::read(storage.join("ours.txt")).unwrap(),
-        b"kept whatever arrives"
-    );
+    assert_eq!(std::fs::read(storage.join("ours.txt")).unwrap(), OURS);
     let reply = request(&us.addr(), &encode::get_file(&ours.file_id)).await;
     let mut hex = Vec::new();
-    encode::hex_into(b"kept whatever arrives", &mut hex);
+    encode::hex_into(OURS, &mut hex);
     assert!(reply.windows(hex.len()).any(|w| w == hex), "still served");
 
     // The room it took is free again: a push that fits is kept.
@@ -605,22 +637,11 @@ async fn a_push_that_fills_the_disk_is_dropped_and_what_was_stored_stays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_room() {
     let test = "an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_room";
-    let Some(disk) = SmallDisk::mount(test, "4m") else {
+    let Some(cramped) = Cramped::start(test).await else {
         return;
     };
-    let storage = disk.path().join("storage");
-    let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
-    let files = tempfile::tempdir().unwrap();
-    let ours = us
-        .peer()
-        .push_path(&local_file(&files, "ours.txt", b"ours"))
-        .await
-        .unwrap();
-    let saved = || std::fs::read_to_string(storage.join("metadata.json")).unwrap_or_default();
-    eventually("our file is saved and its journal gone", WAIT, || {
-        saved().contains(&ours.file_id) && all_files(&storage) == ["metadata.json", "ours.txt"]
-    })
-    .await;
+    let (disk, us, ours) = (&cramped.disk, &cramped.us, &cramped.ours);
+    let saved = || cramped.saved();
 
     // Beside the storage folder, a file that takes all the room left.
     let filler = disk.fill();
@@ -649,7 +670,7 @@ async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_roo
         saved().contains(&announced.file_id)
     })
     .await;
-    us.stop().await;
+    cramped.us.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
