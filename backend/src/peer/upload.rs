@@ -93,15 +93,26 @@ impl Peer {
             return Err(UploadError::NameTooLong(max_name));
         }
         let max = self.config().limits.max_file;
-        let mut temp = self.store().temp_file().await.map_err(UploadError::store)?;
         let mut chunks = std::pin::pin!(chunks);
+        let mut temp = match self.store().temp_file().await {
+            Ok(temp) => temp,
+            Err(e) => {
+                drain(chunks, max).await;
+                return Err(UploadError::store(e));
+            }
+        };
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(UploadError::Body)?;
             let chunk = chunk.as_ref();
             if temp.len() + chunk.len() as u64 > max {
                 return Err(UploadError::TooLarge(max));
             }
-            temp.write(chunk).await.map_err(UploadError::store)?;
+            if let Err(e) = temp.write(chunk).await {
+                let left = max - temp.len();
+                drop(temp); // the partial file goes first, and the room it took with it
+                drain(chunks, left).await;
+                return Err(UploadError::store(e));
+            }
         }
         self.push_upload(temp, name).await
     }
@@ -120,6 +131,23 @@ impl Peer {
             return Err(OpenError::NotHeld(file_id.to_string()));
         }
         Ok(OpenCopy { meta, file, len })
+    }
+}
+
+/// Reads and drops the rest of an upload that failed on our side, up to `max` bytes: a
+/// client still sending when the answer comes and the connection closes may see only a reset
+/// connection, not the answer. (An upload over the size limit is not read further: the
+/// dashboard refuses those before sending.)
+async fn drain<B: AsRef<[u8]>, E>(
+    mut chunks: std::pin::Pin<&mut impl Stream<Item = Result<B, E>>>,
+    max: u64,
+) {
+    let mut read = 0u64;
+    while let Some(Ok(chunk)) = chunks.next().await {
+        read += chunk.as_ref().len() as u64;
+        if read > max {
+            return;
+        }
     }
 }
 

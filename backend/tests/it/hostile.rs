@@ -681,7 +681,8 @@ async fn an_upload_onto_a_full_disk_is_a_507_that_says_so_and_keeps_nothing() {
     };
     let storage = disk.path().join("storage");
     let us = spawn_with("us", &[], |c| c.storage = storage.clone()).await;
-    let content = noise(6 << 20, 10);
+    // Far more than the disk and the sockets' buffers hold.
+    let content = noise(24 << 20, 10);
     let mut body =
         b"--cut\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\
                      Content-Type: application/octet-stream\r\n\r\n"
@@ -696,8 +697,10 @@ async fn an_upload_onto_a_full_disk_is_a_507_that_says_so_and_keeps_nothing() {
     );
     let mut http = TcpStream::connect(addr).await.unwrap();
     http.write_all(head.as_bytes()).await.unwrap();
-    // The peer may answer, and close, before it has read the whole body.
-    let _ = http.write_all(&body).await;
+    // Read to its end before the answer, so that a client that sends it all sees the answer.
+    http.write_all(&body)
+        .await
+        .expect("the peer takes the whole body");
     let mut reply = Vec::new();
     let _ = http.read_to_end(&mut reply).await;
     let reply = String::from_utf8_lossy(&reply);
