@@ -215,8 +215,9 @@ impl std::io::Write for LockedFile {
     }
 }
 
-/// Ctrl-C and SIGTERM, listened to from start-up on. One listener for the whole run: each
-/// signal is then seen once (a listener made afresh could see the first one again).
+/// Ctrl-C and SIGTERM, listened to once the node has started. One listener for the rest of
+/// the run: each signal is then seen once (a listener made afresh could see the first one
+/// again).
 #[cfg(unix)]
 struct Signals {
     interrupt: tokio::signal::unix::Signal,
