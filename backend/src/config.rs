@@ -226,7 +226,7 @@ impl Cli {
         if self.peer_id.len() > self.max_field_len {
             return Err(format!(
                 "the peer id is longer than --max-field-len ({} bytes): peers with that limit \
-                 would refuse it, and we our own files",
+                 would refuse it, and so would we, as the owner of our own files",
                 self.max_field_len
             ));
         }
