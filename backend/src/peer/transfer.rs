@@ -30,7 +30,7 @@ pub enum FetchError {
 }
 
 /// Why one holder did not give us a copy, as its health records it; or why we could not
-/// keep the copy it gave, which is ours to fix (`Local`).
+/// keep the copy it gave, which is ours to fix (`Local`, `DiskFull`).
 #[derive(Debug, thiserror::Error)]
 enum Failure {
     #[error("{0}")]
