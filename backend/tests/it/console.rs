@@ -170,3 +170,28 @@ async fn a_get_that_ends_at_once_still_prints_its_outcome() {
     bob.stop().await;
     alice.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_prefix_lists_the_files_it_matches() {
+    let us = spawn("us", &[]).await;
+    let twin = |id: &str, name: &str| FileMeta {
+        file_id: id.into(),
+        file_name: name.into(),
+        file_size: Verbatim::integer(1),
+        file_owner: "PROF".into(),
+        file_timestamp: Verbatim::integer(1749713836),
+    };
+    let (a, b) = (
+        twin(&"a1".repeat(32), "one.txt"),
+        twin(&"a2".repeat(32), "two.txt"),
+    );
+    let reply = encode::gossip_reply("127.0.0.1", 9, "holder", [&a, &b]);
+    deliver(&us.addr(), reply.as_bytes()).await;
+    let (out, lines) = collecting();
+    cli::execute(us.peer(), Command::Get("a".into()), &out);
+    assert_eq!(
+        *lines.lock().unwrap(),
+        ["get: \"a\" matches 2 files: a1a1a1a1a1a1 (one.txt), a2a2a2a2a2a2 (two.txt); type more of the id"]
+    );
+    us.stop().await;
+}
