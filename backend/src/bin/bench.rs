@@ -483,8 +483,10 @@ fn wait_for_files(http_port: u16, names: &[String]) -> Result<Vec<String>> {
     }
 }
 
-/// Starts a fetch of `file_id` on the peer and polls until it is done; returns the seconds
-/// from the request to the first poll that sees it done.
+/// Starts a fetch of `file_id` on the peer and polls until it is done; returns its seconds as
+/// the peer recorded them, from the request to the end (to the millisecond), so that the
+/// polling does not add up to `POLL` to them; or, from a peer that records no end, from the
+/// request to the first poll that sees it done.
 fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
     let started = Instant::now();
     let transfer = start_fetch(http_port, file_id).with_context(|| format!("fetching {name}"))?;
@@ -500,7 +502,12 @@ fn fetch(http_port: u16, file_id: &str, name: &str) -> Result<f64> {
                 thread::sleep(poll);
                 poll = (poll * 2).min(POLL);
             }
-            TransferStateDto::Done => return Ok(started.elapsed().as_secs_f64()),
+            TransferStateDto::Done => {
+                return Ok(match current.finished_ms {
+                    Some(end) => end.saturating_sub(current.started_ms) as f64 / 1000.0,
+                    None => started.elapsed().as_secs_f64(),
+                })
+            }
             TransferStateDto::Failed { reason } => bail!(
                 "transfer of {name} failed after {:.1} s ({} of {} bytes): {reason}",
                 started.elapsed().as_secs_f64(),
