@@ -800,3 +800,56 @@ async fn a_holder_that_fills_our_disk_past_the_files_size_is_blamed_and_the_next
     );
     us.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_that_a_full_disk_refuses_go_to_stderr() {
+    let test = "log_lines_that_a_full_disk_refuses_go_to_stderr";
+    let Some(disk) = SmallDisk::mount(test, "4m") else {
+        return;
+    };
+    let outside = tempfile::tempdir().unwrap();
+    let stderr = outside.path().join("stderr");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peer"))
+        .args(["us", "127.0.0.1", "0", "0", "--bootstrap", "none"])
+        .arg("--storage")
+        .arg(disk.path().join("storage"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("the peer starts");
+    // Killed however the test ends, before the disk is unmounted.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _child = Kill(child);
+    let port = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout).lines().find_map(|line| {
+            let line = line.ok()?;
+            let (_, rest) = line.split_once("advertised as 127.0.0.1:")?;
+            rest.trim_end_matches(')').parse::<u16>().ok()
+        })
+    })
+    .await
+    .unwrap()
+    .expect("the peer says where it listens");
+
+    disk.fill();
+    let content = noise(1 << 20, 12);
+    deliver(
+        &format!("127.0.0.1:{port}"),
+        &file_data(&meta_for(&content, "pushed.bin"), &content),
+    )
+    .await;
+    eventually("the warning reaches stderr", WAIT, || {
+        std::fs::read_to_string(&stderr)
+            .is_ok_and(|text| text.contains("could not store it: No space left"))
+    })
+    .await;
+}
