@@ -136,6 +136,15 @@ pub fn render(s: &ApiState) -> String {
         "Files we hold a copy of",
         gauge(status.held_count),
     );
+    if let Ok(free) = peer.store().free_bytes() {
+        let g = Gauge::<i64>::default();
+        g.set(i64::try_from(free).unwrap_or(i64::MAX));
+        registry.register(
+            "peer_storage_free_bytes",
+            "Bytes free on the disk of the storage folder",
+            g,
+        );
+    }
 
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");

@@ -457,6 +457,14 @@ async fn metrics_expose_the_counters() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
+    let free = text
+        .lines()
+        .find_map(|l| l.strip_prefix("peer_storage_free_bytes "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        free.is_some_and(|n| n > 0),
+        "peer_storage_free_bytes in\n{text}"
+    );
     for step in ["hash", "write", "sync"] {
         let name = format!("peer_store_seconds_total{{step=\"{step}\"}} ");
         assert!(

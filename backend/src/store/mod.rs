@@ -610,6 +610,30 @@ impl Store {
     pub fn dir(&self) -> &Path {
         &self.inner.dir
     }
+
+    /// Bytes the disk of the folder has free for us (`statvfs`'s blocks available to an
+    /// unprivileged user). Blocking, but one system call.
+    #[cfg(unix)]
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.inner.dir.as_os_str().as_bytes())
+            .map_err(io::Error::other)?;
+        // SAFETY: `stat` is plain old data, written by the call; `path` is NUL-terminated.
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Both are u64 on 64-bit Linux, narrower on some other targets.
+        #[allow(clippy::useless_conversion)]
+        let (blocks, size) = (u64::from(stat.f_bavail), u64::from(stat.f_frsize));
+        Ok(blocks.saturating_mul(size))
+    }
+
+    /// Not known here.
+    #[cfg(not(unix))]
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// The canonical `file_size`: bytes / 1048576 as an unrounded float.

@@ -660,6 +660,11 @@ async fn an_index_that_cannot_be_saved_on_a_full_disk_is_saved_once_there_is_roo
     .await
     .expect("the failed save is logged");
     assert!(us.peer().store().saves().1 >= 1, "the failure is counted");
+    assert_eq!(
+        us.peer().store().free_bytes().unwrap(),
+        0,
+        "and shows in /metrics"
+    );
     let before = saved();
     assert!(before.contains(&ours.file_id), "the old index is whole");
     assert!(!before.contains(&announced.file_id));
