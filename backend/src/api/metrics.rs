@@ -1,6 +1,7 @@
 //! `GET /metrics`: the peer's counters in the Prometheus text exposition format (OpenMetrics),
 //! encoded by prometheus-client from the live counters ([`Traffic`], [`Refusals`], the store's
-//! [`Spent`], the state's sizes) at each scrape. It keeps no counters of its own.
+//! [`Spent`] and saves, the state's sizes) and the disk's free bytes at each scrape. It keeps
+//! no counters of its own.
 //!
 //! [`Traffic`]: crate::traffic::Traffic
 //! [`Refusals`]: crate::refusal::Refusals
