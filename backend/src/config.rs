@@ -415,6 +415,12 @@ mod tests {
         Ok(cli)
     }
 
+    /// `args` after the four arguments every peer takes.
+    fn options(args: &[&str]) -> Result<Cli, String> {
+        let all: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
+        parse(&all)
+    }
+
     #[test]
     fn a_peer_id_that_cannot_be_sent_or_be_a_folder_is_refused() {
         for id in ["", " ", "a/b", "a\\b", "a\nb", &"x".repeat(257)] {
@@ -440,10 +446,7 @@ mod tests {
             "[::1]",
             "[nonsense]:9000",
         ] {
-            assert!(
-                parse(&["me", "h", "1", "2", "--bootstrap", bad]).is_err(),
-                "{bad:?}"
-            );
+            assert!(options(&["--bootstrap", bad]).is_err(), "{bad:?}");
         }
         for good in [
             "127.0.0.1:9000",
@@ -451,22 +454,16 @@ mod tests {
             "eagle.cs.umanitoba.ca:8999",
             "none",
         ] {
-            assert!(
-                parse(&["me", "h", "1", "2", "--bootstrap", good]).is_ok(),
-                "{good:?}"
-            );
+            assert!(options(&["--bootstrap", good]).is_ok(), "{good:?}");
         }
     }
 
     #[test]
     fn an_api_token_no_client_could_send_is_refused() {
         for bad in [" ", " s3cret", "s3cret\n", "s3\tcret"] {
-            assert!(
-                parse(&["me", "h", "1", "2", "--api-token", bad]).is_err(),
-                "{bad:?}"
-            );
+            assert!(options(&["--api-token", bad]).is_err(), "{bad:?}");
         }
-        assert!(parse(&["me", "h", "1", "2", "--api-token", "s3cret"]).is_ok());
+        assert!(options(&["--api-token", "s3cret"]).is_ok());
     }
 
     #[test]
@@ -478,10 +475,7 @@ mod tests {
 
     #[test]
     fn settings_that_are_probably_mistakes_are_warned_about() {
-        let warnings = |args: &[&str]| {
-            let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
-            parse(&args).unwrap().warnings()
-        };
+        let warnings = |args: &[&str]| options(args).unwrap().warnings();
         assert!(warnings(&[]).is_empty());
         let exposed = warnings(&["--http-bind", "0.0.0.0"]);
         assert!(exposed[0].contains("without --api-token"), "{exposed:?}");
@@ -502,10 +496,7 @@ mod tests {
 
     #[test]
     fn bootstrap_defaults_to_the_well_known_hosts() {
-        let cli = |args: &[&str]| {
-            let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
-            parse(&args).unwrap()
-        };
+        let cli = |args: &[&str]| options(args).unwrap();
         assert_eq!(cli(&[]).bootstrap_addrs().len(), 4);
         assert!(cli(&["--bootstrap", "none"]).bootstrap_addrs().is_empty());
         assert_eq!(
@@ -517,8 +508,7 @@ mod tests {
     #[test]
     fn the_connect_timeout_is_five_seconds_unless_set() {
         let connect = |args: &[&str]| {
-            let args: Vec<&str> = ["me", "h", "1", "2"].iter().chain(args).copied().collect();
-            crate::node::NodeConfig::from_cli(&parse(&args).unwrap())
+            crate::node::NodeConfig::from_cli(&options(args).unwrap())
                 .limits
                 .connect
         };

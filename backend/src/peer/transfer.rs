@@ -129,7 +129,7 @@ impl Peer {
                 |id| s.peers.get(id).map(|t| t.health.rank()),
             )
         });
-        let mut last_error = None;
+        let (mut last_error, mut disk_full) = (None, None);
         for (peer_id, addr) in sources {
             match self.fetch_from(id, file_id, &peer_id, &addr).await {
                 Ok(meta) => {
@@ -143,19 +143,19 @@ impl Peer {
                     return;
                 }
                 Err(Failure::DiskFull(e)) => {
-                    last_error = Some(Failure::DiskFull(e));
+                    disk_full = Some(e);
                     break;
                 }
                 Err(e) => {
                     tracing::info!("fetch of {} from {peer_id} failed: {e}", short(file_id));
-                    last_error = Some(Failure::Other(format!("{peer_id}: {e}")));
+                    last_error = Some(format!("{peer_id}: {e}"));
                 }
             }
         }
-        let reason = match last_error {
-            Some(Failure::DiskFull(e)) => e,
-            Some(last) => format!("no peer delivered a valid copy (last: {last})"),
-            None => "no tracked peer to fetch from".to_string(),
+        let reason = match (disk_full, last_error) {
+            (Some(full), _) => full,
+            (None, Some(last)) => format!("no peer delivered a valid copy (last: {last})"),
+            (None, None) => "no tracked peer to fetch from".to_string(),
         };
         self.traffic().transfer(Direction::In, false);
         self.log(
