@@ -3,7 +3,7 @@
 //! ones (half a message then silence, 20 MB of garbage, hostile file names).
 
 use crate::support::*;
-use backend::protocol::{encode, file_id, FileMeta, Verbatim};
+use backend::protocol::{encode, FileMeta};
 use shared::{TransferDto, TransferKind, TransferStateDto};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,17 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn meta_for(content: &[u8], name: &str, timestamp: &str) -> FileMeta {
-    let file_timestamp = Verbatim::parse(timestamp).unwrap();
-    FileMeta {
-        file_id: file_id(content, &file_timestamp),
-        file_name: name.into(),
-        file_size: Verbatim::float(content.len() as f64 / 1048576.0),
-        file_owner: "PROF".into(),
-        file_timestamp,
-    }
-}
 
 /// A whole FILE_DATA message as the Python peers write it (spaces after separators).
 fn file_data(meta: &FileMeta, content: &[u8]) -> Vec<u8> {
@@ -138,7 +127,7 @@ async fn introduce(peer_addr: &str, peer_id: &str, port: u16, files: &[&FileMeta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_survives_null_truncated_and_forged_replies() {
     let content = fixture("bitcoin.pdf");
-    let meta = meta_for(&content, "bitcoin.pdf", "1749713822");
+    let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
     assert_eq!(
         meta.file_id,
         "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3"
@@ -184,7 +173,7 @@ async fn a_get_survives_null_truncated_and_forged_replies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_get_with_no_valid_copy_fails_and_stores_nothing() {
     let content = fixture("names.txt");
-    let meta = meta_for(&content, "names.txt", "1749713836");
+    let meta = meta_at(&content, "names.txt", "1749713836");
     let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
     let forged = fake_holder(Behaviour::WrongHash, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "forged", forged.port, &[&meta]).await;
@@ -374,7 +363,7 @@ async fn garbage_junk_and_hex_inside_a_gossip_change_nothing() {
 async fn a_pushed_file_with_a_hostile_name_is_stored_inside_the_folder() {
     let target = Target::start().await;
     let content = b"pushed by a stranger".to_vec();
-    let hostile = meta_for(&content, "../../x", "1750034796.9022326");
+    let hostile = meta_at(&content, "../../x", "1750034796.9022326");
     deliver(&target.us.addr(), &file_data(&hostile, &content)).await;
     assert!(holds(target.us.peer(), &hostile.file_id));
     let stored = content_files(&target.storage());
@@ -409,7 +398,7 @@ async fn a_pushed_file_with_a_hostile_name_is_stored_inside_the_folder() {
 async fn a_pushed_file_whose_content_is_not_its_id_is_refused() {
     let target = Target::start().await;
     let content = b"pushed by a stranger".to_vec();
-    let mut forged = meta_for(&content, "forged.txt", "1");
+    let mut forged = meta_at(&content, "forged.txt", "1");
     forged.file_id = "f".repeat(64);
     deliver(&target.us.addr(), &file_data(&forged, &content)).await;
     assert!(target.us.peer().file(&forged.file_id).is_none());
@@ -421,7 +410,7 @@ async fn a_pushed_file_whose_content_is_not_its_id_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_mid_transfer_discards_the_partial_file_and_saves_the_index() {
     let content = fixture("bitcoin.pdf");
-    let meta = meta_for(&content, "bitcoin.pdf", "1749713822");
+    let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
     let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
     let staller = fake_holder(Behaviour::Stall, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "staller", staller.port, &[&meta]).await;
@@ -450,7 +439,7 @@ async fn shutdown_mid_transfer_discards_the_partial_file_and_saves_the_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_file_is_fetched_and_verified() {
-    let meta = meta_for(b"", "empty.txt", "1744007783.0");
+    let meta = meta_at(b"", "empty.txt", "1744007783.0");
     let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
     let holder = fake_holder(Behaviour::Good, meta.clone(), Vec::new()).await;
     introduce(&us.addr(), "holder", holder.port, &[&meta]).await;

@@ -16,14 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 const WAIT: Duration = Duration::from_secs(15);
 
 fn meta_for(content: &[u8], name: &str) -> FileMeta {
-    let file_timestamp = Verbatim::parse("1750000000").unwrap();
-    FileMeta {
-        file_id: file_id(content, &file_timestamp),
-        file_name: name.into(),
-        file_size: Verbatim::float(content.len() as f64 / 1048576.0),
-        file_owner: "PROF".into(),
-        file_timestamp,
-    }
+    meta_at(content, name, "1750000000")
 }
 
 /// `len` bytes that differ with `seed`.

@@ -3,6 +3,7 @@
 
 use backend::node::{Node, NodeConfig};
 use backend::peer::Peer;
+use backend::protocol::{file_id, FileMeta, Verbatim};
 use shared::{TransferDto, TransferStateDto};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -151,6 +152,19 @@ pub fn content_files(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The description of `content` as a Python peer owned by `PROF` would announce it, stamped
+/// `timestamp` (verbatim).
+pub fn meta_at(content: &[u8], name: &str, timestamp: &str) -> FileMeta {
+    let file_timestamp = Verbatim::parse(timestamp).unwrap();
+    FileMeta {
+        file_id: file_id(content, &file_timestamp),
+        file_name: name.into(),
+        file_size: Verbatim::float(content.len() as f64 / 1048576.0),
+        file_owner: "PROF".into(),
+        file_timestamp,
+    }
 }
 
 /// The fixture `name`.
