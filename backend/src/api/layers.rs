@@ -3,13 +3,14 @@
 //! tracing at debug level, and the security headers every response carries.
 
 use super::ApiError;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
 use std::convert::Infallible;
 use std::time::Duration;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::compression::predicate::{And, DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -33,7 +34,7 @@ pub fn bounded<S: Clone + Send + Sync + 'static>(route: MethodRouter<S>) -> Meth
             StatusCode::SERVICE_UNAVAILABLE,
             DEADLINE,
         ))
-        .layer(CompressionLayer::new())
+        .layer(compression())
 }
 
 /// The dashboard's files, compressed and bounded like [`bounded`] routes.
@@ -42,7 +43,20 @@ pub fn page<S: Clone + Send + Sync + 'static>(page: Router<S>) -> Router<S> {
         StatusCode::SERVICE_UNAVAILABLE,
         DEADLINE,
     ))
-    .layer(CompressionLayer::new())
+    .layer(compression())
+}
+
+/// br or gzip, as the client asks, for successful answers only: an error is small, and one
+/// that axum wrote as plain text is rewritten as JSON further out ([`super::error::json_errors`]),
+/// which must find it readable.
+fn compression() -> CompressionLayer<And<DefaultPredicate, Successful>> {
+    CompressionLayer::new().compress_when(DefaultPredicate::new().and(successful as Successful))
+}
+
+type Successful = fn(StatusCode, Version, &HeaderMap, &Extensions) -> bool;
+
+fn successful(status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions) -> bool {
+    status.is_success()
 }
 
 /// An upload route: bodies above `max_file` (plus framing) are refused with a 413 that names

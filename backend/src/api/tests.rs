@@ -553,3 +553,23 @@ async fn errors_axum_answers_itself_have_the_json_body_too() {
     let not_upgraded = check_error(get(&f.app, "/api/events").await, StatusCode::BAD_REQUEST);
     assert!(!not_upgraded.is_empty());
 }
+
+#[tokio::test]
+async fn an_error_is_readable_json_when_the_client_takes_compression() {
+    let f = fixture();
+    for (method, uri) in [
+        (Method::DELETE, "/api/files/%FF"),
+        (Method::POST, "/api/files/%FF/fetch"),
+    ] {
+        let bad_path = request(method, uri)
+            .header("accept-encoding", "gzip, deflate, br, zstd")
+            .body(Body::empty())
+            .unwrap();
+        let response = f.app.clone().oneshot(bad_path).await.unwrap();
+        assert_eq!(response.headers().get("content-encoding"), None, "{uri}");
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let error = check_error((status, body.to_vec()), StatusCode::BAD_REQUEST);
+        assert!(error.contains("UTF-8"), "{uri}: {error}");
+    }
+}
