@@ -134,12 +134,15 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
     Json(s.peer.transfers())
 }
 
-/// `POST /api/files`: one file in the multipart field `file`, stored, then pushed.
+/// `POST /api/files`: one file in the multipart field `file`, stored, then pushed. Its name is
+/// the field's filename, or the text of a field `name` sent before it: browsers escape `"`, CR
+/// and LF in a filename (as `%22`, `%0D`, `%0A`), and a `name` field carries it exactly.
 #[utoipa::path(post, path = "/api/files", tag = "files",
     request_body(content = openapi::UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored and pushed", body = FileDto),
-        (status = 400, description = "No file, no name, or a name that is not a plain file name", body = shared::ErrorBody),
+        (status = 400, description = "No `file` field, a malformed body, no name, a name that is not a plain file name, or one longer than `--max-name-len` bytes", body = shared::ErrorBody),
+        (status = 409, description = "The same content and timestamp landed from another peer at that moment: add it again", body = shared::ErrorBody),
         (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody),
         (status = 507, description = "The disk of the storage folder is full", body = shared::ErrorBody)))]
 async fn upload(
@@ -148,11 +151,20 @@ async fn upload(
 ) -> Result<(StatusCode, Json<FileDto>), ApiError> {
     let max = s.peer.config().limits.max_file;
     let bad = |e: MultipartError| multipart_error(e, max);
-    while let Some(field) = form.next_field().await.map_err(bad)? {
-        if field.name() != Some("file") {
-            continue;
+    let mut named = None;
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("file") => {}
+            Some("name") => {
+                named = Some(name_field(&mut field, max).await?);
+                continue;
+            }
+            _ => continue,
         }
-        let name = field.file_name().unwrap_or_default().to_string();
+        let name = match &named {
+            Some(name) => name.clone(),
+            None => field.file_name().unwrap_or_default().to_string(),
+        };
         let meta = s.peer.upload(&name, field).await.map_err(|e| match e {
             UploadError::NoName | UploadError::NotPlainName | UploadError::NameTooLong(_) => {
                 ApiError::BadRequest(e.to_string())
@@ -163,6 +175,7 @@ async fn upload(
                 tracing::warn!("an upload was refused: {e}");
                 ApiError::InsufficientStorage(e.to_string())
             }
+            UploadError::Conflict(why) => ApiError::Conflict(why),
             UploadError::Store(detail) => ApiError::Internal(detail),
         })?;
         let file = s
@@ -174,6 +187,31 @@ async fn upload(
     Err(ApiError::BadRequest(
         "no multipart field named `file`".into(),
     ))
+}
+
+/// The most read of an upload's `name` field: far more than any name kept (`--max-name-len`),
+/// so that a long name is refused as such, after the content is read.
+const NAME_FIELD: usize = 16 << 10;
+
+/// The text of an upload's `name` field: UTF-8 of at most [`NAME_FIELD`] bytes.
+async fn name_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    max_file: u64,
+) -> Result<String, ApiError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, max_file))?
+    {
+        if text.len() + chunk.len() > NAME_FIELD {
+            let why = format!("the `name` field is longer than {NAME_FIELD} bytes");
+            return Err(ApiError::BadRequest(why));
+        }
+        text.extend_from_slice(&chunk);
+    }
+    String::from_utf8(text)
+        .map_err(|_| ApiError::BadRequest("the `name` field is not UTF-8".into()))
 }
 
 /// An upload that could not be read: too large (naming our limit), or malformed.

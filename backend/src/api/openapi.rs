@@ -36,7 +36,10 @@ pub struct ApiDoc;
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // described, never built: the handler streams the field
 pub struct UploadForm {
-    /// The file; its name is the multipart file name.
+    /// The file's name, exactly (browsers escape `"`, CR and LF in a multipart file name);
+    /// before `file`. Without it, the name is `file`'s multipart file name.
+    name: Option<String>,
+    /// The file.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }

@@ -60,11 +60,31 @@ fn request(method: Method, uri: &str) -> axum::http::request::Builder {
 }
 
 fn multipart(field: &str, file_name: &str, content: &[u8]) -> Request<Body> {
+    multipart_parts(&[], field, file_name, content)
+}
+
+/// An upload whose file part (`field`, `file_name`, `content`) follows the text parts
+/// `texts` (name, value as bytes).
+fn multipart_parts(
+    texts: &[(&str, &[u8])],
+    field: &str,
+    file_name: &str,
+    content: &[u8],
+) -> Request<Body> {
     let boundary = "XBOUNDARYX";
-    let mut body = format!(
+    let mut body = Vec::new();
+    for (name, value) in texts {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
     )
-    .into_bytes();
+    .as_bytes());
     body.extend_from_slice(content);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     request(Method::POST, "/api/files")
@@ -190,6 +210,42 @@ async fn bad_uploads_are_refused_and_store_nothing() {
         0,
         "no temp files left"
     );
+}
+
+#[tokio::test]
+async fn a_name_field_names_the_upload_exactly() {
+    let f = fixture();
+    // What a browser sends for `say "hi".txt`: the quotes escaped in the file name.
+    let upload = multipart_parts(
+        &[("name", "say \"hi\".txt".as_bytes())],
+        "file",
+        "say %22hi%22.txt",
+        b"hi",
+    );
+    let (status, body) = call(&f.app, upload).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let file: FileDto = serde_json::from_slice(&body).unwrap();
+    assert_eq!(file.file_name, "say \"hi\".txt");
+}
+
+#[tokio::test]
+async fn a_name_field_that_is_too_long_or_not_utf8_is_refused() {
+    let f = fixture();
+    let long = vec![b'n'; 20 << 10];
+    for (name, why) in [
+        (&long[..], "longer than"),
+        (&b"caf\xe9.txt"[..], "not UTF-8"),
+    ] {
+        let upload = multipart_parts(&[("name", name)], "file", "a.txt", b"x");
+        let error = check_error(call(&f.app, upload).await, StatusCode::BAD_REQUEST);
+        assert!(error.contains(why), "{error}");
+    }
+    assert!(f.peer.files().is_empty());
 }
 
 #[tokio::test]

@@ -326,7 +326,7 @@ impl Peer {
         let (meta, _) = self
             .publish_new(entry.meta, entry.stored_as.expect("committed"))
             .await
-            .map_err(UploadError::Store)?;
+            .map_err(UploadError::Conflict)?;
         Ok(meta)
     }
 

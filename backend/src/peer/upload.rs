@@ -13,9 +13,9 @@ pub enum UploadError<E> {
     /// The name is empty or blank.
     #[error("the uploaded file has no name")]
     NoName,
-    /// The name is not a plain file name: it holds a path separator or a control character,
-    /// which peers that write names as paths would follow.
-    #[error("the file name must not contain '/', '\\' or control characters")]
+    /// The name is not a plain file name: it is `.` or `..`, or holds a path separator or a
+    /// control character, which peers that write names as paths would follow.
+    #[error("the file name must not be '.' or '..', nor contain '/', '\\' or control characters")]
     NotPlainName,
     /// The name is longer than `--max-name-len` bytes: our peers would refuse it.
     #[error("the file name is longer than {0} bytes")]
@@ -29,6 +29,10 @@ pub enum UploadError<E> {
     /// The disk holding the storage folder is full (or our quota on it).
     #[error("the disk of the storage folder is full")]
     DiskFull,
+    /// The file was stored, but the index took another file in its place meanwhile (the same
+    /// content and timestamp from another peer, landed at that moment); adding it again works.
+    #[error("{0}")]
+    Conflict(String),
     /// The store could not take the file.
     #[error("{0}")]
     Store(String),
@@ -70,7 +74,8 @@ impl Peer {
     /// Stores the content `chunks` yields as a new file of ours named `file_name` (trimmed),
     /// then publishes it (one push, ANNOUNCE to all). The content goes to a temporary file as
     /// it arrives, so memory does not grow with it; past `--max-file-size` the upload stops at
-    /// once. Nothing is kept unless the whole upload succeeds.
+    /// once. Nothing is kept unless the whole upload succeeds. A refused name is told after
+    /// the content is read (and dropped), so that a client still sending gets the answer.
     pub async fn upload<S, B, E>(
         &self,
         file_name: &str,
@@ -82,18 +87,12 @@ impl Peer {
         E: fmt::Display,
     {
         let name = file_name.trim();
-        if name.is_empty() {
-            return Err(UploadError::NoName);
-        }
-        if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
-            return Err(UploadError::NotPlainName);
-        }
-        let max_name = self.config().caps.max_name;
-        if name.len() > max_name {
-            return Err(UploadError::NameTooLong(max_name));
-        }
         let max = self.config().limits.max_file;
         let mut chunks = std::pin::pin!(chunks);
+        if let Err(e) = plain_name(name, self.config().caps.max_name) {
+            drain(chunks, max).await;
+            return Err(e);
+        }
         let mut temp = match self.store().temp_file().await {
             Ok(temp) => temp,
             Err(e) => {
@@ -132,6 +131,23 @@ impl Peer {
         }
         Ok(OpenCopy { meta, file, len })
     }
+}
+
+/// Refuses a `name` (trimmed) that is not a plain file name of at most `max` bytes.
+fn plain_name<E>(name: &str, max: usize) -> Result<(), UploadError<E>> {
+    if name.is_empty() {
+        return Err(UploadError::NoName);
+    }
+    if matches!(name, "." | "..")
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        return Err(UploadError::NotPlainName);
+    }
+    if name.len() > max {
+        return Err(UploadError::NameTooLong(max));
+    }
+    Ok(())
 }
 
 /// Reads and drops the rest of an upload that failed on our side, up to `max` bytes: a

@@ -104,7 +104,15 @@ async fn an_upload_with_a_blank_name_is_refused() {
 async fn an_upload_whose_name_is_a_path_or_holds_control_characters_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let peer = peer_with(dir.path(), 1 << 20);
-    for name in ["../x.txt", "dir/x.txt", "C:\\x.txt", "x\u{7}.txt", "a\nb"] {
+    for name in [
+        "../x.txt",
+        "dir/x.txt",
+        "C:\\x.txt",
+        "x\u{7}.txt",
+        "a\nb",
+        ".",
+        "..",
+    ] {
         let refused = peer.upload(name, chunks(&[b"x"])).await;
         assert!(
             matches!(refused, Err(UploadError::NotPlainName)),
@@ -113,6 +121,25 @@ async fn an_upload_whose_name_is_a_path_or_holds_control_characters_is_refused()
     }
     assert_eq!(folder_entries(&peer), Vec::<String>::new());
     assert!(peer.upload("café (1).txt", chunks(&[b"x"])).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_refused_name_is_told_after_the_content_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let pulled = Cell::new(0);
+    let content = stream::repeat_with(|| {
+        pulled.set(pulled.get() + 1);
+        Ok::<_, String>(b"abc")
+    })
+    .take(5);
+    let refused = peer.upload("a/b", content).await;
+    assert!(
+        matches!(refused, Err(UploadError::NotPlainName)),
+        "{refused:?}"
+    );
+    assert_eq!(pulled.get(), 5, "every chunk was read");
+    assert_eq!(folder_entries(&peer), Vec::<String>::new());
 }
 
 #[tokio::test]
