@@ -2,7 +2,7 @@
 //! arrives without knowing the peer. Senders are named by address here (as a tracked peer
 //! when exactly one lives there): `FILE_DATA` carries no sender id.
 
-use super::Peer;
+use super::{Change, Peer};
 use crate::net::server::Handler;
 use crate::net::Limits;
 use crate::protocol::{FileMeta, Message};
@@ -53,6 +53,14 @@ impl Handler for Peer {
             Message::Delete(delete) => Some(delete.from.clone()),
             Message::GetFile { .. } | Message::FileData(_) => None,
         };
+        // Counted before handling, so that the event a GOSSIP or GOSSIP_REPLY publishes
+        // about its sender has the count; a sender it starts tracking is counted after.
+        let count = |sender: &str| {
+            self.with_state(|s| s.peers.get_mut(sender).map(|t| t.health.messages += 1))
+                .is_some()
+        };
+        let counted = sender.as_deref().is_some_and(count);
+        let tells_of_sender = matches!(message, Message::Gossip(_) | Message::GossipReply(_));
         match message {
             Message::Gossip(gossip) => self.on_gossip(&gossip),
             Message::GossipReply(reply) => self.on_gossip_reply(&reply),
@@ -60,13 +68,10 @@ impl Handler for Peer {
             Message::Delete(delete) => self.on_delete(&delete),
             Message::GetFile { .. } | Message::FileData(_) => {} // the listener answers these
         }
-        // After handling, so that a GOSSIP that starts tracking its sender counts too.
         if let Some(sender) = sender {
-            self.with_state(|s| {
-                if let Some(t) = s.peers.get_mut(&sender) {
-                    t.health.messages += 1;
-                }
-            });
+            if (counted && !tells_of_sender) || (!counted && count(&sender)) {
+                self.apply(vec![Change::PeerSeen(sender)]);
+            }
         }
     }
 

@@ -313,39 +313,37 @@ impl Peer {
         self.publish(ServerEvent::Log(entry));
     }
 
-    /// Publishes changes as events and marks the index dirty when files changed.
+    /// Publishes changes as events and marks the index dirty when files changed. Each event
+    /// tells how the peer or file changed stands now (present or gone, whatever the change
+    /// was), and goes out before the lock is released: so the last event a client gets about
+    /// a peer or a file is its latest state, even when another task changed it between the
+    /// change and this call.
     fn apply(&self, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
         let mut files_changed = false;
-        let events: Vec<ServerEvent> = {
+        {
             let state = lock(&self.inner.state);
             let now = Instant::now();
-            changes
-                .into_iter()
-                .filter_map(|change| match change {
-                    Change::PeerSeen(id) => state
-                        .peers
-                        .get(&id)
-                        .map(|t| ServerEvent::PeerSeen(self.peer_dto(&id, t, now))),
-                    Change::PeerDropped(peer_id) => Some(ServerEvent::PeerDropped { peer_id }),
-                    Change::FileChanged(id) => {
-                        files_changed = true;
-                        state
-                            .files()
-                            .get(&id)
-                            .map(|r| ServerEvent::FileChanged(self.file_dto(r)))
+            for change in changes {
+                let event = match change {
+                    Change::PeerSeen(peer_id) | Change::PeerDropped(peer_id) => {
+                        match state.peers.get(&peer_id) {
+                            Some(t) => ServerEvent::PeerSeen(self.peer_dto(&peer_id, t, now)),
+                            None => ServerEvent::PeerDropped { peer_id },
+                        }
                     }
-                    Change::FileRemoved(file_id) => {
+                    Change::FileChanged(file_id) | Change::FileRemoved(file_id) => {
                         files_changed = true;
-                        Some(ServerEvent::FileRemoved { file_id })
+                        match state.files().get(&file_id) {
+                            Some(r) => ServerEvent::FileChanged(self.file_dto(r)),
+                            None => ServerEvent::FileRemoved { file_id },
+                        }
                     }
-                })
-                .collect()
-        };
-        for event in events {
-            self.publish(event);
+                };
+                self.publish(event);
+            }
         }
         if files_changed {
             self.mark_dirty();
@@ -610,3 +608,7 @@ pub fn count(n: usize, noun: &str) -> String {
 pub fn short(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod events_tests;

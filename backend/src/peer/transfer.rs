@@ -7,7 +7,7 @@
 
 use super::health::{self, GetOutcome};
 use super::upload::UploadError;
-use super::{short, Held, Peer};
+use super::{short, Change, Held, Peer};
 use crate::net::admission::MIN_PUSH_CHARGE;
 use crate::net::{self, NetError};
 use crate::protocol::FileMeta;
@@ -238,6 +238,8 @@ impl Peer {
                     t.health.record(health, replied);
                 }
             });
+            // The dashboard's health columns follow at once, not at the peer's next message.
+            self.apply(vec![Change::PeerSeen(peer_id.to_string())]);
         }
         outcome.map(|held| held.meta)
     }

@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use backend::protocol::{encode, FileMeta};
-use shared::{TransferDto, TransferKind, TransferStateDto};
+use shared::{ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,11 +177,20 @@ async fn a_get_with_no_valid_copy_fails_and_stores_nothing() {
     let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
     let forged = fake_holder(Behaviour::WrongHash, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "forged", forged.port, &[&meta]).await;
+    let mut events = us.peer().subscribe();
     let done = get(&us, &meta, 1).await;
     let TransferStateDto::Failed { reason } = done.state else {
         panic!("{done:?}")
     };
     assert!(reason.contains("does not match"), "{reason}");
+    // The dashboard learns of the bad copy at once, not at the holder's next message.
+    let mut told = false;
+    while let Ok(event) = events.try_recv() {
+        if let ServerEvent::PeerSeen(p) = event {
+            told |= p.peer_id == "forged" && p.health.is_some_and(|h| h.bad_copies == 1);
+        }
+    }
+    assert!(told, "an event tells of the bad copy");
     assert!(content_files(us.storage()).is_empty());
     assert_eq!(
         all_files(us.storage()),
