@@ -10,7 +10,24 @@ use crate::refusal::Refusals;
 use crate::store::{Store, TempFile};
 use crate::traffic::Traffic;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+/// Where the sender of a GOSSIP_REPLY is reached, if the reply starts tracking it: real peers
+/// write `127.0.0.1` as their host there, which is true only on this machine. A loopback or
+/// unspecified host in a reply that came from another machine is replaced by that machine's
+/// address (the port written stays: the reply came from some other port of it).
+fn reply_host(written: String, from: SocketAddr) -> String {
+    let source = from.ip().to_canonical();
+    let local = match written.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ip.is_unspecified(),
+        Err(_) => written.eq_ignore_ascii_case("localhost"),
+    };
+    if local && !source.is_loopback() {
+        source.to_string()
+    } else {
+        written
+    }
+}
 
 /// An incoming push: its transfer id and the sender's name.
 pub struct Push {
@@ -45,7 +62,7 @@ impl Handler for Peer {
         Peer::push_room(self).await
     }
 
-    fn on_message(&self, message: Message, _from: SocketAddr) {
+    fn on_message(&self, message: Message, from: SocketAddr) {
         let sender = match &message {
             Message::Gossip(gossip) => Some(gossip.peer_id.clone()),
             Message::GossipReply(reply) => Some(reply.peer_id.clone()),
@@ -63,7 +80,10 @@ impl Handler for Peer {
         let tells_of_sender = matches!(message, Message::Gossip(_) | Message::GossipReply(_));
         match message {
             Message::Gossip(gossip) => self.on_gossip(&gossip),
-            Message::GossipReply(reply) => self.on_gossip_reply(&reply),
+            Message::GossipReply(mut reply) => {
+                reply.host = reply_host(reply.host, from);
+                self.on_gossip_reply(&reply)
+            }
             Message::Announce(announce) => self.on_announce(&announce),
             Message::Delete(delete) => self.on_delete(&delete),
             Message::GetFile { .. } | Message::FileData(_) => {} // the listener answers these
@@ -107,5 +127,34 @@ impl Handler for Peer {
             None => (None, self.name_at(from)),
         };
         Peer::on_pushed_file(self, meta, content, &from, transfer).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(written: &str, from: &str, expected: &str) {
+        let from: SocketAddr = from.parse().unwrap();
+        assert_eq!(
+            reply_host(written.into(), from),
+            expected,
+            "{written} from {from}"
+        );
+    }
+
+    #[test]
+    fn a_reply_host_on_loopback_is_the_address_it_came_from_when_that_is_another_machine() {
+        check("127.0.0.1", "192.0.2.7:51000", "192.0.2.7");
+        check("localhost", "192.0.2.7:51000", "192.0.2.7");
+        check("0.0.0.0", "[2001:db8::7]:51000", "2001:db8::7");
+        check("::1", "[::ffff:192.0.2.7]:51000", "192.0.2.7");
+        check("127.0.0.1", "127.0.0.1:51000", "127.0.0.1");
+        check(
+            "eagle.cs.umanitoba.ca",
+            "192.0.2.7:51000",
+            "eagle.cs.umanitoba.ca",
+        );
+        check("192.0.2.9", "192.0.2.7:51000", "192.0.2.9");
     }
 }
