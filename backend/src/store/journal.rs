@@ -50,7 +50,8 @@ pub fn write(dir: &Path, entry: &IndexEntry, len: u64) -> io::Result<PathBuf> {
 
 /// Every journal in `dir`. A journal cut short by a crash never parses (a
 /// JSON object is only complete at its last byte); it is deleted, since the content it
-/// announced was never renamed into place.
+/// announced was never renamed into place. One that cannot be read at all is an error: it
+/// may protect a file that would otherwise be taken for one of ours.
 pub fn read_all(dir: &Path) -> io::Result<Vec<Found>> {
     let mut found = Vec::new();
     for item in std::fs::read_dir(dir)? {
@@ -58,14 +59,14 @@ pub fn read_all(dir: &Path) -> io::Result<Vec<Found>> {
         let Ok(name) = item.file_name().into_string() else {
             continue;
         };
-        if !name.starts_with(PREFIX) {
+        if !name.starts_with(PREFIX) || !item.file_type()?.is_file() {
             continue;
         }
         let path = item.path();
-        let record = std::fs::read(&path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok());
-        match record {
+        let bytes = std::fs::read(&path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+        })?;
+        match serde_json::from_slice::<Record>(&bytes).ok() {
             Some(record) => found.push(Found {
                 path,
                 entry: IndexEntry::from(record.entry),

@@ -105,6 +105,10 @@ impl Store {
     /// whose file is in place wins over `metadata.json`, which is older: its file backs its
     /// entry and no other. A journal whose file is absent never landed (or was removed since)
     /// and is deleted. The journals applied stay until a save lists their entries.
+    ///
+    /// Every journal is read before anything is removed, and a copy is removed only when no
+    /// journal and no entry names it any more: a name freed by a delete and taken by another
+    /// file since is that file's, whatever order the journals are read in.
     fn replay_journals(
         &self,
         index: &mut Vec<IndexEntry>,
@@ -112,29 +116,42 @@ impl Store {
         report: &mut OpenReport,
     ) -> io::Result<()> {
         let mut pending = lock(&self.inner.pending);
+        let mut landed = Vec::new();
         for found in journal::read_all(&self.inner.dir)? {
             let name = found.entry.stored_as.clone().unwrap_or_default();
             let len = std::fs::metadata(self.path(&name)).map(|m| m.len()).ok();
-            if !present.contains(&name) || len != Some(found.len) {
+            if present.contains(&name) && len == Some(found.len) {
+                landed.push((name, found));
+            } else {
                 journal::remove(&found.path)?;
-                continue;
             }
-            for entry in index.iter_mut() {
-                if entry.stored_as.as_deref() == Some(name.as_str()) {
-                    entry.stored_as = None;
-                }
+        }
+        let journaled: HashSet<&String> = landed.iter().map(|(name, _)| name).collect();
+        for entry in index.iter_mut() {
+            if entry
+                .stored_as
+                .as_ref()
+                .is_some_and(|n| journaled.contains(n))
+            {
+                entry.stored_as = None;
             }
+        }
+        // Copies that a journal of the same file replaced, their removal cut short.
+        let mut replaced = Vec::new();
+        for (name, found) in landed {
             let file_id = found.entry.meta.file_id.clone();
             match index.iter_mut().find(|e| e.meta.file_id == file_id) {
-                Some(entry) => {
-                    if let Some(older) = entry.stored_as.replace(name.clone()) {
-                        // A second copy of the same file replaced the first, whose removal
-                        // was cut short: the older copy is a duplicate, not a file of ours.
-                        if present.remove(&older) {
-                            std::fs::remove_file(self.path(&older))?;
-                        }
+                Some(entry) => match &entry.stored_as {
+                    // Two journals of one file: the same verified content twice. The first
+                    // stays; the second copy and its journal go.
+                    Some(first) if pending.contains_key(first) => {
+                        present.remove(&name);
+                        std::fs::remove_file(self.path(&name))?;
+                        journal::remove(&found.path)?;
+                        continue;
                     }
-                }
+                    _ => replaced.extend(entry.stored_as.replace(name.clone())),
+                },
                 None => index.push(found.entry),
             }
             pending.insert(
@@ -145,6 +162,12 @@ impl Store {
                 },
             );
             report.replayed += 1;
+        }
+        for older in replaced {
+            let named = index.iter().any(|e| e.stored_as.as_ref() == Some(&older));
+            if !named && present.remove(&older) {
+                std::fs::remove_file(self.path(&older))?;
+            }
         }
         Ok(())
     }
@@ -169,7 +192,8 @@ impl Store {
     fn remove_leftover_temp_files(&self) -> io::Result<()> {
         for entry in std::fs::read_dir(&self.inner.dir)? {
             let entry = entry?;
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let ours = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+            if ours && entry.file_type()?.is_file() {
                 std::fs::remove_file(entry.path())?;
             }
         }

@@ -435,6 +435,67 @@ async fn an_older_duplicate_copy_is_removed_not_adopted() {
 }
 
 #[tokio::test]
+async fn a_name_freed_and_taken_by_another_file_keeps_that_file_in_any_journal_order() {
+    // Journal names are random, so the folder is read in another order each time.
+    for _ in 0..12 {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        let (name, x) = land(&store, b"x", "notes.txt", "alice").await;
+        let saved = held_entry(x.clone(), name.clone());
+        store.save(|| vec![saved]).unwrap();
+        // Deleted, then no save: metadata.json still lists x under the name.
+        store.queue_removal(&name);
+        store.remove_now(&name).unwrap();
+        let (y_name, y) = land(&store, b"y", "notes.txt", "bob").await;
+        assert_eq!(y_name, name, "the freed name is taken");
+        let (x_again, _) = land(&store, b"x", "notes.txt", "carol").await;
+        drop(store); // killed before any save
+        let (_, index, report) = Store::open(dir.path()).unwrap();
+        assert_eq!(entry(&index, &y.file_id).stored_as.as_ref(), Some(&name));
+        assert_eq!(std::fs::read(dir.path().join(&name)).unwrap(), b"y");
+        assert_eq!(entry(&index, &x.file_id).stored_as, Some(x_again.clone()));
+        assert_eq!(std::fs::read(dir.path().join(&x_again)).unwrap(), b"x");
+        assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+    }
+}
+
+#[tokio::test]
+async fn two_journals_of_one_file_keep_one_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (first, meta) = land(&store, b"twice", "notes.txt", "alice").await;
+    let (second, _) = land(&store, b"twice", "notes.txt", "alice").await;
+    drop(store); // killed before any save, the second not yet refused
+    let (store, index, report) = Store::open(dir.path()).unwrap();
+    let kept = entry(&index, &meta.file_id).stored_as.clone().unwrap();
+    assert!([&first, &second].contains(&&kept));
+    let copies: Vec<String> = listing(dir.path())
+        .into_iter()
+        .filter(|n| !names::is_reserved(n))
+        .collect();
+    assert_eq!(copies, [kept]);
+    assert_eq!(journals(dir.path()), 1);
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+    store.save(|| index.clone()).unwrap();
+    assert_eq!(journals(dir.path()), 0, "the save lists the one kept");
+}
+
+#[test]
+fn folders_named_like_journals_or_temporary_files_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        format!("{}0000000000000001", journal::PREFIX),
+        format!("{TEMP_PREFIX}0001"),
+    ] {
+        std::fs::create_dir(dir.path().join(&name)).unwrap();
+        std::fs::write(dir.path().join(&name).join("inside"), b"x").unwrap();
+    }
+    let before = listing(dir.path());
+    Store::open(dir.path()).unwrap();
+    assert_eq!(listing(dir.path()), before);
+}
+
+#[tokio::test]
 async fn a_removed_file_leaves_no_journal_behind() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
