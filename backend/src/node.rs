@@ -6,9 +6,11 @@ use crate::config::Cli;
 use crate::net::{self, Limits};
 use crate::peer::policy::GossipPolicy;
 use crate::peer::{count, Caps, Peer, PeerConfig};
+use crate::protocol::FileMeta;
 use crate::store::Store;
 use anyhow::Context;
 use shared::LogLevel;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -202,7 +204,7 @@ impl Node {
         // Subscribed before anything can change the index, so no change goes unsaved.
         peer.spawn(persist(peer.clone(), peer.dirty(), unsaved));
         peer.spawn(net::server::serve(p2p, peer.clone()));
-        adopt(&peer, report.to_adopt);
+        adopt(&peer, report.to_adopt, report.candidates);
         let app = api::router(api::ApiState::new(
             peer.clone(),
             config.api_token.clone(),
@@ -282,10 +284,10 @@ fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
     receiver
 }
 
-/// Hashes and indexes as ours, in the background, the files found in the storage folder that
-/// no entry describes, so a big folder holds back neither the listeners nor the console nor
-/// the API.
-fn adopt(peer: &Peer, names: Vec<String>) {
+/// Hashes and indexes, in the background, the files found in the storage folder that no entry
+/// describes for sure (as the one of its `candidates` that fits, else as ours), so a big folder
+/// holds back neither the listeners nor the console nor the API.
+fn adopt(peer: &Peer, names: Vec<String>, mut candidates: BTreeMap<String, Vec<FileMeta>>) {
     if names.is_empty() {
         return;
     }
@@ -293,7 +295,8 @@ fn adopt(peer: &Peer, names: Vec<String>) {
     peer.spawn(async move {
         let mut added = 0;
         for name in names {
-            match adopter.store().adopt(&name, adopter.id()).await {
+            let fits = candidates.remove(&name).unwrap_or_default();
+            match adopter.store().adopt(&name, adopter.id(), fits).await {
                 Ok(entry) => added += usize::from(adopter.add_adopted(entry)),
                 Err(e) => adopter.log(LogLevel::Warn, format!("cannot index {name}: {e}")),
             }

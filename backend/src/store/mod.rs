@@ -277,15 +277,26 @@ impl Store {
         self.inner.dir.join(name)
     }
 
-    /// Hashes a file found in the folder (one of [`OpenReport::to_adopt`]) into an entry owned
-    /// by `owner`, timestamped with its integer mtime, so the same file gets the same id
-    /// again after a restart.
-    pub async fn adopt(&self, name: &str, owner: &str) -> io::Result<IndexEntry> {
+    /// Hashes a file found in the folder (one of [`OpenReport::to_adopt`]) into the entry of
+    /// the first of `candidates` whose id its content has, else into a new entry owned by
+    /// `owner`, timestamped with its integer mtime, so the same file gets the same id again
+    /// after a restart.
+    pub async fn adopt(
+        &self,
+        name: &str,
+        owner: &str,
+        candidates: Vec<FileMeta>,
+    ) -> io::Result<IndexEntry> {
         let (store, name, owner) = (self.clone(), name.to_string(), owner.to_string());
-        blocking(move || store.adopt_now(&name, &owner)).await
+        blocking(move || store.adopt_now(&name, &owner, candidates)).await
     }
 
-    fn adopt_now(&self, name: &str, owner: &str) -> io::Result<IndexEntry> {
+    fn adopt_now(
+        &self,
+        name: &str,
+        owner: &str,
+        candidates: Vec<FileMeta>,
+    ) -> io::Result<IndexEntry> {
         let path = self.path(name);
         let mtime = std::fs::metadata(&path)?
             .modified()?
@@ -303,6 +314,16 @@ impl Store {
             }
             hasher.update(&buf[..n]);
             len += n as u64;
+        }
+        let known = candidates
+            .into_iter()
+            .find(|c| hasher.clone().finish(&c.file_timestamp) == c.file_id);
+        if let Some(meta) = known {
+            return Ok(IndexEntry {
+                meta,
+                holders: Vec::new(),
+                stored_as: Some(name.to_string()),
+            });
         }
         Ok(IndexEntry {
             meta: FileMeta {

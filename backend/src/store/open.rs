@@ -4,7 +4,8 @@
 
 use super::{journal, lock, names, parse_index, unix_now, IndexEntry, Pending, Shared, Store};
 use super::{METADATA, TEMP_PREFIX};
-use std::collections::{BTreeSet, HashSet};
+use crate::protocol::FileMeta;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,10 @@ pub struct OpenReport {
     /// Content files in the folder that no entry describes (put there by hand): to be hashed
     /// and indexed as ours with [`Store::adopt`], away from start-up.
     pub to_adopt: Vec<String>,
+    /// For some of those files, the entries of a Python peer's `metadata.json` that name them,
+    /// two or more to a file (it stored a second file of the same name over the first): the
+    /// file backs the one whose id its content hashes to, if any.
+    pub candidates: BTreeMap<String, Vec<FileMeta>>,
 }
 
 impl Store {
@@ -50,12 +55,7 @@ impl Store {
         let mut index = store.read_index(&mut report)?;
         store.remove_leftover_temp_files()?;
         let mut present = store.content_names()?;
-        for entry in &mut index {
-            if entry.stored_as.as_deref() == Some("") {
-                // The Python layout has no `stored_as`: its copies sit under their plain names.
-                entry.stored_as = Some(names::sanitize(&entry.meta.file_name));
-            }
-        }
+        report.candidates = python_copies(&mut index, &present);
         store.replay_journals(&mut index, &mut present, &mut report)?;
         // A copy must exist, and one file backs one entry only.
         let mut claimed: HashSet<String> = HashSet::new();
@@ -71,6 +71,8 @@ impl Store {
             .into_iter()
             .filter(|n| !claimed.contains(n))
             .collect();
+        let to_adopt = &report.to_adopt;
+        report.candidates.retain(|name, _| to_adopt.contains(name));
         Ok((store, index, report))
     }
 
@@ -199,6 +201,39 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Names the copies of the entries in a Python peer's layout, which has no `stored_as`
+/// (written `Some("")` by the parser): each sits under its name as given, or failing that as
+/// we would have cleaned it up. A name that two or more entries give is backed by none of
+/// them yet: they are returned as its candidates, to be told apart by content.
+fn python_copies(
+    index: &mut [IndexEntry],
+    present: &BTreeSet<String>,
+) -> BTreeMap<String, Vec<FileMeta>> {
+    let mut named: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, entry) in index.iter_mut().enumerate() {
+        if entry.stored_as.as_deref() == Some("") {
+            let given = &entry.meta.file_name;
+            let name = match present.contains(given) {
+                true => given.clone(),
+                false => names::sanitize(given),
+            };
+            named.entry(name).or_default().push(i);
+            entry.stored_as = None;
+        }
+    }
+    let mut candidates = BTreeMap::new();
+    for (name, entries) in named {
+        match entries[..] {
+            [only] => index[only].stored_as = Some(name),
+            _ => {
+                let metas = entries.iter().map(|&i| index[i].meta.clone()).collect();
+                candidates.insert(name, metas);
+            }
+        }
+    }
+    candidates
 }
 
 /// Holds `dir` for this store: a second peer started on the same folder would delete the

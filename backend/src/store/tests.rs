@@ -28,7 +28,7 @@ async fn adopts_files_found_in_the_folder_with_the_real_ids() {
     assert!(index.is_empty());
     let mut index = Vec::new();
     for name in &report.to_adopt {
-        index.push(store.adopt(name, "PROF").await.unwrap());
+        index.push(store.adopt(name, "PROF", Vec::new()).await.unwrap());
     }
     let ids: Vec<(&str, &str)> = index
         .iter()
@@ -94,6 +94,56 @@ fn python_metadata_loads_and_saves_verbatim() {
     ] {
         assert!(original.contains(token) && saved.contains(token), "{token}");
     }
+}
+
+/// A Python peer's `metadata.json` entry for `content`, held, under `name`.
+fn python_entry(content: &[u8], name: &str, timestamp: &str) -> (String, serde_json::Value) {
+    let id = crate::protocol::file_id(content, &Verbatim::parse(timestamp).unwrap());
+    let entry = serde_json::json!({
+        "file_id": id,
+        "file_name": name,
+        "file_owner": "Starscourge Radahn",
+        "file_timestamp": serde_json::from_str::<serde_json::Value>(timestamp).unwrap(),
+        "file_size": 0.0009,
+        "has_copy": "yes",
+        "peers_with_file": ["nanday"],
+    });
+    (id, entry)
+}
+
+#[tokio::test]
+async fn a_python_copy_that_two_entries_name_backs_the_one_its_content_hashes_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, first_entry) = python_entry(b"first", "EldenRing.txt", "1750034796.5");
+    let (second, second_entry) = python_entry(b"second", "EldenRing.txt", "1750035094.25");
+    let metadata = serde_json::json!({ &first: first_entry, &second: second_entry });
+    std::fs::write(dir.path().join(METADATA), metadata.to_string()).unwrap();
+    // The Python peer stored the second file over the first.
+    std::fs::write(dir.path().join("EldenRing.txt"), b"second").unwrap();
+    let (store, index, report) = Store::open(dir.path()).unwrap();
+    assert!(index.iter().all(|e| e.stored_as.is_none()), "{index:?}");
+    assert_eq!(report.lost, 0);
+    assert_eq!(report.to_adopt, ["EldenRing.txt"]);
+    let fits = report.candidates["EldenRing.txt"].clone();
+    let adopted = store.adopt("EldenRing.txt", "me", fits).await.unwrap();
+    assert_eq!(adopted.meta.file_id, second);
+    assert_eq!(adopted.meta.file_owner, "Starscourge Radahn");
+    assert_eq!(adopted.stored_as.as_deref(), Some("EldenRing.txt"));
+}
+
+#[test]
+fn a_python_copy_is_found_under_its_name_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, draft) = python_entry(b"draft", "notes: draft.txt", "1750034796");
+    let metadata = serde_json::json!({ &id: draft });
+    std::fs::write(dir.path().join(METADATA), metadata.to_string()).unwrap();
+    std::fs::write(dir.path().join("notes: draft.txt"), b"draft").unwrap();
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        entry(&index, &id).stored_as.as_deref(),
+        Some("notes: draft.txt")
+    );
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
 }
 
 #[tokio::test]

@@ -147,7 +147,7 @@ async fn a_file_found_in_the_folder_after_our_list_went_out_is_announced() {
     let entry = alice
         .peer()
         .store()
-        .adopt("late.txt", "alice")
+        .adopt("late.txt", "alice", Vec::new())
         .await
         .unwrap();
     let file_id = entry.meta.file_id.clone();
