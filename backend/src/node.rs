@@ -174,6 +174,16 @@ impl Node {
                 ),
             );
         }
+        if let Some((skipped, aside)) = &report.skipped {
+            peer.log(
+                LogLevel::Warn,
+                format!(
+                    "left out {} of metadata.json without a usable file_id; kept the file as it was as {}",
+                    count(*skipped, "record"),
+                    aside.display()
+                ),
+            );
+        }
         if let Some(aside) = &report.corrupt_moved_to {
             peer.log(
                 LogLevel::Warn,

@@ -3,6 +3,7 @@
 
 use crate::protocol::{FileMeta, Verbatim};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 /// One file of the index as it is persisted.
@@ -17,49 +18,117 @@ pub struct IndexEntry {
 }
 
 /// `metadata.json`'s entry layout, a superset of the Python peers' (`has_copy`,
-/// `peers_with_file`), so their files load too.
+/// `peers_with_file`), so their files load too. Read with the wire's tolerance (a Python peer
+/// stores entries as they arrived, and people edit the file by hand): only `file_id` is
+/// required; a missing size or timestamp is `0`, a name or owner that is not a string is its
+/// JSON text, and anything unusable in the other fields counts as absent.
 #[derive(Serialize, Deserialize)]
 pub(super) struct StoredEntry {
+    #[serde(default, deserialize_with = "lenient::text")]
     file_name: String,
+    #[serde(default = "zero")]
     file_size: Verbatim,
     file_id: String,
+    #[serde(default, deserialize_with = "lenient::text")]
     file_owner: String,
+    #[serde(default = "zero")]
     file_timestamp: Verbatim,
-    #[serde(with = "yes_no")]
+    #[serde(default, serialize_with = "lenient::serialize_yes_no")]
+    #[serde(deserialize_with = "lenient::yes_no")]
     has_copy: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::strings")]
     peers_with_file: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient::string")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     stored_as: Option<String>,
 }
 
-/// `has_copy` is `"yes"`/`"no"` in the Python layout; accept booleans too.
-mod yes_no {
-    use serde::{Deserialize, Deserializer, Serializer};
+fn zero() -> Verbatim {
+    Verbatim::integer(0)
+}
 
-    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if *v { "yes" } else { "no" })
+/// Field readers that take any JSON value and never fail on it.
+mod lenient {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    /// A string's value; another value's JSON text; `null` is empty.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => s,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum YesNo {
-            Bool(bool),
-            Text(String),
-        }
-        Ok(match YesNo::deserialize(d)? {
-            YesNo::Bool(b) => b,
-            YesNo::Text(t) => t.eq_ignore_ascii_case("yes") || t.eq_ignore_ascii_case("true"),
+    /// A string, or `None` for any other value.
+    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            _ => None,
         })
+    }
+
+    /// The strings of a list; anything else is an empty list.
+    pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// `has_copy`: `"yes"`/`"no"` in the Python layout; booleans, `"true"` and non-zero numbers
+    /// are yes too; anything else is no.
+    pub fn yes_no<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Bool(b) => b,
+            Value::String(t) => ["yes", "true", "1"]
+                .iter()
+                .any(|yes| t.trim().eq_ignore_ascii_case(yes)),
+            Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+            _ => false,
+        })
+    }
+
+    pub fn serialize_yes_no<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if *v { "yes" } else { "no" })
     }
 }
 
-/// The entries of a `metadata.json` (ours or the Python peers' layout); `None` when the bytes
-/// are not one.
+/// The entries of a `metadata.json`, and how many were left out for lack of a usable
+/// `file_id` (a non-empty string other than `"null"`), or for not being objects.
+#[derive(Debug, Default)]
+pub struct ParsedIndex {
+    pub entries: Vec<IndexEntry>,
+    pub skipped: usize,
+}
+
+/// The entries of a `metadata.json` (ours or the Python peers' layout, a leading UTF-8 BOM
+/// allowed), each read on its own; `None` when the bytes are not a JSON object.
+pub fn read_index(bytes: &[u8]) -> Option<ParsedIndex> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let map: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
+    let mut parsed = ParsedIndex::default();
+    for raw in map.into_values() {
+        match serde_json::from_str::<StoredEntry>(raw.get()) {
+            Ok(entry) if !entry.file_id.is_empty() && entry.file_id != "null" => {
+                parsed.entries.push(IndexEntry::from(entry))
+            }
+            _ => parsed.skipped += 1,
+        }
+    }
+    Some(parsed)
+}
+
+/// The entries [`read_index`] finds.
 pub fn parse_index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
-    let map: BTreeMap<String, StoredEntry> = serde_json::from_slice(bytes).ok()?;
-    Some(map.into_values().map(IndexEntry::from).collect())
+    read_index(bytes).map(|parsed| parsed.entries)
 }
 
 impl From<StoredEntry> for IndexEntry {

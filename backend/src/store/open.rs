@@ -2,7 +2,8 @@
 //! after it was saved, so that the folder a crash left behind opens into the same files under
 //! the same ids. Reads no content.
 
-use super::{journal, lock, names, parse_index, unix_now, IndexEntry, Pending, Shared, Store};
+use super::metadata::read_index;
+use super::{journal, lock, names, unix_now, IndexEntry, Pending, Shared, Store};
 use super::{METADATA, TEMP_PREFIX};
 use crate::protocol::FileMeta;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -15,6 +16,9 @@ use std::sync::{Arc, Mutex};
 pub struct OpenReport {
     /// Where a corrupt `metadata.json` was moved.
     pub corrupt_moved_to: Option<PathBuf>,
+    /// Entries of `metadata.json` left out as unusable (see [`super::metadata::read_index`]),
+    /// and where the file as it was is kept, since the next save no longer lists them.
+    pub skipped: Option<(usize, PathBuf)>,
     /// There was no usable `metadata.json`: the index starts empty.
     pub rebuilt: bool,
     /// Files that landed after the last save, taken back from their commit journals.
@@ -76,19 +80,22 @@ impl Store {
         Ok((store, index, report))
     }
 
-    /// `metadata.json`'s entries; a corrupt one is set aside under a free name.
+    /// `metadata.json`'s entries; a corrupt one is set aside under a free name, and one with
+    /// unusable entries is copied there.
     fn read_index(&self, report: &mut OpenReport) -> io::Result<Vec<IndexEntry>> {
         let path = self.path(METADATA);
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(match parse_index(&bytes) {
-                Some(index) => index,
+            Ok(bytes) => Ok(match read_index(&bytes) {
+                Some(parsed) => {
+                    if parsed.skipped > 0 {
+                        let aside = self.free_corrupt_name();
+                        std::fs::write(&aside, &bytes)?;
+                        report.skipped = Some((parsed.skipped, aside));
+                    }
+                    parsed.entries
+                }
                 None => {
-                    let stamp = unix_now();
-                    let aside = std::iter::once(format!("{}{stamp}", names::CORRUPT_PREFIX))
-                        .chain((2..).map(|n| format!("{}{stamp}-{n}", names::CORRUPT_PREFIX)))
-                        .map(|name| self.path(&name))
-                        .find(|p| matches!(p.try_exists(), Ok(false)))
-                        .expect("the candidates never end");
+                    let aside = self.free_corrupt_name();
                     std::fs::rename(&path, &aside)?;
                     report.corrupt_moved_to = Some(aside);
                     report.rebuilt = true;
@@ -101,6 +108,16 @@ impl Store {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A name for a copy of `metadata.json` set aside, free in the folder.
+    fn free_corrupt_name(&self) -> PathBuf {
+        let stamp = unix_now();
+        std::iter::once(format!("{}{stamp}", names::CORRUPT_PREFIX))
+            .chain((2..).map(|n| format!("{}{stamp}-{n}", names::CORRUPT_PREFIX)))
+            .map(|name| self.path(&name))
+            .find(|p| matches!(p.try_exists(), Ok(false)))
+            .expect("the candidates never end")
     }
 
     /// Applies the journals left by commits that no saved `metadata.json` lists yet. A journal

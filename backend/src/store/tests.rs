@@ -64,6 +64,44 @@ fn corrupt_metadata_is_kept_aside() {
 }
 
 #[test]
+fn entries_with_odd_fields_load_and_one_without_an_id_is_left_out_with_the_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let odd = r#"{
+        "a": {"file_id": "a", "file_name": 42, "file_owner": null, "has_copy": 1,
+              "peers_with_file": null, "file_timestamp": 1750034796},
+        "b": {"file_id": "b", "file_name": "b.txt", "file_owner": "PROF", "has_copy": null,
+              "file_size": null, "file_timestamp": "Sun Jun 15 2025", "peers_with_file": ["x", 3]},
+        "c": {"file_name": "no id.txt", "has_copy": "yes"},
+        "d": "not an entry"
+    }"#;
+    let bytes = [&b"\xef\xbb\xbf"[..], odd.as_bytes()].concat(); // a BOM, as some editors write
+    std::fs::write(dir.path().join(METADATA), &bytes).unwrap();
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert!(!report.rebuilt);
+    let a = entry(&index, "a");
+    assert_eq!(
+        (a.meta.file_name.as_str(), a.meta.file_owner.as_str()),
+        ("42", "")
+    );
+    assert_eq!(a.meta.file_size.json(), "0");
+    assert_eq!(a.holders, Vec::<String>::new());
+    assert!(
+        a.stored_as.is_none(),
+        "held, but its copy is not in the folder"
+    );
+    assert_eq!(report.lost, 1);
+    let b = entry(&index, "b");
+    assert_eq!(b.meta.file_timestamp.json(), "\"Sun Jun 15 2025\"");
+    assert_eq!(b.meta.file_size.json(), "null");
+    assert_eq!(b.holders, ["x"]);
+    assert!(b.stored_as.is_none());
+    assert_eq!(index.len(), 2);
+    let (skipped, aside) = report.skipped.expect("two left out");
+    assert_eq!(skipped, 2);
+    assert_eq!(std::fs::read(aside).unwrap(), bytes);
+}
+
+#[test]
 fn python_metadata_loads_and_saves_verbatim() {
     let dir = tempfile::tempdir().unwrap();
     let original = std::fs::read_to_string(fixture("class-network-metadata.json")).unwrap();
