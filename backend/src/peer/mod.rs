@@ -261,9 +261,18 @@ impl Peer {
         state.set_gossip(policy::GossipTiming { policy, ..timing });
     }
 
-    /// Takes the tombstones saved by an earlier run (before the peer starts serving).
+    /// Takes the tombstones saved by an earlier run (before the peer starts serving); files
+    /// they name are forgotten, and their copies removed.
     pub fn restore_tombstones(&self, stored: Vec<Tombstone>) {
-        lock(&self.inner.state).restore_tombstones(stored);
+        let mut state = lock(&self.inner.state);
+        let deleted = state.restore_tombstones(stored);
+        for record in &deleted {
+            self.remove_copy(record);
+        }
+        drop(state);
+        if !deleted.is_empty() {
+            self.mark_dirty();
+        }
     }
 
     /// Saves the index now, and the tombstones if they changed since their last save.

@@ -181,14 +181,27 @@ impl PeerState {
             claimed: HashSet::new(),
         };
         for e in index {
+            // One record per id (a hand-edited index may list one twice): a held copy wins.
+            let kept = state.files.get(&e.meta.file_id);
+            if kept.is_some_and(|r| r.stored_as.is_some() || e.stored_as.is_none()) {
+                continue;
+            }
+            state.remove(&e.meta.file_id);
             state.insert(e.meta, e.stored_as);
         }
         state
     }
 
-    /// Takes the tombstones saved by an earlier run.
-    pub fn restore_tombstones(&mut self, stored: Vec<Tombstone>) {
+    /// Takes the tombstones saved by an earlier run, and forgets the files they name: a copy
+    /// its owner had deleted can come back only through a crash after it landed and before it
+    /// was refused. Returns their records, whose copies the caller removes.
+    pub fn restore_tombstones(&mut self, stored: Vec<Tombstone>) -> Vec<FileRecord> {
         self.tombstones = Tombstones::from_stored(stored);
+        let deleted: Vec<String> = (self.files.values())
+            .filter(|r| (self.tombstones).contains(&r.meta.file_id, &r.meta.file_owner))
+            .map(|r| r.meta.file_id.clone())
+            .collect();
+        deleted.iter().filter_map(|id| self.remove(id)).collect()
     }
 
     /// Sets how GOSSIPs are answered and forwarded.

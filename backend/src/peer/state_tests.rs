@@ -912,3 +912,51 @@ fn a_claim_of_an_unknown_file_of_ours_is_refused() {
     assert!(state.files["h"].holders.contains("m"));
     assert_eq!(refused(&state, Reason::ForgedOwner), 2);
 }
+
+fn held(meta: FileMeta, stored_as: &str) -> IndexEntry {
+    IndexEntry {
+        meta,
+        holders: Vec::new(),
+        stored_as: Some(stored_as.into()),
+    }
+}
+
+#[test]
+fn an_index_listing_one_id_twice_keeps_the_held_entry_once() {
+    let unheld = IndexEntry {
+        stored_as: None,
+        ..held(meta("f", "PROF", "1"), "")
+    };
+    for index in [
+        vec![unheld.clone(), held(meta("f", "PROF", "1"), "f.txt")],
+        vec![held(meta("f", "PROF", "1"), "f.txt"), unheld.clone()],
+    ] {
+        let mut state = PeerState::new("me", Caps::default(), Arc::default(), index);
+        assert_eq!(state.files()["f"].stored_as.as_deref(), Some("f.txt"));
+        assert_eq!(state.index().len(), 1);
+        // Its slot among the unheld files went with the unheld entry.
+        let mut changes = Vec::new();
+        state.caps.max_unheld_files = 1;
+        assert!(state.make_room(&mut changes));
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+}
+
+#[test]
+fn restored_tombstones_forget_the_files_their_owners_deleted() {
+    let index = vec![
+        held(meta("gone", "PROF", "1"), "gone.txt"),
+        held(meta("kept", "PROF", "1"), "kept.txt"),
+        held(meta("other", "alice", "1"), "other.txt"),
+    ];
+    let mut state = PeerState::new("me", Caps::default(), Arc::default(), index);
+    let tombstone = |id: &str| Tombstone {
+        file_id: id.into(),
+        owner: "PROF".into(),
+        expires: u64::MAX,
+    };
+    let deleted = state.restore_tombstones(vec![tombstone("gone"), tombstone("other")]);
+    let names: Vec<_> = deleted.iter().map(|r| r.stored_as.as_deref()).collect();
+    assert_eq!(names, [Some("gone.txt")], "a tombstone names one owner");
+    assert_eq!(state.files().keys().collect::<Vec<_>>(), ["kept", "other"]);
+}
