@@ -112,7 +112,8 @@ fn js_error(e: JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Uploads (pushes) a file: multipart `POST /api/files` with field `file`.
+/// Uploads (pushes) a file: multipart `POST /api/files` with a text field `name`, then the
+/// field `file`.
 ///
 /// The one request that does not go through gloo-net: fetch cannot report how much of a
 /// request body has been sent, and XMLHttpRequest's `upload.onprogress` can.
@@ -131,6 +132,10 @@ pub fn upload(
             .map_err(js_error)?;
     }
     let form = FormData::new().map_err(js_error)?;
+    // The name goes first and as text: the peer reads it before the content, and a browser
+    // escapes `"`, CR and LF in a multipart filename (as `%22`, `%0D`, `%0A`).
+    form.append_with_str("name", &file.name())
+        .map_err(js_error)?;
     form.append_with_blob_and_filename("file", file, &file.name())
         .map_err(js_error)?;
 

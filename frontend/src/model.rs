@@ -297,11 +297,39 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
     }
 }
 
-/// Why an upload of `size` bytes would be refused by a peer whose status is `status`, said
-/// before sending it: a refused upload's connection is cut, and the browser then reports a
-/// network failure with no reason.
-pub fn upload_refusal(size: f64, status: Option<&StatusDto>) -> Option<String> {
-    let max = status?.max_file_size?;
+/// The longest file name, in bytes, that a peer accepts by default (`--max-name-len`). The
+/// status does not carry the peer's own limit, so a peer started with a smaller one still
+/// refuses a longer name itself, after the upload is sent.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Why an upload of a file named `name` of `size` bytes would be refused by a peer whose status
+/// is `status`, said before sending it: a refused upload's connection is cut, and the browser
+/// then reports a network failure with no reason. The name rules are the peer's own, on the
+/// name trimmed, with its wording.
+pub fn upload_refusal(name: &str, size: f64, status: Option<&StatusDto>) -> Option<String> {
+    name_refusal(name.trim(), MAX_NAME_BYTES).or_else(|| size_refusal(size, status?))
+}
+
+fn name_refusal(name: &str, max_bytes: usize) -> Option<String> {
+    if name.is_empty() {
+        Some("the uploaded file has no name".into())
+    } else if matches!(name, "." | "..")
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        Some(
+            "the file name must not be '.' or '..', nor contain '/', '\\' or control characters"
+                .into(),
+        )
+    } else if name.len() > max_bytes {
+        Some(format!("the file name is longer than {max_bytes} bytes"))
+    } else {
+        None
+    }
+}
+
+fn size_refusal(size: f64, status: &StatusDto) -> Option<String> {
+    let max = status.max_file_size?;
     (size > max as f64).then(|| {
         format!(
             "larger than the peer's limit of {}",
@@ -583,9 +611,8 @@ mod tests {
         assert_eq!(*ids.last().unwrap(), KEPT_TRANSFERS as u64 + 10);
     }
 
-    #[test]
-    fn an_upload_over_the_peers_limit_is_refused_before_it_is_sent() {
-        let status = |max| StatusDto {
+    fn status(max_file_size: Option<u64>) -> StatusDto {
+        StatusDto {
             peer_id: "me".into(),
             host: "h".into(),
             p2p_port: 1,
@@ -595,15 +622,56 @@ mod tests {
             peer_count: 0,
             file_count: 0,
             held_count: 0,
-            max_file_size: max,
-        };
+            max_file_size,
+        }
+    }
+
+    #[test]
+    fn an_upload_over_the_peers_limit_is_refused_before_it_is_sent() {
         let limited = status(Some(1 << 20));
-        assert_eq!(upload_refusal((1 << 20) as f64, Some(&limited)), None);
-        let refused = upload_refusal((1 << 20) as f64 + 1.0, Some(&limited)).unwrap();
+        assert_eq!(upload_refusal("a", (1 << 20) as f64, Some(&limited)), None);
+        let refused = upload_refusal("a", (1 << 20) as f64 + 1.0, Some(&limited)).unwrap();
         assert!(refused.contains("limit of 1"), "{refused}");
         // An older peer does not say; nor is anything known before the first snapshot.
-        assert_eq!(upload_refusal(1e12, Some(&status(None))), None);
-        assert_eq!(upload_refusal(1e12, None), None);
+        assert_eq!(upload_refusal("a", 1e12, Some(&status(None))), None);
+        assert_eq!(upload_refusal("a", 1e12, None), None);
+    }
+
+    #[test]
+    fn an_upload_under_a_name_the_peer_refuses_is_refused_before_it_is_sent() {
+        let check = |name: &str, refused: Option<&str>| {
+            let why = upload_refusal(name, 1.0, None);
+            match refused {
+                None => assert_eq!(why, None, "{name:?}"),
+                Some(part) => assert!(
+                    why.as_deref().is_some_and(|w| w.contains(part)),
+                    "{name:?}: {why:?}"
+                ),
+            }
+        };
+        check("say \"hi\".txt", None);
+        check("  padded.txt ", None);
+        check("été.txt", None);
+        check("...", None);
+        check(" ", Some("no name"));
+        check("", Some("no name"));
+        check(" .. ", Some("'.' or '..'"));
+        check(".", Some("'.' or '..'"));
+        check("a/b", Some("'/'"));
+        check("a\\b", Some("'/'"));
+        check("line\nbreak", Some("control"));
+        check("tab\there", Some("control"));
+        check("del\u{7f}", Some("control"));
+        check(&"n".repeat(MAX_NAME_BYTES), None);
+        check(
+            &"n".repeat(MAX_NAME_BYTES + 1),
+            Some("longer than 255 bytes"),
+        );
+        // Bytes, not characters: 128 two-byte letters are 256 bytes.
+        check(&"é".repeat(128), Some("longer than 255 bytes"));
+        // The name is checked before the size.
+        let why = upload_refusal("a/b", 1e12, Some(&status(Some(1)))).unwrap();
+        assert!(why.contains("'/'"), "{why}");
     }
 
     #[test]

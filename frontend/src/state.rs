@@ -269,7 +269,7 @@ impl Dashboard {
         };
         if let Some(reason) = self
             .status
-            .with_untracked(|s| model::upload_refusal(size, s.as_ref()))
+            .with_untracked(|s| model::upload_refusal(&name, size, s.as_ref()))
         {
             set(&|u| u.state = UploadState::Failed(reason.clone()));
             self.notify(format!("Could not upload {name}: {reason}"), true);
