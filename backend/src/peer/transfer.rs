@@ -367,8 +367,15 @@ impl Peer {
         let Some((peer_id, addr)) = target else {
             return Ok((meta, None));
         };
-        // Started here, so that the caller can follow it from its first event.
-        let opened = self.store().open_file(&stored_as).await;
+        // Started here, so that the caller can follow it from its first event. The copy may
+        // have been deleted meanwhile, and its name given to another file.
+        let opened = match self.store().open_file(&stored_as).await {
+            Ok(_) if !self.still_held_as(&meta.file_id, &stored_as) => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "deleted before it could be sent",
+            )),
+            opened => opened,
+        };
         let total = opened.as_ref().ok().map(|(_, len)| *len);
         let transfer = self.transfer_started(
             TransferKind::Push,

@@ -373,26 +373,32 @@ impl Store {
             self.remove_now(&name)?;
         }
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
+        // The journals go only once the new metadata.json itself is durable.
+        self.replace_durably(METADATA, &json)?;
+        self.forget_journals_listed_in(&index);
+        Ok(())
+    }
+
+    /// Replaces the file `name` of the folder with `bytes`, atomically and durably: written
+    /// to a temporary file, synced, renamed over it, and the folder synced.
+    pub(super) fn replace_durably(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         // A fresh name each time: a leftover of a crash is then told apart from a save
-        // running after the restart.
+        // running after the restart, and two saves never share one.
         let temp = self.path(&format!(
-            "{TEMP_PREFIX}{METADATA}-{:016x}",
+            "{TEMP_PREFIX}{name}-{:016x}",
             rand::random::<u64>()
         ));
         let written = std::fs::File::create(&temp).and_then(|mut file| {
-            file.write_all(&json)?;
+            file.write_all(bytes)?;
             file.sync_all()?;
-            std::fs::rename(&temp, self.path(METADATA))
+            std::fs::rename(&temp, self.path(name))
         });
         if let Err(e) = written {
             // Typically a full disk: a failed save leaves nothing behind to fill it further.
             let _ = std::fs::remove_file(&temp);
             return Err(e);
         }
-        // The journals go only once the new metadata.json itself is durable.
-        sync_dir(&self.inner.dir)?;
-        self.forget_journals_listed_in(&index);
-        Ok(())
+        sync_dir(&self.inner.dir)
     }
 
     fn forget_journals_listed_in(&self, index: &[IndexEntry]) {

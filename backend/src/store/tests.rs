@@ -779,6 +779,16 @@ fn a_save_that_fails_leaves_no_temporary_file() {
     assert!(!left.iter().any(|n| n.starts_with(TEMP_PREFIX)), "{left:?}");
 }
 
+#[test]
+fn a_save_of_the_deletes_that_fails_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path().join(tombstones::TOMBSTONES).join("in the way")).unwrap();
+    assert!(store.save_tombstones(&[]).is_err());
+    let left = listing(dir.path());
+    assert!(!left.iter().any(|n| n.starts_with(TEMP_PREFIX)), "{left:?}");
+}
+
 #[tokio::test]
 async fn importing_a_fifo_or_a_folder_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,12 +2,12 @@
 //! whole (temporary file, fsync, rename) and loaded at start. `metadata.json` keeps the Python
 //! peers' layout; tombstones live beside it so that layout never changes.
 
-use super::{Store, TEMP_PREFIX};
+use super::Store;
 use serde::{Deserialize, Serialize};
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 
-const TOMBSTONES: &str = ".tombstones.json";
+pub(super) const TOMBSTONES: &str = ".tombstones.json";
 
 /// `owner` deleted `file_id`; remembered until `expires`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,17 +43,10 @@ impl Store {
         }
     }
 
-    /// Replaces the saved tombstones with `tombstones`, atomically. Callers serialise their
-    /// saves: they share one temporary file.
+    /// Replaces the saved tombstones with `tombstones`, atomically and durably.
     pub fn save_tombstones(&self, tombstones: &[Tombstone]) -> io::Result<()> {
         let json = serde_json::to_vec(tombstones).map_err(io::Error::other)?;
-        let temp = self.dir().join(format!("{TEMP_PREFIX}{TOMBSTONES}"));
-        {
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&temp, self.dir().join(TOMBSTONES))
+        self.replace_durably(TOMBSTONES, &json)
     }
 }
 
