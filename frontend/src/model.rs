@@ -195,7 +195,7 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
     let (t0, b0) = prev.sample;
     let elapsed = now_ms - t0;
     if done < b0 {
-        // Restarted from scratch (a retry reusing the id): forget the old estimate.
+        // The next source, starting again from zero: forget the old estimate.
         return TransferRow {
             dto,
             speed: None,
@@ -232,14 +232,21 @@ pub fn track_transfer(prev: Option<&TransferRow>, dto: TransferDto, now_ms: f64)
     }
 }
 
-/// Bytes `dto` moved since the last update of the same transfer in `rows` (all of them for a
-/// new one); zero for a stale or restarted copy.
-pub fn bytes_moved(rows: &[Row<TransferRow>], dto: &TransferDto) -> u64 {
-    let before = rows
-        .iter()
-        .find(|r| r.item.dto.id == dto.id)
-        .map_or(0, |r| r.item.dto.bytes_done);
-    dto.bytes_done.saturating_sub(before)
+/// Whether `dto` is an older copy of the transfer `prev` already shows, to be ignored.
+///
+/// Events and the reply to the request that started a get race each other, so a copy can
+/// arrive after a newer one. A transfer never runs again once it has finished, and a running
+/// one only gains bytes from its peer: the peer it names is set once bytes move and never
+/// cleared, and fewer bytes are new only under another peer's name (the next source, which
+/// starts from zero).
+fn is_stale(prev: &TransferDto, dto: &TransferDto) -> bool {
+    let running = |t: &TransferDto| t.state == TransferStateDto::Running;
+    if !running(dto) {
+        return false;
+    }
+    !running(prev)
+        || (dto.peer.is_none() && prev.peer.is_some())
+        || (dto.peer == prev.peer && dto.bytes_done < prev.bytes_done)
 }
 
 impl TransferRow {
@@ -269,18 +276,21 @@ pub const KEPT_TRANSFERS: usize = 100;
 
 /// Replaces or appends the transfer with the same id, carrying its speed estimate along; keeps
 /// at most [`KEPT_TRANSFERS`] rows, dropping the oldest finished ones.
-pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_ms: f64) {
+///
+/// Returns the bytes it moved since the copy shown before (all of them for a new transfer),
+/// for the throughput chart: zero for a stale copy, which is ignored, and for the first update
+/// from the next source, which starts again from zero.
+pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_ms: f64) -> u64 {
     let prev = rows
         .iter()
         .find(|r| r.item.dto.id == dto.id)
         .map(|r| &r.item);
-    // A transfer never runs again once it has finished: a "running" copy arriving later is
-    // stale (for example the reply to the request that started it, overtaken by its events).
-    if prev.is_some_and(|p| p.dto.state != TransferStateDto::Running)
-        && dto.state == TransferStateDto::Running
-    {
-        return;
+    if prev.is_some_and(|p| is_stale(&p.dto, &dto)) {
+        return 0;
     }
+    let moved = dto
+        .bytes_done
+        .saturating_sub(prev.map_or(0, |p| p.dto.bytes_done));
     let row = track_transfer(prev, dto, now_ms);
     upsert(rows, row, |r| r.dto.id);
     while rows.len() > KEPT_TRANSFERS {
@@ -295,6 +305,7 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
             None => break,
         }
     }
+    moved
 }
 
 /// The longest file name, in bytes, that a peer accepts by default (`--max-name-len`). The
@@ -732,14 +743,82 @@ mod tests {
         assert_eq!(third.eta_secs(2000.0 + STALL_MS + 1.0), None);
     }
 
+    fn from(peer: &str, mut t: TransferDto) -> TransferDto {
+        t.peer = Some(peer.into());
+        t
+    }
+
     #[test]
     fn bytes_moved_counts_progress_since_the_last_update_only() {
-        let running = TransferStateDto::Running;
+        let running = || TransferStateDto::Running;
         let mut rows = vec![];
-        assert_eq!(bytes_moved(&rows, &transfer(1, 400, running.clone())), 400);
-        upsert_transfer(&mut rows, transfer(1, 400, running.clone()), 0.0);
-        assert_eq!(bytes_moved(&rows, &transfer(1, 1000, running.clone())), 600);
-        assert_eq!(bytes_moved(&rows, &transfer(1, 100, running)), 0);
+        assert_eq!(
+            upsert_transfer(&mut rows, from("b", transfer(1, 400, running())), 0.0),
+            400
+        );
+        assert_eq!(
+            upsert_transfer(&mut rows, from("b", transfer(1, 1000, running())), 1.0),
+            600
+        );
+        assert_eq!(
+            upsert_transfer(&mut rows, from("b", transfer(1, 1000, running())), 2.0),
+            0
+        );
+        assert_eq!(
+            upsert_transfer(
+                &mut rows,
+                from("b", transfer(1, 10_000, TransferStateDto::Done)),
+                3.0
+            ),
+            9000
+        );
+    }
+
+    #[test]
+    fn the_reply_to_get_does_not_undo_progress_its_events_already_showed() {
+        let running = || TransferStateDto::Running;
+        let mut rows = vec![];
+        upsert_transfer(&mut rows, from("b", transfer(1, 4000, running())), 0.0);
+        // The reply: the transfer as it started, before any source was tried.
+        assert_eq!(
+            upsert_transfer(&mut rows, transfer(1, 0, running()), 1.0),
+            0
+        );
+        assert_eq!(rows[0].item.dto, from("b", transfer(1, 4000, running())));
+        // Counted once: the next event adds only what moved since 4000.
+        assert_eq!(
+            upsert_transfer(&mut rows, from("b", transfer(1, 5000, running())), 2.0),
+            1000
+        );
+    }
+
+    #[test]
+    fn a_running_copy_with_fewer_bytes_from_the_same_peer_is_stale() {
+        let running = || TransferStateDto::Running;
+        let mut rows = vec![];
+        upsert_transfer(&mut rows, from("b", transfer(1, 4000, running())), 0.0);
+        assert_eq!(
+            upsert_transfer(&mut rows, from("b", transfer(1, 3000, running())), 1.0),
+            0
+        );
+        assert_eq!(rows[0].item.dto.bytes_done, 4000);
+    }
+
+    #[test]
+    fn the_next_source_starts_again_from_zero() {
+        let running = || TransferStateDto::Running;
+        let mut rows = vec![];
+        upsert_transfer(&mut rows, from("b", transfer(1, 4000, running())), 0.0);
+        assert_eq!(
+            upsert_transfer(&mut rows, from("c", transfer(1, 0, running())), 1.0),
+            0
+        );
+        assert_eq!(rows[0].item.dto, from("c", transfer(1, 0, running())));
+        assert_eq!(rows[0].item.speed, None, "the old estimate is forgotten");
+        assert_eq!(
+            upsert_transfer(&mut rows, from("c", transfer(1, 700, running())), 2.0),
+            700
+        );
     }
 
     #[test]

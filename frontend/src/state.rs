@@ -153,20 +153,19 @@ impl Dashboard {
                 .files
                 .update(|rows| rows.retain(|r| r.item.dto.file_id != file_id)),
             ServerEvent::Transfer(t) => {
-                let moved = self
-                    .transfers
-                    .with_untracked(|rows| model::bytes_moved(rows, &t));
+                let kind = t.kind;
+                let mut moved = 0;
+                self.transfers
+                    .update(|rows| moved = model::upsert_transfer(rows, t, now));
                 if moved > 0 {
                     let sec = (now / 1000.0) as u64;
-                    let (bytes_in, bytes_out) = match t.kind {
+                    let (bytes_in, bytes_out) = match kind {
                         TransferKind::Push => (0, moved),
                         _ => (moved, 0),
                     };
                     self.throughput
                         .update(|th| th.record(sec, bytes_in, bytes_out));
                 }
-                self.transfers
-                    .update(|rows| model::upsert_transfer(rows, t, now));
             }
             ServerEvent::Log(entry) => self
                 .log
