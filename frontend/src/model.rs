@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use leptos::prelude::{ArcRwSignal, Set};
 use shared::{
-    FileDto, LogEntry, PeerDto, PeerHealthDto, PeerStateDto, StatusDto, TransferDto,
+    FileDto, LogEntry, PeerDto, PeerHealthDto, PeerStateDto, StatusDto, TransferDto, TransferKind,
     TransferStateDto,
 };
 
@@ -269,6 +269,21 @@ impl TransferRow {
         let speed = self.shown_speed(now_ms).filter(|s| *s > 0.0)?;
         Some(total.saturating_sub(self.dto.bytes_done) as f64 / speed)
     }
+}
+
+/// Whether a transfer is a download (a get or an automatic fetch) that failed: one that Retry
+/// could start again.
+pub fn is_failed_download(t: &TransferDto) -> bool {
+    matches!(t.kind, TransferKind::Get | TransferKind::AutoFetch)
+        && matches!(t.state, TransferStateDto::Failed { .. })
+}
+
+/// Whether a get of `file_id` can start: the file is still known and we hold no copy (the peer
+/// refuses a get of anything else).
+pub fn can_get(files: &[Row<KnownFile>], file_id: &str) -> bool {
+    files
+        .iter()
+        .any(|r| r.item.dto.file_id == file_id && !r.item.dto.has_copy)
 }
 
 /// The most transfers shown, as the peer keeps: beyond it, the oldest finished ones go.
@@ -547,7 +562,7 @@ pub fn page_range(shown: usize, page: usize) -> std::ops::Range<usize> {
 mod tests {
     use super::*;
     use leptos::prelude::GetUntracked;
-    use shared::{LogLevel, TransferKind};
+    use shared::LogLevel;
 
     fn peer(id: &str, last_seen_ms: u64, health: Option<PeerHealthDto>) -> PeerDto {
         PeerDto {
@@ -819,6 +834,42 @@ mod tests {
             upsert_transfer(&mut rows, from("c", transfer(1, 700, running())), 2.0),
             700
         );
+    }
+
+    #[test]
+    fn retry_is_offered_for_a_failed_download_only() {
+        let failed = || TransferStateDto::Failed { reason: "x".into() };
+        let kind = |kind, state| TransferDto {
+            kind,
+            ..transfer(1, 0, state)
+        };
+        assert!(is_failed_download(&kind(TransferKind::Get, failed())));
+        assert!(is_failed_download(&kind(TransferKind::AutoFetch, failed())));
+        assert!(!is_failed_download(&kind(TransferKind::Push, failed())));
+        assert!(!is_failed_download(&kind(TransferKind::Incoming, failed())));
+        assert!(!is_failed_download(&kind(
+            TransferKind::Get,
+            TransferStateDto::Running
+        )));
+        assert!(!is_failed_download(&kind(
+            TransferKind::Get,
+            TransferStateDto::Done
+        )));
+    }
+
+    #[test]
+    fn a_get_can_start_only_for_a_known_file_we_do_not_hold() {
+        let held = FileDto {
+            has_copy: true,
+            ..file("held", "a", None, None)
+        };
+        let rows: Vec<Row<KnownFile>> = [held, file("missing", "b", None, None)]
+            .into_iter()
+            .map(|dto| Row::new(KnownFile::new(dto)))
+            .collect();
+        assert!(can_get(&rows, "missing"));
+        assert!(!can_get(&rows, "held"));
+        assert!(!can_get(&rows, "forgotten"));
     }
 
     #[test]

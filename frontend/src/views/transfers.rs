@@ -1,5 +1,6 @@
 //! The transfers table: every get, automatic fetch, push and incoming file, newest first, with
-//! progress, a client-side speed (with a sparkline of its recent values) and ETA, and a retry for failed downloads.
+//! progress, a client-side speed (with a sparkline of its recent values) and ETA, and a retry
+//! for a failed download of a file that is still known and not held.
 
 use leptos::prelude::*;
 use shared::{TransferDto, TransferKind, TransferStateDto};
@@ -87,7 +88,6 @@ fn TransferLine(row: ArcRwSignal<TransferRow>) -> impl IntoView {
         TransferKind::Push => "push",
         TransferKind::Incoming => "incoming",
     };
-    let is_download = kind == "get" || kind == "auto-fetch";
     let dto = move |f: fn(&TransferDto) -> String| move || row.with(|r| f(&r.dto));
     let state = move || row.with(|r| state_of(&r.dto).0);
     let reason = Memo::new(move |_| row.with(|r| state_of(&r.dto).1));
@@ -128,8 +128,18 @@ fn TransferLine(row: ArcRwSignal<TransferRow>) -> impl IntoView {
             name: r.dto.file_name.clone(),
         })
     };
+    // Offered while a get could start again: not once the file is held (another get brought
+    // it) or no longer known (deleted, or its holders dropped).
+    let retry_offered = Memo::new(move |_| {
+        row.with(|r| {
+            model::is_failed_download(&r.dto)
+                && dash
+                    .files
+                    .with(|files| model::can_get(files, &r.dto.file_id))
+        })
+    });
     let retry = move || {
-        (is_download && reason.with(Option::is_some)).then(|| {
+        retry_offered.get().then(|| {
             let action = dash.get_action();
             let pending = action.pending();
             view! {
