@@ -209,6 +209,15 @@ impl Peer {
         });
     }
 
+    /// Starts `task` as one of the peer's that shutdown waits for but does not cancel: work
+    /// that must finish once begun.
+    fn spawn_to_end<T: Send + 'static>(
+        &self,
+        task: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> tokio::task::JoinHandle<T> {
+        self.inner.tasks.spawn(task)
+    }
+
     /// What we refused from strangers, by reason.
     pub fn refusals(&self) -> &Arc<Refusals> {
         &self.inner.refusals

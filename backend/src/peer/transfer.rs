@@ -314,22 +314,31 @@ impl Peer {
     }
 
     /// Stores uploaded content under `file_name` as ours, then replicates and announces it.
+    /// Runs to the end once begun, even when the caller goes (a browser that disconnects
+    /// while its upload lands): a copy that landed is always recorded.
     pub(super) async fn push_upload<E>(
         &self,
         temp: TempFile,
         file_name: &str,
     ) -> Result<FileMeta, UploadError<E>> {
-        let claim = IdClaim::new(self);
-        let entry = self
-            .store()
-            .commit_owned(temp, file_name, self.id(), |id| claim.taken(id))
-            .await
-            .map_err(UploadError::store)?;
-        let (meta, _) = self
-            .publish_new(entry.meta, entry.stored_as.expect("committed"))
-            .await
-            .map_err(UploadError::Conflict)?;
-        Ok(meta)
+        let (peer, name) = (self.clone(), file_name.to_string());
+        let kept = self.spawn_to_end(async move {
+            let claim = IdClaim::new(&peer);
+            let entry = (peer.store())
+                .commit_owned(temp, &name, peer.id(), |id| claim.taken(id))
+                .await
+                .map_err(Unkept::Store)?;
+            let stored_as = entry.stored_as.expect("committed");
+            let (meta, _) =
+                (peer.publish_new(entry.meta, stored_as).await).map_err(Unkept::Conflict)?;
+            Ok(meta)
+        });
+        match kept.await {
+            Ok(Ok(meta)) => Ok(meta),
+            Ok(Err(Unkept::Store(e))) => Err(UploadError::store(e)),
+            Ok(Err(Unkept::Conflict(why))) => Err(UploadError::Conflict(why)),
+            Err(e) => Err(UploadError::Store(e.to_string())),
+        }
     }
 
     /// Records a new file of ours, sends it to one random tracked peer in the background and
@@ -552,6 +561,12 @@ impl Peer {
             }
         }
     }
+}
+
+/// Why an upload was not kept, from its commit on.
+enum Unkept {
+    Store(std::io::Error),
+    Conflict(String),
 }
 
 /// The id claimed by a new file of ours while it is committed, so that the same content

@@ -228,3 +228,33 @@ fn a_full_disk_or_quota_is_told_apart_from_other_store_errors() {
     let other = UploadError::<String>::store(Error::from(ErrorKind::PermissionDenied));
     assert!(matches!(other, UploadError::Store(_)), "{other:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_caller_goes_while_it_lands_is_recorded_all_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let journal_written = || {
+        folder_entries(&peer)
+            .iter()
+            .any(|n| n.starts_with(".commit-"))
+    };
+    // The caller (a browser that disconnects) goes as soon as the copy starts landing.
+    tokio::select! {
+        biased;
+        _ = async {
+            while !journal_written() {
+                tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+            }
+        } => {}
+        _ = peer.upload("left.txt", chunks(&[b"left behind"])) => {}
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while peer.held_metas().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the landed copy is recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(peer.held_metas()[0].file_name, "left.txt");
+}
