@@ -102,9 +102,12 @@ pub fn DropOverlay() -> impl IntoView {
             }
         }),
         window_event_listener(ev::drop, move |e: DragEvent| {
-            e.prevent_default();
             dragging.set(false);
-            upload_all(dash, e.data_transfer().and_then(|dt| dt.files()));
+            // Anything else (text dropped into the filter box) keeps the browser's own drop.
+            if carries_files(&e) {
+                e.prevent_default();
+                upload_all(dash, e.data_transfer().and_then(|dt| dt.files()));
+            }
         }),
     ];
     on_cleanup(move || handles.into_iter().for_each(|h| h.remove()));
