@@ -59,7 +59,8 @@ pub fn human_duration(secs: f64) -> String {
 
 /// How long ago a Unix-millisecond instant was, as seen at `now_ms`: `3 s ago`, `2 min ago`.
 ///
-/// Instants in the future (the peer's clock ahead of ours) count as `0 s ago`.
+/// Both must be on one clock: for the peer's times, `now_ms` is our clock plus the peer's
+/// offset. Instants in the future (what is left of the skew) count as `0 s ago`.
 pub fn ago(now_ms: f64, then_ms: u64) -> String {
     let secs = ((now_ms - then_ms as f64) / 1000.0).max(0.0).floor() as u64;
     match secs {

@@ -364,6 +364,32 @@ fn size_refusal(size: f64, status: &StatusDto) -> Option<String> {
     })
 }
 
+/// One reading of the peer's clock through HTTP: the `Date` of a reply, and our clock around
+/// the request, all in Unix milliseconds.
+///
+/// The snapshot carries no time of the peer's, and its times (such as a peer's `last_seen_ms`)
+/// are on the peer's clock, which may be far from the browser's; the `Date` header every reply
+/// carries is the only reading of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockReading {
+    /// Our clock just before the request left.
+    pub sent_ms: f64,
+    /// The reply's `Date`: the peer's clock in whole seconds, cut down, not rounded.
+    pub date_ms: f64,
+    /// Our clock when the reply arrived.
+    pub received_ms: f64,
+}
+
+impl ClockReading {
+    /// The peer's clock minus ours, in ms: add it to our clock to compare with the peer's
+    /// times. The peer read its clock at some instant between `sent_ms` and `received_ms`, and
+    /// it then said between `date_ms` and one second later: the middle of both is off by at most
+    /// half a second plus half the round trip.
+    pub fn offset_ms(&self) -> f64 {
+        (self.date_ms + 500.0) - (self.sent_ms + self.received_ms) / 2.0
+    }
+}
+
 /// One event-log line with a sequence number to key it by (two lines may be identical).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogLine {
@@ -698,6 +724,26 @@ mod tests {
         // The name is checked before the size.
         let why = upload_refusal("a/b", 1e12, Some(&status(Some(1)))).unwrap();
         assert!(why.contains("'/'"), "{why}");
+    }
+
+    #[test]
+    fn the_peers_clock_offset_is_the_middle_of_what_a_reading_allows() {
+        let reading = |sent_ms, date_ms, received_ms| ClockReading {
+            sent_ms,
+            date_ms,
+            received_ms,
+        };
+        // The peer is exactly one hour ahead; its date says 12:00:00 for 12:00:00.000-.999.
+        let hour = 3_600_000.0;
+        let offset = reading(1_000_100.0, 1_000_000.0 + hour, 1_000_300.0).offset_ms();
+        assert_eq!(offset, hour + 300.0);
+        // Behind: the offset is negative, so its times read as recent on our clock.
+        assert_eq!(reading(5_000.0, 1_000.0, 5_000.0).offset_ms(), -3_500.0);
+        // A peer's last_seen_ms taken at the reply's instant reads "0 s ago" on our clock.
+        let now = 2_000_000.0;
+        let skewed = now + hour;
+        let seen = reading(now, skewed, now).offset_ms();
+        assert_eq!(crate::format::ago(now + seen, skewed as u64), "0 s ago");
     }
 
     #[test]

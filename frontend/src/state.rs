@@ -93,6 +93,9 @@ pub struct Dashboard {
     pub notice: RwSignal<Option<Notice>>,
     /// Our clock in Unix ms, advanced every second so that ages and ETAs tick.
     pub now_ms: RwSignal<f64>,
+    /// The peer's clock minus ours, in ms, read after each snapshot (0 until then): the peer's
+    /// own times, such as when it last heard from a peer, are on its clock.
+    pub peer_clock_offset_ms: RwSignal<f64>,
     /// Bytes in and out per second, from the transfer events since the page opened.
     pub throughput: RwSignal<Throughput>,
 }
@@ -111,6 +114,7 @@ impl Dashboard {
             uploads: RwSignal::new(Vec::new()),
             notice: RwSignal::new(None),
             now_ms: RwSignal::new(browser::now_ms()),
+            peer_clock_offset_ms: RwSignal::new(0.0),
             throughput: RwSignal::new(Throughput::default()),
         }
     }
@@ -141,6 +145,14 @@ impl Dashboard {
                     model::push_log(&mut log, entry, next_id());
                 }
                 self.log.set(log);
+                // After every snapshot: the peer may have restarted on another machine, or
+                // either clock may have been set since.
+                let offset = self.peer_clock_offset_ms;
+                leptos::task::spawn_local(async move {
+                    if let Some(reading) = api::peer_clock().await {
+                        offset.set(reading.offset_ms());
+                    }
+                });
             }
             ServerEvent::PeerSeen(peer) => self
                 .peers
@@ -171,6 +183,11 @@ impl Dashboard {
                 .log
                 .update(|log| model::push_log(log, entry, next_id())),
         }
+    }
+
+    /// The peer's clock now, in Unix ms, ticking with [`Dashboard::now_ms`].
+    pub fn peer_now_ms(&self) -> f64 {
+        self.now_ms.get() + self.peer_clock_offset_ms.get()
     }
 
     fn upsert_file(&self, file: FileDto) {

@@ -108,7 +108,7 @@ fn PeerRow(peer: ArcRwSignal<PeerDto>) -> impl IntoView {
             <td class="mono" title=peer_id.clone()>{peer_id.clone()}</td>
             <td class="mono">{text(|p| format!("{}:{}", p.host, p.port))}</td>
             <td class="num" data-testid="peer-last-seen">
-                {move || format::ago(dash.now_ms.get(), peer.with(|p| p.last_seen_ms))}
+                {move || format::ago(dash.peer_now_ms(), peer.with(|p| p.last_seen_ms))}
             </td>
             <td>
                 <span class=move || badge_class(state()) data-testid="peer-state">{state}</span>
