@@ -7,7 +7,8 @@
 //      the row gets a Save link, and A's API reports the copy (bytes checked too);
 //   4. the throughput chart rises with the get's bytes; a Get held back in flight shows its
 //      pending state, and two clicks send one request;
-//   5. a file uploaded through A's page is pushed and B learns of it;
+//   5. a file uploaded through A's page, under a name with quotes, is pushed and B learns of it
+//      under that exact name; text dropped on the filter box is left to the browser;
 //   6. deleting it from A's page removes it from B and from A's page;
 //   7. when A stops (SIGTERM) the page says it is reconnecting, and when A starts again on the
 //      same storage folder and HTTP port the page, never reloaded, is connected again to A with
@@ -195,11 +196,12 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
   };
   process.on('exit', killAll);
 
+  // Attribute values are CSS strings: a `"` or `\` in a file name is escaped.
   const row = (testid, attrs) =>
     page.locator(
       `[data-testid="${testid}"]` +
         Object.entries(attrs)
-          .map(([k, v]) => `[${k}="${v}"]`)
+          .map(([k, v]) => `[${k}="${String(v).replace(/["\\]/g, '\\$&')}"]`)
           .join(''),
     );
 
@@ -431,9 +433,33 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     assert.equal(requests, 1, 'one fetch request for two clicks');
   });
 
-  const uploaded = { name: `uploaded-on-a-${process.pid}.bin`, bytes: randomBytes(MiB + 12345) };
+  it('leaves text dropped on the filter box to the browser, and takes dragged files', async () => {
+    // Synthetic events: the browser inserts nothing for them, but says whether the page
+    // cancelled its default action.
+    const cancelled = (type, withFile) =>
+      page.getByTestId('files-filter').evaluate((input, [type, withFile]) => {
+        const data = new DataTransfer();
+        if (withFile) data.items.add(new File(['x'], 'x.txt'));
+        else data.setData('text/plain', 'some text');
+        const e = new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true });
+        input.dispatchEvent(e);
+        return e.defaultPrevented;
+      }, [type, withFile]);
+    assert.equal(await cancelled('dragover', true), true, 'a file dragged over the page is ours');
+    assert.equal(await cancelled('dragover', false), false, 'dragged text is the browser\'s');
+    assert.equal(await cancelled('drop', false), false, 'dropped text is the browser\'s');
+    await page.locator('.drop-overlay.show').waitFor({ state: 'detached' });
+  });
+
+  // Quotes: the browser escapes them in a multipart filename, and the page sends the name apart.
+  const uploaded = { name: 'say "hi".txt', bytes: randomBytes(MiB + 12345) };
 
   it('uploads a file through the page and B learns of it', async () => {
+    // The picker's input is hidden: its label shows the keyboard focus.
+    await page.getByTestId('upload-input').focus();
+    const outline = await page.getByTestId('upload-input').evaluate((input) =>
+      getComputedStyle(input.closest('label')).outlineStyle);
+    assert.equal(outline, 'solid', 'the focused picker has a visible outline');
     await page.getByTestId('upload-input').setInputFiles({
       name: uploaded.name,
       mimeType: 'application/octet-stream',
@@ -446,6 +472,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await fileRow.getByTestId('delete-button').waitFor();
     await fileRow.getByTestId('save-link').waitFor();
     uploaded.id = await fileRow.getAttribute('data-file-id');
+    assert.equal(await fileRow.getByTestId('file-name').textContent(), uploaded.name);
 
     const onB = await waitUntil('B to learn of the uploaded file', async () =>
       (await b.files()).find((f) => f.file_id === uploaded.id));
