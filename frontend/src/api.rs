@@ -1,8 +1,8 @@
 //! The peer's HTTP and WebSocket API as the dashboard uses it: one small typed call per route.
 //!
 //! The only module that knows URLs or talks to the network (gloo-net for JSON and the event
-//! WebSocket; XMLHttpRequest for uploads only). It hands out `shared` DTOs, plain error
-//! strings and readings of the peer's clock; it never touches a signal or the DOM.
+//! WebSocket; XMLHttpRequest for uploads only). It hands out `shared` DTOs and plain error
+//! strings; it never touches a signal or the DOM.
 //!
 //! Every request carries the page's `?token=` as a bearer token when there is one; the
 //! WebSocket and the download links carry it in their query, since they cannot send headers.
@@ -16,9 +16,6 @@ use serde::de::DeserializeOwned;
 use shared::{ErrorBody, FileDto, ServerEvent, TransferDto};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{File, FormData, ProgressEvent, UrlSearchParams, XmlHttpRequest};
-
-use crate::browser;
-use crate::model::ClockReading;
 
 /// How long to wait before opening the event socket again after it closed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -167,20 +164,6 @@ pub fn upload(
     });
     xhr.set_onloadend(Some(on_end.unchecked_ref()));
     xhr.send_with_opt_form_data(Some(&form)).map_err(js_error)
-}
-
-/// Reads the peer's clock from the `Date` header of `GET /api/health`; `None` when the peer
-/// cannot be reached or its reply carries no date the browser can read.
-pub async fn peer_clock() -> Option<ClockReading> {
-    let sent_ms = browser::now_ms();
-    let reply = with_token(Request::get("/api/health")).send().await.ok()?;
-    let received_ms = browser::now_ms();
-    let date_ms = js_sys::Date::parse(&reply.headers().get("date")?);
-    (reply.ok() && date_ms.is_finite()).then_some(ClockReading {
-        sent_ms,
-        date_ms,
-        received_ms,
-    })
 }
 
 /// The state of the event socket, for the connection indicator.

@@ -138,6 +138,8 @@ mod tests {
                     file_count: 1,
                     held_count: 1,
                     max_file_size: Some(4),
+                    max_name_len: Some(255),
+                    now_ms: Some(5),
                 },
                 peers: vec![peer.clone()],
                 files: vec![file.clone()],

@@ -323,9 +323,8 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
     moved
 }
 
-/// The longest file name, in bytes, that a peer accepts by default (`--max-name-len`). The
-/// status does not carry the peer's own limit, so a peer started with a smaller one still
-/// refuses a longer name itself, after the upload is sent.
+/// The longest file name, in bytes, that a peer accepts by default (`--max-name-len`): the
+/// limit until a status says the peer's own.
 pub const MAX_NAME_BYTES: usize = 255;
 
 /// Why an upload of a file named `name` of `size` bytes would be refused by a peer whose status
@@ -333,7 +332,9 @@ pub const MAX_NAME_BYTES: usize = 255;
 /// then reports a network failure with no reason. The name rules are the peer's own, on the
 /// name trimmed, with its wording.
 pub fn upload_refusal(name: &str, size: f64, status: Option<&StatusDto>) -> Option<String> {
-    name_refusal(name.trim(), MAX_NAME_BYTES).or_else(|| size_refusal(size, status?))
+    let max_name = status.and_then(|s| s.max_name_len);
+    name_refusal(name.trim(), max_name.unwrap_or(MAX_NAME_BYTES))
+        .or_else(|| size_refusal(size, status?))
 }
 
 fn name_refusal(name: &str, max_bytes: usize) -> Option<String> {
@@ -364,30 +365,11 @@ fn size_refusal(size: f64, status: &StatusDto) -> Option<String> {
     })
 }
 
-/// One reading of the peer's clock through HTTP: the `Date` of a reply, and our clock around
-/// the request, all in Unix milliseconds.
-///
-/// The snapshot carries no time of the peer's, and its times (such as a peer's `last_seen_ms`)
-/// are on the peer's clock, which may be far from the browser's; the `Date` header every reply
-/// carries is the only reading of it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ClockReading {
-    /// Our clock just before the request left.
-    pub sent_ms: f64,
-    /// The reply's `Date`: the peer's clock in whole seconds, cut down, not rounded.
-    pub date_ms: f64,
-    /// Our clock when the reply arrived.
-    pub received_ms: f64,
-}
-
-impl ClockReading {
-    /// The peer's clock minus ours, in ms: add it to our clock to compare with the peer's
-    /// times. The peer read its clock at some instant between `sent_ms` and `received_ms`, and
-    /// it then said between `date_ms` and one second later: the middle of both is off by at most
-    /// half a second plus half the round trip.
-    pub fn offset_ms(&self) -> f64 {
-        (self.date_ms + 500.0) - (self.sent_ms + self.received_ms) / 2.0
-    }
+/// The peer's clock minus ours (`now_ms`, when its status arrived), in ms: add it to our clock
+/// to compare with the peer's times. 0 when the status does not say (an older peer). Off by
+/// the time the status took to arrive, a few milliseconds.
+pub fn clock_offset_ms(status: &StatusDto, now_ms: f64) -> f64 {
+    status.now_ms.map_or(0.0, |peer| peer as f64 - now_ms)
 }
 
 /// One event-log line with a sequence number to key it by (two lines may be identical).
@@ -675,7 +657,32 @@ mod tests {
             file_count: 0,
             held_count: 0,
             max_file_size,
+            max_name_len: Some(255),
+            now_ms: None,
         }
+    }
+
+    #[test]
+    fn the_peers_clock_is_read_from_its_status() {
+        let hour = 3_600_000.0;
+        let ahead = StatusDto {
+            now_ms: Some(1_000_000 + hour as u64),
+            ..status(None)
+        };
+        assert_eq!(clock_offset_ms(&ahead, 1_000_000.0), hour);
+        let behind = StatusDto {
+            now_ms: Some(1_000),
+            ..status(None)
+        };
+        assert_eq!(clock_offset_ms(&behind, 5_000.0), -4_000.0);
+        // A peer's time taken as the status was made reads "0 s ago" on our clock.
+        let now = 2_000_000.0;
+        let seen = 1_000_000 + hour as u64;
+        assert_eq!(
+            crate::format::ago(now + clock_offset_ms(&ahead, now), seen),
+            "0 s ago"
+        );
+        assert_eq!(clock_offset_ms(&status(None), now), 0.0, "an older peer");
     }
 
     #[test]
@@ -724,26 +731,14 @@ mod tests {
         // The name is checked before the size.
         let why = upload_refusal("a/b", 1e12, Some(&status(Some(1)))).unwrap();
         assert!(why.contains("'/'"), "{why}");
-    }
-
-    #[test]
-    fn the_peers_clock_offset_is_the_middle_of_what_a_reading_allows() {
-        let reading = |sent_ms, date_ms, received_ms| ClockReading {
-            sent_ms,
-            date_ms,
-            received_ms,
+        // The peer's own limit, once its status says it.
+        let short = StatusDto {
+            max_name_len: Some(8),
+            ..status(None)
         };
-        // The peer is exactly one hour ahead; its date says 12:00:00 for 12:00:00.000-.999.
-        let hour = 3_600_000.0;
-        let offset = reading(1_000_100.0, 1_000_000.0 + hour, 1_000_300.0).offset_ms();
-        assert_eq!(offset, hour + 300.0);
-        // Behind: the offset is negative, so its times read as recent on our clock.
-        assert_eq!(reading(5_000.0, 1_000.0, 5_000.0).offset_ms(), -3_500.0);
-        // A peer's last_seen_ms taken at the reply's instant reads "0 s ago" on our clock.
-        let now = 2_000_000.0;
-        let skewed = now + hour;
-        let seen = reading(now, skewed, now).offset_ms();
-        assert_eq!(crate::format::ago(now + seen, skewed as u64), "0 s ago");
+        assert_eq!(upload_refusal("12345678", 1.0, Some(&short)), None);
+        let why = upload_refusal("123456789", 1.0, Some(&short)).unwrap();
+        assert!(why.contains("longer than 8 bytes"), "{why}");
     }
 
     #[test]

@@ -93,8 +93,9 @@ pub struct Dashboard {
     pub notice: RwSignal<Option<Notice>>,
     /// Our clock in Unix ms, advanced every second so that ages and ETAs tick.
     pub now_ms: RwSignal<f64>,
-    /// The peer's clock minus ours, in ms, read after each snapshot (0 until then): the peer's
-    /// own times, such as when it last heard from a peer, are on its clock.
+    /// The peer's clock minus ours, in ms, from each snapshot (0 until then, or when the peer
+    /// does not say): the peer's own times, such as when it last heard from a peer, are on its
+    /// clock.
     pub peer_clock_offset_ms: RwSignal<f64>,
     /// Bytes in and out per second, from the transfer events since the page opened.
     pub throughput: RwSignal<Throughput>,
@@ -124,6 +125,10 @@ impl Dashboard {
         let now = browser::now_ms();
         match event {
             ServerEvent::Snapshot(snap) => {
+                // Every snapshot: the peer may have restarted on another machine, or either
+                // clock may have been set since.
+                self.peer_clock_offset_ms
+                    .set(model::clock_offset_ms(&snap.status, now));
                 self.status.set(Some(snap.status));
                 self.status_at_ms.set(now);
                 self.peers
@@ -145,14 +150,6 @@ impl Dashboard {
                     model::push_log(&mut log, entry, next_id());
                 }
                 self.log.set(log);
-                // After every snapshot: the peer may have restarted on another machine, or
-                // either clock may have been set since.
-                let offset = self.peer_clock_offset_ms;
-                leptos::task::spawn_local(async move {
-                    if let Some(reading) = api::peer_clock().await {
-                        offset.set(reading.offset_ms());
-                    }
-                });
             }
             ServerEvent::PeerSeen(peer) => self
                 .peers

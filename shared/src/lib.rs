@@ -35,6 +35,14 @@ pub struct StatusDto {
     /// Largest file the peer accepts, uploads included, in bytes (absent from older peers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_file_size: Option<u64>,
+    /// Longest file name the peer accepts, in bytes (absent from older peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_name_len: Option<usize>,
+    /// The peer's clock when this status was made, in Unix ms (absent from older peers). The
+    /// peer's other times, such as a peer's `last_seen_ms`, are on this clock, which may be
+    /// set apart from the reader's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now_ms: Option<u64>,
 }
 
 /// Whether a tracked peer was heard from recently.

@@ -63,6 +63,8 @@ impl Peer {
             file_count: state.files().len(),
             held_count: state.held().count(),
             max_file_size: Some(c.limits.max_file),
+            max_name_len: Some(c.caps.max_name),
+            now_ms: Some(unix_ms()),
         }
     }
 
