@@ -44,11 +44,15 @@ pub enum Reason {
     ForgedOwner,
     /// A push or a GET_FILE of a held file while the most transfers allowed are running.
     Transfers,
+    /// One of our GOSSIP, GOSSIP_REPLY, ANNOUNCE or DELETE messages not sent: the most sends
+    /// allowed were waiting or in flight, or no socket came free in time (typically while
+    /// sends to addresses that never answer hold them).
+    SendsInFlight,
 }
 
 impl Reason {
     /// Every reason, in a stable order.
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 19] = [
         Reason::Decode,
         Reason::BadCopy,
         Reason::ForgedDelete,
@@ -67,6 +71,7 @@ impl Reason {
         Reason::StorageQuota,
         Reason::ForgedOwner,
         Reason::Transfers,
+        Reason::SendsInFlight,
     ];
 
     /// A snake_case label (for metrics and logs).
@@ -90,6 +95,7 @@ impl Reason {
             Reason::StorageQuota => "storage_quota",
             Reason::ForgedOwner => "forged_owner",
             Reason::Transfers => "transfers",
+            Reason::SendsInFlight => "sends_in_flight",
         }
     }
 

@@ -1,12 +1,19 @@
 //! The network side of gossip: our GOSSIP rounds, answering and forwarding others', and telling
 //! every tracked peer about ANNOUNCEs and DELETEs. Sends are fire-and-forget, each on its own
-//! connection and bounded by the socket deadlines.
+//! connection and bounded by the socket deadlines. Strangers choose where most of them go, so
+//! what sends hold is capped twice: their sockets, by `net` (a send waits for one, and a burst
+//! drains in milliseconds), and the sends asked for and not yet made, by `Limits::max_sends`.
+//! A send beyond that, or one that found no socket within the connect deadline, is dropped
+//! and counted.
 
 use super::{count, lock, short, Peer};
 use crate::net;
 use crate::protocol::{encode, FileMeta, Gossip};
+use crate::refusal::Reason;
 use shared::LogLevel;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// A fresh GOSSIP id in the uuid4 form the Python peers use.
 fn gossip_id() -> String {
@@ -24,37 +31,123 @@ fn gossip_id() -> String {
     )
 }
 
-/// One pending send, counted from when it is asked for until its task ends (or is dropped).
-struct Pending(Peer);
+/// A broadcast (an ANNOUNCE or a DELETE to every tracked peer) takes at most this share of
+/// `Limits::max_sends`, and sends to its targets that many at a time: so a broadcast to
+/// `--max-peers` tracked peers is not dropped for want of slots, yet leaves most of them to
+/// gossip, even while its targets never answer.
+const BROADCAST_SHARE: usize = 4;
+
+/// Slots of the cap on sends not yet made (`Limits::max_sends`), held from when a send is
+/// asked for until its task ends (or is dropped): one for a single send, a broadcast's width
+/// for a broadcast, until its last send ends.
+///
+/// The cap is kept on `sends_pending` itself rather than in a semaphore: a send that finds no
+/// free slot is dropped, never made to wait, so a compare-and-swap on the count is all a
+/// semaphore would give, and the same count still says when every send asked for was made.
+struct Pending {
+    peer: Peer,
+    slots: usize,
+}
 
 impl Pending {
-    fn new(peer: Peer) -> Self {
-        peer.inner.sends_pending.fetch_add(1, Ordering::SeqCst);
-        Pending(peer)
+    /// Up to `want` free slots, at least one; `None` when every slot is taken.
+    fn reserve(peer: &Peer, want: usize) -> Option<Pending> {
+        let cap = peer.config().limits.max_sends;
+        let mut slots = 0;
+        peer.inner
+            .sends_pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                slots = want.min(cap.saturating_sub(held));
+                (slots > 0).then_some(held + slots)
+            })
+            .ok()?;
+        Some(Pending {
+            peer: peer.clone(),
+            slots,
+        })
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        self.0.inner.sends_pending.fetch_sub(1, Ordering::SeqCst);
+        self.peer
+            .inner
+            .sends_pending
+            .fetch_sub(self.slots, Ordering::SeqCst);
     }
 }
 
 impl Peer {
-    /// Sends `message` to `addr` in the background; failures are logged at debug level.
+    /// Sends `message` to `addr` in the background; failures are logged at debug level. When
+    /// `Limits::max_sends` sends are not made yet, it is dropped and counted instead.
     pub fn send_later(&self, addr: String, message: String) {
-        let limits = self.config().limits;
-        let pending = Pending::new(self.clone());
+        let Some(pending) = Pending::reserve(self, 1) else {
+            self.send_dropped(&addr);
+            return;
+        };
         self.spawn(async move {
-            match net::send(&addr, &message, &limits).await {
-                Ok(()) => pending.0.traffic().sent_text(&message),
-                Err(e) => tracing::debug!("send to {addr} failed: {e}"),
-            }
+            pending.peer.send_now(&addr, &message).await;
+            drop(pending);
         });
     }
 
-    /// Messages handed to [`Peer::send_later`] and not yet sent, failed or cancelled; zero
-    /// means every send asked for so far has been made.
+    /// Sends `message` to every address in the background, a share of the slots at a time
+    /// (see [`BROADCAST_SHARE`]); dropped and counted, each, when no slot is free.
+    fn broadcast(&self, addrs: Vec<String>, message: String) {
+        let share = (self.config().limits.max_sends / BROADCAST_SHARE).max(1);
+        if addrs.is_empty() {
+            return;
+        }
+        let Some(pending) = Pending::reserve(self, share.min(addrs.len())) else {
+            for addr in &addrs {
+                self.send_dropped(addr);
+            }
+            return;
+        };
+        self.spawn(async move {
+            let width = pending.slots;
+            let lanes = Arc::new(Semaphore::new(width));
+            let message: Arc<str> = message.into();
+            for addr in addrs {
+                let Ok(lane) = lanes.clone().acquire_owned().await else {
+                    return;
+                };
+                let (sender, message) = (pending.peer.clone(), message.clone());
+                pending.peer.spawn(async move {
+                    sender.send_now(&addr, &message).await;
+                    drop(lane);
+                });
+            }
+            // The slots stay taken until the last send has ended.
+            let _ = lanes.acquire_many(width as u32).await;
+            drop(pending);
+        });
+    }
+
+    /// Sends `message` to `addr` now; failures are logged at debug level, and one that found
+    /// no socket is counted.
+    async fn send_now(&self, addr: &str, message: &str) {
+        match net::send(addr, message, &self.config().limits).await {
+            Ok(()) => self.traffic().sent_text(message),
+            Err(e @ net::NetError::NoSocket(_)) => self.refusals().refuse(
+                Reason::SendsInFlight,
+                format_args!("a message to {addr}: {e}"),
+            ),
+            Err(e) => tracing::debug!("send to {addr} failed: {e}"),
+        }
+    }
+
+    fn send_dropped(&self, addr: &str) {
+        let cap = self.config().limits.max_sends;
+        self.refusals().refuse(
+            Reason::SendsInFlight,
+            format_args!("a message to {addr}: {cap} sends not made yet"),
+        );
+    }
+
+    /// Slots of the cap on sends not yet made that are taken: a send asked for and not yet
+    /// made, failed or cancelled takes one, a broadcast a share until its last send ends.
+    /// Zero means every send asked for so far has been made (or dropped, and counted).
     pub fn sends_pending(&self) -> usize {
         self.inner.sends_pending.load(Ordering::SeqCst)
     }
@@ -131,9 +224,8 @@ impl Peer {
     /// Tells every tracked peer that we hold `meta`.
     pub fn announce(&self, meta: &FileMeta) {
         let message = encode::announce(self.id(), meta);
-        for addr in self.with_state(|s| s.pick_peers(usize::MAX, &[], &mut rand::thread_rng())) {
-            self.send_later(addr, message.clone());
-        }
+        let targets = self.with_state(|s| s.pick_peers(usize::MAX, &[], &mut rand::thread_rng()));
+        self.broadcast(targets, message);
     }
 
     /// Deletes a file we own, here and (by DELETE to every tracked peer) everywhere.
@@ -142,9 +234,7 @@ impl Peer {
         let message = encode::delete(self.id(), file_id);
         let targets = self.with_state(|s| s.pick_peers(usize::MAX, &[], &mut rand::thread_rng()));
         let told = count(targets.len(), "peer");
-        for addr in targets {
-            self.send_later(addr, message.clone());
-        }
+        self.broadcast(targets, message);
         self.log(
             LogLevel::Info,
             format!(
@@ -159,6 +249,56 @@ impl Peer {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::peer::PeerConfig;
+    use crate::store::Store;
+
+    fn peer(dir: &std::path::Path, max_sends: usize) -> Peer {
+        let (store, index, _) = Store::open(dir).unwrap();
+        let mut config = PeerConfig::for_test("127.0.0.1", 1 << 20);
+        config.limits.max_sends = max_sends;
+        Peer::new(config, store, index)
+    }
+
+    #[test]
+    fn slots_are_taken_up_to_the_cap_and_given_back_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = peer(dir.path(), 3);
+        let one = Pending::reserve(&p, 1).expect("a free slot");
+        let broadcast = Pending::reserve(&p, 5).expect("free slots");
+        assert_eq!(broadcast.slots, 2, "what is left, not what was asked");
+        assert!(Pending::reserve(&p, 1).is_none());
+        assert_eq!(p.sends_pending(), 3);
+        drop(broadcast);
+        assert_eq!(p.sends_pending(), 1);
+        drop(one);
+        assert_eq!(p.sends_pending(), 0);
+    }
+
+    #[tokio::test]
+    async fn sends_and_broadcasts_beyond_the_cap_are_dropped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = peer(dir.path(), 2);
+        p.on_gossip_reply(&crate::protocol::GossipReply {
+            host: "127.0.0.1".into(),
+            port: 9,
+            peer_id: "other".into(),
+            files: Vec::new(),
+        });
+        let _held = Pending::reserve(&p, 2).unwrap();
+        p.send_later("127.0.0.1:9".into(), encode::delete("me", "x"));
+        assert_eq!(p.refusals().count(Reason::SendsInFlight), 1);
+        p.announce(&FileMeta {
+            file_id: "x".into(),
+            file_name: "x".into(),
+            file_size: crate::protocol::Verbatim::integer(1),
+            file_owner: "me".into(),
+            file_timestamp: crate::protocol::Verbatim::integer(1),
+        });
+        assert_eq!(p.refusals().count(Reason::SendsInFlight), 2);
+        assert_eq!(p.sends_pending(), 2);
+    }
+
     #[test]
     fn gossip_ids_look_like_uuid4() {
         let id = super::gossip_id();

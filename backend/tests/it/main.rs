@@ -12,6 +12,7 @@ mod hostile;
 mod lean;
 mod netns;
 mod network;
+mod outgoing;
 mod proxy;
 mod support;
 mod trust;

@@ -1,0 +1,149 @@
+//! Our own sends (GOSSIP, GOSSIP_REPLY, ANNOUNCE, DELETE), one connection each: strangers
+//! choose where most of them go, so the sends not yet made are capped (`max_sends`), and what
+//! goes beyond the cap is dropped and counted instead of holding a task, a message and, in
+//! the end, a socket each.
+
+use crate::support::*;
+use backend::node::NodeConfig;
+use backend::protocol::encode;
+use backend::refusal::Reason;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// Timers that stay out of the way: no rounds and no drops while a test runs.
+fn quiet(c: &mut NodeConfig, max_sends: usize) {
+    c.gossip_interval = Duration::from_secs(3600);
+    c.peer_timeout = Duration::from_secs(600);
+    c.limits.max_sends = max_sends;
+}
+
+/// An address whose connections never open: a listener with a full accept queue, so that
+/// further SYNs are dropped and a connect waits out its deadline. Kept while it lives.
+struct Blackhole {
+    port: u16,
+    _listener: TcpListener,
+    _filler: TcpStream,
+}
+
+impl Blackhole {
+    async fn new() -> Blackhole {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The one connection a backlog of 0 queues, never accepted.
+        let filler = TcpStream::connect(addr).await.unwrap();
+        Blackhole {
+            port: addr.port(),
+            _listener: listener,
+            _filler: filler,
+        }
+    }
+}
+
+/// A listener that reads each connection whole and keeps the messages.
+async fn recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let record = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut text = String::new();
+                let _ = tokio::time::timeout(WAIT, socket.read_to_string(&mut text)).await;
+                record.lock().unwrap().push(text);
+            });
+        }
+    });
+    (port, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_from_blackholed_addresses_holds_no_more_sends_than_the_cap() {
+    const CAP: usize = 8;
+    let us = spawn_with("us", &[], |c| quiet(c, CAP)).await;
+    let mut holes = Vec::new();
+    for _ in 0..12 {
+        holes.push(Blackhole::new().await);
+    }
+    // Each new origin is answered and greeted, and its GOSSIP forwarded to up to 3 others:
+    // 54 sends in all, each waiting out the 2 s connect deadline.
+    for (i, hole) in holes.iter().enumerate() {
+        let gossip = encode::gossip("127.0.0.1", hole.port, &format!("g{i}"), &format!("p{i}"));
+        deliver(&us.addr(), gossip.as_bytes()).await;
+    }
+    assert_eq!(us.peer().peers().len(), holes.len());
+    assert_eq!(us.peer().sends_pending(), CAP);
+    let dropped = us.peer().refusals().count(Reason::SendsInFlight);
+    assert!(dropped >= 54 - 2 * CAP as u64, "{dropped} dropped");
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slots_of_sends_that_timed_out_are_free_again() {
+    let us = spawn_with("us", &[], |c| {
+        quiet(c, 2);
+        c.limits.connect = Duration::from_millis(300);
+    })
+    .await;
+    let hole = Blackhole::new().await;
+    let gossip = encode::gossip("127.0.0.1", hole.port, "g0", "stuck");
+    deliver(&us.addr(), gossip.as_bytes()).await;
+    assert_eq!(us.peer().sends_pending(), 2, "the reply and the greeting");
+    eventually("the stuck sends time out", WAIT, || {
+        us.peer().sends_pending() == 0
+    })
+    .await;
+    let (port, received) = recorder().await;
+    let gossip = encode::gossip("127.0.0.1", port, "g1", "live");
+    deliver(&us.addr(), gossip.as_bytes()).await;
+    eventually("the live origin gets its reply", WAIT, || {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("\"GOSSIP_REPLY\""))
+    })
+    .await;
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announce_to_more_peers_than_the_cap_reaches_every_one() {
+    const CAP: usize = 8;
+    const PEERS: usize = 30;
+    let us = spawn_with("us", &[], |c| quiet(c, CAP)).await;
+    let mut recorders = Vec::new();
+    for i in 0..PEERS {
+        let (port, received) = recorder().await;
+        let gossip = encode::gossip("127.0.0.1", port, &format!("g{i}"), &format!("p{i}"));
+        deliver(&us.addr(), gossip.as_bytes()).await;
+        // One origin at a time, so that setting up never fills the slots.
+        eventually("the answers are sent", WAIT, || {
+            us.peer().sends_pending() == 0
+        })
+        .await;
+        recorders.push(received);
+    }
+    assert_eq!(us.peer().refusals().count(Reason::SendsInFlight), 0);
+
+    let files = tempfile::tempdir().unwrap();
+    us.peer()
+        .push_path(&local_file(&files, "x.txt", b"x"))
+        .await
+        .unwrap();
+    eventually("every tracked peer hears the ANNOUNCE", WAIT, || {
+        recorders
+            .iter()
+            .all(|r| r.lock().unwrap().iter().any(|m| m.contains("\"ANNOUNCE\"")))
+    })
+    .await;
+    assert_eq!(us.peer().refusals().count(Reason::SendsInFlight), 0);
+    us.stop().await;
+}
