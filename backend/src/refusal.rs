@@ -48,11 +48,15 @@ pub enum Reason {
     /// allowed were waiting or in flight, or no socket came free in time (typically while
     /// sends to addresses that never answer hold them).
     SendsInFlight,
+    /// A GOSSIP_REPLY listing more files than we take from one
+    /// ([`crate::protocol::MAX_REPLY_FILES`]): the rest of its list was ignored. Counted once
+    /// per reply.
+    ReplyFiles,
 }
 
 impl Reason {
     /// Every reason, in a stable order.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 20] = [
         Reason::Decode,
         Reason::BadCopy,
         Reason::ForgedDelete,
@@ -72,6 +76,7 @@ impl Reason {
         Reason::ForgedOwner,
         Reason::Transfers,
         Reason::SendsInFlight,
+        Reason::ReplyFiles,
     ];
 
     /// A snake_case label (for metrics and logs).
@@ -96,6 +101,7 @@ impl Reason {
             Reason::ForgedOwner => "forged_owner",
             Reason::Transfers => "transfers",
             Reason::SendsInFlight => "sends_in_flight",
+            Reason::ReplyFiles => "reply_files",
         }
     }
 

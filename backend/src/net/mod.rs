@@ -230,6 +230,15 @@ async fn send_with(
     write_within(&mut stream, message.as_bytes(), limits).await
 }
 
+/// One message read by [`read_message`].
+pub struct Received {
+    pub message: Message,
+    /// The content of a `data` string, in the temporary file the sink opened.
+    pub content: Option<TempFile>,
+    /// `files` entries of a GOSSIP_REPLY past [`crate::protocol::MAX_REPLY_FILES`], ignored.
+    pub files_ignored: usize,
+}
+
 /// Reads one message from `stream` under the clock rules of `role` (see [`pace`]). The content
 /// of a `data` string goes to the temporary file that `sink` opens when its first byte
 /// arrives, and is returned with the message (on error it is dropped, which deletes it).
@@ -238,7 +247,7 @@ pub async fn read_message(
     limits: &Limits,
     role: Role,
     sink: &mut impl Sink,
-) -> Result<(Message, Option<TempFile>), NetError> {
+) -> Result<Received, NetError> {
     let mut decoder = Decoder::new(limits.max_control);
     let mut pace = Pace::new(limits, role, Instant::now());
     let mut buf = vec![0u8; FIRST_READ_BUF];
@@ -286,7 +295,11 @@ pub async fn read_message(
             }
         }
         if let Some(message) = message {
-            return Ok((message, content));
+            return Ok(Received {
+                message,
+                content,
+                files_ignored: decoder.files_ignored(),
+            });
         }
     }
 }
@@ -322,7 +335,9 @@ pub async fn fetch(
     // No half-close after the request: one real server drops its reply when we do.
     write_within(&mut stream, encode::get_file(file_id).as_bytes(), limits).await?;
     let mut sink = Fetched { store, progress };
-    let (message, content) = read_message(&mut stream, limits, Role::Reply, &mut sink).await?;
+    let Received {
+        message, content, ..
+    } = read_message(&mut stream, limits, Role::Reply, &mut sink).await?;
     match message {
         Message::FileData(Some(meta)) if meta.file_id == file_id => {
             let content = match content {

@@ -4,8 +4,8 @@
 //! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
 
 use super::admission::{Admission, Reservation, TransferSlot};
-use super::{read_message, reply_file, Limits, NetError, Role, Sink};
-use crate::protocol::{FileMeta, Message};
+use super::{read_message, reply_file, Limits, NetError, Received, Role, Sink};
+use crate::protocol::{FileMeta, Message, MAX_REPLY_FILES};
 use crate::refusal::{Reason, Refusals};
 use crate::store::{Store, TempFile};
 use crate::traffic::{Direction, Traffic};
@@ -149,7 +149,7 @@ async fn connection<H: Handler>(
         transfer: _transfer,
         ..
     } = sink;
-    let message = match result {
+    let (message, files_ignored) = match result {
         Err(e) => {
             if let Some(push) = push {
                 handler.push_failed(push, e.to_string());
@@ -164,7 +164,11 @@ async fn connection<H: Handler>(
             }
             return;
         }
-        Ok((Message::FileData(Some(meta)), content)) => {
+        Ok(Received {
+            message: Message::FileData(Some(meta)),
+            content,
+            ..
+        }) => {
             handler.traffic().received("FILE_DATA");
             let (content, reservation) = match content {
                 Some(content) => (content, reservation),
@@ -197,14 +201,18 @@ async fn connection<H: Handler>(
             }
             return;
         }
-        Ok((message, content)) => {
+        Ok(Received {
+            message,
+            content,
+            files_ignored,
+        }) => {
             handler.traffic().received(message.kind());
             drop((content, reservation));
             if let Some(push) = push {
                 let reason = format!("content inside a {} message", message.kind());
                 handler.push_failed(push, reason);
             }
-            message
+            (message, files_ignored)
         }
     };
     tracing::debug!("{} from {remote}", message.kind());
@@ -252,6 +260,17 @@ async fn connection<H: Handler>(
             }
         }
         Message::FileData(None) => {} // a "not found" nobody asked for
-        message => handler.on_message(message, remote),
+        message => {
+            if files_ignored > 0 {
+                handler.refusals().refuse(
+                    Reason::ReplyFiles,
+                    format!(
+                        "{remote}: a GOSSIP_REPLY with {files_ignored} more files than the \
+                         {MAX_REPLY_FILES} taken"
+                    ),
+                );
+            }
+            handler.on_message(message, remote)
+        }
     }
 }

@@ -6,9 +6,11 @@
 //! string is hex-decoded on the fly into the caller's chunk buffer, so memory does not grow with
 //! the file. Runs of digits are decoded with SIMD (`faster-hex`); the decoder itself keeps only
 //! what crosses reads: a digit whose pair has not arrived, and where the string closes.
+//! Only a GOSSIP_REPLY may be large (it lists files): the decoder notes the `type` as it goes
+//! by, and holds any other message to [`MAX_SMALL_MESSAGE`] from then on.
 //! "Need more" is a normal answer. The decoder owns no socket and no clock.
 
-use super::message::{parse_message, Message, MessageError};
+use super::message::{parse, Message, MessageError};
 
 /// Why the bytes are not one message.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -16,7 +18,7 @@ pub enum DecodeError {
     /// The first non-blank byte does not open an object.
     #[error("not a JSON object (starts with byte {0:#04x})")]
     NotAnObject(u8),
-    /// The object without its `data` is larger than the control-message cap.
+    /// The object without its `data` is larger than the cap for its type.
     #[error("message larger than {0} bytes")]
     TooLarge(usize),
     /// `data` is not an even-length hex string.
@@ -25,6 +27,24 @@ pub enum DecodeError {
     /// The object is not a message we know.
     #[error(transparent)]
     Message(#[from] MessageError),
+}
+
+/// The cap on the buffered part of any message but a GOSSIP_REPLY, from when its `type` is
+/// read (every real peer writes it first). The largest of them at the default field caps,
+/// an ANNOUNCE with every field written in `\u` escapes, is about 9 KiB; 128 KiB leaves room
+/// for fields that are merely too long to be refused as such (`field_too_long`), while a
+/// connection that is not a GOSSIP_REPLY holds a sixty-fourth of what one may.
+pub const MAX_SMALL_MESSAGE: usize = 128 << 10;
+
+/// What the `type` says about the size the message may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Not read yet, or written with escapes that we do not decode here: the large cap.
+    Unknown,
+    /// A GOSSIP_REPLY: the large cap.
+    Reply,
+    /// Anything else: [`MAX_SMALL_MESSAGE`].
+    Small,
 }
 
 /// Where the scanner is inside the object.
@@ -55,6 +75,13 @@ pub struct Decoder {
     key_candidate: bool,
     /// A `:` followed the key `"data"`; the next value may be streamed.
     data_value_next: bool,
+    /// A `:` followed the first key `"type"`; the next value is the message type.
+    type_value_next: bool,
+    /// The `type` string so far, while it is scanned (its first bytes are enough).
+    type_text: Option<Vec<u8>>,
+    kind: Kind,
+    /// GOSSIP_REPLY `files` entries past the cap, in the message returned.
+    files_ignored: usize,
     /// A high nibble waiting for its pair.
     nibble: Option<u8>,
     /// Whether a `data` string was streamed out.
@@ -67,7 +94,8 @@ pub struct Decoder {
 const STREAMED_PLACEHOLDER: &[u8] = b"true";
 
 impl Decoder {
-    /// A decoder whose non-`data` part may not exceed `max_control` bytes.
+    /// A decoder whose non-`data` part may not exceed `max_control` bytes (nor
+    /// [`MAX_SMALL_MESSAGE`] once its type shows it is not a GOSSIP_REPLY).
     pub fn new(max_control: usize) -> Self {
         Decoder {
             scan: Scan::Start,
@@ -77,6 +105,10 @@ impl Decoder {
             last_key: Vec::new(),
             key_candidate: false,
             data_value_next: false,
+            type_value_next: false,
+            type_text: None,
+            kind: Kind::Unknown,
+            files_ignored: 0,
             nibble: None,
             streamed: false,
             decoded: 0,
@@ -86,6 +118,12 @@ impl Decoder {
     /// Number of content bytes decoded from `data` so far.
     pub fn decoded_bytes(&self) -> u64 {
         self.decoded
+    }
+
+    /// How many `files` entries of the GOSSIP_REPLY returned came after the first
+    /// [`super::MAX_REPLY_FILES`] and were ignored.
+    pub fn files_ignored(&self) -> usize {
+        self.files_ignored
     }
 
     /// Feeds bytes. Decoded `data` bytes are appended to `chunk` (the caller drains it).
@@ -109,7 +147,9 @@ impl Decoder {
         if self.scan != Scan::Done {
             return Ok(None);
         }
-        Ok(Some(parse_message(&self.rest, self.streamed)?))
+        let (message, files_ignored) = parse(&self.rest, self.streamed)?;
+        self.files_ignored = files_ignored;
+        Ok(Some(message))
     }
 
     /// Decodes hex until the closing quote or the end of input; returns bytes consumed.
@@ -186,8 +226,34 @@ impl Decoder {
                 if self.key_candidate && self.scan != Scan::Structure && self.last_key.len() <= 8 {
                     self.last_key.push(b);
                 }
+                if let Some(text) = &mut self.type_text {
+                    if self.scan != Scan::Structure {
+                        // "GOSSIP_REPLY" is 12 bytes; a few more tell it from a longer type.
+                        if text.len() <= 16 {
+                            text.push(b);
+                        }
+                    } else {
+                        self.kind = if text.contains(&b'\\') {
+                            Kind::Unknown
+                        } else if text == b"GOSSIP_REPLY" {
+                            Kind::Reply
+                        } else {
+                            Kind::Small
+                        };
+                        self.type_text = None;
+                    }
+                }
             }
             Scan::Structure => {
+                if self.type_value_next && !b.is_ascii_whitespace() {
+                    self.type_value_next = false;
+                    if b == b'"' {
+                        self.type_text = Some(Vec::new());
+                    } else {
+                        // Not a string: not a message we know, whatever its size.
+                        self.kind = Kind::Small;
+                    }
+                }
                 if self.data_value_next && !b.is_ascii_whitespace() {
                     self.data_value_next = false;
                     if b == b'"' {
@@ -204,7 +270,12 @@ impl Decoder {
                             self.last_key.clear();
                         }
                     }
-                    b':' if self.depth == 1 => self.data_value_next = self.last_key == b"data",
+                    b':' if self.depth == 1 => {
+                        self.data_value_next = self.last_key == b"data";
+                        self.type_value_next = self.last_key == b"type"
+                            && self.kind == Kind::Unknown
+                            && self.type_text.is_none();
+                    }
                     b'{' | b'[' => self.depth += 1,
                     b'}' | b']' => {
                         self.depth -= 1;
@@ -224,8 +295,12 @@ impl Decoder {
     /// not once per read, so the outcome does not depend on how the input was split.
     fn keep(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
         self.rest.extend_from_slice(bytes);
-        if self.rest.len() > self.max_rest {
-            return Err(DecodeError::TooLarge(self.max_rest));
+        let cap = match self.kind {
+            Kind::Small => self.max_rest.min(MAX_SMALL_MESSAGE),
+            Kind::Unknown | Kind::Reply => self.max_rest,
+        };
+        if self.rest.len() > cap {
+            return Err(DecodeError::TooLarge(cap));
         }
         Ok(())
     }

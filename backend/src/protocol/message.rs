@@ -4,6 +4,7 @@
 //! so that they go back out verbatim and the content hash can be checked against the
 //! timestamp's text as the sender wrote it.
 
+use serde::de::{IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::fmt;
@@ -324,16 +325,35 @@ impl MetaFields<'_> {
     }
 }
 
+/// The most `files` entries taken from one GOSSIP_REPLY; the entries after them are ignored.
+///
+/// A real network has tens to hundreds of files (22 captured on the class network, 100 in
+/// gossip-bench), while 8 MiB of JSON can list half a million, each parsed and then merged
+/// under the peer's lock. 1,000 is ten times the benchmark's, and a tenth of the default cap
+/// on files known but not held (`--max-unheld-files`, 10,000), so that one reply cannot evict
+/// more than a tenth of what the other peers told us. A longer list is cut rather than
+/// refused: its sender is still tracked and its first 1,000 files merged (its other files
+/// reach us by ANNOUNCE), where refusing it would drop a peer whose only fault is holding
+/// many files.
+pub const MAX_REPLY_FILES: usize = 1000;
+
 /// Parses one complete JSON object. `data_streamed` says whether the codec took a hex `data`
 /// string out of it (then `data` holds a placeholder).
 pub fn parse_message(json: &[u8], data_streamed: bool) -> Result<Message, MessageError> {
+    parse(json, data_streamed).map(|(message, _)| message)
+}
+
+/// [`parse_message`], and how many `files` entries of a GOSSIP_REPLY came after the first
+/// [`MAX_REPLY_FILES`] usable ones and were ignored.
+pub(super) fn parse(json: &[u8], data_streamed: bool) -> Result<(Message, usize), MessageError> {
     let json_error = |e: serde_json::Error| MessageError::Json(e.to_string());
     let fields: Fields = serde_json::from_slice(json).map_err(json_error)?;
     // The file fields are read in a second pass: `#[serde(flatten)]` cannot borrow raw values.
     let meta: MetaFields = serde_json::from_slice(json).map_err(json_error)?;
     let kind = string(fields.kind).unwrap_or_default();
     let missing = |kind, field| MessageError::Field { kind, field };
-    match kind.as_str() {
+    let mut ignored = 0;
+    let message = match kind.as_str() {
         "GOSSIP" => Ok(Message::Gossip(Gossip {
             host: string(fields.host).ok_or(missing("GOSSIP", "host"))?,
             port: port(fields.port).ok_or(missing("GOSSIP", "port"))?,
@@ -345,7 +365,13 @@ pub fn parse_message(json: &[u8], data_streamed: bool) -> Result<Message, Messag
             host: string(fields.host).ok_or(missing("GOSSIP_REPLY", "host"))?,
             port: port(fields.port).ok_or(missing("GOSSIP_REPLY", "port"))?,
             peer_id: text(fields.peer_id).ok_or(missing("GOSSIP_REPLY", "peerId"))?,
-            files: fields.files.map(parse_files).unwrap_or_default(),
+            files: match fields.files.map(parse_files) {
+                Some((files, past_the_cap)) => {
+                    ignored = past_the_cap;
+                    files
+                }
+                None => Vec::new(),
+            },
         })),
         "GET_FILE" => Ok(Message::GetFile {
             file_id: file_id(meta.file_id).ok_or(missing("GET_FILE", "file_id"))?,
@@ -365,18 +391,42 @@ pub fn parse_message(json: &[u8], data_streamed: bool) -> Result<Message, Messag
             file_id: file_id(meta.file_id).ok_or(missing("DELETE", "file_id"))?,
         })),
         _ => Err(MessageError::UnknownType(kind)),
-    }
+    };
+    message.map(|message| (message, ignored))
 }
 
-/// The `files` of a `GOSSIP_REPLY`: anything but a list is empty; entries without a usable id
-/// are skipped.
-fn parse_files(raw: &RawValue) -> Vec<FileMeta> {
-    let entries: Vec<&RawValue> = serde_json::from_str(raw.get()).unwrap_or_default();
-    entries
-        .into_iter()
-        .filter_map(|entry| serde_json::from_str::<MetaFields>(entry.get()).ok())
-        .filter_map(MetaFields::into_meta)
-        .collect()
+/// The `files` of a `GOSSIP_REPLY`: its first [`MAX_REPLY_FILES`] usable entries, and how
+/// many entries came after them (read past, never kept). Anything but a list is empty;
+/// entries without a usable id are skipped, and do not count.
+fn parse_files(raw: &RawValue) -> (Vec<FileMeta>, usize) {
+    struct Entries;
+
+    impl<'de> Visitor<'de> for Entries {
+        type Value = (Vec<FileMeta>, usize);
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of files")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut files = Vec::new();
+            while files.len() < MAX_REPLY_FILES {
+                let Some(entry) = seq.next_element::<&RawValue>()? else {
+                    return Ok((files, 0));
+                };
+                let fields = serde_json::from_str::<MetaFields>(entry.get()).ok();
+                files.extend(fields.and_then(MetaFields::into_meta));
+            }
+            let mut ignored = 0;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                ignored += 1;
+            }
+            Ok((files, ignored))
+        }
+    }
+
+    let mut entries = serde_json::Deserializer::from_str(raw.get());
+    entries.deserialize_seq(Entries).unwrap_or_default()
 }
 
 #[cfg(test)]

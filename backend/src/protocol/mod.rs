@@ -5,9 +5,10 @@ mod codec;
 pub mod encode;
 mod message;
 
-pub use codec::{DecodeError, Decoder};
+pub use codec::{DecodeError, Decoder, MAX_SMALL_MESSAGE};
 pub use message::{
-    parse_message, Announce, Delete, FileMeta, Gossip, GossipReply, Message, MessageError, Verbatim,
+    parse_message, Announce, Delete, FileMeta, Gossip, GossipReply, Message, MessageError,
+    Verbatim, MAX_REPLY_FILES,
 };
 
 use sha2::{Digest, Sha256};

@@ -483,3 +483,92 @@ fn an_odd_number_of_digits_before_the_quote_is_an_error() {
         );
     }
 }
+
+/// A GOSSIP_REPLY from `p` whose `files` are `entries`, each written as given.
+fn reply_listing(entries: &[String]) -> String {
+    format!(
+        r#"{{"type":"GOSSIP_REPLY","host":"h","port":1,"peerId":"p","files":[{}]}}"#,
+        entries.join(",")
+    )
+}
+
+fn entry(i: usize) -> String {
+    format!(
+        r#"{{"file_id":"id{i}","file_name":"f{i}","file_size":1,"file_owner":"o","file_timestamp":1}}"#
+    )
+}
+
+/// Decodes a whole GOSSIP_REPLY; returns its file ids and the entries ignored.
+fn reply_ids(wire: &str) -> (Vec<String>, usize) {
+    let mut decoder = Decoder::new(8 << 20);
+    match decoder.feed(wire.as_bytes(), &mut Vec::new()) {
+        Ok(Some(Message::GossipReply(reply))) => (
+            reply.files.into_iter().map(|f| f.file_id).collect(),
+            decoder.files_ignored(),
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn ids(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("id{i}")).collect()
+}
+
+#[test]
+fn a_gossip_reply_keeps_its_first_usable_files_up_to_the_cap_and_counts_the_rest() {
+    // Unusable entries are skipped and do not count.
+    let mut entries: Vec<String> = vec!["{}".into(), "7".into(), r#"{"file_id":null}"#.into()];
+    entries.extend((0..MAX_REPLY_FILES + 5).map(entry));
+    entries.push("{}".into());
+    assert_eq!(
+        reply_ids(&reply_listing(&entries)),
+        (ids(0..MAX_REPLY_FILES), 6)
+    );
+}
+
+#[test]
+fn a_gossip_reply_within_the_cap_is_taken_whole() {
+    let entries: Vec<String> = (0..MAX_REPLY_FILES).map(entry).collect();
+    assert_eq!(
+        reply_ids(&reply_listing(&entries)),
+        (ids(0..MAX_REPLY_FILES), 0)
+    );
+}
+
+#[test]
+fn a_message_other_than_a_gossip_reply_is_cut_at_the_small_cap_once_its_type_is_read() {
+    let pad = "n".repeat(MAX_SMALL_MESSAGE);
+    for wire in [
+        format!(r#"{{"type":"ANNOUNCE","from":"p","file_name":"{pad}","file_id":"i"}}"#),
+        format!(r#"{{ "type" : "GOSSIP", "host": "{pad}", "port": 1}}"#),
+        format!(r#"{{"type":"FILE_DATA","file_name":"{pad}","data":"00"}}"#),
+        // The type last: refused as soon as it is read.
+        format!(r#"{{"file_name":"{pad}","type":"ANNOUNCE","from":"p","file_id":"i"}}"#),
+        // A type that is not a string is no message we know.
+        format!(r#"{{"type":7,"x":"{pad}"}}"#),
+    ] {
+        for split in [0, 20, wire.len() / 2, wire.len() - 1] {
+            assert_eq!(
+                decode_split(wire.as_bytes(), split),
+                Err(DecodeError::TooLarge(MAX_SMALL_MESSAGE)),
+                "{} split at {split}",
+                &wire[..30]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_gossip_reply_or_a_type_written_in_escapes_keeps_the_large_cap() {
+    let pad = "n".repeat(MAX_SMALL_MESSAGE);
+    for kind in ["GOSSIP_REPLY", r"GOSSIP\u005fREPLY"] {
+        let wire = format!(
+            r#"{{"type":"{kind}","host":"h","port":1,"peerId":"p","pad":"{pad}","files":[]}}"#
+        );
+        let decoded = decode_split(wire.as_bytes(), wire.len() / 2);
+        assert!(
+            matches!(decoded, Ok((Some(Message::GossipReply(_)), _))),
+            "{kind}: {decoded:?}"
+        );
+    }
+}

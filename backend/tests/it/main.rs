@@ -14,6 +14,7 @@ mod netns;
 mod network;
 mod outgoing;
 mod proxy;
+mod sizes;
 mod support;
 mod trust;
 mod websocket;
