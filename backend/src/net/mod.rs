@@ -18,6 +18,7 @@ use crate::store::{self, Piece, Store, TempFile};
 use pace::{Cut, Pace};
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -179,13 +180,53 @@ pub trait Sink: Send {
     fn arrived(&mut self, total: u64) -> Result<(), NetError>;
 }
 
-/// Opens a connection within the connect deadline.
+/// Most host-name lookups running at once, in the whole process. A lookup runs on one of
+/// tokio's blocking threads and cannot be cancelled: for a name whose DNS server does not
+/// answer, it goes on for the resolver's own timeouts and retries, often tens of seconds, long
+/// after the connect deadline gave up on it. The names come from strangers' GOSSIPs, so
+/// without a cap a flood of such names would take every blocking thread, which the store's
+/// disk work needs too. The names of a real network take milliseconds to look up.
+const LOOKUPS: usize = 32;
+
+static LOOKUP_SLOTS: Semaphore = Semaphore::const_new(LOOKUPS);
+
+/// Opens a connection within the connect deadline, which covers looking up a host name.
 pub async fn connect(addr: &str, limits: &Limits) -> Result<TcpStream, NetError> {
-    let stream = timeout(limits.connect, TcpStream::connect(addr))
+    let open = async {
+        let addrs = resolve(&LOOKUP_SLOTS, addr, lookup).await?;
+        TcpStream::connect(&addrs[..]).await
+    };
+    let stream = timeout(limits.connect, open)
         .await
         .map_err(|_| NetError::Timeout("connecting"))??;
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+/// `addr` (`host:port`) as socket addresses: at once for an IP address, else by `lookup` on
+/// a blocking thread that holds one of `slots` until the lookup ends, however long after the
+/// caller stopped waiting for it.
+async fn resolve(
+    slots: &'static Semaphore,
+    addr: &str,
+    lookup: impl FnOnce(&str) -> io::Result<Vec<SocketAddr>> + Send + 'static,
+) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = addr.parse::<SocketAddr>() {
+        return Ok(vec![ip]);
+    }
+    let slot = slots.acquire().await.map_err(io::Error::other)?;
+    let addr = addr.to_string();
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        lookup(&addr)
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
+/// The system's lookup of a `host:port`.
+fn lookup(addr: &str) -> io::Result<Vec<SocketAddr>> {
+    std::net::ToSocketAddrs::to_socket_addrs(addr).map(Iterator::collect)
 }
 
 /// Writes all of `bytes` within the idle deadline.
@@ -461,6 +502,26 @@ mod tests {
         expected.sort();
         assert_eq!(got, expected);
         assert_eq!(sockets.available_permits(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lookup_keeps_its_slot_until_it_ends_after_the_caller_gave_up() {
+        let slots: &'static Semaphore = Box::leak(Box::new(Semaphore::new(1)));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let stuck = resolve(slots, "blackholed.invalid:1", move |_| {
+            let _ = gate.recv();
+            Ok(Vec::new())
+        });
+        assert!(timeout(Duration::from_millis(100), stuck).await.is_err());
+        assert_eq!(slots.available_permits(), 0, "the lookup still runs");
+        // An IP address needs no lookup.
+        let ip: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let direct = resolve(slots, "127.0.0.1:1", |_| unreachable!()).await;
+        assert_eq!(direct.unwrap(), [ip]);
+        release.send(()).unwrap();
+        let next = resolve(slots, "fine.invalid:1", move |_| Ok(vec![ip])).await;
+        assert_eq!(next.unwrap(), [ip]);
+        assert_eq!(slots.available_permits(), 1);
     }
 
     #[tokio::test]
