@@ -149,7 +149,7 @@ pub struct Cli {
     pub max_ids_per_addr: usize,
 
     /// Longest file name accepted from the network, in bytes.
-    #[arg(long, env = "PEER_MAX_NAME_LEN", default_value_t = 255)]
+    #[arg(long, env = "PEER_MAX_NAME_LEN", default_value_t = shared::DEFAULT_MAX_NAME_LEN)]
     pub max_name_len: usize,
 
     /// Longest other text field accepted from the network (ids, owners, hosts), in bytes; a

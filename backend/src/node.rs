@@ -178,7 +178,7 @@ impl Node {
             peer.log(
                 LogLevel::Warn,
                 format!(
-                    "left out {} of metadata.json without a usable file_id; kept the file as it was as {}",
+                    "left out {} of metadata.json without a usable file_id or timestamp; kept the file as it was as {}",
                     count(*skipped, "record"),
                     aside.display()
                 ),

@@ -323,36 +323,18 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
     moved
 }
 
-/// The longest file name, in bytes, that a peer accepts by default (`--max-name-len`): the
-/// limit until a status says the peer's own.
-pub const MAX_NAME_BYTES: usize = 255;
-
 /// Why an upload of a file named `name` of `size` bytes would be refused by a peer whose status
 /// is `status`, said before sending it: a refused upload's connection is cut, and the browser
-/// then reports a network failure with no reason. The name rules are the peer's own, on the
-/// name trimmed, with its wording.
+/// then reports a network failure with no reason. The name rule is the peer's own
+/// ([`shared::name_refusal`]), on the name trimmed.
 pub fn upload_refusal(name: &str, size: f64, status: Option<&StatusDto>) -> Option<String> {
     let max_name = status.and_then(|s| s.max_name_len);
-    name_refusal(name.trim(), max_name.unwrap_or(MAX_NAME_BYTES))
-        .or_else(|| size_refusal(size, status?))
-}
-
-fn name_refusal(name: &str, max_bytes: usize) -> Option<String> {
-    if name.is_empty() {
-        Some("the uploaded file has no name".into())
-    } else if matches!(name, "." | "..")
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
-        Some(
-            "the file name must not be '.' or '..', nor contain '/', '\\' or control characters"
-                .into(),
-        )
-    } else if name.len() > max_bytes {
-        Some(format!("the file name is longer than {max_bytes} bytes"))
-    } else {
-        None
-    }
+    shared::name_refusal(
+        name.trim(),
+        max_name.unwrap_or(shared::DEFAULT_MAX_NAME_LEN),
+    )
+    .map(|refusal| refusal.to_string())
+    .or_else(|| size_refusal(size, status?))
 }
 
 fn size_refusal(size: f64, status: &StatusDto) -> Option<String> {
@@ -721,9 +703,9 @@ mod tests {
         check("line\nbreak", Some("control"));
         check("tab\there", Some("control"));
         check("del\u{7f}", Some("control"));
-        check(&"n".repeat(MAX_NAME_BYTES), None);
+        check(&"n".repeat(shared::DEFAULT_MAX_NAME_LEN), None);
         check(
-            &"n".repeat(MAX_NAME_BYTES + 1),
+            &"n".repeat(shared::DEFAULT_MAX_NAME_LEN + 1),
             Some("longer than 255 bytes"),
         );
         // Bytes, not characters: 128 two-byte letters are 256 bytes.

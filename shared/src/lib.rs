@@ -5,8 +5,13 @@
 //!
 //! With the `openapi` feature (the backend's, never the wasm dashboard's) every type also
 //! derives `utoipa::ToSchema`, so `GET /api/openapi.json` is generated from these very types.
+//!
+//! Besides the types, one rule both sides apply: [`name_refusal`], for an upload's name.
 
 use serde::{Deserialize, Serialize};
+
+mod names;
+pub use names::{name_refusal, NameRefusal, DEFAULT_MAX_NAME_LEN};
 
 mod transfer_de;
 

@@ -166,9 +166,7 @@ async fn upload(
             None => field.file_name().unwrap_or_default().to_string(),
         };
         let meta = s.peer.upload(&name, field).await.map_err(|e| match e {
-            UploadError::NoName | UploadError::NotPlainName | UploadError::NameTooLong(_) => {
-                ApiError::BadRequest(e.to_string())
-            }
+            UploadError::Name(_) => ApiError::BadRequest(e.to_string()),
             UploadError::TooLarge(max) => ApiError::TooLarge(max),
             UploadError::Body(e) => bad(e),
             UploadError::DiskFull => {

@@ -46,7 +46,8 @@ pub struct Limits {
     pub idle: Duration,
     /// A whole control message (anything but FILE_DATA's content) must arrive within this.
     pub message_deadline: Duration,
-    /// Largest message other than `FILE_DATA`'s content.
+    /// Largest GOSSIP_REPLY (and `FILE_DATA` without its content, and a message whose type is
+    /// not read yet); every other message is held to the smaller `MAX_SMALL_MESSAGE`.
     pub max_control: usize,
     /// Largest file we accept.
     pub max_file: u64,

@@ -4,7 +4,7 @@
 use super::*;
 use crate::net::server::Handler;
 use crate::peer::PeerConfig;
-use crate::protocol::Message;
+use crate::protocol::{Gossip, Message};
 use crate::store::Store;
 use shared::ServerEvent;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -99,4 +99,18 @@ async fn every_message_from_a_peer_is_counted_in_the_next_event_about_it() {
     };
     Handler::on_message(&peer, Message::Delete(delete), from);
     assert_eq!(counts(&mut events), [3], "a DELETE tells of its sender too");
+    let gossip = Gossip {
+        host: "127.0.0.1".into(),
+        port: 9100,
+        id: "round-1".into(),
+        peer_id: "bob".into(),
+        raw: String::new(),
+    };
+    Handler::on_message(&peer, Message::Gossip(gossip.clone()), from);
+    Handler::on_message(&peer, Message::Gossip(gossip), from);
+    assert_eq!(
+        counts(&mut events),
+        [4, 5],
+        "a repeated GOSSIP, dropped, is counted"
+    );
 }

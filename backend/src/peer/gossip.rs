@@ -199,14 +199,17 @@ impl Peer {
     }
 
     /// A GOSSIP arrived: reply to its origin and forward the original unchanged, when
-    /// [`super::policy`] says so.
-    pub fn on_gossip(&self, gossip: &Gossip) {
+    /// [`super::policy`] says so. Whether it published an event about its origin (not for a
+    /// repeat, our own, or one refused).
+    pub fn on_gossip(&self, gossip: &Gossip) -> bool {
         let plan = lock(&self.inner.state).on_gossip(
             gossip,
             std::time::Instant::now(),
             &mut rand::thread_rng(),
         );
-        let Some((plan, change)) = plan else { return };
+        let Some((plan, change)) = plan else {
+            return false;
+        };
         self.apply(vec![change]);
         if let Some(origin) = plan.reply_to {
             let c = self.config();
@@ -219,6 +222,7 @@ impl Peer {
         if plan.greet {
             self.gossip_to(vec![format!("{}:{}", gossip.host, gossip.port)]);
         }
+        true
     }
 
     /// Tells every tracked peer that we hold `meta`.

@@ -22,10 +22,11 @@ fn reply_host(written: String, from: SocketAddr) -> String {
         Ok(ip) => ip.is_loopback() || ip.is_unspecified(),
         Err(_) => written.eq_ignore_ascii_case("localhost"),
     };
-    if local && !source.is_loopback() {
-        source.to_string()
-    } else {
-        written
+    match source {
+        _ if !local || source.is_loopback() => written,
+        // Bracketed, as a host before `:port` must be.
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
     }
 }
 
@@ -70,26 +71,32 @@ impl Handler for Peer {
             Message::Delete(delete) => Some(delete.from.clone()),
             Message::GetFile { .. } | Message::FileData(_) => None,
         };
-        // Counted before handling, so that the event a GOSSIP or GOSSIP_REPLY publishes
-        // about its sender has the count; a sender it starts tracking is counted after.
+        // Counted before handling, so that an event the message publishes about its sender
+        // has the count; a sender it starts tracking is counted after.
         let count = |sender: &str| {
             self.with_state(|s| s.peers.get_mut(sender).map(|t| t.health.messages += 1))
                 .is_some()
         };
-        let counted = sender.as_deref().is_some_and(count);
-        let tells_of_sender = matches!(message, Message::Gossip(_) | Message::GossipReply(_));
-        match message {
+        let counted_before = sender.as_deref().is_some_and(count);
+        let told = match message {
             Message::Gossip(gossip) => self.on_gossip(&gossip),
             Message::GossipReply(mut reply) => {
                 reply.host = reply_host(reply.host, from);
                 self.on_gossip_reply(&reply)
             }
-            Message::Announce(announce) => self.on_announce(&announce),
-            Message::Delete(delete) => self.on_delete(&delete),
-            Message::GetFile { .. } | Message::FileData(_) => {} // the listener answers these
-        }
+            Message::Announce(announce) => {
+                self.on_announce(&announce);
+                false
+            }
+            Message::Delete(delete) => {
+                self.on_delete(&delete);
+                false
+            }
+            Message::GetFile { .. } | Message::FileData(_) => false, // the listener answers these
+        };
         if let Some(sender) = sender {
-            if (counted && !tells_of_sender) || (!counted && count(&sender)) {
+            let counted_after = !counted_before && count(&sender);
+            if counted_after || (counted_before && !told) {
                 self.apply(vec![Change::PeerSeen(sender)]);
             }
         }
@@ -147,7 +154,7 @@ mod tests {
     fn a_reply_host_on_loopback_is_the_address_it_came_from_when_that_is_another_machine() {
         check("127.0.0.1", "192.0.2.7:51000", "192.0.2.7");
         check("localhost", "192.0.2.7:51000", "192.0.2.7");
-        check("0.0.0.0", "[2001:db8::7]:51000", "2001:db8::7");
+        check("0.0.0.0", "[2001:db8::7]:51000", "[2001:db8::7]");
         check("::1", "[::ffff:192.0.2.7]:51000", "192.0.2.7");
         check("127.0.0.1", "127.0.0.1:51000", "127.0.0.1");
         check(

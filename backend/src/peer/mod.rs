@@ -104,7 +104,7 @@ impl Default for Caps {
             max_unheld_files: 10_000,
             max_peers: 1_000,
             max_ids_per_addr: 4,
-            max_name: 255,
+            max_name: shared::DEFAULT_MAX_NAME_LEN,
             max_field: 256,
             max_storage: 2 << 30,
             tombstone_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -384,12 +384,15 @@ impl Peer {
         lock(&self.inner.state).resolve(prefix)
     }
 
-    /// A GOSSIP_REPLY arrived.
-    pub fn on_gossip_reply(&self, reply: &GossipReply) {
+    /// A GOSSIP_REPLY arrived. Whether it published an event about its sender (not for one
+    /// refused).
+    pub fn on_gossip_reply(&self, reply: &GossipReply) -> bool {
         let changes = lock(&self.inner.state).on_gossip_reply(reply, Instant::now());
+        let told = !changes.is_empty();
         self.apply(changes);
         // One permit is kept even when nobody waits yet, so start-up cannot miss the first.
         self.inner.replied.notify_one();
+        told
     }
 
     /// An ANNOUNCE arrived.
@@ -521,13 +524,12 @@ impl Peer {
         let (held, first) = {
             let mut state = lock(&self.inner.state);
             let held = state.hold(meta, stored_as.clone());
-            let first = state.files().get(&meta.file_id).and_then(|r| {
-                Some(Held {
+            let first = (state.files().get(&meta.file_id))
+                .filter(|r| r.stored_as.is_some())
+                .map(|r| Held {
                     meta: r.meta.clone(),
-                    stored_as: r.stored_as.clone()?,
                     new: false,
-                })
-            });
+                });
             (held, first)
         };
         if held.is_err() {
@@ -538,7 +540,6 @@ impl Peer {
                 self.apply(vec![Change::FileChanged(meta.file_id.clone())]);
                 Ok(Held {
                     meta: meta.clone(),
-                    stored_as,
                     new: true,
                 })
             }
@@ -607,7 +608,6 @@ impl Peer {
 /// The copy of a file we hold, once a verified one was recorded.
 struct Held {
     meta: FileMeta,
-    stored_as: String,
     /// Whether it is the copy just recorded (else we held one already, and the new one was
     /// dropped).
     new: bool,

@@ -6,7 +6,7 @@
 //! and the next one is tried.
 
 use super::health::{self, GetOutcome};
-use super::upload::UploadError;
+use super::upload::{OpenError, UploadError};
 use super::{short, Change, Held, Peer};
 use crate::net::admission::MIN_PUSH_CHARGE;
 use crate::net::{self, NetError};
@@ -348,11 +348,7 @@ impl Peer {
         meta: FileMeta,
         stored_as: String,
     ) -> Result<(FileMeta, Option<Sending>), String> {
-        let Held {
-            meta,
-            stored_as,
-            new,
-        } = self.record_copy(&meta, stored_as)?;
+        let Held { meta, new } = self.record_copy(&meta, stored_as)?;
         if !new {
             // The id was claimed free: only a stranger's copy of the same content with the
             // same timestamp, landed since, could have come first.
@@ -376,15 +372,10 @@ impl Peer {
         let Some((peer_id, addr)) = target else {
             return Ok((meta, None));
         };
-        // Started here, so that the caller can follow it from its first event. The copy may
-        // have been deleted meanwhile, and its name given to another file.
-        let opened = match self.store().open_file(&stored_as).await {
-            Ok(_) if !self.still_held_as(&meta.file_id, &stored_as) => Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "deleted before it could be sent",
-            )),
-            opened => opened,
-        };
+        // Started here, so that the caller can follow it from its first event.
+        let opened = (self.open_copy(&meta.file_id).await)
+            .map(|copy| (copy.file, copy.len))
+            .map_err(std::io::Error::other);
         let total = opened.as_ref().ok().map(|(_, len)| *len);
         let transfer = self.transfer_started(
             TransferKind::Push,
@@ -476,16 +467,11 @@ impl Peer {
 
     /// Our copy of `file_id`, opened for serving a GET_FILE.
     pub(super) async fn held_file(&self, file_id: &str) -> Option<(FileMeta, tokio::fs::File)> {
-        let (meta, stored_as) = self.held_copy(file_id)?;
-        match self.store().open_file(&stored_as).await {
-            Ok((file, _)) => self
-                .still_held_as(file_id, &stored_as)
-                .then_some((meta, file)),
+        match self.open_copy(file_id).await {
+            Ok(copy) => Some((copy.meta, copy.file)),
+            Err(OpenError::NotHeld(_)) => None,
             Err(e) => {
-                self.log(
-                    LogLevel::Warn,
-                    format!("cannot read our copy {stored_as}: {e}"),
-                );
+                self.log(LogLevel::Warn, e.to_string());
                 None
             }
         }

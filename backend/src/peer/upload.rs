@@ -10,16 +10,9 @@ use std::fmt;
 /// Why an upload was not kept. `E` is the error of the stream that carried the content.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError<E> {
-    /// The name is empty or blank.
-    #[error("the uploaded file has no name")]
-    NoName,
-    /// The name is not a plain file name: it is `.` or `..`, or holds a path separator or a
-    /// control character, which peers that write names as paths would follow.
-    #[error("the file name must not be '.' or '..', nor contain '/', '\\' or control characters")]
-    NotPlainName,
-    /// The name is longer than `--max-name-len` bytes: our peers would refuse it.
-    #[error("the file name is longer than {0} bytes")]
-    NameTooLong(usize),
+    /// The name (trimmed) is not a plain file name of at most `--max-name-len` bytes.
+    #[error("{0}")]
+    Name(shared::NameRefusal),
     /// The content passed `--max-file-size` bytes.
     #[error("file larger than the limit of {0} bytes")]
     TooLarge(u64),
@@ -89,9 +82,9 @@ impl Peer {
         let name = file_name.trim();
         let max = self.config().limits.max_file;
         let mut chunks = std::pin::pin!(chunks);
-        if let Err(e) = plain_name(name, self.config().caps.max_name) {
+        if let Some(refusal) = shared::name_refusal(name, self.config().caps.max_name) {
             drain(chunks, max).await;
-            return Err(e);
+            return Err(UploadError::Name(refusal));
         }
         let mut temp = match self.store().temp_file().await {
             Ok(temp) => temp,
@@ -131,23 +124,6 @@ impl Peer {
         }
         Ok(OpenCopy { meta, file, len })
     }
-}
-
-/// Refuses a `name` (trimmed) that is not a plain file name of at most `max` bytes.
-fn plain_name<E>(name: &str, max: usize) -> Result<(), UploadError<E>> {
-    if name.is_empty() {
-        return Err(UploadError::NoName);
-    }
-    if matches!(name, "." | "..")
-        || name.contains(['/', '\\'])
-        || name.chars().any(char::is_control)
-    {
-        return Err(UploadError::NotPlainName);
-    }
-    if name.len() > max {
-        return Err(UploadError::NameTooLong(max));
-    }
-    Ok(())
 }
 
 /// Reads and drops the rest of an upload that failed on our side, up to `max` bytes: a

@@ -96,7 +96,10 @@ async fn an_upload_with_a_blank_name_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let peer = peer_with(dir.path(), 1 << 20);
     let refused = peer.upload(" \t", chunks(&[b"x"])).await;
-    assert!(matches!(refused, Err(UploadError::NoName)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(UploadError::Name(shared::NameRefusal::NoName))),
+        "{refused:?}"
+    );
     assert_eq!(folder_entries(&peer), Vec::<String>::new());
 }
 
@@ -115,7 +118,10 @@ async fn an_upload_whose_name_is_a_path_or_holds_control_characters_is_refused()
     ] {
         let refused = peer.upload(name, chunks(&[b"x"])).await;
         assert!(
-            matches!(refused, Err(UploadError::NotPlainName)),
+            matches!(
+                refused,
+                Err(UploadError::Name(shared::NameRefusal::NotPlain))
+            ),
             "{name:?}: {refused:?}"
         );
     }
@@ -135,7 +141,10 @@ async fn a_refused_name_is_told_after_the_content_is_read() {
     .take(5);
     let refused = peer.upload("a/b", content).await;
     assert!(
-        matches!(refused, Err(UploadError::NotPlainName)),
+        matches!(
+            refused,
+            Err(UploadError::Name(shared::NameRefusal::NotPlain))
+        ),
         "{refused:?}"
     );
     assert_eq!(pulled.get(), 5, "every chunk was read");
@@ -148,7 +157,10 @@ async fn an_upload_with_a_name_over_the_cap_is_refused() {
     let peer = peer_with(dir.path(), 1 << 20);
     let refused = peer.upload(&"n".repeat(17), chunks(&[b"x"])).await;
     assert!(
-        matches!(refused, Err(UploadError::NameTooLong(16))),
+        matches!(
+            refused,
+            Err(UploadError::Name(shared::NameRefusal::TooLong(16)))
+        ),
         "{refused:?}"
     );
     assert_eq!(folder_entries(&peer), Vec::<String>::new());
@@ -238,16 +250,18 @@ async fn an_upload_whose_caller_goes_while_it_lands_is_recorded_all_the_same() {
             .iter()
             .any(|n| n.starts_with(".commit-"))
     };
-    // The caller (a browser that disconnects) goes as soon as the copy starts landing.
-    tokio::select! {
+    // The caller (a browser that disconnects) goes as soon as the copy starts landing: the
+    // folder is watched without pause, and the landing's syncs take far longer.
+    let left = tokio::select! {
         biased;
         _ = async {
             while !journal_written() {
-                tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+                tokio::task::yield_now().await;
             }
-        } => {}
-        _ = peer.upload("left.txt", chunks(&[b"left behind"])) => {}
-    }
+        } => true,
+        _ = peer.upload("left.txt", chunks(&[b"left behind"])) => false,
+    };
+    assert!(left, "the caller went before the upload was recorded");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while peer.held_metas().is_empty() {
         assert!(

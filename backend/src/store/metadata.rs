@@ -19,9 +19,11 @@ pub struct IndexEntry {
 
 /// `metadata.json`'s entry layout, a superset of the Python peers' (`has_copy`,
 /// `peers_with_file`), so their files load too. Read with the wire's tolerance (a Python peer
-/// stores entries as they arrived, and people edit the file by hand): only `file_id` is
-/// required; a missing size or timestamp is `0`, a name or owner that is not a string is its
-/// JSON text, and anything unusable in the other fields counts as absent.
+/// stores entries as they arrived, and people edit the file by hand): only `file_id` and
+/// `file_timestamp` are required (without the timestamp the id cannot be checked against the
+/// content, and we would announce a file no one can verify); a missing size is `0`, a name or
+/// owner that is not a string is its JSON text, and anything unusable in the other fields
+/// counts as absent.
 #[derive(Serialize, Deserialize)]
 pub(super) struct StoredEntry {
     #[serde(default, deserialize_with = "lenient::text")]
@@ -31,7 +33,6 @@ pub(super) struct StoredEntry {
     file_id: String,
     #[serde(default, deserialize_with = "lenient::text")]
     file_owner: String,
-    #[serde(default = "zero")]
     file_timestamp: Verbatim,
     #[serde(default, serialize_with = "lenient::serialize_yes_no")]
     #[serde(deserialize_with = "lenient::yes_no")]
@@ -102,7 +103,8 @@ mod lenient {
 }
 
 /// The entries of a `metadata.json`, and how many were left out for lack of a usable
-/// `file_id` (a non-empty string other than `"null"`), or for not being objects.
+/// `file_id` (a non-empty string other than `"null"`) or of a `file_timestamp`, or for not
+/// being objects.
 #[derive(Debug, Default)]
 pub struct ParsedIndex {
     pub entries: Vec<IndexEntry>,

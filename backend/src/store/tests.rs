@@ -64,15 +64,16 @@ fn corrupt_metadata_is_kept_aside() {
 }
 
 #[test]
-fn entries_with_odd_fields_load_and_one_without_an_id_is_left_out_with_the_file_kept() {
+fn odd_entries_load_and_those_without_id_or_timestamp_are_left_out_with_the_file_kept() {
     let dir = tempfile::tempdir().unwrap();
     let odd = r#"{
         "a": {"file_id": "a", "file_name": 42, "file_owner": null, "has_copy": 1,
               "peers_with_file": null, "file_timestamp": 1750034796},
         "b": {"file_id": "b", "file_name": "b.txt", "file_owner": "PROF", "has_copy": null,
               "file_size": null, "file_timestamp": "Sun Jun 15 2025", "peers_with_file": ["x", 3]},
-        "c": {"file_name": "no id.txt", "has_copy": "yes"},
-        "d": "not an entry"
+        "c": {"file_name": "no id.txt", "has_copy": "yes", "file_timestamp": 1},
+        "d": "not an entry",
+        "e": {"file_id": "e", "file_name": "no timestamp.txt", "has_copy": "yes"}
     }"#;
     let bytes = [&b"\xef\xbb\xbf"[..], odd.as_bytes()].concat(); // a BOM, as some editors write
     std::fs::write(dir.path().join(METADATA), &bytes).unwrap();
@@ -96,8 +97,8 @@ fn entries_with_odd_fields_load_and_one_without_an_id_is_left_out_with_the_file_
     assert_eq!(b.holders, ["x"]);
     assert!(b.stored_as.is_none());
     assert_eq!(index.len(), 2);
-    let (skipped, aside) = report.skipped.expect("two left out");
-    assert_eq!(skipped, 2);
+    let (skipped, aside) = report.skipped.expect("three left out");
+    assert_eq!(skipped, 3);
     assert_eq!(std::fs::read(aside).unwrap(), bytes);
 }
 

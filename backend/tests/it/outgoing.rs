@@ -67,13 +67,18 @@ async fn recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gossip_from_blackholed_addresses_holds_no_more_sends_than_the_cap() {
     const CAP: usize = 8;
-    let us = spawn_with("us", &[], |c| quiet(c, CAP)).await;
+    let us = spawn_with("us", &[], |c| {
+        quiet(c, CAP);
+        // Far longer than the test, however slow the machine: no slot frees up meanwhile.
+        c.limits.connect = Duration::from_secs(120);
+    })
+    .await;
     let mut holes = Vec::new();
     for _ in 0..12 {
         holes.push(Blackhole::new().await);
     }
     // Each new origin is answered and greeted, and its GOSSIP forwarded to up to 3 others:
-    // 54 sends in all, each waiting out the 2 s connect deadline.
+    // 54 sends in all, each waiting out the connect deadline.
     for (i, hole) in holes.iter().enumerate() {
         let gossip = encode::gossip("127.0.0.1", hole.port, &format!("g{i}"), &format!("p{i}"));
         deliver(&us.addr(), gossip.as_bytes()).await;
@@ -95,7 +100,6 @@ async fn the_slots_of_sends_that_timed_out_are_free_again() {
     let hole = Blackhole::new().await;
     let gossip = encode::gossip("127.0.0.1", hole.port, "g0", "stuck");
     deliver(&us.addr(), gossip.as_bytes()).await;
-    assert_eq!(us.peer().sends_pending(), 2, "the reply and the greeting");
     eventually("the stuck sends time out", WAIT, || {
         us.peer().sends_pending() == 0
     })
