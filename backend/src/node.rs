@@ -197,7 +197,8 @@ impl Node {
         // itself again before anything else happens. On a full disk the journals keep
         // describing it meanwhile, and the save is tried again with the others.
         let mut unsaved = false;
-        if report.rebuilt || report.replayed > 0 || report.lost > 0 {
+        let changed = report.replayed > 0 || report.lost > 0 || report.skipped.is_some();
+        if report.rebuilt || changed {
             let saver = peer.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || saver.save_index()).await? {
                 peer.log(

@@ -118,3 +118,28 @@ async fn files_put_in_the_folder_are_indexed_as_ours_after_start() {
     .await;
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_with_an_unusable_entry_is_saved_without_it_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = r#"{"good": {"file_id": "good", "file_name": "good.txt", "file_owner": "PROF",
+        "file_timestamp": 1, "file_size": 0.1, "has_copy": "no"},
+        "bad": {"file_name": "no id.txt"}}"#;
+    std::fs::write(dir.path().join("metadata.json"), original).unwrap();
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    // Saved before the start returns, not only at shutdown: a start after a crash would
+    // otherwise find the entry again, and keep another copy aside each time.
+    let saved = std::fs::read(dir.path().join("metadata.json")).unwrap();
+    let saved = store::parse_index(&saved).expect("metadata.json parses");
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let kept: Vec<String> = all_files(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with("metadata.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let aside = std::fs::read_to_string(dir.path().join(&kept[0])).unwrap();
+    assert_eq!(aside, original);
+    node.shutdown().await.unwrap();
+}
