@@ -38,6 +38,8 @@ enum Behaviour {
     Truncate,
     /// A reply whose content does not hash to the id.
     WrongHash,
+    /// A whole, valid reply for another file than the one asked for.
+    OtherFile,
     /// The right reply without a trailing newline, socket kept open for 30 s.
     Good,
     /// Half of the right reply, then silence.
@@ -87,10 +89,14 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                         file_data(&meta, &forged)
                     }
                     Behaviour::Good => file_data(&meta, &content),
+                    Behaviour::OtherFile => {
+                        let other = b"another file".to_vec();
+                        file_data(&meta_at(&other, "other.txt", "1749713822"), &other)
+                    }
                 };
                 let _ = socket.write_all(&reply).await;
                 match behaviour {
-                    Behaviour::Truncate | Behaviour::WrongHash => {}
+                    Behaviour::Truncate | Behaviour::WrongHash | Behaviour::OtherFile => {}
                     Behaviour::Null | Behaviour::Good | Behaviour::Stall => {
                         tokio::time::sleep(Duration::from_secs(30)).await
                     }
@@ -125,7 +131,7 @@ async fn introduce(peer_addr: &str, peer_id: &str, port: u16, files: &[&FileMeta
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_get_survives_null_truncated_and_forged_replies() {
+async fn a_get_survives_null_truncated_forged_and_other_files_replies() {
     let content = fixture("bitcoin.pdf");
     let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
     assert_eq!(
@@ -139,6 +145,7 @@ async fn a_get_survives_null_truncated_and_forged_replies() {
         ("null", Behaviour::Null),
         ("truncate", Behaviour::Truncate),
         ("forged", Behaviour::WrongHash),
+        ("other", Behaviour::OtherFile),
     ] {
         let fake = fake_holder(behaviour, meta.clone(), content.clone()).await;
         introduce(&us.addr(), name, fake.port, &[&meta]).await;
@@ -147,9 +154,23 @@ async fn a_get_survives_null_truncated_and_forged_replies() {
     // The good peer does not list the file: it is tried after the recorded holders.
     let good = fake_holder(Behaviour::Good, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "good", good.port, &[]).await;
-    let done = get(&us, &meta, 4).await;
+    let done = get(&us, &meta, 5).await;
     assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
     assert_eq!(done.peer.as_deref(), Some("good"));
+    // Another file, whole and valid, is "not found", not a bad copy of this one.
+    let health = |id: &str| {
+        let peers = us.peer().peers();
+        peers
+            .into_iter()
+            .find(|p| p.peer_id == id)
+            .unwrap()
+            .health
+            .unwrap()
+    };
+    assert_eq!(
+        (health("other").bad_copies, health("forged").bad_copies),
+        (0, 1)
+    );
     for fake in fakes.iter().chain([&good]) {
         assert_eq!(
             fake.requests.load(Ordering::SeqCst),
@@ -444,6 +465,25 @@ async fn shutdown_mid_transfer_discards_the_partial_file_and_saves_the_index() {
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("metadata.json")).unwrap()).unwrap();
     assert_eq!(index[&meta.file_id]["has_copy"], "no");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_whose_timestamp_is_a_string_is_fetched_and_verified() {
+    // Some real peers write the timestamp as text; the id hashes the text itself.
+    let content = fixture("names.txt");
+    let meta = meta_at(&content, "names.txt", r#""Sun Jun 15 12:00:00 2025""#);
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let holder = fake_holder(Behaviour::Good, meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "holder", holder.port, &[&meta]).await;
+    let done = get(&us, &meta, 1).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(
+        std::fs::read(us.storage().join("names.txt")).unwrap(),
+        content
+    );
+    let kept = us.peer().file(&meta.file_id).unwrap();
+    assert_eq!(kept.file_timestamp, "Sun Jun 15 12:00:00 2025");
+    us.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

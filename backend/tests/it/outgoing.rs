@@ -1,7 +1,7 @@
 //! Our own sends (GOSSIP, GOSSIP_REPLY, ANNOUNCE, DELETE), one connection each: strangers
 //! choose where most of them go, so the sends not yet made are capped (`max_sends`), and what
 //! goes beyond the cap is dropped and counted instead of holding a task, a message and, in
-//! the end, a socket each.
+//! the end, a socket each. A GOSSIP we forward goes out exactly as it came.
 
 use crate::support::*;
 use backend::node::NodeConfig;
@@ -149,5 +149,31 @@ async fn an_announce_to_more_peers_than_the_cap_reaches_every_one() {
     })
     .await;
     assert_eq!(us.peer().refusals().count(Reason::SendsInFlight), 0);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_gossip_is_the_original_byte_for_byte() {
+    let us = spawn_with("us", &[], |c| quiet(c, 64)).await;
+    let (port, received) = recorder().await;
+    let reply = encode::gossip_reply("127.0.0.1", port, "watcher", std::iter::empty());
+    deliver(&us.addr(), reply.as_bytes()).await;
+    assert_eq!(peer_ids(us.peer()), ["watcher"]);
+    // As a Python peer writes it: spaces after the separators, its own key order.
+    let original = r#"{"type": "GOSSIP", "host": "127.0.0.1", "port": 9, "id": "3f0c5d1e-forward-me", "peerId": "kashifm"}"#;
+    deliver(&us.addr(), original.as_bytes()).await;
+    eventually("the watcher gets the forward", WAIT, || {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("forward-me"))
+    })
+    .await;
+    let forwards: Vec<String> = (received.lock().unwrap().iter())
+        .filter(|m| m.contains("forward-me"))
+        .cloned()
+        .collect();
+    assert_eq!(forwards, [original]);
     us.stop().await;
 }
