@@ -32,14 +32,6 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// A whole `FILE_DATA` as we write it.
-fn file_data(meta: &FileMeta, content: &[u8]) -> Vec<u8> {
-    let mut message = encode::file_data_head(meta).into_bytes();
-    encode::hex_into(content, &mut message);
-    message.extend_from_slice(encode::FILE_DATA_TAIL.as_bytes());
-    message
-}
-
 /// How a fake holder answers one GET_FILE.
 #[derive(Clone, Copy, Debug)]
 enum Answer {

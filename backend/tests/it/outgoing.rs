@@ -177,3 +177,29 @@ async fn a_forwarded_gossip_is_the_original_byte_for_byte() {
     assert_eq!(forwards, [original]);
     us.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_pushed_to_us_is_announced_as_ours_to_hold_once_stored() {
+    let us = spawn_with("us", &[], |c| quiet(c, 64)).await;
+    let (port, received) = recorder().await;
+    let reply = encode::gossip_reply("127.0.0.1", port, "watcher", std::iter::empty());
+    deliver(&us.addr(), reply.as_bytes()).await;
+    let content = fixture("names.txt");
+    let meta = meta_at(&content, "names.txt", "1749713836");
+    deliver(&us.addr(), &file_data(&meta, &content)).await;
+    assert!(holds(us.peer(), &meta.file_id));
+    eventually("the watcher hears of it", WAIT, || {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("\"ANNOUNCE\"") && m.contains(&meta.file_id))
+    })
+    .await;
+    let announce = (received.lock().unwrap().iter())
+        .find(|m| m.contains("\"ANNOUNCE\""))
+        .cloned()
+        .unwrap();
+    assert!(announce.contains("\"from\":\"us\""), "{announce}");
+    us.stop().await;
+}

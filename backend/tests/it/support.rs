@@ -167,6 +167,14 @@ pub fn meta_at(content: &[u8], name: &str, timestamp: &str) -> FileMeta {
     }
 }
 
+/// A whole `FILE_DATA` as we write it.
+pub fn file_data(meta: &FileMeta, content: &[u8]) -> Vec<u8> {
+    let mut message = backend::protocol::encode::file_data_head(meta).into_bytes();
+    backend::protocol::encode::hex_into(content, &mut message);
+    message.extend_from_slice(backend::protocol::encode::FILE_DATA_TAIL.as_bytes());
+    message
+}
+
 /// The fixture `name`.
 pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
