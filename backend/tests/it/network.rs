@@ -258,3 +258,29 @@ async fn index_survives_a_restart() {
     assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
     assert_eq!(index.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_peer_auto_fetches_as_many_files_as_asked_one_at_a_time() {
+    let files = tempfile::tempdir().unwrap();
+    let alice = spawn("alice", &[]).await;
+    for i in 0..4 {
+        let content = format!("file {i}").repeat(10_000);
+        let path = local_file(&files, &format!("f{i}.txt"), content.as_bytes());
+        alice.peer().push_path(&path).await.unwrap();
+    }
+    let bob = spawn_with("bob", &[alice.addr()], |c| c.auto_fetch = 3).await;
+    eventually("bob auto-fetches three files", WAIT, || {
+        bob.peer().held_metas().len() == 3
+    })
+    .await;
+    let mut fetches = bob.peer().transfers();
+    fetches.sort_by_key(|t| t.started_ms);
+    assert_eq!(fetches.len(), 3, "{fetches:?}");
+    assert!(fetches.iter().all(|t| t.kind == TransferKind::AutoFetch));
+    for pair in fetches.windows(2) {
+        let finished = pair[0].finished_ms.expect("finished");
+        assert!(pair[1].started_ms >= finished, "one at a time: {pair:?}");
+    }
+    bob.stop().await;
+    alice.stop().await;
+}
