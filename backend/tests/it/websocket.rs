@@ -1,5 +1,5 @@
 //! The event WebSocket against a real node: a snapshot first, then live changes; a client that
-//! falls behind; a foreign origin.
+//! falls behind; a foreign origin; removals.
 
 use crate::support::*;
 use futures_util::StreamExt;
@@ -37,6 +37,10 @@ async fn events_start_with_a_snapshot_then_follow_changes() {
     assert!(snapshot.files.is_empty());
 
     let bob = spawn("bob", &[alice.addr()]).await;
+    eventually("alice tracks bob", Duration::from_secs(10), || {
+        peer_ids(alice.peer()) == ["bob"]
+    })
+    .await;
     let files = tempfile::tempdir().unwrap();
     let meta = alice
         .peer()
@@ -151,5 +155,35 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
             other => panic!("unexpected {other:?}"),
         }
     }
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_file_and_a_dropped_peer_reach_the_client() {
+    let alice = spawn("alice", &[]).await;
+    let url = format!("ws://{}/api/events", alice.node.http_addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("connects");
+    assert!(matches!(
+        next_event(&mut ws).await,
+        ServerEvent::Snapshot(_)
+    ));
+    let bob = spawn("bob", &[alice.addr()]).await;
+    let files = tempfile::tempdir().unwrap();
+    let meta = alice
+        .peer()
+        .push_path(&local_file(&files, "brief.txt", b"brief"))
+        .await
+        .unwrap();
+    alice.peer().delete(&meta.file_id).unwrap();
+    while !matches!(next_event(&mut ws).await,
+        ServerEvent::FileRemoved { file_id } if file_id == meta.file_id)
+    {}
+    // Silent past the peer timeout, bob is dropped, and the page told so.
+    bob.stop().await;
+    while !matches!(next_event(&mut ws).await,
+        ServerEvent::PeerDropped { peer_id } if peer_id == "bob")
+    {}
     alice.stop().await;
 }
