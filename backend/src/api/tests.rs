@@ -113,6 +113,14 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, Vec<u8>) {
     call(app, request(Method::GET, uri).body(Body::empty()).unwrap()).await
 }
 
+/// Asserts that `upload` is kept (201); the file it made.
+async fn uploaded(app: &Router, upload: Request<Body>) -> FileDto {
+    let (status, body) = call(app, upload).await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// Asserts an error status with a JSON `{"error": ...}` body.
 fn check_error((status, body): (StatusCode, Vec<u8>), expected: StatusCode) -> String {
     assert_eq!(status, expected, "{}", String::from_utf8_lossy(&body));
@@ -150,14 +158,7 @@ async fn reads() {
 #[tokio::test]
 async fn upload_then_save_then_delete() {
     let f = fixture();
-    let (status, body) = call(&f.app, multipart("file", "hello.txt", b"hello world")).await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
-    let file: FileDto = serde_json::from_slice(&body).unwrap();
+    let file = uploaded(&f.app, multipart("file", "hello.txt", b"hello world")).await;
     assert!(file.has_copy && file.owned);
     assert_eq!(file.size_bytes, Some(11));
     assert_eq!(file.holders, ["me"], "we hold it");
@@ -222,14 +223,7 @@ async fn a_name_field_names_the_upload_exactly() {
         "say %22hi%22.txt",
         b"hi",
     );
-    let (status, body) = call(&f.app, upload).await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
-    let file: FileDto = serde_json::from_slice(&body).unwrap();
+    let file = uploaded(&f.app, upload).await;
     assert_eq!(file.file_name, "say \"hi\".txt");
 }
 
@@ -455,9 +449,7 @@ async fn an_upload_over_the_limit_gets_a_413_naming_it() {
 #[tokio::test]
 async fn downloads_carry_the_exact_name_in_filename_star() {
     let f = fixture();
-    let (status, body) = call(&f.app, multipart("file", "résumé 1.txt", b"cv")).await;
-    assert_eq!(status, StatusCode::CREATED);
-    let file: FileDto = serde_json::from_slice(&body).unwrap();
+    let file = uploaded(&f.app, multipart("file", "résumé 1.txt", b"cv")).await;
     let uri = format!("/api/files/{}/content", file.file_id);
     let headers = headers_of(
         &f.app,

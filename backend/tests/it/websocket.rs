@@ -23,16 +23,25 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_start_with_a_snapshot_then_follow_changes() {
-    let alice = spawn("alice", &[]).await;
-    let url = format!("ws://{}/api/events", alice.node.http_addr);
+/// The event socket of `peer`, opened, and the snapshot it starts with.
+async fn open_events(peer: &TestPeer) -> (Events, shared::SnapshotDto) {
+    let url = format!("ws://{}/api/events", peer.node.http_addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(&url)
         .await
         .expect("connects");
     let ServerEvent::Snapshot(snapshot) = next_event(&mut ws).await else {
         panic!("snapshot first")
     };
+    (ws, snapshot)
+}
+
+type Events =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_start_with_a_snapshot_then_follow_changes() {
+    let alice = spawn("alice", &[]).await;
+    let (mut ws, snapshot) = open_events(&alice).await;
     assert_eq!(snapshot.status.peer_id, "alice");
     assert!(snapshot.files.is_empty());
 
@@ -91,14 +100,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
     // Far more changes than the event queue holds, all kept (none evicted by the cap).
     const FILES: usize = 20_000;
     let alice = spawn_with("alice", &[], |c| c.caps.max_unheld_files = FILES + 1).await;
-    let url = format!("ws://{}/api/events", alice.node.http_addr);
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-        .await
-        .expect("connects");
-    assert!(matches!(
-        next_event(&mut ws).await,
-        ServerEvent::Snapshot(_)
-    ));
+    let (mut ws, _) = open_events(&alice).await;
 
     // The client reads nothing meanwhile.
     for i in 0..FILES {
@@ -161,14 +163,7 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_file_and_a_dropped_peer_reach_the_client() {
     let alice = spawn("alice", &[]).await;
-    let url = format!("ws://{}/api/events", alice.node.http_addr);
-    let (mut ws, _) = tokio_tungstenite::connect_async(&url)
-        .await
-        .expect("connects");
-    assert!(matches!(
-        next_event(&mut ws).await,
-        ServerEvent::Snapshot(_)
-    ));
+    let (mut ws, _) = open_events(&alice).await;
     let bob = spawn("bob", &[alice.addr()]).await;
     let files = tempfile::tempdir().unwrap();
     let meta = alice
