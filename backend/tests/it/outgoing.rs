@@ -64,6 +64,28 @@ async fn recorder() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, received)
 }
 
+/// A recorder that `us` tracks as the peer `watcher`: what we send to our peers reaches it.
+async fn watcher(us: &TestPeer) -> Arc<Mutex<Vec<String>>> {
+    let (port, received) = recorder().await;
+    let reply = encode::gossip_reply("127.0.0.1", port, "watcher", std::iter::empty());
+    deliver(&us.addr(), reply.as_bytes()).await;
+    assert_eq!(peer_ids(us.peer()), ["watcher"]);
+    received
+}
+
+/// Waits for a message that holds `needle` among those `received`; returns the first.
+async fn first_holding(received: &Mutex<Vec<String>>, needle: &str) -> String {
+    let found = || {
+        let received = received.lock().unwrap();
+        received.iter().find(|m| m.contains(needle)).cloned()
+    };
+    eventually(&format!("a message holding {needle}"), WAIT, || {
+        found().is_some()
+    })
+    .await;
+    found().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gossip_from_blackholed_addresses_holds_no_more_sends_than_the_cap() {
     const CAP: usize = 8;
@@ -107,14 +129,7 @@ async fn the_slots_of_sends_that_timed_out_are_free_again() {
     let (port, received) = recorder().await;
     let gossip = encode::gossip("127.0.0.1", port, "g1", "live");
     deliver(&us.addr(), gossip.as_bytes()).await;
-    eventually("the live origin gets its reply", WAIT, || {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|m| m.contains("\"GOSSIP_REPLY\""))
-    })
-    .await;
+    first_holding(&received, "\"GOSSIP_REPLY\"").await;
     us.stop().await;
 }
 
@@ -155,21 +170,11 @@ async fn an_announce_to_more_peers_than_the_cap_reaches_every_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forwarded_gossip_is_the_original_byte_for_byte() {
     let us = spawn_with("us", &[], |c| quiet(c, 64)).await;
-    let (port, received) = recorder().await;
-    let reply = encode::gossip_reply("127.0.0.1", port, "watcher", std::iter::empty());
-    deliver(&us.addr(), reply.as_bytes()).await;
-    assert_eq!(peer_ids(us.peer()), ["watcher"]);
+    let received = watcher(&us).await;
     // As a Python peer writes it: spaces after the separators, its own key order.
     let original = r#"{"type": "GOSSIP", "host": "127.0.0.1", "port": 9, "id": "3f0c5d1e-forward-me", "peerId": "kashifm"}"#;
     deliver(&us.addr(), original.as_bytes()).await;
-    eventually("the watcher gets the forward", WAIT, || {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|m| m.contains("forward-me"))
-    })
-    .await;
+    first_holding(&received, "forward-me").await;
     let forwards: Vec<String> = (received.lock().unwrap().iter())
         .filter(|m| m.contains("forward-me"))
         .cloned()
@@ -181,25 +186,13 @@ async fn a_forwarded_gossip_is_the_original_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_pushed_to_us_is_announced_as_ours_to_hold_once_stored() {
     let us = spawn_with("us", &[], |c| quiet(c, 64)).await;
-    let (port, received) = recorder().await;
-    let reply = encode::gossip_reply("127.0.0.1", port, "watcher", std::iter::empty());
-    deliver(&us.addr(), reply.as_bytes()).await;
+    let received = watcher(&us).await;
     let content = fixture("names.txt");
     let meta = meta_at(&content, "names.txt", "1749713836");
     deliver(&us.addr(), &file_data(&meta, &content)).await;
     assert!(holds(us.peer(), &meta.file_id));
-    eventually("the watcher hears of it", WAIT, || {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|m| m.contains("\"ANNOUNCE\"") && m.contains(&meta.file_id))
-    })
-    .await;
-    let announce = (received.lock().unwrap().iter())
-        .find(|m| m.contains("\"ANNOUNCE\""))
-        .cloned()
-        .unwrap();
+    let announce = first_holding(&received, "\"ANNOUNCE\"").await;
+    assert!(announce.contains(&meta.file_id), "{announce}");
     assert!(announce.contains("\"from\":\"us\""), "{announce}");
     us.stop().await;
 }
