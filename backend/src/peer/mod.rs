@@ -519,8 +519,8 @@ impl Peer {
 
     /// Records a verified copy we now hold (fetched, pushed to us, or our own new file); its
     /// fields become the record's, unless we held a copy already: the new one is then
-    /// removed.
-    fn record_copy(&self, meta: &FileMeta, stored_as: String) -> Result<Held, String> {
+    /// removed, as it is when this returns an error.
+    fn record_copy(&self, meta: &FileMeta, stored_as: String) -> Result<Held, NotHeld> {
         let (held, first) = {
             let mut state = lock(&self.inner.state);
             let held = state.hold(meta, stored_as.clone());
@@ -544,8 +544,7 @@ impl Peer {
                 })
             }
             Err(NotHeld::AlreadyHeld) => Ok(first.expect("a held file has a record")),
-            Err(NotHeld::Deleted) => Err("the file was deleted by its owner".to_string()),
-            Err(NotHeld::FieldTooLong) => Err("a field is longer than allowed".to_string()),
+            Err(e) => Err(e),
         }
     }
 
@@ -593,6 +592,22 @@ impl Peer {
         if let Some(dto) = dto {
             self.publish(ServerEvent::Transfer(dto));
         }
+    }
+
+    /// The running download of `file_id`, or a new one (then `true`, and published), both
+    /// under one lock so that two callers cannot both start one.
+    fn download_started(
+        &self,
+        kind: TransferKind,
+        file_id: &str,
+        name: &str,
+        total: Option<u64>,
+    ) -> (TransferDto, bool) {
+        let (dto, new) = lock(&self.inner.transfers).download(kind, file_id, name, total);
+        if new {
+            self.publish(ServerEvent::Transfer(dto.clone()));
+        }
+        (dto, new)
     }
 
     /// The running download of `file_id`, if any.

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 /// How many GOSSIP ids are remembered; the oldest are forgotten first.
 pub const SEEN_IDS: usize = 10_000;
 
-/// Most holders recorded per file. Fetching tries holders first and then every tracked peer,
-/// so more would add memory, not reach.
+/// Most holders recorded per file. Fetching tries holders first and then a few other tracked
+/// peers, so more would add memory, not reach.
 pub const MAX_HOLDERS: usize = 64;
 
 /// A peer we heard from.
@@ -81,13 +81,16 @@ pub enum Change {
 }
 
 /// Why a verified copy was not recorded (the caller removes it).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NotHeld {
     /// We hold a copy already: the first verified copy stays, with its fields.
+    #[error("a copy is held already")]
     AlreadyHeld,
     /// Its owner deleted it.
+    #[error("the file was deleted by its owner")]
     Deleted,
     /// A field is longer than the caps allow.
+    #[error("a field is longer than allowed")]
     FieldTooLong,
 }
 

@@ -6,6 +6,7 @@
 //! and the next one is tried.
 
 use super::health::{self, GetOutcome};
+use super::state::{NotHeld, PeerState};
 use super::upload::{OpenError, UploadError};
 use super::{short, Change, Held, Peer};
 use crate::net::admission::MIN_PUSH_CHARGE;
@@ -48,6 +49,10 @@ enum Failure {
     /// one sent more than the file's size: see [`Peer::fetch_from`]).
     #[error("{0}")]
     DiskFull(String),
+    /// Its owner deleted the file while it arrived: no holder is to blame, and no other
+    /// copy would be kept.
+    #[error("{0}")]
+    Deleted(String),
 }
 
 impl From<&NetError> for Failure {
@@ -83,6 +88,44 @@ fn not_stored(e: std::io::Error) -> Failure {
 /// sizes are announced rounded, and some peers announce them in other units.
 const SIZE_SLACK: u64 = 1 << 20;
 
+/// How many tracked peers not known to hold a file a get asks at most, after its holders.
+/// Such a peer holds it only if it fetched it without telling us, and each may take a connect
+/// and a first-byte timeout to fail: a network of silent strangers must not keep a get (and
+/// auto-fetch, which waits for it) running for hours.
+pub const OTHER_SOURCES: usize = 8;
+
+/// What a source of a get, taken from the list made when the get started, is worth now.
+enum Source {
+    /// It holds the file, as far as we know.
+    Holder,
+    /// It is tracked, and may hold the file.
+    Other,
+    /// It is no longer tracked at that address.
+    Gone,
+    /// We hold the file now: it arrived another way (pushed to us, or added here).
+    FileHeld,
+    /// The file is no longer in our index: its owner deleted it, or the cap on files we
+    /// do not hold evicted it.
+    FileForgotten,
+}
+
+impl Source {
+    fn judge(state: &PeerState, file_id: &str, peer_id: &str, addr: &str) -> Source {
+        let Some(record) = state.files().get(file_id) else {
+            return Source::FileForgotten;
+        };
+        if record.stored_as.is_some() {
+            Source::FileHeld
+        } else if state.peers.get(peer_id).is_none_or(|t| t.addr() != addr) {
+            Source::Gone
+        } else if record.holders.contains(peer_id) {
+            Source::Holder
+        } else {
+            Source::Other
+        }
+    }
+}
+
 /// Whether a failed or finished fetch got a reply at all (so that the GET_FILE was sent and a
 /// first byte arrived): not when dialing or the first read failed.
 fn replied(fetched: &Result<(FileMeta, TempFile), NetError>) -> bool {
@@ -106,10 +149,11 @@ impl Peer {
         if file.has_copy {
             return Err(FetchError::AlreadyHeld(file.file_name));
         }
-        if let Some(running) = self.running_download(file_id) {
-            return Ok(running);
+        let (transfer, new) =
+            self.download_started(kind, file_id, &file.file_name, file.size_bytes);
+        if !new {
+            return Ok(transfer);
         }
-        let transfer = self.transfer_started(kind, file_id, &file.file_name, None, file.size_bytes);
         let peer = self.clone();
         let id = transfer.id;
         let file_id = file_id.to_string();
@@ -117,8 +161,9 @@ impl Peer {
         Ok(transfer)
     }
 
-    /// Fetches `file_id` for transfer `id`, trying tracked holders first, then every tracked
-    /// peer, until a copy verifies. The outcome is recorded in the transfer.
+    /// Fetches `file_id` for transfer `id`, trying tracked holders first, then up to
+    /// [`OTHER_SOURCES`] other tracked peers, until a copy verifies. The outcome is recorded
+    /// in the transfer.
     async fn fetch(&self, id: u64, file_id: &str) {
         let sources = self.with_state(|s| {
             let shuffled = s.sources(file_id, &mut rand::thread_rng());
@@ -129,8 +174,27 @@ impl Peer {
                 |id| s.peers.get(id).map(|t| t.health.rank()),
             )
         });
-        let (mut last_error, mut disk_full) = (None, None);
+        let (mut last_error, mut stopped) = (None, None);
+        let mut others = 0;
         for (peer_id, addr) in sources {
+            let source = self.with_state(|s| Source::judge(s, file_id, &peer_id, &addr));
+            match source {
+                Source::Holder => {}
+                Source::Other if others < OTHER_SOURCES => others += 1,
+                Source::Other | Source::Gone => continue,
+                Source::FileHeld => {
+                    self.transfer_finished(id, TransferStateDto::Done);
+                    self.log(
+                        LogLevel::Info,
+                        format!("get {} ended: a copy arrived meanwhile", short(file_id)),
+                    );
+                    return;
+                }
+                Source::FileForgotten => {
+                    stopped = Some("the file left our index (deleted by its owner?)".into());
+                    break;
+                }
+            }
             match self.fetch_from(id, file_id, &peer_id, &addr).await {
                 Ok(meta) => {
                     self.traffic().transfer(Direction::In, true);
@@ -142,8 +206,8 @@ impl Peer {
                     self.announce(&meta);
                     return;
                 }
-                Err(Failure::DiskFull(e)) => {
-                    disk_full = Some(e);
+                Err(Failure::DiskFull(e) | Failure::Deleted(e)) => {
+                    stopped = Some(e);
                     break;
                 }
                 Err(e) => {
@@ -152,8 +216,8 @@ impl Peer {
                 }
             }
         }
-        let reason = match (disk_full, last_error) {
-            (Some(full), _) => full,
+        let reason = match (stopped, last_error) {
+            (Some(stopped), _) => stopped,
             (None, Some(last)) => format!("no peer delivered a valid copy (last: {last})"),
             (None, None) => "no tracked peer to fetch from".to_string(),
         };
@@ -230,7 +294,7 @@ impl Peer {
             Err(Failure::Truncated(e)) => Some(GetOutcome::Truncated(e.clone())),
             Err(Failure::Stalled(e)) => Some(GetOutcome::Stalled(e.clone())),
             Err(Failure::Other(e)) => Some(GetOutcome::Failed(e.clone())),
-            Err(Failure::Local(_) | Failure::DiskFull(_)) => None,
+            Err(Failure::Local(_) | Failure::DiskFull(_) | Failure::Deleted(_)) => None,
         };
         if let Some(health) = health {
             self.with_state(|s| {
@@ -247,9 +311,13 @@ impl Peer {
     /// Keeps `temp` as the copy of `meta` if its content hashes to the id and it is not said
     /// to be ours.
     async fn keep_verified(&self, meta: FileMeta, mut temp: TempFile) -> Result<Held, Failure> {
-        if meta.file_owner == self.id() {
-            // Every file of ours is in our index, so this owner is forged. Kept, the copy
-            // would escape `--max-storage` (which counts others' files) and every DELETE.
+        let ours = |s: &mut PeerState| {
+            (s.files().get(&meta.file_id)).is_some_and(|r| r.meta.file_owner == meta.file_owner)
+        };
+        if meta.file_owner == self.id() && !self.with_state(ours) {
+            // Every file of ours is in our index, so this owner is forged (a copy of a file
+            // of ours whose copy we lost is welcome). Kept, the copy would escape
+            // `--max-storage` (which counts others' files) and every DELETE.
             let reason = "it names us as its owner".to_string();
             self.refusals()
                 .refuse(Reason::ForgedOwner, format!("a copy of {}", meta.file_id));
@@ -263,7 +331,10 @@ impl Peer {
             return Err(Failure::BadCopy(reason));
         }
         let stored_as = self.store().commit(temp, &meta).await.map_err(not_stored)?;
-        self.record_copy(&meta, stored_as).map_err(Failure::Other)
+        self.record_copy(&meta, stored_as).map_err(|e| match e {
+            NotHeld::Deleted => Failure::Deleted(e.to_string()),
+            e => Failure::Other(e.to_string()),
+        })
     }
 
     /// Fetches up to `auto_fetch` files we lack, one after the other, after the first
@@ -348,7 +419,9 @@ impl Peer {
         meta: FileMeta,
         stored_as: String,
     ) -> Result<(FileMeta, Option<Sending>), String> {
-        let Held { meta, new } = self.record_copy(&meta, stored_as)?;
+        let Held { meta, new } = self
+            .record_copy(&meta, stored_as)
+            .map_err(|e| e.to_string())?;
         if !new {
             // The id was claimed free: only a stranger's copy of the same content with the
             // same timestamp, landed since, could have come first.

@@ -102,6 +102,23 @@ impl Transfers {
         Some(t.clone())
     }
 
+    /// The running download of `file_id` (`false`), or a new one of `kind` (`true`).
+    pub fn download(
+        &mut self,
+        kind: TransferKind,
+        file_id: &str,
+        file_name: &str,
+        bytes_total: Option<u64>,
+    ) -> (TransferDto, bool) {
+        match self.running(file_id) {
+            Some(running) => (running, false),
+            None => (
+                self.start(kind, file_id, file_name, None, bytes_total),
+                true,
+            ),
+        }
+    }
+
     /// All kept transfers, oldest first.
     pub fn list(&self) -> Vec<TransferDto> {
         self.list.iter().cloned().collect()
@@ -121,4 +138,31 @@ impl Transfers {
 /// Whether a transfer brings a file to us.
 fn is_download(kind: TransferKind) -> bool {
     matches!(kind, TransferKind::Get | TransferKind::AutoFetch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn download(transfers: &mut Transfers, file_id: &str) -> (u64, bool) {
+        let (dto, new) = transfers.download(TransferKind::Get, file_id, "name", None);
+        (dto.id, new)
+    }
+
+    #[test]
+    fn a_second_download_of_a_file_is_the_running_one() {
+        let mut transfers = Transfers::default();
+        assert_eq!(download(&mut transfers, "f"), (1, true));
+        assert_eq!(download(&mut transfers, "f"), (1, false));
+        assert_eq!(download(&mut transfers, "g"), (2, true));
+        transfers.finish(1, TransferStateDto::Done);
+        assert_eq!(download(&mut transfers, "f"), (3, true));
+    }
+
+    #[test]
+    fn a_push_of_a_file_is_no_download_of_it() {
+        let mut transfers = Transfers::default();
+        transfers.start(TransferKind::Push, "f", "name", None, None);
+        assert_eq!(download(&mut transfers, "f"), (2, true));
+    }
 }

@@ -3,13 +3,16 @@
 //! ones (half a message then silence, 20 MB of garbage, hostile file names).
 
 use crate::support::*;
+use backend::node::{Node, NodeConfig};
 use backend::protocol::{encode, FileMeta};
+use backend::refusal::Reason;
 use shared::{ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -44,6 +47,10 @@ enum Behaviour {
     Good,
     /// Half of the right reply, then silence.
     Stall,
+    /// Half of the right reply, then, once released, the rest (socket kept open).
+    PausedThenRest,
+    /// Half of the right reply, then, once released, EOF.
+    PausedThenEof,
 }
 
 /// A fake holder; counts requests and records whether any client half-closed its socket.
@@ -51,6 +58,8 @@ struct Fake {
     port: u16,
     requests: Arc<AtomicUsize>,
     half_closed: Arc<AtomicUsize>,
+    /// Ends the pause of a `Paused…` reply.
+    release: Arc<Notify>,
 }
 
 async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> Fake {
@@ -58,13 +67,15 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(AtomicUsize::new(0));
     let half_closed = Arc::new(AtomicUsize::new(0));
-    let (r, h) = (requests.clone(), half_closed.clone());
+    let release = Arc::new(Notify::new());
+    let (r, h, released) = (requests.clone(), half_closed.clone(), release.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
             let (meta, content, r, h) = (meta.clone(), content.clone(), r.clone(), h.clone());
+            let released = released.clone();
             tokio::spawn(async move {
                 if !read_get_file(&mut socket).await {
                     return;
@@ -83,6 +94,18 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                         let whole = file_data(&meta, &content);
                         whole[..whole.len() / 2].to_vec()
                     }
+                    Behaviour::PausedThenRest | Behaviour::PausedThenEof => {
+                        let whole = file_data(&meta, &content);
+                        let (first, rest) = whole.split_at(whole.len() / 2);
+                        if socket.write_all(first).await.is_err() {
+                            return;
+                        }
+                        released.notified().await;
+                        match behaviour {
+                            Behaviour::PausedThenRest => rest.to_vec(),
+                            _ => return,
+                        }
+                    }
                     Behaviour::WrongHash => {
                         let mut forged = content.clone();
                         forged[0] ^= 0xff;
@@ -97,9 +120,11 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                 let _ = socket.write_all(&reply).await;
                 match behaviour {
                     Behaviour::Truncate | Behaviour::WrongHash | Behaviour::OtherFile => {}
-                    Behaviour::Null | Behaviour::Good | Behaviour::Stall => {
-                        tokio::time::sleep(Duration::from_secs(30)).await
-                    }
+                    Behaviour::Null
+                    | Behaviour::Good
+                    | Behaviour::Stall
+                    | Behaviour::PausedThenRest
+                    | Behaviour::PausedThenEof => tokio::time::sleep(Duration::from_secs(30)).await,
                 }
             });
         }
@@ -108,6 +133,7 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
         port,
         requests,
         half_closed,
+        release,
     }
 }
 
@@ -495,5 +521,158 @@ async fn an_empty_file_is_fetched_and_verified() {
     let done = get(&us, &meta, 1).await;
     assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
     assert_eq!(std::fs::read(us.storage().join("empty.txt")).unwrap(), b"");
+    us.stop().await;
+}
+
+/// The first holder of `meta` pauses halfway through its reply; the second is tracked but
+/// not known to hold it, so it comes after. Returns both, once a get has half the file.
+async fn a_get_paused_halfway(
+    us: &TestPeer,
+    meta: &FileMeta,
+    content: &[u8],
+    first: Behaviour,
+) -> (Fake, Fake, u64) {
+    let paused = fake_holder(first, meta.clone(), content.to_vec()).await;
+    let next = fake_holder(Behaviour::Good, meta.clone(), content.to_vec()).await;
+    introduce(&us.addr(), "paused", paused.port, &[meta]).await;
+    introduce(&us.addr(), "next", next.port, &[]).await;
+    eventually("the fakes are tracked", WAIT, || {
+        us.peer().peers().len() == 2
+    })
+    .await;
+    let transfer = us
+        .peer()
+        .start_fetch(&meta.file_id, TransferKind::Get)
+        .unwrap();
+    eventually("half the file has arrived", WAIT, || {
+        us.peer()
+            .transfers()
+            .iter()
+            .any(|t| t.id == transfer.id && t.bytes_done > 0)
+    })
+    .await;
+    (paused, next, transfer.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_by_the_owner_during_a_get_ends_it_and_blames_no_holder() {
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let (paused, next, transfer) =
+        a_get_paused_halfway(&us, &meta, &content, Behaviour::PausedThenRest).await;
+    send_raw(&us.addr(), encode::delete("PROF", &meta.file_id).as_bytes()).await;
+    eventually("the file is deleted", WAIT, || {
+        us.peer().file(&meta.file_id).is_none()
+    })
+    .await;
+    paused.release.notify_one();
+
+    let done = finished(us.peer(), transfer, WAIT).await;
+    assert!(
+        matches!(&done.state, TransferStateDto::Failed { reason } if reason.contains("deleted by its owner")),
+        "{done:?}"
+    );
+    assert_eq!(
+        next.requests.load(Ordering::SeqCst),
+        0,
+        "no other copy is fetched"
+    );
+    let health = us.peer().peers()[0].health.clone().unwrap();
+    assert_eq!(
+        (health.gets_failed, health.bad_copies),
+        (0, 0),
+        "{health:?}"
+    );
+    assert!(content_files(us.storage()).is_empty());
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_skips_the_peers_dropped_since_it_started() {
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
+    let us = spawn("us", &[]).await;
+    let (paused, next, transfer) =
+        a_get_paused_halfway(&us, &meta, &content, Behaviour::PausedThenEof).await;
+    // Both fakes stay silent, so the sweep drops them while the first one pauses.
+    eventually("both fakes are dropped", WAIT, || {
+        us.peer().peers().is_empty()
+    })
+    .await;
+    paused.release.notify_one();
+
+    let done = finished(us.peer(), transfer, WAIT).await;
+    assert!(
+        matches!(done.state, TransferStateDto::Failed { .. }),
+        "{done:?}"
+    );
+    assert_eq!(
+        next.requests.load(Ordering::SeqCst),
+        0,
+        "a dropped peer is not asked"
+    );
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_our_own_file_that_we_lost_is_fetched_back() {
+    let files = tempfile::tempdir().unwrap();
+    let content = b"a file of ours".to_vec();
+    let us = spawn("us", &[]).await;
+    let meta = us
+        .peer()
+        .push_path(&local_file(&files, "ours.txt", &content))
+        .await
+        .unwrap();
+    let dir = us.stop().await;
+    std::fs::remove_file(dir.path().join("ours.txt")).unwrap();
+    let config = NodeConfig {
+        peer_timeout: Duration::from_secs(60),
+        ..NodeConfig::for_test("us", dir.path().to_path_buf())
+    };
+    let us = TestPeer {
+        node: Node::start(config).await.expect("node starts"),
+        dir,
+    };
+    assert!(!us.peer().file(&meta.file_id).unwrap().has_copy);
+
+    let holder = fake_holder(Behaviour::Good, meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "holder", holder.port, &[&meta]).await;
+    let done = get(&us, &meta, 1).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert_eq!(
+        std::fs::read(us.storage().join("ours.txt")).unwrap(),
+        content
+    );
+    assert_eq!(us.peer().refusals().count(Reason::ForgedOwner), 0);
+    assert_eq!(us.peer().peers()[0].health.clone().unwrap().gets_ok, 1);
+    us.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_asks_a_few_peers_not_known_to_hold_the_file() {
+    let content = fixture("names.txt");
+    let meta = meta_at(&content, "names.txt", "1749713822");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let holder = fake_holder(Behaviour::Null, meta.clone(), content.clone()).await;
+    introduce(&us.addr(), "holder", holder.port, &[&meta]).await;
+    let mut others = Vec::new();
+    for n in 0..backend::peer::transfer::OTHER_SOURCES + 3 {
+        let other = fake_holder(Behaviour::Null, meta.clone(), content.clone()).await;
+        introduce(&us.addr(), &format!("other-{n}"), other.port, &[]).await;
+        others.push(other);
+    }
+    let done = get(&us, &meta, others.len() + 1).await;
+    assert!(
+        matches!(done.state, TransferStateDto::Failed { .. }),
+        "{done:?}"
+    );
+    assert_eq!(holder.requests.load(Ordering::SeqCst), 1);
+    let asked: usize = others
+        .iter()
+        .map(|o| o.requests.load(Ordering::SeqCst))
+        .sum();
+    assert_eq!(asked, backend::peer::transfer::OTHER_SOURCES);
     us.stop().await;
 }
