@@ -324,7 +324,8 @@ fn adopt(peer: &Peer, names: Vec<String>, mut candidates: BTreeMap<String, Vec<F
     });
 }
 
-/// Saves the index whenever it changes; a burst of changes is one write. A save that failed
+/// Saves the index whenever it changes; a burst of changes is one save of the latest state,
+/// made at least [`pause_after_save`] after the one before. A save that failed
 /// (a full disk, typically), `unsaved` at start among them, is tried again every
 /// [`SAVE_RETRY`] until one succeeds, changes or not: the index on disk must not stay behind
 /// until the next change.
@@ -344,9 +345,11 @@ async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>, unsav
         }
         dirty.borrow_and_update();
         let saver = peer.clone();
+        let started = std::time::Instant::now();
         let saved = tokio::task::spawn_blocking(move || saver.save_index())
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let took = started.elapsed();
         match &saved {
             // Said once a streak, not at every retry.
             Err(e) if !failing => peer.log(
@@ -358,10 +361,54 @@ async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>, unsav
             Ok(()) => {}
         }
         failing = saved.is_err();
-        // Coalesce bursts.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Changes meanwhile are kept by `dirty` and saved together after the pause.
+        tokio::time::sleep(pause_after_save(took)).await;
     }
 }
 
 /// How often a failed save of the index is tried again.
 const SAVE_RETRY: Duration = Duration::from_secs(1);
+
+/// The shortest pause between two saves of the index, so that a burst of changes is one save.
+const SAVE_PAUSE_MIN: Duration = Duration::from_millis(50);
+
+/// How many times as long as a save took the pause after it lasts at least.
+///
+/// Nine, so that saving takes at most a tenth of the wall time: a save of `d` is followed by
+/// at least `9d` without one, `d` out of every `10d`. What a save costs grows with the index,
+/// which strangers can fill (10,000 unheld files of long fields make a `metadata.json` of
+/// about 12 MB, and each save writes it whole and syncs it), while what triggers one can
+/// cost them a 60-byte DELETE; the pause bounds their reach to a tenth of one core and of
+/// the disk's time, whatever the rate of their messages. The price is latency: the index on
+/// disk may trail the one in memory by nine times the last save's duration (files landed
+/// meanwhile are in their commit journals, and shutdown saves at once).
+const SAVE_PAUSE_FACTOR: u32 = 9;
+
+/// How long the persister waits after a save (or a failed one) that took `took` before it
+/// starts the next.
+fn pause_after_save(took: Duration) -> Duration {
+    took.saturating_mul(SAVE_PAUSE_FACTOR).max(SAVE_PAUSE_MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saving_takes_at_most_a_tenth_of_the_time() {
+        let ms = Duration::from_millis;
+        assert_eq!(pause_after_save(ms(0)), ms(50), "never less than 50 ms");
+        assert_eq!(pause_after_save(ms(5)), ms(50));
+        assert_eq!(pause_after_save(ms(6)), ms(54));
+        assert_eq!(pause_after_save(ms(200)), ms(1800));
+        assert_eq!(
+            pause_after_save(Duration::MAX),
+            Duration::MAX,
+            "no overflow"
+        );
+        for took in [ms(1), ms(10), ms(100), Duration::from_secs(3)] {
+            let share = took.as_secs_f64() / (took + pause_after_save(took)).as_secs_f64();
+            assert!(share <= 0.1 + 1e-9, "{took:?}: {share}");
+        }
+    }
+}

@@ -110,9 +110,12 @@ pub fn render(s: &ApiState) -> String {
     let (saved, failed) = peer.store().saves();
     saves.get_or_create(&[("outcome", "ok")]).inc_by(saved);
     saves.get_or_create(&[("outcome", "failed")]).inc_by(failed);
+    saves
+        .get_or_create(&[("outcome", "unchanged")])
+        .inc_by(peer.store().saves_unchanged());
     registry.register(
         "peer_index_saves",
-        "Saves of metadata.json, by outcome (a failed one, typically on a full disk, is tried again every second)",
+        "Saves of metadata.json, by outcome: ok (written), failed (typically on a full disk; tried again every second), unchanged (the index was as last written: nothing written)",
         saves,
     );
 

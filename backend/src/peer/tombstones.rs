@@ -32,17 +32,27 @@ impl Tombstones {
         tombstones
     }
 
-    /// Remembers that `owner` deleted `file_id`, until `expires` (Unix seconds).
+    /// Remembers that `owner` deleted `file_id`, until `expires` (Unix seconds). The same
+    /// DELETE again within a second (the same expiry) is no change, and leaves the
+    /// generation as it was: nothing new to save.
     pub fn insert(&mut self, file_id: &str, owner: &str, expires: u64) {
         let key = (file_id.to_string(), owner.to_string());
-        if let Some(old) = self.expiry.insert(key.clone(), expires) {
+        let old = self.expiry.insert(key.clone(), expires);
+        if old == Some(expires) {
+            return;
+        }
+        if let Some(old) = old {
             self.by_expiry.remove(&(old, key.0.clone(), key.1.clone()));
         }
-        self.by_expiry.insert((expires, key.0, key.1));
+        self.by_expiry
+            .insert((expires, key.0.clone(), key.1.clone()));
         while self.by_expiry.len() > MAX_TOMBSTONES {
             self.pop_first();
         }
-        self.generation += 1;
+        // A new tombstone that expires first is forgotten at once when full: no change.
+        if old.is_some() || self.expiry.contains_key(&key) {
+            self.generation += 1;
+        }
     }
 
     fn pop_first(&mut self) {
@@ -132,6 +142,24 @@ mod tests {
         assert_eq!(t.to_stored().len(), 1);
         assert!(!t.expire(200));
         assert!(t.contains("f", "o"));
+    }
+
+    #[test]
+    fn only_a_change_bumps_the_generation() {
+        let mut t = Tombstones::default();
+        t.insert("f", "o", 100);
+        assert_eq!(t.generation(), 1, "a new tombstone");
+        t.insert("f", "o", 100);
+        assert_eq!(t.generation(), 1, "the same DELETE within a second");
+        t.insert("f", "o", 200);
+        assert_eq!(t.generation(), 2, "a later expiry");
+        for i in 1..MAX_TOMBSTONES {
+            t.insert(&format!("g{i}"), "o", 300);
+        }
+        let full = t.generation();
+        t.insert("early", "o", 50);
+        assert_eq!(t.generation(), full, "full, and forgotten at once");
+        assert!(!t.contains("early", "o"));
     }
 
     #[test]

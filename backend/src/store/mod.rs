@@ -64,11 +64,24 @@ struct Shared {
     /// start. Locked after `pending`, and a name in it is never chosen for a new file.
     removing: Mutex<HashSet<String>>,
     /// Serialises writes of `metadata.json`, so a save still running when its task was
-    /// stopped cannot replace the final one made at shutdown.
-    saving: Mutex<()>,
+    /// stopped cannot replace the final one made at shutdown. It holds the index that the
+    /// last successful save wrote (none before the first, or after a failure that may have
+    /// left the file anything), so that a save of the same index writes nothing: a stranger's
+    /// DELETE of an unknown id changes only the tombstones, and must not cost a rewrite of
+    /// an index of 10,000 entries. Kept whole rather than as a hash, so that "unchanged" is
+    /// exact; it is the snapshot the save took anyway, about the size of the index.
+    saving: Mutex<Option<Vec<IndexEntry>>>,
     spent: Arc<Spent>,
-    /// Saves of the index that succeeded, and that failed.
-    saves: [AtomicU64; 2],
+    /// Saves of the index that wrote `metadata.json`, that failed, and that found it already
+    /// up to date.
+    saves: [AtomicU64; 3],
+}
+
+/// What a successful save did.
+enum Saved {
+    Written,
+    /// `metadata.json` already held this index.
+    Unchanged,
 }
 
 struct Pending {
@@ -342,21 +355,52 @@ impl Store {
     /// deletes the journals of the files it lists. One save at a time, and the snapshot is
     /// taken once it is this save's turn, so an older index never overwrites a newer one.
     /// Blocking: call it from a blocking thread.
+    ///
+    /// When the index is the one the last successful save wrote, `metadata.json` is left as
+    /// it is (copies queued for removal are still deleted, and journals still forgotten).
     pub fn save(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
         let saved = self.save_now(snapshot);
-        self.inner.saves[usize::from(saved.is_err())].fetch_add(1, Ordering::Relaxed);
-        saved
+        let outcome = match &saved {
+            Ok(Saved::Written) => 0,
+            Err(_) => 1,
+            Ok(Saved::Unchanged) => 2,
+        };
+        self.inner.saves[outcome].fetch_add(1, Ordering::Relaxed);
+        saved.map(drop)
     }
 
-    /// How many saves of the index succeeded, and how many failed, since the store opened.
+    /// How many saves of the index wrote `metadata.json`, and how many failed, since the
+    /// store opened.
     pub fn saves(&self) -> (u64, u64) {
-        let [ok, failed] = &self.inner.saves;
-        (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
+        let [written, failed, _] = self
+            .inner
+            .saves
+            .each_ref()
+            .map(|n| n.load(Ordering::Relaxed));
+        (written, failed)
     }
 
-    fn save_now(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
-        let _saving = lock(&self.inner.saving);
+    /// How many saves of the index found `metadata.json` up to date and wrote nothing.
+    pub fn saves_unchanged(&self) -> u64 {
+        self.inner.saves[2].load(Ordering::Relaxed)
+    }
+
+    fn save_now(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<Saved> {
+        let mut last = lock(&self.inner.saving);
         let index = snapshot();
+        let removing: Vec<String> = lock(&self.inner.removing).iter().cloned().collect();
+        for name in removing {
+            // Failing, the save does not happen: the index on disk keeps the entry, and the
+            // copy is deleted at a later save.
+            self.remove_now(&name)?;
+        }
+        // Equal snapshots serialise to equal bytes. The peer's snapshots come in file id
+        // order, so an unchanged index compares equal entry by entry.
+        if last.as_ref() == Some(&index) {
+            // metadata.json lists every entry durably already: their journals can go.
+            self.forget_journals_listed_in(&index);
+            return Ok(Saved::Unchanged);
+        }
         let map: BTreeMap<&str, StoredEntry> = index
             .iter()
             .map(|entry| {
@@ -366,17 +410,16 @@ impl Store {
                 )
             })
             .collect();
-        let removing: Vec<String> = lock(&self.inner.removing).iter().cloned().collect();
-        for name in removing {
-            // Failing, the save does not happen: the index on disk keeps the entry, and the
-            // copy is deleted at a later save.
-            self.remove_now(&name)?;
-        }
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
+        drop(map);
+        // Forgotten until this save succeeds: a failed one may have renamed the new file into
+        // place without making it durable.
+        *last = None;
         // The journals go only once the new metadata.json itself is durable.
         self.replace_durably(METADATA, &json)?;
         self.forget_journals_listed_in(&index);
-        Ok(())
+        *last = Some(index);
+        Ok(Saved::Written)
     }
 
     /// Replaces the file `name` of the folder with `bytes`, atomically and durably: written

@@ -780,6 +780,64 @@ fn a_save_that_fails_leaves_no_temporary_file() {
     assert!(!left.iter().any(|n| n.starts_with(TEMP_PREFIX)), "{left:?}");
 }
 
+/// An entry for a file known but not held.
+fn unheld_entry(file_id: &str) -> IndexEntry {
+    IndexEntry {
+        meta: FileMeta {
+            file_id: file_id.into(),
+            file_name: format!("{file_id}.txt"),
+            file_size: Verbatim::float(0.001),
+            file_owner: "PROF".into(),
+            file_timestamp: Verbatim::integer(1749713822),
+        },
+        holders: vec!["PROF".into()],
+        stored_as: None,
+    }
+}
+
+/// `metadata.json`'s inode: every write renames a new file over it.
+fn metadata_inode(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir.join(METADATA)).unwrap().ino()
+}
+
+#[test]
+fn a_save_of_the_index_last_written_leaves_metadata_json_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let one = vec![unheld_entry("a")];
+    store.save(|| one.clone()).unwrap();
+    let written = metadata_inode(dir.path());
+    store.save(|| one.clone()).unwrap();
+    assert_eq!(metadata_inode(dir.path()), written, "not rewritten");
+    assert_eq!((store.saves(), store.saves_unchanged()), ((1, 0), 1));
+    let two = vec![unheld_entry("a"), unheld_entry("b")];
+    store.save(|| two.clone()).unwrap();
+    assert_ne!(metadata_inode(dir.path()), written, "a change is written");
+    assert_eq!((store.saves(), store.saves_unchanged()), ((2, 0), 1));
+    drop(store);
+    let (_, index, _) = Store::open(dir.path()).unwrap();
+    assert_eq!(index.len(), 2);
+}
+
+#[test]
+fn after_a_failed_save_the_index_is_written_even_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let one = vec![unheld_entry("a")];
+    store.save(|| one.clone()).unwrap();
+    // The failed save may have left anything in place of the index last written.
+    std::fs::remove_file(dir.path().join(METADATA)).unwrap();
+    std::fs::create_dir_all(dir.path().join(METADATA).join("in the way")).unwrap();
+    assert!(store.save(|| vec![unheld_entry("b")]).is_err());
+    std::fs::remove_dir_all(dir.path().join(METADATA)).unwrap();
+    store.save(|| one.clone()).unwrap();
+    assert_eq!(store.saves(), (2, 1));
+    drop(store);
+    let (_, index, _) = Store::open(dir.path()).unwrap();
+    assert_eq!(index, one);
+}
+
 #[test]
 fn a_save_of_the_deletes_that_fails_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();

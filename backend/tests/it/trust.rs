@@ -198,6 +198,48 @@ async fn a_delete_that_overtakes_the_announce_keeps_the_file_away() {
     us.stop().await;
 }
 
+/// `metadata.json`'s inode in `dir`, once it exists: every write renames a new file over it.
+fn index_inode(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir.join("metadata.json"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Whether the file `name` in `dir` holds `text`.
+fn file_holds(dir: &Path, name: &str, text: &str) -> bool {
+    std::fs::read_to_string(dir.join(name)).is_ok_and(|s| s.contains(text))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_of_unknown_files_leave_the_index_file_unwritten() {
+    let us = spawn("us", &[]).await;
+    let known = prof_file("known");
+    deliver(&us.addr(), encode::announce("prof", &known).as_bytes()).await;
+    eventually("the index lists the file", WAIT, || {
+        file_holds(us.storage(), "metadata.json", "known.txt")
+    })
+    .await;
+    let written = index_inode(us.storage());
+    for i in 0..50 {
+        let delete = encode::delete("PROF", &format!("unknown{i}"));
+        deliver(&us.addr(), delete.as_bytes()).await;
+    }
+    // The barrier: a save writes the tombstones after the index, so once the last DELETE is
+    // in `.tombstones.json`, saves that the DELETEs asked for have been through the index.
+    eventually("the last DELETE is saved", WAIT, || {
+        file_holds(us.storage(), ".tombstones.json", "\"unknown49\"")
+    })
+    .await;
+    assert_eq!(
+        index_inode(us.storage()),
+        written,
+        "metadata.json rewritten"
+    );
+    assert!(us.peer().store().saves_unchanged() >= 1);
+    us.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_fresh_announces_is_bounded_by_the_cap() {
     let us = spawn_with("us", &[], |c| c.caps.max_unheld_files = 50).await;
