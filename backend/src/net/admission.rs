@@ -1,5 +1,5 @@
 //! Who may use the listener, and how much: connection slots (in all and per source address),
-//! transfer slots, GOSSIP_REPLY token buckets per source address, and the bytes that pushes
+//! transfer slots (in all, for pushes, and per source address), GOSSIP_REPLY token buckets per source address, and the bytes that pushes
 //! being received may add under the storage quota. Plain bookkeeping, `now` passed in,
 //! memory bounded by the connections open and by [`MAX_SOURCES`]. The listener owns one
 //! [`Admission`].
@@ -8,7 +8,7 @@ use super::Limits;
 use crate::refusal::Reason;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -31,7 +31,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Admission {
     max_per_source: usize,
     max_transfers: usize,
-    transfers: AtomicUsize,
+    transfers: Mutex<Transfers>,
     open: Mutex<Open>,
     buckets: Mutex<Buckets>,
     pushes: PushBytes,
@@ -41,6 +41,23 @@ pub struct Admission {
 struct Open {
     total: usize,
     per_source: HashMap<IpAddr, usize>,
+}
+
+/// Transfer slots taken.
+#[derive(Default)]
+struct Transfers {
+    total: usize,
+    pushes: usize,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+/// What a transfer slot is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moving {
+    /// A push to us being received.
+    Push,
+    /// Our reply to a GET_FILE.
+    Reply,
 }
 
 /// A connection's place in the listener; dropping it frees the place.
@@ -55,7 +72,7 @@ impl Admission {
         Arc::new(Admission {
             max_per_source: limits.max_per_source,
             max_transfers: limits.max_transfers,
-            transfers: AtomicUsize::new(0),
+            transfers: Mutex::default(),
             open: Mutex::default(),
             buckets: Mutex::new(Buckets::new(limits.gossip_reply_rate, MAX_SOURCES)),
             pushes: PushBytes::default(),
@@ -80,15 +97,27 @@ impl Admission {
         })
     }
 
-    /// A slot for moving a file's content (a push received or a GET_FILE answered), if one
-    /// is free.
-    pub fn transfer(self: &Arc<Self>) -> Option<TransferSlot> {
-        let taken = self.transfers.fetch_add(1, Ordering::SeqCst);
-        if taken >= self.max_transfers {
-            self.transfers.fetch_sub(1, Ordering::SeqCst);
+    /// A slot for moving a file's content for `source`, if one is free. Pushes may hold
+    /// half of the slots and one source an eighth (at least one each): a push is cut only
+    /// when a rate window ends with too little content, so a few strangers trickling pushes
+    /// could otherwise hold every slot and stop us serving anyone.
+    pub fn transfer(self: &Arc<Self>, source: IpAddr, moving: Moving) -> Option<TransferSlot> {
+        let mut taken = lock(&self.transfers);
+        let from_source = taken.per_source.get(&source).copied().unwrap_or(0);
+        let full = taken.total >= self.max_transfers
+            || from_source >= (self.max_transfers / 8).max(1)
+            || (moving == Moving::Push && taken.pushes >= (self.max_transfers / 2).max(1));
+        if full {
             return None;
         }
-        Some(TransferSlot(self.clone()))
+        taken.total += 1;
+        taken.pushes += usize::from(moving == Moving::Push);
+        *taken.per_source.entry(source).or_default() += 1;
+        Some(TransferSlot {
+            admission: self.clone(),
+            source,
+            moving,
+        })
     }
 
     /// Whether a GOSSIP_REPLY from `source` at `now` is within its rate.
@@ -103,11 +132,23 @@ impl Admission {
 }
 
 /// A transfer's place; dropping it frees the place.
-pub struct TransferSlot(Arc<Admission>);
+pub struct TransferSlot {
+    admission: Arc<Admission>,
+    source: IpAddr,
+    moving: Moving,
+}
 
 impl Drop for TransferSlot {
     fn drop(&mut self) {
-        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
+        let mut taken = lock(&self.admission.transfers);
+        taken.total -= 1;
+        taken.pushes -= usize::from(self.moving == Moving::Push);
+        if let Some(n) = taken.per_source.get_mut(&self.source) {
+            *n -= 1;
+            if *n == 0 {
+                taken.per_source.remove(&self.source);
+            }
+        }
     }
 }
 
@@ -297,18 +338,60 @@ mod tests {
         assert!(admission.admit(ip(1)).is_ok());
     }
 
+    fn transfers(max_transfers: usize) -> Arc<Admission> {
+        Admission::new(&Limits {
+            max_transfers,
+            ..Limits::default()
+        })
+    }
+
     #[test]
     fn transfer_slots_are_capped_and_freed_on_drop() {
-        let admission = Admission::new(&Limits {
-            max_transfers: 2,
-            ..Limits::default()
-        });
-        let first = admission.transfer().unwrap();
-        let _second = admission.transfer().unwrap();
-        assert!(admission.transfer().is_none());
-        assert!(admission.transfer().is_none(), "a refusal takes no slot");
+        let admission = transfers(16);
+        let slots: Vec<TransferSlot> = (0..16)
+            .map(|i| admission.transfer(ip(i), Moving::Reply).unwrap())
+            .collect();
+        assert!(admission.transfer(ip(16), Moving::Reply).is_none());
+        assert!(
+            admission.transfer(ip(16), Moving::Reply).is_none(),
+            "a refusal takes no slot"
+        );
+        drop(slots);
+        let _again = admission.transfer(ip(16), Moving::Reply).unwrap();
+        assert_eq!(lock(&admission.transfers).per_source.len(), 1);
+    }
+
+    #[test]
+    fn a_source_holds_at_most_an_eighth_of_the_transfer_slots() {
+        let admission = transfers(16);
+        let first = admission.transfer(ip(1), Moving::Push).unwrap();
+        let _second = admission.transfer(ip(1), Moving::Reply).unwrap();
+        assert!(admission.transfer(ip(1), Moving::Reply).is_none());
+        assert!(admission.transfer(ip(2), Moving::Reply).is_some());
         drop(first);
-        assert!(admission.transfer().is_some());
+        assert!(admission.transfer(ip(1), Moving::Push).is_some());
+    }
+
+    #[test]
+    fn pushes_leave_half_of_the_transfer_slots_to_replies() {
+        let admission = transfers(16);
+        let _pushes: Vec<TransferSlot> = (0..8)
+            .map(|i| admission.transfer(ip(i), Moving::Push).unwrap())
+            .collect();
+        assert!(admission.transfer(ip(8), Moving::Push).is_none());
+        let _replies: Vec<TransferSlot> = (8..16)
+            .map(|i| admission.transfer(ip(i), Moving::Reply).unwrap())
+            .collect();
+        assert!(admission.transfer(ip(16), Moving::Reply).is_none());
+    }
+
+    #[test]
+    fn one_transfer_slot_is_one_for_everything() {
+        let admission = transfers(1);
+        let push = admission.transfer(ip(1), Moving::Push).unwrap();
+        assert!(admission.transfer(ip(2), Moving::Reply).is_none());
+        drop(push);
+        assert!(admission.transfer(ip(1), Moving::Reply).is_some());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the program above through [`Handler`]. What breaks a rule is refused and counted in
 //! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
 
-use super::admission::{Admission, Reservation, TransferSlot};
+use super::admission::{Admission, Moving, Reservation, TransferSlot};
 use super::{read_message, reply_file, Limits, NetError, Received, Role, Sink};
 use crate::protocol::{FileMeta, Message, MAX_REPLY_FILES};
 use crate::refusal::{Reason, Refusals};
@@ -99,7 +99,9 @@ struct Incoming<'a, H: Handler> {
 
 impl<H: Handler> Sink for Incoming<'_, H> {
     async fn open(&mut self) -> Result<TempFile, NetError> {
-        self.transfer = Some(self.admission.transfer().ok_or(NetError::Busy)?);
+        let source = self.remote.ip().to_canonical();
+        let slot = self.admission.transfer(source, Moving::Push);
+        self.transfer = Some(slot.ok_or(NetError::Busy)?);
         let pushes = self.admission.pushes();
         let mark = pushes.mark();
         let room = self.handler.push_room().await;
@@ -227,7 +229,8 @@ async fn connection<H: Handler>(
         Message::GetFile { file_id } => {
             let copy = handler.open_copy(&file_id).await;
             let found = copy.is_some();
-            let slot = match found.then(|| admission.transfer()) {
+            let source = remote.ip().to_canonical();
+            let slot = match found.then(|| admission.transfer(source, Moving::Reply)) {
                 Some(None) => {
                     // Closing without a reply sends the asker to its next holder.
                     let e = NetError::Busy;

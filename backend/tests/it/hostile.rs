@@ -492,6 +492,61 @@ async fn a_push_beyond_the_transfer_slots_is_refused() {
     us.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_pushes_leave_half_the_transfer_slots_to_get_file() {
+    // Eight transfer slots: at most four for pushes, one per source address.
+    let us = spawn_with("us", &[], |c| {
+        c.limits.max_transfers = 8;
+        c.limits.min_rate = 0;
+        c.limits.idle = Duration::from_secs(60);
+    })
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let content = fixture("bitcoin.pdf");
+    let held = us
+        .peer()
+        .push_path(&local_file(&files, "bitcoin.pdf", &content))
+        .await
+        .unwrap();
+    // Each push sends its first content byte, then nothing.
+    let trickle = |n: usize| {
+        let meta = meta_for(&noise(1000, n as u64), &format!("trickle-{n}.bin"));
+        format!("{}00", encode::file_data_head(&meta))
+    };
+    let mut pushes = Vec::new();
+    for (n, source) in [
+        "127.0.0.2",
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.4",
+        "127.0.0.5",
+        "127.0.0.6",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut push = connect_from(source, &us.addr()).await;
+        push.write_all(trickle(n).as_bytes()).await.unwrap();
+        pushes.push(push);
+    }
+    // The second from 127.0.0.2 is over its address's share, the one from 127.0.0.6 over
+    // the pushes' share.
+    refused(us.peer(), Reason::Transfers, 2).await;
+    eventually("four pushes arrive", WAIT, || {
+        let transfers = us.peer().transfers();
+        let arriving = transfers
+            .iter()
+            .filter(|t| t.kind == TransferKind::Incoming && t.state == TransferStateDto::Running);
+        arriving.count() == 4
+    })
+    .await;
+
+    let reply = request(&us.addr(), &encode::get_file(&held.file_id)).await;
+    let whole = file_data(&held, &content);
+    assert!(reply == whole, "{} of {} bytes", reply.len(), whole.len());
+    us.stop().await;
+}
+
 /// A held file and its content.
 struct Held {
     meta: FileMeta,
