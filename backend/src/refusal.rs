@@ -52,11 +52,14 @@ pub enum Reason {
     /// ([`crate::protocol::MAX_REPLY_FILES`]): the rest of its list was ignored. Counted once
     /// per reply.
     ReplyFiles,
+    /// A message refused while the listener held the most bytes of partly read messages
+    /// allowed ([`crate::net::Limits::max_buffered`]).
+    Buffered,
 }
 
 impl Reason {
     /// Every reason, in a stable order.
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Reason::Decode,
         Reason::BadCopy,
         Reason::ForgedDelete,
@@ -77,6 +80,7 @@ impl Reason {
         Reason::Transfers,
         Reason::SendsInFlight,
         Reason::ReplyFiles,
+        Reason::Buffered,
     ];
 
     /// A snake_case label (for metrics and logs).
@@ -102,6 +106,7 @@ impl Reason {
             Reason::Transfers => "transfers",
             Reason::SendsInFlight => "sends_in_flight",
             Reason::ReplyFiles => "reply_files",
+            Reason::Buffered => "buffered",
         }
     }
 

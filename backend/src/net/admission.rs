@@ -1,10 +1,12 @@
 //! Who may use the listener, and how much: connection slots (in all and per source address),
-//! transfer slots (in all, for pushes, and per source address), GOSSIP_REPLY token buckets per source address, and the bytes that pushes
+//! transfer slots (in all, for pushes, and per source address), the bytes of partly read
+//! messages, GOSSIP_REPLY token buckets per source address, and the bytes that pushes
 //! being received may add under the storage quota. Plain bookkeeping, `now` passed in,
 //! memory bounded by the connections open and by [`MAX_SOURCES`]. The listener owns one
 //! [`Admission`].
 
 use super::Limits;
+use crate::protocol::MAX_SMALL_MESSAGE;
 use crate::refusal::Reason;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -32,6 +34,8 @@ pub struct Admission {
     max_per_source: usize,
     max_transfers: usize,
     transfers: Mutex<Transfers>,
+    max_buffered: usize,
+    buffered: Mutex<usize>,
     open: Mutex<Open>,
     buckets: Mutex<Buckets>,
     pushes: PushBytes,
@@ -73,6 +77,8 @@ impl Admission {
             max_per_source: limits.max_per_source,
             max_transfers: limits.max_transfers,
             transfers: Mutex::default(),
+            max_buffered: limits.max_buffered,
+            buffered: Mutex::default(),
             open: Mutex::default(),
             buckets: Mutex::new(Buckets::new(limits.gossip_reply_rate, MAX_SOURCES)),
             pushes: PushBytes::default(),
@@ -120,6 +126,14 @@ impl Admission {
         })
     }
 
+    /// A connection's share of the bytes of partly read messages, empty for now.
+    pub fn buffer_share(&self) -> BufferShare<'_> {
+        BufferShare {
+            admission: self,
+            held: 0,
+        }
+    }
+
     /// Whether a GOSSIP_REPLY from `source` at `now` is within its rate.
     pub fn gossip_reply(&self, source: IpAddr, now: Instant) -> bool {
         lock(&self.buckets).allow(source, now)
@@ -128,6 +142,38 @@ impl Admission {
     /// The pushes being received.
     pub fn pushes(&self) -> &PushBytes {
         &self.pushes
+    }
+}
+
+/// The bytes of a partly read message that count against [`Limits::max_buffered`]: those
+/// past the first [`MAX_SMALL_MESSAGE`]. Dropping it gives them back.
+pub struct BufferShare<'a> {
+    admission: &'a Admission,
+    held: usize,
+}
+
+impl BufferShare<'_> {
+    /// The message now takes `bytes`; false (and nothing changed) when the listener's
+    /// connections would then hold more than allowed.
+    pub fn set(&mut self, bytes: usize) -> bool {
+        let counted = bytes.saturating_sub(MAX_SMALL_MESSAGE);
+        if counted == self.held {
+            return true;
+        }
+        let mut buffered = lock(&self.admission.buffered);
+        let others = *buffered - self.held;
+        if counted > self.held && others + counted > self.admission.max_buffered {
+            return false;
+        }
+        *buffered = others + counted;
+        self.held = counted;
+        true
+    }
+}
+
+impl Drop for BufferShare<'_> {
+    fn drop(&mut self) {
+        *lock(&self.admission.buffered) -= self.held;
     }
 }
 
@@ -383,6 +429,25 @@ mod tests {
             .map(|i| admission.transfer(ip(i), Moving::Reply).unwrap())
             .collect();
         assert!(admission.transfer(ip(16), Moving::Reply).is_none());
+    }
+
+    #[test]
+    fn partly_read_messages_share_the_buffer_budget() {
+        let admission = Admission::new(&Limits {
+            max_buffered: 3 << 20,
+            ..Limits::default()
+        });
+        let (mut first, mut second) = (admission.buffer_share(), admission.buffer_share());
+        let small = MAX_SMALL_MESSAGE;
+        assert!(first.set(small), "the first bytes of each are free");
+        assert!(first.set(small + (2 << 20)));
+        assert!(second.set(small + (1 << 20)));
+        assert!(!second.set(small + (1 << 20) + 1), "over the budget");
+        assert!(second.set(small + 1000), "shrinking is always allowed");
+        drop(first);
+        assert!(second.set(small + (3 << 20)));
+        drop(second);
+        assert_eq!(*lock(&admission.buffered), 0);
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub struct Limits {
     /// GOSSIP_REPLYs accepted per second from one source address (bursts of five times
     /// that are allowed); 0 accepts all.
     pub gossip_reply_rate: u32,
+    /// Most bytes of partly read messages the listener holds for all its connections
+    /// together, beyond the first [`crate::protocol::MAX_SMALL_MESSAGE`] of each (which any
+    /// message but a GOSSIP_REPLY stays within): without it, every connection could hold a
+    /// GOSSIP_REPLY of `max_control` bytes, gigabytes in all.
+    pub max_buffered: usize,
     /// Most of our own one-message sends (GOSSIP, GOSSIP_REPLY, ANNOUNCE, DELETE) asked for
     /// and not yet made, whether waiting for one of the [`SEND_SOCKETS`] or in flight; a send
     /// beyond it is dropped and counted. Strangers choose where most of them go.
@@ -85,6 +90,8 @@ impl Default for Limits {
             min_rate: 16 << 10,
             rate_window: Duration::from_secs(10),
             gossip_reply_rate: 20,
+            // Eight GOSSIP_REPLYs of the largest size at once; real ones are a few KiB.
+            max_buffered: 64 << 20,
             // A newcomer to a network of N peers is greeted by every one of them and answers
             // and forwards each greeting at once: about 4N sends in a burst (up to 395 in
             // flight at 100 peers in gossip-bench with `lean`; 1,427 with `every`, the machine
@@ -135,6 +142,9 @@ pub enum NetError {
     /// As many files as we move at once are moving already.
     #[error("too many transfers at once")]
     Busy,
+    /// The listener holds as many bytes of partly read messages as it may.
+    #[error("too many bytes of messages held at once")]
+    Buffered,
     /// No socket for a send came free within the connect deadline: [`SEND_SOCKETS`] sends
     /// were in flight all along.
     #[error("no socket free for {0:?}: too many sends in flight")]
@@ -155,6 +165,7 @@ impl NetError {
             NetError::Slow { .. } => Some(Reason::SlowTransfer),
             NetError::OverQuota => Some(Reason::StorageQuota),
             NetError::Busy => Some(Reason::Transfers),
+            NetError::Buffered => Some(Reason::Buffered),
             _ => None,
         }
     }
@@ -179,6 +190,11 @@ pub trait Sink: Send {
     fn open(&mut self) -> impl Future<Output = Result<TempFile, NetError>> + Send;
     /// `total` content bytes have arrived (they are written only if this is `Ok`).
     fn arrived(&mut self, total: u64) -> Result<(), NetError>;
+    /// The message so far takes `bytes` of memory (its content aside); `Err` refuses it.
+    fn buffered(&mut self, bytes: usize) -> Result<(), NetError> {
+        let _ = bytes;
+        Ok(())
+    }
 }
 
 /// Most host-name lookups running at once, in the whole process. A lookup runs on one of
@@ -313,6 +329,7 @@ pub async fn read_message(
             .map_err(|cut| NetError::cut(cut, limits))?;
         let before = chunk.len();
         let message = decoder.feed(&buf[..n], chunk.buf())?;
+        sink.buffered(decoder.buffered())?;
         if chunk.len() > before {
             let total = decoder.decoded_bytes();
             if total > limits.max_file {

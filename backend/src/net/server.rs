@@ -3,7 +3,7 @@
 //! the program above through [`Handler`]. What breaks a rule is refused and counted in
 //! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
 
-use super::admission::{Admission, Moving, Reservation, TransferSlot};
+use super::admission::{Admission, BufferShare, Moving, Reservation, TransferSlot};
 use super::{read_message, reply_file, Limits, NetError, Received, Role, Sink};
 use crate::protocol::{FileMeta, Message, MAX_REPLY_FILES};
 use crate::refusal::{Reason, Refusals};
@@ -93,6 +93,7 @@ struct Incoming<'a, H: Handler> {
     remote: SocketAddr,
     admission: &'a Arc<Admission>,
     transfer: Option<TransferSlot>,
+    buffer: BufferShare<'a>,
     reservation: Option<Reservation<'a>>,
     push: Option<H::Push>,
 }
@@ -125,6 +126,13 @@ impl<H: Handler> Sink for Incoming<'_, H> {
         }
         Ok(())
     }
+
+    fn buffered(&mut self, bytes: usize) -> Result<(), NetError> {
+        match self.buffer.set(bytes) {
+            true => Ok(()),
+            false => Err(NetError::Buffered),
+        }
+    }
 }
 
 /// Reads one message and acts on it.
@@ -140,6 +148,7 @@ async fn connection<H: Handler>(
         remote,
         admission,
         transfer: None,
+        buffer: admission.buffer_share(),
         reservation: None,
         push: None,
     };

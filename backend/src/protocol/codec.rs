@@ -115,6 +115,11 @@ impl Decoder {
         }
     }
 
+    /// Bytes of memory holding the object so far (its `data` aside).
+    pub fn buffered(&self) -> usize {
+        self.rest.capacity()
+    }
+
     /// Number of content bytes decoded from `data` so far.
     pub fn decoded_bytes(&self) -> u64 {
         self.decoded

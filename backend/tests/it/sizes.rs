@@ -50,3 +50,39 @@ async fn an_announce_past_the_small_cap_is_refused_before_it_ends() {
     assert!(us.peer().files().is_empty());
     us.stop().await;
 }
+
+/// A GOSSIP_REPLY from `peer_id` whose object holds `pad` bytes of a string we do not read.
+fn padded_reply(peer_id: &str, pad: usize) -> String {
+    format!(
+        r#"{{"type":"GOSSIP_REPLY","pad":"{}","host":"127.0.0.1","port":9,"peerId":"{peer_id}","files":[]}}"#,
+        "x".repeat(pad)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partly_read_replies_share_the_listeners_budget() {
+    let us = spawn_with("us", &[], |c| c.limits.max_buffered = 1 << 20).await;
+    // Two replies that never end, each within the budget alone, not both together.
+    let head = padded_reply("never", 700 << 10);
+    let head = &head.as_bytes()[..head.len() - 100];
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(us.addr()).await.unwrap();
+        stream.write_all(head).await.unwrap();
+        open.push(stream);
+    }
+    refused(us.peer(), Reason::Buffered, 1).await;
+    drop(open);
+
+    // Once they are gone, a reply as large is taken whole.
+    let whole = padded_reply("late", 700 << 10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !peer_ids(us.peer()).contains(&"late".to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reply was never taken"
+        );
+        deliver(&us.addr(), whole.as_bytes()).await;
+    }
+    us.stop().await;
+}
