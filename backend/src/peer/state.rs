@@ -625,7 +625,7 @@ impl PeerState {
         }
         let expires = now.saturating_add(self.caps.tombstone_ttl.as_secs());
         let Some(record) = self.files.get(&d.file_id) else {
-            self.tombstones.insert(&d.file_id, &d.from, expires);
+            self.tombstones.insert(&d.file_id, &d.from, expires, false);
             return DeleteOutcome::Remembered;
         };
         if record.meta.file_owner != d.from {
@@ -639,11 +639,12 @@ impl PeerState {
             // An unheld file's owner is only a claim: should `from` turn out to be the owner
             // of the copy we fetch later, that copy is dropped.
             if record.stored_as.is_none() {
-                self.tombstones.insert(&d.file_id, &d.from, expires);
+                self.tombstones.insert(&d.file_id, &d.from, expires, false);
             }
             return DeleteOutcome::Refused;
         }
-        self.tombstones.insert(&d.file_id, &d.from, expires);
+        let held = record.stored_as.is_some();
+        self.tombstones.insert(&d.file_id, &d.from, expires, held);
         let record = self.remove(&d.file_id).expect("found above");
         DeleteOutcome::Removed(record)
     }
@@ -654,7 +655,7 @@ impl PeerState {
         let record = self.remove(file_id)?;
         let expires = now.saturating_add(self.caps.tombstone_ttl.as_secs());
         self.tombstones
-            .insert(file_id, &record.meta.file_owner, expires);
+            .insert(file_id, &record.meta.file_owner, expires, true);
         Some(record)
     }
 

@@ -351,6 +351,34 @@ fn delete_is_obeyed_only_from_the_verified_owner() {
 }
 
 #[test]
+fn only_the_delete_of_a_copy_we_held_or_ours_is_a_tombstone_of_a_held_file() {
+    let mut state = state();
+    state
+        .hold(&meta("held", "owner", "1"), "held.txt".into())
+        .unwrap();
+    state.merge(&meta("listed", "owner", "1"), "a");
+    state
+        .hold(&meta("ours", "me", "1"), "ours.txt".into())
+        .unwrap();
+    for id in ["held", "listed", "unknown"] {
+        state.on_delete(&delete("owner", id), NOW);
+    }
+    state.forget("ours", NOW);
+    let held: Vec<(String, bool)> = (state.tombstones().1.into_iter())
+        .map(|t| (t.file_id, t.held))
+        .collect();
+    assert_eq!(held.len(), 4);
+    for (id, expected) in [
+        ("held", true),
+        ("listed", false),
+        ("unknown", false),
+        ("ours", true),
+    ] {
+        assert!(held.contains(&(id.to_string(), expected)), "{id}: {held:?}");
+    }
+}
+
+#[test]
 fn delete_of_an_unheld_file_is_obeyed_from_the_first_claims_owner() {
     let mut state = state();
     state.merge(&meta("f", "owner", "1"), "a");
@@ -954,6 +982,7 @@ fn restored_tombstones_forget_the_files_their_owners_deleted() {
         file_id: id.into(),
         owner: "PROF".into(),
         expires: u64::MAX,
+        held: true,
     };
     let deleted = state.restore_tombstones(vec![tombstone("gone"), tombstone("other")]);
     let names: Vec<_> = deleted.iter().map(|r| r.stored_as.as_deref()).collect();

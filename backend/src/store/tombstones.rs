@@ -18,6 +18,10 @@ pub struct Tombstone {
     pub owner: String,
     /// Unix seconds.
     pub expires: u64,
+    /// Whether the DELETE removed a copy we held, or we deleted the file ourselves: such
+    /// tombstones are forgotten last when there are too many (absent in older files).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 impl Store {
@@ -59,7 +63,25 @@ mod tests {
             file_id: id.into(),
             owner: "PROF".into(),
             expires,
+            held: false,
         }
+    }
+
+    #[test]
+    fn a_file_of_an_older_version_loads_and_held_tombstones_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        let older = br#"[{"file_id":"f","owner":"PROF","expires":300}]"#;
+        std::fs::write(dir.path().join(TOMBSTONES), older).unwrap();
+        assert_eq!(store.load_tombstones(0).unwrap().0, [tombstone("f", 300)]);
+        let held = Tombstone {
+            held: true,
+            ..tombstone("g", 300)
+        };
+        store.save_tombstones(std::slice::from_ref(&held)).unwrap();
+        assert_eq!(store.load_tombstones(0).unwrap().0, [held]);
+        let saved = std::fs::read_to_string(dir.path().join(TOMBSTONES)).unwrap();
+        assert!(saved.contains(r#""held":true"#), "{saved}");
     }
 
     #[test]
