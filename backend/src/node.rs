@@ -46,6 +46,8 @@ pub struct NodeConfig {
     pub caps: Caps,
     /// Bearer token required by the API, if any.
     pub api_token: Option<String>,
+    /// The HTTP server's header deadline and connection cap.
+    pub http_limits: api::HttpLimits,
     /// Which GOSSIPs are answered and forwarded.
     pub gossip_policy: GossipPolicy,
 }
@@ -86,6 +88,7 @@ impl NodeConfig {
                 tombstone_ttl: cli.tombstone_ttl,
             },
             api_token: cli.api_token.clone(),
+            http_limits: api::HttpLimits::default(),
             gossip_policy: cli.gossip_policy,
         }
     }
@@ -114,6 +117,7 @@ impl NodeConfig {
             },
             caps: Caps::default(),
             api_token: None,
+            http_limits: api::HttpLimits::default(),
             gossip_policy: GossipPolicy::default(),
         }
     }
@@ -222,16 +226,8 @@ impl Node {
             cancel.clone(),
         ));
         // Not through `Peer::spawn`: the server shuts down gracefully on the token itself.
-        let http_cancel = cancel.clone();
-        peer.tasks().spawn(async move {
-            let shutdown = async move { http_cancel.cancelled().await };
-            if let Err(e) = axum::serve(http, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!("HTTP server failed: {e}");
-            }
-        });
+        peer.tasks()
+            .spawn(api::serve(http, app, config.http_limits, cancel.clone()));
         let bootstrap_warnings = bootstrap(&peer, &config.bootstrap);
         {
             let gossiper = peer.clone();

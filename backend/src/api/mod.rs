@@ -9,6 +9,7 @@ mod guard;
 mod layers;
 mod metrics;
 mod openapi;
+mod serve;
 
 use crate::peer::transfer::FetchError;
 use crate::peer::upload::UploadError;
@@ -22,6 +23,7 @@ use axum::routing::{any, delete, get, post, MethodRouter};
 use axum::{middleware, Json, Router};
 pub use error::ApiError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+pub use serve::{serve, HttpLimits};
 use shared::{FileDto, HealthDto, PeerDto, StatusDto, TransferDto, TransferKind};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;

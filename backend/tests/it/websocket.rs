@@ -1,10 +1,13 @@
 //! The event WebSocket against a real node: a snapshot first, then live changes; a client that
-//! falls behind; a foreign origin; removals.
+//! falls behind; a foreign origin; removals. And the HTTP server's connections, the
+//! WebSocket's among them: the header deadline and the cap on how many are open at once.
 
 use crate::support::*;
 use futures_util::StreamExt;
 use shared::ServerEvent;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn next_event<S>(ws: &mut S) -> ServerEvent
@@ -180,5 +183,120 @@ async fn a_deleted_file_and_a_dropped_peer_reach_the_client() {
     while !matches!(next_event(&mut ws).await,
         ServerEvent::PeerDropped { peer_id } if peer_id == "bob")
     {}
+    alice.stop().await;
+}
+
+/// A node whose HTTP server allows `header_read` for a request's headers and `max` connections.
+async fn spawn_http(header_read: Duration, max: usize) -> TestPeer {
+    spawn_with("alice", &[], |c| {
+        c.http_limits = backend::api::HttpLimits {
+            header_read,
+            max_connections: max,
+        }
+    })
+    .await
+}
+
+const HEALTH: &[u8] = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// Reads `stream` until the server closes it (a reset counts), within `timeout`; what arrived.
+async fn closed_within(stream: &mut TcpStream, timeout: Duration) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(timeout, async {
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            got.extend_from_slice(&buf[..n]);
+        }
+    });
+    read.await.ok().map(|()| got)
+}
+
+/// Reads from `stream` until a whole response head has arrived, within `timeout`.
+async fn response_head(stream: &mut TcpStream, timeout: Duration) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(timeout, async {
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(n @ 1..) => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+    });
+    read.await.ok()?;
+    let head = String::from_utf8_lossy(&got).into_owned();
+    head.contains("\r\n\r\n").then_some(head)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_a_request_head_then_silence_is_disconnected_after_the_deadline() {
+    let alice = spawn_http(Duration::from_millis(300), 16).await;
+    let mut stream = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let got = closed_within(&mut stream, Duration::from_secs(10)).await;
+    let got = got.expect("the connection is closed once the header deadline passes");
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.is_empty() || got.starts_with("HTTP/1.1 408"), "{got}");
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_disconnected_after_the_deadline() {
+    let alice = spawn_http(Duration::from_millis(300), 16).await;
+    let mut stream = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    let got = closed_within(&mut stream, Duration::from_secs(10)).await;
+    assert!(got.is_some(), "the connection is closed");
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_disconnected_after_the_deadline() {
+    let alice = spawn_http(Duration::from_millis(300), 16).await;
+    let mut stream = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    stream.write_all(HEALTH).await.unwrap();
+    let head = response_head(&mut stream, Duration::from_secs(10)).await;
+    assert!(head.expect("answered").starts_with("HTTP/1.1 200"));
+    let got = closed_within(&mut stream, Duration::from_secs(10)).await;
+    assert!(got.is_some(), "the idle connection is closed");
+    alice.stop().await;
+}
+
+/// The negative half of the cap's tests: the server is not answering within this, where it
+/// answers in milliseconds when a slot is free (the positive half, afterwards, shows that).
+const NOT_SERVED: Duration = Duration::from_millis(500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_beyond_the_cap_is_served_only_once_one_closes() {
+    let alice = spawn_http(Duration::from_secs(30), 2).await;
+    let addr = alice.node.http_addr;
+    // Both slots taken by connections that never finish their headers.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    let mut third = TcpStream::connect(addr).await.unwrap();
+    third.write_all(HEALTH).await.unwrap();
+    assert_eq!(response_head(&mut third, NOT_SERVED).await, None);
+    drop(held.pop());
+    let head = response_head(&mut third, Duration::from_secs(10)).await;
+    assert!(head.expect("served").starts_with("HTTP/1.1 200"));
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_websocket_holds_a_connection_slot() {
+    let alice = spawn_http(Duration::from_secs(30), 1).await;
+    let (ws, _) = open_events(&alice).await;
+    let mut next = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    next.write_all(HEALTH).await.unwrap();
+    assert_eq!(response_head(&mut next, NOT_SERVED).await, None);
+    drop(ws);
+    let head = response_head(&mut next, Duration::from_secs(10)).await;
+    assert!(head.expect("served").starts_with("HTTP/1.1 200"));
     alice.stop().await;
 }
