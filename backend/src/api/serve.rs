@@ -1,5 +1,6 @@
 //! The HTTP server's connections: the accept loop, the cap on how many are open at once, the
-//! deadline for a request's headers, and the graceful end of each on shutdown. What a request
+//! deadline for a request's headers, how long a client may stop reading what we send, and
+//! the graceful end of each on shutdown. What a request
 //! may do once its headers are in (Host, Origin, token, body size, deadlines of the routes) is
 //! the router's business, never this module's.
 //!
@@ -12,6 +13,7 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -32,6 +35,9 @@ pub struct HttpLimits {
     pub header_read: Duration,
     /// Connections open at once, WebSockets included; the next waits until one closes.
     pub max_connections: usize,
+    /// How long a write may wait for the client to read: a client that stops reading a
+    /// download, or a WebSocket's events, is disconnected after it, and frees its slot.
+    pub write_stall: Duration,
 }
 
 impl Default for HttpLimits {
@@ -39,6 +45,7 @@ impl Default for HttpLimits {
         HttpLimits {
             header_read: Duration::from_secs(10),
             max_connections: 256,
+            write_stall: Duration::from_secs(30),
         }
     }
 }
@@ -85,6 +92,8 @@ pub async fn serve(
         let io = TokioIo::new(Slotted {
             stream,
             _slot: slot,
+            stall: limits.write_stall,
+            stalled: None,
         });
         let service = TowerToHyperService::new(app.clone());
         let conn = http.serve_connection(io, service).with_upgrades();
@@ -108,11 +117,39 @@ pub async fn serve(
     connections.wait().await;
 }
 
-/// A socket that holds its connection slot until it is dropped. After an upgrade hyper hands
-/// the socket to the WebSocket, so an open WebSocket keeps counting against the cap.
+/// A socket that holds its connection slot until it is dropped, and fails a write that waited
+/// `stall` for the client to read. After an upgrade hyper hands the socket to the WebSocket,
+/// so an open WebSocket keeps counting against the cap, and is bound by the stall too.
 struct Slotted {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    stall: Duration,
+    /// Running while a write waits for room; reset by every write that makes progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl Slotted {
+    /// `write`'s outcome, or an error once writes waited `stall` in a row.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let written = write(Pin::new(&mut self.stream), cx);
+        if written.is_ready() {
+            self.stalled = None;
+            return written;
+        }
+        let stall = self.stall;
+        let timer = (self.stalled).get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing for {stall:?}"),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl AsyncRead for Slotted {
@@ -131,7 +168,8 @@ impl AsyncWrite for Slotted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        self.get_mut()
+            .bounded(cx, |stream, cx| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -139,7 +177,8 @@ impl AsyncWrite for Slotted {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        self.get_mut()
+            .bounded(cx, |stream, cx| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -192,6 +192,7 @@ async fn spawn_http(header_read: Duration, max: usize) -> TestPeer {
         c.http_limits = backend::api::HttpLimits {
             header_read,
             max_connections: max,
+            ..backend::api::HttpLimits::default()
         }
     })
     .await
@@ -298,5 +299,47 @@ async fn an_open_websocket_holds_a_connection_slot() {
     drop(ws);
     let head = response_head(&mut next, Duration::from_secs(10)).await;
     assert!(head.expect("served").starts_with("HTTP/1.1 200"));
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_a_download_is_disconnected_and_frees_its_slot() {
+    let alice = spawn_with("alice", &[], |c| {
+        c.http_limits = backend::api::HttpLimits {
+            max_connections: 1,
+            write_stall: Duration::from_millis(300),
+            ..backend::api::HttpLimits::default()
+        }
+    })
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let big = vec![7u8; 16 << 20];
+    let meta = alice
+        .peer()
+        .push_path(&local_file(&files, "big.bin", &big))
+        .await
+        .unwrap();
+    // A small receive buffer, so that the file cannot all fit in the sockets' buffers.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 << 10).unwrap();
+    let mut reader = socket.connect(alice.node.http_addr).await.unwrap();
+    let get = format!(
+        "GET /api/files/{}/content HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        meta.file_id
+    );
+    reader.write_all(get.as_bytes()).await.unwrap();
+    let head = response_head(&mut reader, Duration::from_secs(10)).await;
+    assert!(head.expect("answered").starts_with("HTTP/1.1 200"));
+
+    // It reads no more; the only slot is its until the stall ends it.
+    let mut next = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    next.write_all(HEALTH).await.unwrap();
+    let head = response_head(&mut next, Duration::from_secs(10)).await;
+    assert!(head.expect("served").starts_with("HTTP/1.1 200"));
+    let rest = closed_within(&mut reader, Duration::from_secs(10)).await;
+    assert!(
+        rest.expect("closed").len() < big.len(),
+        "the download was cut short"
+    );
     alice.stop().await;
 }
