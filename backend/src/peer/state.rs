@@ -346,8 +346,8 @@ impl PeerState {
     }
 
     /// Records that `peer_id` at `host:port` was heard from; `None` (counted) when the caps on
-    /// tracked peers forbid a new one. A peer at a new address starts a new [`Exchange`]: it
-    /// may be a new process that knows nothing.
+    /// tracked peers forbid a new one. A quiet peer at a new address starts a new
+    /// [`Exchange`]: it may be a new process that knows nothing.
     fn track(&mut self, peer_id: &str, host: &str, port: u16, now: Instant) -> Option<Change> {
         let at = |t: &Tracked| t.host == host && t.port == port;
         if let Some(t) = self.peers.get_mut(peer_id).filter(|t| at(t)) {
@@ -374,8 +374,20 @@ impl PeerState {
             );
             return None;
         }
-        // A peer that moved keeps its record of how it served us.
-        let health = (self.peers.get(peer_id)).map_or_else(Health::default, |t| t.health.clone());
+        // A peer that moved keeps its record of how it served us. Anyone can write any id and
+        // address in a GOSSIP: were a peer that is not quiet treated as new at each address,
+        // a stranger alternating two would have each GOSSIP answered with our whole file list
+        // and forwarded, as a new origin's. So it keeps what we did for it too, and only a
+        // peer back from silence, likely restarted, starts afresh.
+        let moved = self.peers.get(peer_id);
+        let health = moved.map_or_else(Health::default, |t| t.health.clone());
+        let exchange = match moved {
+            Some(t) if !t.quiet => Exchange {
+                since: now,
+                ..t.exchange
+            },
+            _ => Exchange::new(now),
+        };
         self.peers.insert(
             peer_id.to_string(),
             Tracked {
@@ -384,7 +396,7 @@ impl PeerState {
                 last_seen: now,
                 quiet: false,
                 health,
-                exchange: Exchange::new(now),
+                exchange,
             },
         );
         Some(Change::PeerSeen(peer_id.to_string()))

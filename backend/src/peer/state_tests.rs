@@ -823,13 +823,29 @@ fn a_known_origin_is_answered_again_after_half_a_timeout() {
 }
 
 #[test]
-fn a_peer_at_a_new_address_is_answered_as_a_new_origin() {
+fn a_peer_that_fell_quiet_and_came_back_at_a_new_address_is_answered_as_a_new_origin() {
     let mut state = lean_state();
     let now = Instant::now();
     assert!(answered(&mut state, "g1", now).0);
+    let later = now + Duration::from_secs(31);
+    state.sweep(later, Duration::from_secs(60));
     let moved = gossip("g2", "a", 9);
-    let (plan, _) = state.on_gossip(&moved, now, &mut rng()).unwrap();
+    let (plan, _) = state.on_gossip(&moved, later, &mut rng()).unwrap();
     assert_eq!(plan.reply_to.as_deref(), Some("127.0.0.1:9"));
+    assert_eq!(state.peers["a"].port, 9);
+}
+
+#[test]
+fn a_peer_that_is_not_quiet_keeps_what_we_did_for_it_wherever_it_moves() {
+    let mut state = lean_state();
+    let now = Instant::now();
+    assert!(answered(&mut state, "g1", now).0);
+    for (n, elsewhere) in [9, 10, 9, 10].into_iter().enumerate() {
+        let moved = gossip(&format!("m{n}"), "a", elsewhere);
+        let (plan, _) = state.on_gossip(&moved, now, &mut rng()).unwrap();
+        assert_eq!(plan.reply_to, None, "answered already");
+        assert_eq!(state.peers["a"].port, elsewhere);
+    }
 }
 
 #[test]
