@@ -308,19 +308,23 @@ fn file_id(raw: Option<&RawValue>) -> Option<String> {
 }
 
 impl MetaFields<'_> {
-    /// The file's description, or `None` when it has no usable id. Other missing fields get
-    /// neutral values (empty name and owner, zero size and timestamp).
-    fn into_meta(self) -> Option<FileMeta> {
-        let verbatim = |raw: Option<&RawValue>| match raw {
-            Some(raw) if raw.get() != "null" => Verbatim::from_raw(raw),
-            _ => Verbatim::integer(0),
+    /// The file's description, or the field that makes it unusable: no usable id, or a size
+    /// or timestamp that is neither a number nor a string (peers keep and resend these
+    /// verbatim, and real ones would fail on an object). Other missing fields get neutral
+    /// values (empty name and owner, zero size and timestamp).
+    fn into_meta(self) -> Result<FileMeta, &'static str> {
+        let verbatim = |raw: Option<&RawValue>, field| match raw.map(|raw| (raw, raw.get())) {
+            None | Some((_, "null")) => Ok(Verbatim::integer(0)),
+            Some((_, "true" | "false")) => Err(field),
+            Some((_, json)) if json.starts_with(['{', '[']) => Err(field),
+            Some((raw, _)) => Ok(Verbatim::from_raw(raw)),
         };
-        Some(FileMeta {
-            file_id: file_id(self.file_id)?,
+        Ok(FileMeta {
+            file_id: file_id(self.file_id).ok_or("file_id")?,
             file_name: text(self.file_name).unwrap_or_default(),
-            file_size: verbatim(self.file_size),
+            file_size: verbatim(self.file_size, "file_size")?,
             file_owner: text(self.file_owner).unwrap_or_default(),
-            file_timestamp: verbatim(self.file_timestamp),
+            file_timestamp: verbatim(self.file_timestamp, "file_timestamp")?,
         })
     }
 }
@@ -379,12 +383,14 @@ pub(super) fn parse(json: &[u8], data_streamed: bool) -> Result<(Message, usize)
         "FILE_DATA" => {
             // `data` null, missing, `"null"` or not hex: the "not found" reply.
             Ok(Message::FileData(
-                meta.into_meta().filter(|_| data_streamed),
+                meta.into_meta().ok().filter(|_| data_streamed),
             ))
         }
         "ANNOUNCE" => Ok(Message::Announce(Announce {
             from: text(fields.from).ok_or(missing("ANNOUNCE", "from"))?,
-            meta: meta.into_meta().ok_or(missing("ANNOUNCE", "file_id"))?,
+            meta: meta
+                .into_meta()
+                .map_err(|field| missing("ANNOUNCE", field))?,
         })),
         "DELETE" => Ok(Message::Delete(Delete {
             from: text(fields.from).ok_or(missing("DELETE", "from"))?,
@@ -415,7 +421,7 @@ fn parse_files(raw: &RawValue) -> (Vec<FileMeta>, usize) {
                     return Ok((files, 0));
                 };
                 let fields = serde_json::from_str::<MetaFields>(entry.get()).ok();
-                files.extend(fields.and_then(MetaFields::into_meta));
+                files.extend(fields.and_then(|fields| fields.into_meta().ok()));
             }
             let mut ignored = 0;
             while seq.next_element::<IgnoredAny>()?.is_some() {

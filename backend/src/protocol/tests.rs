@@ -185,6 +185,47 @@ fn gossip_reply_accept_variants() {
 }
 
 #[test]
+fn a_size_or_timestamp_that_is_neither_a_number_nor_a_string_makes_a_file_unusable() {
+    let entry = |field: &str, value: &str| {
+        let mut fields = vec![
+            r#""file_id":"i""#.to_string(),
+            r#""file_size":1"#.to_string(),
+            r#""file_timestamp":2"#.to_string(),
+        ];
+        fields.retain(|f| !f.starts_with(&format!("\"{field}\"")));
+        fields.push(format!(r#""{field}":{value}"#));
+        fields.join(",")
+    };
+    for field in ["file_size", "file_timestamp"] {
+        for value in [r#"{"evil":true}"#, "[1]", "true", "false"] {
+            let what = format!("{field} {value}");
+            let e = entry(field, value);
+            let reply = format!(
+                r#"{{"type":"GOSSIP_REPLY","host":"h","port":1,"peerId":"p","files":[{{{e}}}]}}"#
+            );
+            let Message::GossipReply(r) = message(&reply) else {
+                panic!("{what}")
+            };
+            assert!(r.files.is_empty(), "{what}: the entry is left out");
+            let announce = format!(r#"{{"type":"ANNOUNCE","from":"p",{e}}}"#);
+            let mut decoder = Decoder::new(1024);
+            let refused = decoder.feed(announce.as_bytes(), &mut Vec::new());
+            assert!(refused.is_err(), "{what}: the ANNOUNCE is refused");
+            let push = format!(r#"{{"type":"FILE_DATA",{e},"data":"00"}}"#);
+            assert_eq!(decode(&push).0, Message::FileData(None), "{what}: no file");
+        }
+        for value in ["null", "\"text\"", "1.5", "-3"] {
+            let e = entry(field, value);
+            let announce = format!(r#"{{"type":"ANNOUNCE","from":"p",{e}}}"#);
+            assert!(
+                matches!(message(&announce), Message::Announce(_)),
+                "{field} {value}"
+            );
+        }
+    }
+}
+
+#[test]
 fn non_ascii_is_decoded_and_escaped_back() {
     let input = r#"{"type":"ANNOUNCE","from":"p","file_name":"caf\u00e9 \ud83d\ude00.txt","file_size":1,"file_id":"i","file_owner":"o","file_timestamp":2}"#;
     let Message::Announce(a) = message(input) else {
