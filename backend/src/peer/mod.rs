@@ -148,6 +148,8 @@ struct Inner {
     sends_pending: AtomicUsize,
     /// Signalled on each GOSSIP_REPLY (start-up waits for the first before auto-fetch).
     replied: Notify,
+    /// Announcements of files pushed to us still allowed (see [`transfer::PushAnnounces`]).
+    push_announces: Mutex<transfer::PushAnnounces>,
     /// Every background task of the peer, so that shutdown can wait for them.
     tasks: TaskTracker,
     /// Cancels every background task.
@@ -184,6 +186,7 @@ impl Peer {
                 events,
                 dirty,
                 tombstones_saved: Mutex::new(0),
+                push_announces: Mutex::new(transfer::PushAnnounces::new(Instant::now())),
                 sends_pending: AtomicUsize::new(0),
                 replied: Notify::new(),
                 tasks: TaskTracker::new(),

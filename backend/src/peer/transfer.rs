@@ -598,11 +598,17 @@ impl Peer {
             }
             Ok(Held { meta, .. }) => {
                 self.transfer_finished(id, TransferStateDto::Done);
+                let announced = super::lock(&self.inner.push_announces).take(Instant::now());
+                let unannounced = if announced {
+                    self.announce(&meta);
+                    ""
+                } else {
+                    " (not announced: many files were pushed to us lately)"
+                };
                 self.log(
                     LogLevel::Info,
-                    format!("stored {} pushed by {from}", meta.file_name),
+                    format!("stored {} pushed by {from}{unannounced}", meta.file_name),
                 );
-                self.announce(&meta);
                 true
             }
             Err(failure) => {
@@ -619,6 +625,40 @@ impl Peer {
                 false
             }
         }
+    }
+}
+
+/// Announcements of files pushed to us: a burst of [`PushAnnounces::BURST`], then one a
+/// second. Each goes to every tracked peer, and a stranger can push a small file and then
+/// delete it as its owner (which gives its room in the quota back), over and over: two small
+/// messages for a thousand sends. A file not announced is still in our GOSSIP_REPLYs.
+pub struct PushAnnounces {
+    allowed: f64,
+    at: Instant,
+}
+
+impl PushAnnounces {
+    const BURST: f64 = 16.0;
+    const PER_SECOND: f64 = 1.0;
+
+    /// A full burst allowed from `now`.
+    pub fn new(now: Instant) -> Self {
+        PushAnnounces {
+            allowed: Self::BURST,
+            at: now,
+        }
+    }
+
+    /// Whether a file pushed to us at `now` is announced.
+    pub fn take(&mut self, now: Instant) -> bool {
+        let earned = now.saturating_duration_since(self.at).as_secs_f64() * Self::PER_SECOND;
+        self.allowed = (self.allowed + earned).min(Self::BURST);
+        self.at = self.at.max(now);
+        let allowed = self.allowed >= 1.0;
+        if allowed {
+            self.allowed -= 1.0;
+        }
+        allowed
     }
 }
 
@@ -670,4 +710,23 @@ pub struct Sending {
     pub to: String,
     /// The id of the push's transfer.
     pub transfer: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn pushes_are_announced_a_burst_then_one_a_second() {
+        let t0 = Instant::now();
+        let mut announces = PushAnnounces::new(t0);
+        let burst = (0..40).filter(|_| announces.take(t0)).count();
+        assert_eq!(burst, 16);
+        assert!(!announces.take(t0 + Duration::from_millis(900)));
+        assert!(announces.take(t0 + Duration::from_secs(1)));
+        assert!(!announces.take(t0 + Duration::from_secs(1)));
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!((0..40).filter(|_| announces.take(later)).count(), 16);
+    }
 }

@@ -196,3 +196,38 @@ async fn a_file_pushed_to_us_is_announced_as_ours_to_hold_once_stored() {
     assert!(announce.contains("\"from\":\"us\""), "{announce}");
     us.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_pushed_and_deleted_over_and_over_are_announced_a_burst_at_most() {
+    let us = spawn_with("us", &[], |c| quiet(c, 64)).await;
+    let received = watcher(&us).await;
+    const CYCLES: usize = 24;
+    for n in 0..CYCLES {
+        let content = format!("pushed then deleted, {n}").into_bytes();
+        let meta = meta_at(&content, &format!("cycle-{n}.txt"), "1749713836");
+        deliver(&us.addr(), &file_data(&meta, &content)).await;
+        assert!(holds(us.peer(), &meta.file_id));
+        deliver(&us.addr(), encode::delete("PROF", &meta.file_id).as_bytes()).await;
+        assert!(us.peer().file(&meta.file_id).is_none());
+    }
+    let stored = |unannounced: bool| {
+        let log = us.peer().snapshot().log;
+        log.iter()
+            .filter(|e| e.message.starts_with("stored cycle-"))
+            .filter(|e| e.message.contains("not announced") == unannounced)
+            .count()
+    };
+    let (announced, skipped) = (stored(false), stored(true));
+    assert_eq!(announced + skipped, CYCLES);
+    assert!(announced >= 16 && skipped >= 1, "{announced} announced");
+    eventually("the announced ones reach the watcher", WAIT, || {
+        let received = received.lock().unwrap();
+        received
+            .iter()
+            .filter(|m| m.contains("\"ANNOUNCE\""))
+            .count()
+            == announced
+    })
+    .await;
+    us.stop().await;
+}
