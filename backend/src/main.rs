@@ -66,6 +66,9 @@ async fn async_main() -> ExitCode {
 
 async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
+    // The log lives in the storage folder: a path that cannot be one is named as such.
+    std::fs::create_dir_all(&config.storage)
+        .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
     let log = config.storage.join(store::LOG_FILE);
     init_logging(&args.log_level, (!args.log_stderr).then_some(log.as_path()))?;
     let mut node = Node::start(config.clone()).await?;

@@ -136,20 +136,22 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens the storage, binds both listeners (P2P first, before any GOSSIP), and starts
-    /// serving, gossiping, sweeping, persisting and auto-fetching.
+    /// Binds both listeners, opens the storage, and starts serving, gossiping, sweeping,
+    /// persisting and auto-fetching. The listeners come first: opening the storage may set a
+    /// damaged `metadata.json` aside and clean the folder up, which a start that then fails
+    /// on a busy port must not have done unseen.
     pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
-        let (store, index, report) = Store::open(&config.storage)
-            .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
-        let (tombstones, tombstones_aside) = store
-            .load_tombstones(crate::store::unix_now())
-            .context("cannot read the remembered DELETEs")?;
         let p2p = TcpListener::bind(config.p2p_bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.p2p_bind))?;
         let http = TcpListener::bind(config.http_bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.http_bind))?;
+        let (store, index, report) = Store::open(&config.storage)
+            .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
+        let (tombstones, tombstones_aside) = store
+            .load_tombstones(crate::store::unix_now())
+            .context("cannot read the remembered DELETEs")?;
         let p2p_addr = p2p.local_addr()?;
         let http_addr = http.local_addr()?;
         let peer = Peer::new(
@@ -303,10 +305,23 @@ fn adopt(peer: &Peer, names: Vec<String>, mut candidates: BTreeMap<String, Vec<F
         let mut added = 0;
         for name in names {
             let fits = candidates.remove(&name).unwrap_or_default();
-            match adopter.store().adopt(&name, adopter.id(), fits).await {
-                Ok(entry) => added += usize::from(adopter.add_adopted(entry)),
-                Err(e) => adopter.log(LogLevel::Warn, format!("cannot index {name}: {e}")),
-            }
+            let held = {
+                let peer = adopter.clone();
+                move |id: &str| peer.file(id).is_some_and(|f| f.has_copy)
+            };
+            let adopted = adopter.store().adopt(&name, adopter.id(), fits, held).await;
+            let not_indexed = match adopted.map(|entry| adopter.add_adopted(entry)) {
+                Ok(Ok(())) => {
+                    added += 1;
+                    continue;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            };
+            adopter.log(
+                LogLevel::Warn,
+                format!("cannot index {name}: {not_indexed}"),
+            );
         }
         if added > 0 {
             adopter.log(

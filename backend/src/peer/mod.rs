@@ -551,19 +551,18 @@ impl Peer {
         }
     }
 
-    /// Indexes a file found in the storage folder as ours (see `Store::adopt`); false when
-    /// we already hold that id or its owner deleted it, and the file is left alone.
-    pub fn add_adopted(&self, entry: IndexEntry) -> bool {
+    /// Indexes a file found in the storage folder as ours (see `Store::adopt`); `Err` when we
+    /// already hold that id, its owner deleted it, or a field is too long, and the file is
+    /// left alone.
+    pub fn add_adopted(&self, entry: IndexEntry) -> Result<(), NotHeld> {
         let Some(stored_as) = entry.stored_as else {
-            return false;
+            return Err(NotHeld::AlreadyHeld);
         };
-        let added = lock(&self.inner.state).hold(&entry.meta, stored_as).is_ok();
-        if added {
-            // Peers that heard our file list before it was found have it without this file.
-            self.announce(&entry.meta);
-            self.apply(vec![Change::FileChanged(entry.meta.file_id)]);
-        }
-        added
+        lock(&self.inner.state).hold(&entry.meta, stored_as)?;
+        // Peers that heard our file list before it was found have it without this file.
+        self.announce(&entry.meta);
+        self.apply(vec![Change::FileChanged(entry.meta.file_id)]);
+        Ok(())
     }
 
     fn transfer_started(

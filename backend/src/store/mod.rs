@@ -251,6 +251,9 @@ impl Drop for TempFile {
 
 /// How many seconds [`Store::commit_owned`] tries for an id not yet taken.
 const OWNED_ID_TRIES: u32 = 3;
+/// How many seconds from its modification time [`Store::adopt`] tries for a found file's id:
+/// copies of one file in a folder often share it (`cp -p`, an archive unpacked).
+const ADOPTED_ID_TRIES: u64 = 64;
 
 /// Unix seconds now.
 pub fn unix_now() -> u64 {
@@ -299,9 +302,10 @@ impl Store {
         name: &str,
         owner: &str,
         candidates: Vec<FileMeta>,
+        held: impl Fn(&str) -> bool + Send + 'static,
     ) -> io::Result<IndexEntry> {
         let (store, name, owner) = (self.clone(), name.to_string(), owner.to_string());
-        blocking(move || store.adopt_now(&name, &owner, candidates)).await
+        blocking(move || store.adopt_now(&name, &owner, candidates, held)).await
     }
 
     fn adopt_now(
@@ -309,13 +313,13 @@ impl Store {
         name: &str,
         owner: &str,
         candidates: Vec<FileMeta>,
+        held: impl Fn(&str) -> bool,
     ) -> io::Result<IndexEntry> {
         let path = self.path(name);
         let mtime = std::fs::metadata(&path)?
             .modified()?
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let timestamp = Verbatim::integer(mtime);
         let mut hasher = IdHasher::default();
         let mut file = std::fs::File::open(&path)?;
         let mut buf = vec![0; 256 * 1024];
@@ -338,9 +342,24 @@ impl Store {
                 stored_as: Some(name.to_string()),
             });
         }
+        // A copy of a file held already (the same content, modified in the same second) gets
+        // the next free second, as a file added twice does.
+        let (timestamp, file_id) = (mtime..mtime.saturating_add(ADOPTED_ID_TRIES))
+            .map(|at| {
+                let timestamp = Verbatim::integer(at);
+                let id = hasher.clone().finish(&timestamp);
+                (timestamp, id)
+            })
+            .find(|(_, id)| !held(id))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "the same content is already held under each of the next timestamps",
+                )
+            })?;
         Ok(IndexEntry {
             meta: FileMeta {
-                file_id: hasher.finish(&timestamp),
+                file_id,
                 file_name: name.to_string(),
                 file_size: size_in_mb(len),
                 file_owner: owner.to_string(),

@@ -28,7 +28,12 @@ async fn adopts_files_found_in_the_folder_with_the_real_ids() {
     assert!(index.is_empty());
     let mut index = Vec::new();
     for name in &report.to_adopt {
-        index.push(store.adopt(name, "PROF", Vec::new()).await.unwrap());
+        index.push(
+            store
+                .adopt(name, "PROF", Vec::new(), |_| false)
+                .await
+                .unwrap(),
+        );
     }
     let ids: Vec<(&str, &str)> = index
         .iter()
@@ -164,7 +169,10 @@ async fn a_python_copy_that_two_entries_name_backs_the_one_its_content_hashes_to
     assert_eq!(report.lost, 0);
     assert_eq!(report.to_adopt, ["EldenRing.txt"]);
     let fits = report.candidates["EldenRing.txt"].clone();
-    let adopted = store.adopt("EldenRing.txt", "me", fits).await.unwrap();
+    let adopted = store
+        .adopt("EldenRing.txt", "me", fits, |_| false)
+        .await
+        .unwrap();
     assert_eq!(adopted.meta.file_id, second);
     assert_eq!(adopted.meta.file_owner, "Starscourge Radahn");
     assert_eq!(adopted.stored_as.as_deref(), Some("EldenRing.txt"));

@@ -143,3 +143,46 @@ async fn an_index_with_an_unusable_entry_is_saved_without_it_at_start() {
     assert_eq!(aside, original);
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_of_one_file_found_in_the_folder_are_each_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["a.txt", "b.txt", "c.txt"];
+    for name in names {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"the same content, modified in the same second").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .unwrap();
+    }
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .expect("node starts");
+    eventually("every copy is indexed", Duration::from_secs(15), || {
+        node.peer.files().len() == names.len()
+    })
+    .await;
+    let mut indexed: Vec<String> = node.peer.files().into_iter().map(|f| f.file_name).collect();
+    indexed.sort();
+    assert_eq!(indexed, names);
+    assert!(node.peer.files().iter().all(|f| f.has_copy));
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_refused_for_a_busy_port_leaves_the_folder_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("metadata.json"), b"").unwrap();
+    std::fs::write(dir.path().join("ours.txt"), b"ours").unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = NodeConfig {
+        http_bind: busy.local_addr().unwrap(),
+        ..NodeConfig::for_test("us", dir.path().to_path_buf())
+    };
+    let refused = Node::start(config).await.err().expect("the port is taken");
+    assert!(
+        format!("{refused:#}").contains("cannot listen"),
+        "{refused:#}"
+    );
+    assert_eq!(all_files(dir.path()), ["metadata.json", "ours.txt"]);
+}

@@ -147,11 +147,11 @@ async fn a_file_found_in_the_folder_after_our_list_went_out_is_announced() {
     let entry = alice
         .peer()
         .store()
-        .adopt("late.txt", "alice", Vec::new())
+        .adopt("late.txt", "alice", Vec::new(), |_| false)
         .await
         .unwrap();
     let file_id = entry.meta.file_id.clone();
-    assert!(alice.peer().add_adopted(entry));
+    alice.peer().add_adopted(entry).unwrap();
     let announce = tokio::time::timeout(WAIT, async {
         loop {
             let (mut socket, _) = stranger.accept().await.unwrap();
