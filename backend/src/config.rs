@@ -109,7 +109,7 @@ pub struct Cli {
     pub auto_fetch: usize,
 
     /// Largest file accepted from the network (e.g. 4GiB, 500MiB).
-    #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_name = "SIZE", value_parser = parse_positive_size)]
     pub max_file_size: u64,
 
     /// How long a connection to another peer may take to open.
@@ -122,7 +122,7 @@ pub struct Cli {
     pub message_deadline: Duration,
 
     /// Most concurrent inbound connections from one source address (and 512 from all).
-    #[arg(long, env = "PEER_MAX_CONNS_PER_SOURCE", default_value_t = 32)]
+    #[arg(long, env = "PEER_MAX_CONNS_PER_SOURCE", default_value_t = 32, value_parser = parse_count)]
     pub max_conns_per_source: usize,
 
     /// Slowest transfer kept, in bytes per second on the wire (file content travels as hex,
@@ -141,20 +141,20 @@ pub struct Cli {
     pub max_unheld_files: usize,
 
     /// Most peers tracked at once.
-    #[arg(long, env = "PEER_MAX_PEERS", default_value_t = 1_000)]
+    #[arg(long, env = "PEER_MAX_PEERS", default_value_t = 1_000, value_parser = parse_count)]
     pub max_peers: usize,
 
     /// Most peer ids tracked at one host:port.
-    #[arg(long, env = "PEER_MAX_IDS_PER_ADDR", default_value_t = 4)]
+    #[arg(long, env = "PEER_MAX_IDS_PER_ADDR", default_value_t = 4, value_parser = parse_count)]
     pub max_ids_per_addr: usize,
 
     /// Longest file name accepted from the network, in bytes.
-    #[arg(long, env = "PEER_MAX_NAME_LEN", default_value_t = shared::DEFAULT_MAX_NAME_LEN)]
+    #[arg(long, env = "PEER_MAX_NAME_LEN", default_value_t = shared::DEFAULT_MAX_NAME_LEN, value_parser = parse_count)]
     pub max_name_len: usize,
 
     /// Longest other text field accepted from the network (ids, owners, hosts), in bytes; a
     /// GOSSIP, forwarded as it came, may be four times as long in all.
-    #[arg(long, env = "PEER_MAX_FIELD_LEN", default_value_t = 256)]
+    #[arg(long, env = "PEER_MAX_FIELD_LEN", default_value_t = 256, value_parser = parse_count)]
     pub max_field_len: usize,
 
     /// Most bytes of files pushed to us by other peers that we keep (e.g. 2GiB); each file
@@ -280,6 +280,9 @@ fn parse_peer_id(text: &str) -> Result<String, String> {
     if text.contains(['/', '\\']) || text.chars().any(char::is_control) {
         return Err("the peer id must not contain '/', '\\' or control characters".into());
     }
+    if text.trim() != text {
+        return Err("the peer id must not start or end with a space".into());
+    }
     Ok(text.to_string())
 }
 
@@ -375,7 +378,34 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
         other => return Err(format!("unknown unit {other:?} (use B, KiB, MiB or GiB)")),
     };
-    Ok((value * factor) as u64)
+    let bytes = value * factor;
+    // `u64::MAX as f64` is 2^64, one past the largest count.
+    if !(0.0..u64::MAX as f64).contains(&bytes) {
+        return Err(format!(
+            "{text:?} is more bytes than this machine can count"
+        ));
+    }
+    if bytes.fract() != 0.0 {
+        return Err(format!("{text:?} is not a whole number of bytes"));
+    }
+    Ok(bytes as u64)
+}
+
+/// A size of at least one byte.
+pub fn parse_positive_size(text: &str) -> Result<u64, String> {
+    match parse_size(text)? {
+        0 => Err("0 would refuse everything; give at least 1 byte".into()),
+        bytes => Ok(bytes),
+    }
+}
+
+/// A count of at least one.
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("0 would refuse everything; give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
 }
 
 #[cfg(test)]
@@ -400,6 +430,15 @@ mod tests {
         assert_eq!(parse_size("500MiB"), Ok(500 << 20));
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("lots").is_err());
+        assert_eq!(parse_size("1.5KiB"), Ok(1536));
+        assert!(parse_size("1.5").is_err(), "a fraction of a byte");
+        assert!(parse_size("99999999999999GiB").is_err());
+        assert!(parse_size("18446744073709551616").is_err());
+        assert_eq!(parse_size("0"), Ok(0));
+        assert!(parse_positive_size("0GiB").is_err());
+        assert_eq!(parse_count("3"), Ok(3));
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("-1").is_err());
     }
 
     /// The arguments as the binary takes them. Every option can come from a `PEER_*`
@@ -423,7 +462,16 @@ mod tests {
 
     #[test]
     fn a_peer_id_that_cannot_be_sent_or_be_a_folder_is_refused() {
-        for id in ["", " ", "a/b", "a\\b", "a\nb", &"x".repeat(257)] {
+        for id in [
+            "",
+            " ",
+            " sp ",
+            "sp ",
+            "a/b",
+            "a\\b",
+            "a\nb",
+            &"x".repeat(257),
+        ] {
             assert!(parse(&[id, "h", "1", "2"]).is_err(), "{id:?}");
         }
         assert!(parse(&["Élise-2", "h", "1", "2"]).is_ok());

@@ -57,7 +57,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "delete" | "rm" => Command::Delete(id()?),
         "help" | "?" => Command::Help,
         "exit" | "quit" => alone(Command::Exit)?,
-        other => return Err(format!("unknown command {other:?}; type `help`")),
+        other => {
+            // Echoed clipped: a pasted megabyte is not worth printing back.
+            let shown: String = other.chars().take(40).collect();
+            let more = if shown.len() < other.len() { "…" } else { "" };
+            return Err(format!("unknown command {shown:?}{more}; type `help`"));
+        }
     }))
 }
 
@@ -80,8 +85,8 @@ fn unquote(path: &str) -> String {
 }
 
 /// The commands, as `help` and `peer --help` list them.
-pub const COMMANDS: &str = "\
-  list, ls             files known on the network; * marks the ones we hold
+pub const COMMANDS: &str =
+    "  list, ls             files known on the network; * marks the ones we hold
   peers                tracked peers and when they were last heard from
   get <file_id>        fetch a file in the background
   push <path>          add a local file as ours, send it to a peer, announce it
@@ -93,6 +98,22 @@ A unique prefix of a file id is enough.";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_list_is_indented_alike() {
+        assert!(COMMANDS.starts_with("  list, ls "), "{COMMANDS}");
+    }
+
+    #[test]
+    fn an_unknown_command_is_echoed_clipped() {
+        let long = "x".repeat(200_000);
+        let e = parse(&long).unwrap_err();
+        assert!(e.len() < 100, "{e}");
+        assert_eq!(
+            parse("frob"),
+            Err("unknown command \"frob\"; type `help`".into())
+        );
+    }
 
     #[test]
     fn commands() {
