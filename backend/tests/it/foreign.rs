@@ -471,17 +471,7 @@ async fn shutdown_mid_transfer_discards_the_partial_file_and_saves_the_index() {
     let staller = fake_holder(Behaviour::Stall, meta.clone(), content.clone()).await;
     introduce(&us.addr(), "staller", staller.port, &[&meta]).await;
     eventually("the fake is tracked", WAIT, || us.peer().peers().len() == 1).await;
-    let transfer = us
-        .peer()
-        .start_fetch(&meta.file_id, TransferKind::Get)
-        .unwrap();
-    eventually("half the file has arrived", WAIT, || {
-        us.peer()
-            .transfers()
-            .iter()
-            .any(|t| t.id == transfer.id && t.bytes_done > 0)
-    })
-    .await;
+    get_under_way(&us, &meta).await;
     let dir = us.stop().await;
     assert_eq!(
         all_files(dir.path()),
@@ -540,18 +530,24 @@ async fn a_get_paused_halfway(
         us.peer().peers().len() == 2
     })
     .await;
+    let transfer = get_under_way(us, meta).await;
+    (paused, next, transfer)
+}
+
+/// Starts a get of `meta` on `us`; returns its transfer id once content has arrived.
+async fn get_under_way(us: &TestPeer, meta: &FileMeta) -> u64 {
     let transfer = us
         .peer()
         .start_fetch(&meta.file_id, TransferKind::Get)
         .unwrap();
-    eventually("half the file has arrived", WAIT, || {
+    eventually("part of the file has arrived", WAIT, || {
         us.peer()
             .transfers()
             .iter()
             .any(|t| t.id == transfer.id && t.bytes_done > 0)
     })
     .await;
-    (paused, next, transfer.id)
+    transfer.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
