@@ -220,9 +220,35 @@ pub struct Buckets {
     map: HashMap<IpAddr, Bucket>,
 }
 
-struct Bucket {
+/// One token bucket; its rate and capacity are its owner's to pass in.
+pub struct Bucket {
     tokens: f64,
     at: Instant,
+}
+
+impl Bucket {
+    /// A bucket holding `capacity` tokens at `now`.
+    pub fn full(capacity: f64, now: Instant) -> Self {
+        Bucket {
+            tokens: capacity,
+            at: now,
+        }
+    }
+
+    /// The tokens at `now`, refilled at `rate` a second up to `capacity`.
+    fn refilled(&self, now: Instant, rate: f64, capacity: f64) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.tokens + elapsed * rate).min(capacity)
+    }
+
+    /// Takes a token at `now` if there is one, after refilling at `rate` up to `capacity`.
+    pub fn take(&mut self, now: Instant, rate: f64, capacity: f64) -> bool {
+        let tokens = self.refilled(now, rate, capacity);
+        self.at = self.at.max(now);
+        let allowed = tokens >= 1.0;
+        self.tokens = if allowed { tokens - 1.0 } else { tokens };
+        allowed
+    }
 }
 
 impl Buckets {
@@ -245,19 +271,8 @@ impl Buckets {
             self.make_room(now);
         }
         let (rate, capacity) = (self.rate, self.capacity);
-        let bucket = self.map.entry(source).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        let tokens = refilled(bucket, now, rate, capacity);
-        bucket.at = now;
-        if tokens >= 1.0 {
-            bucket.tokens = tokens - 1.0;
-            true
-        } else {
-            bucket.tokens = tokens;
-            false
-        }
+        let bucket = (self.map.entry(source)).or_insert_with(|| Bucket::full(capacity, now));
+        bucket.take(now, rate, capacity)
     }
 
     /// Forgets full buckets (a full bucket is the same as none), else the longest unused one.
@@ -265,7 +280,7 @@ impl Buckets {
         let full: Vec<IpAddr> = self
             .map
             .iter()
-            .filter(|(_, b)| refilled(b, now, self.rate, self.capacity) >= self.capacity)
+            .filter(|(_, b)| b.refilled(now, self.rate, self.capacity) >= self.capacity)
             .map(|(ip, _)| *ip)
             .collect();
         for ip in full {
@@ -287,12 +302,6 @@ impl Buckets {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
-}
-
-/// The tokens of `bucket` at `now`.
-fn refilled(bucket: &Bucket, now: Instant, rate: f64, capacity: f64) -> f64 {
-    let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-    (bucket.tokens + elapsed * rate).min(capacity)
 }
 
 /// Bytes of pushes being received, and of pushes handed over for keeping, so that pushes

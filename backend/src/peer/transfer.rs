@@ -9,7 +9,7 @@ use super::health::{self, GetOutcome};
 use super::state::{NotHeld, PeerState};
 use super::upload::{OpenError, UploadError};
 use super::{short, Change, Held, Peer};
-use crate::net::admission::MIN_PUSH_CHARGE;
+use crate::net::admission::{Bucket, MIN_PUSH_CHARGE};
 use crate::net::{self, NetError};
 use crate::protocol::FileMeta;
 use crate::refusal::Reason;
@@ -632,10 +632,7 @@ impl Peer {
 /// second. Each goes to every tracked peer, and a stranger can push a small file and then
 /// delete it as its owner (which gives its room in the quota back), over and over: two small
 /// messages for a thousand sends. A file not announced is still in our GOSSIP_REPLYs.
-pub struct PushAnnounces {
-    allowed: f64,
-    at: Instant,
-}
+pub struct PushAnnounces(Bucket);
 
 impl PushAnnounces {
     const BURST: f64 = 16.0;
@@ -643,22 +640,12 @@ impl PushAnnounces {
 
     /// A full burst allowed from `now`.
     pub fn new(now: Instant) -> Self {
-        PushAnnounces {
-            allowed: Self::BURST,
-            at: now,
-        }
+        PushAnnounces(Bucket::full(Self::BURST, now))
     }
 
     /// Whether a file pushed to us at `now` is announced.
     pub fn take(&mut self, now: Instant) -> bool {
-        let earned = now.saturating_duration_since(self.at).as_secs_f64() * Self::PER_SECOND;
-        self.allowed = (self.allowed + earned).min(Self::BURST);
-        self.at = self.at.max(now);
-        let allowed = self.allowed >= 1.0;
-        if allowed {
-            self.allowed -= 1.0;
-        }
-        allowed
+        self.0.take(now, Self::PER_SECOND, Self::BURST)
     }
 }
 
