@@ -31,11 +31,17 @@ fn samples(peer: &str) -> Vec<(String, String)> {
 /// The three running peers.
 pub struct Demo {
     pub nodes: Vec<Node>,
+    /// The demo folder, held until the peers stop: a second demo started on it would write
+    /// its missing samples into the running peers' folders before it found them held.
+    _lock: std::fs::File,
 }
 
 /// Starts the demo network in `dir` (created if missing). The first peer's dashboard listens
 /// on `http_port` (0: any free port); every other port is picked free.
 pub async fn start(dir: &Path, http_port: u16) -> anyhow::Result<Demo> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock = crate::store::lock_folder(dir)
+        .with_context(|| format!("holding the demo folder {}", dir.display()))?;
     let mut nodes: Vec<Node> = Vec::new();
     for (i, id) in PEERS.into_iter().enumerate() {
         let storage = dir.join(id);
@@ -82,7 +88,7 @@ pub async fn start(dir: &Path, http_port: u16) -> anyhow::Result<Demo> {
             .with_context(|| format!("starting demo peer {id}"))?;
         nodes.push(node);
     }
-    Ok(Demo { nodes })
+    Ok(Demo { nodes, _lock: lock })
 }
 
 impl Demo {

@@ -67,11 +67,20 @@ async fn async_main() -> ExitCode {
 async fn run(args: Cli) -> anyhow::Result<()> {
     let config = NodeConfig::from_cli(&args);
     // The log lives in the storage folder: a path that cannot be one is named as such.
+    let new_folder = !config.storage.exists();
     std::fs::create_dir_all(&config.storage)
         .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
     let log = config.storage.join(store::LOG_FILE);
     init_logging(&args.log_level, (!args.log_stderr).then_some(log.as_path()))?;
-    let mut node = Node::start(config.clone()).await?;
+    let mut node = match Node::start(config.clone()).await {
+        Ok(node) => node,
+        Err(e) => {
+            if new_folder {
+                remove_if_only_log(&config.storage);
+            }
+            return Err(e.into());
+        }
+    };
     // Only now: until the node has started, Ctrl-C ends the process as it would any other.
     let mut signals = Signals::listen()?;
     say!(
@@ -104,6 +113,22 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         .context("stopped, but metadata.json was not saved")?;
     say!("stopped; metadata saved");
     Ok(())
+}
+
+/// Removes a storage folder that a refused start created, if it holds nothing but our log:
+/// the error went to stderr, and a folder left behind would look like a peer's.
+fn remove_if_only_log(folder: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    if names.iter().all(|name| name == store::LOG_FILE) {
+        let _ = std::fs::remove_file(folder.join(store::LOG_FILE));
+        let _ = std::fs::remove_dir(folder);
+    }
 }
 
 /// Waits for `shutdown`, unless another Ctrl-C or SIGTERM asks to stop at once: the process

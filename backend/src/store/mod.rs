@@ -23,7 +23,7 @@ pub use journal::PREFIX as JOURNAL_PREFIX;
 use metadata::StoredEntry;
 pub use metadata::{parse_index, IndexEntry};
 pub use names::is_reserved;
-pub use open::OpenReport;
+pub use open::{lock_folder, OpenReport};
 use pipeline::Pipeline;
 pub use pipeline::PIECE;
 pub use spent::{Spent, Step};

@@ -253,11 +253,11 @@ fn python_copies(
     candidates
 }
 
-/// Holds `dir` for this store: a second peer started on the same folder would delete the
+/// Holds `dir` for this process: a second peer started on the same folder would delete the
 /// first one's temporary files and journals as leftovers. An advisory lock on the folder
 /// itself, released when the returned handle is closed (or the process dies).
 #[cfg(unix)]
-fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
+pub fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
     let folder = std::fs::File::open(dir)?;
     // SAFETY: a valid descriptor, open for the duration of the call.
@@ -275,6 +275,6 @@ fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
 }
 
 #[cfg(not(unix))]
-fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
+pub fn lock_folder(dir: &Path) -> io::Result<std::fs::File> {
     std::fs::File::open(dir)
 }

@@ -186,3 +186,22 @@ async fn a_start_refused_for_a_busy_port_leaves_the_folder_as_it_was() {
     );
     assert_eq!(all_files(dir.path()), ["metadata.json", "ours.txt"]);
 }
+
+#[test]
+fn a_start_refused_for_a_busy_port_leaves_no_new_folder_behind() {
+    let outside = tempfile::tempdir().unwrap();
+    let storage = outside.path().join("storage_us");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_peer"))
+        .args(["us", "127.0.0.1", &port, "0", "--bootstrap", "none"])
+        .args(["--p2p-bind", "127.0.0.1", "--storage"])
+        .arg(&storage)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the peer runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+    assert!(!storage.exists(), "{:?}", all_files(&storage));
+}

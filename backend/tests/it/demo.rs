@@ -41,3 +41,15 @@ async fn a_second_demo_run_writes_no_sample_over_the_users_file() {
     );
     demo.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_demo_on_a_running_ones_folder_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = demo::start(dir.path(), 0).await.unwrap();
+    let sample = dir.path().join("alice").join("alice-notes.txt");
+    std::fs::remove_file(&sample).unwrap();
+    let refused = demo::start(dir.path(), 0).await.err().expect("refused");
+    assert!(format!("{refused:#}").contains("in use"), "{refused:#}");
+    assert!(!sample.exists(), "the sample was written again");
+    running.shutdown().await.unwrap();
+}
