@@ -78,7 +78,7 @@ async fn run(args: Cli) -> anyhow::Result<()> {
             if new_folder {
                 remove_if_only_log(&config.storage);
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
     // Only now: until the node has started, Ctrl-C ends the process as it would any other.
