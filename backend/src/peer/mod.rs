@@ -287,20 +287,26 @@ impl Peer {
         }
     }
 
-    /// Saves the index now, and the tombstones if they changed since their last save.
+    /// Saves the tombstones if they changed since their last save, then deletes the copies
+    /// removed from the index, then saves the index: a DELETE is durable before what it
+    /// did. A crash before the tombstones are saved leaves the copy listed and on disk (the
+    /// DELETE not done); after, the next start obeys the tombstone again. Deleting the copy
+    /// first would let a crash forget both, and the file be fetched back.
     pub fn save_index(&self) -> std::io::Result<()> {
-        self.inner.store.save(|| lock(&self.inner.state).index())?;
+        // Held throughout, so that saves follow one another whole.
         let mut saved = lock(&self.inner.tombstones_saved);
-        let (generation, tombstones) = {
+        // One cut of the state: the tombstones name every copy queued for removal by then.
+        let (index, removals, tombstones) = {
             let state = lock(&self.inner.state);
-            if state.tombstones_generation() == *saved {
-                return Ok(());
-            }
-            state.tombstones()
+            let tombstones = (state.tombstones_generation() != *saved).then(|| state.tombstones());
+            let removals = self.inner.store.queued_removals();
+            (state.index(), removals, tombstones)
         };
-        self.inner.store.save_tombstones(&tombstones)?;
-        *saved = generation;
-        Ok(())
+        if let Some((generation, tombstones)) = tombstones {
+            self.inner.store.save_tombstones(&tombstones)?;
+            *saved = generation;
+        }
+        self.inner.store.save_cut(|| (index, removals))
     }
 
     /// Asks the persister to save the index and tombstones.
@@ -441,11 +447,12 @@ impl Peer {
         }
     }
 
-    /// Deletes the copy of a record just removed from the index. Call it while the state is
-    /// still locked, so that no save of the index without it can come first.
+    /// Deletes, at the next save, the copy of a record just removed from the index. Call it
+    /// while the state is still locked, so that no save of the index without it can come
+    /// first.
     fn remove_copy(&self, record: &state::FileRecord) {
         if let Some(stored_as) = &record.stored_as {
-            self.inner.store.remove(stored_as);
+            self.inner.store.remove_at_next_save(stored_as);
         }
     }
 

@@ -378,7 +378,14 @@ impl Store {
     /// When the index is the one the last successful save wrote, `metadata.json` is left as
     /// it is (copies queued for removal are still deleted, and journals still forgotten).
     pub fn save(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<()> {
-        let saved = self.save_now(snapshot);
+        self.save_cut(|| (snapshot(), self.queued_removals()))
+    }
+
+    /// [`Store::save`] of an index taken together with the copies it no longer lists (see
+    /// [`Store::queued_removals`]): only those are deleted before it is written. A copy
+    /// queued later waits for the save of an index that has not listed it either.
+    pub fn save_cut(&self, cut: impl FnOnce() -> (Vec<IndexEntry>, Vec<String>)) -> io::Result<()> {
+        let saved = self.save_now(cut);
         let outcome = match &saved {
             Ok(Saved::Written) => 0,
             Err(_) => 1,
@@ -404,10 +411,9 @@ impl Store {
         self.inner.saves[2].load(Ordering::Relaxed)
     }
 
-    fn save_now(&self, snapshot: impl FnOnce() -> Vec<IndexEntry>) -> io::Result<Saved> {
+    fn save_now(&self, cut: impl FnOnce() -> (Vec<IndexEntry>, Vec<String>)) -> io::Result<Saved> {
         let mut last = lock(&self.inner.saving);
-        let index = snapshot();
-        let removing: Vec<String> = lock(&self.inner.removing).iter().cloned().collect();
+        let (index, removing) = cut();
         for name in removing {
             // Failing, the save does not happen: the index on disk keeps the entry, and the
             // copy is deleted at a later save.
@@ -644,10 +650,24 @@ impl Store {
         Ok((file, len))
     }
 
-    /// Deletes a stored copy, on a blocking thread when called inside the runtime (without
-    /// waiting for it); a failure is logged, and the copy stays queued. Call it before the
-    /// index without the copy can be saved (while the lock that guards the index is held):
-    /// the next save deletes every queued copy first, and fails if it cannot.
+    /// Deletes a stored copy at the next save, before that save writes the index: call it
+    /// before the index without the copy can be saved (while the lock that guards the index
+    /// is held). The caller saves first what must be durable before the copy goes, such as
+    /// the DELETE that removed it: a crash before then leaves the copy listed and in place.
+    pub fn remove_at_next_save(&self, stored_as: &str) {
+        self.queue_removal(stored_as);
+    }
+
+    /// The copies queued for removal, not yet deleted.
+    pub fn queued_removals(&self) -> Vec<String> {
+        lock(&self.inner.removing).iter().cloned().collect()
+    }
+
+    /// Deletes a stored copy that no saved index lists, on a blocking thread when called
+    /// inside the runtime (without waiting for it); a failure is logged, and the copy stays
+    /// queued. Call it before the index without the copy can be saved (while the lock that
+    /// guards the index is held): the next save deletes every queued copy first, and fails if
+    /// it cannot.
     pub fn remove(&self, stored_as: &str) {
         self.queue_removal(stored_as);
         let (store, name) = (self.clone(), stored_as.to_string());

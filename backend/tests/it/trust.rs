@@ -198,6 +198,33 @@ async fn a_delete_that_overtakes_the_announce_keeps_the_file_away() {
     us.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_copy_stays_on_disk_until_the_delete_is_saved() {
+    let us = spawn("us", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let path = local_file(&files, "ours.txt", b"ours");
+    let meta = us.peer().push_path(&path).await.unwrap();
+    let stored = content_files(us.storage());
+    assert_eq!(stored.len(), 1);
+    // The DELETE cannot be saved: a folder holds the place of its file.
+    let tombstones = us.storage().join(".tombstones.json");
+    std::fs::create_dir_all(tombstones.join("in-the-way")).unwrap();
+    us.peer().delete(&meta.file_id).unwrap();
+    let save = |peer: Peer| async move {
+        tokio::task::spawn_blocking(move || peer.save_index())
+            .await
+            .unwrap()
+    };
+    assert!(save(us.peer().clone()).await.is_err());
+    // A crash now would find the copy listed and in place: the DELETE was not done.
+    assert_eq!(content_files(us.storage()), stored);
+    std::fs::remove_dir_all(&tombstones).unwrap();
+    save(us.peer().clone()).await.unwrap();
+    assert!(file_holds(us.storage(), ".tombstones.json", &meta.file_id));
+    assert!(content_files(us.storage()).is_empty());
+    us.stop().await;
+}
+
 /// `metadata.json`'s inode in `dir`, once it exists: every write renames a new file over it.
 fn index_inode(dir: &Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -225,12 +252,17 @@ async fn deletes_of_unknown_files_leave_the_index_file_unwritten() {
         let delete = encode::delete("PROF", &format!("unknown{i}"));
         deliver(&us.addr(), delete.as_bytes()).await;
     }
-    // The barrier: a save writes the tombstones after the index, so once the last DELETE is
-    // in `.tombstones.json`, saves that the DELETEs asked for have been through the index.
     eventually("the last DELETE is saved", WAIT, || {
         file_holds(us.storage(), ".tombstones.json", "\"unknown49\"")
     })
     .await;
+    // The barrier: saves run one at a time, so one more ends after the index part of the
+    // one that saved the last DELETE.
+    let peer = us.peer().clone();
+    tokio::task::spawn_blocking(move || peer.save_index())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         index_inode(us.storage()),
         written,
