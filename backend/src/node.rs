@@ -147,8 +147,14 @@ impl Node {
         let http = TcpListener::bind(config.http_bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.http_bind))?;
-        let (store, index, report) = Store::open(&config.storage)
-            .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
+        let (store, index, report) = Store::open_with_caps(
+            &config.storage,
+            crate::store::EntryCaps {
+                max_name: config.caps.max_name,
+                max_field: config.caps.max_field,
+            },
+        )
+        .with_context(|| format!("cannot open storage folder {}", config.storage.display()))?;
         let (tombstones, tombstones_aside) = store
             .load_tombstones(crate::store::unix_now())
             .context("cannot read the remembered DELETEs")?;

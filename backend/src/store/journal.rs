@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 /// Prefix of journal files (hidden, so reserved: see `names::is_reserved`).
 pub const PREFIX: &str = ".commit-";
 
+/// Whether `name` is a journal's: [`PREFIX`] then the random suffix [`write`] gives it. A
+/// Python peer's folder may hold content named `.commit-notes.txt`: that is not ours to read
+/// or delete.
+pub fn is_journal(name: &str) -> bool {
+    name.strip_prefix(PREFIX)
+        .is_some_and(super::names::is_random_suffix)
+}
+
 /// What a journal file holds.
 #[derive(Serialize, Deserialize)]
 struct Record {
@@ -48,10 +56,11 @@ pub fn write(dir: &Path, entry: &IndexEntry, len: u64) -> io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Every journal in `dir`. A journal cut short by a crash never parses (a
-/// JSON object is only complete at its last byte); it is deleted, since the content it
-/// announced was never renamed into place. One that cannot be read at all is an error: it
-/// may protect a file that would otherwise be taken for one of ours.
+/// Every journal in `dir` (named as [`is_journal`] says; other files are left alone). A
+/// journal cut short by a crash never parses (a JSON object is only complete at its last
+/// byte); it is deleted, since the content it announced was never renamed into place. One
+/// that cannot be read at all is an error: it may protect a file that would otherwise be
+/// taken for one of ours.
 pub fn read_all(dir: &Path) -> io::Result<Vec<Found>> {
     let mut found = Vec::new();
     for item in std::fs::read_dir(dir)? {
@@ -59,7 +68,7 @@ pub fn read_all(dir: &Path) -> io::Result<Vec<Found>> {
         let Ok(name) = item.file_name().into_string() else {
             continue;
         };
-        if !name.starts_with(PREFIX) || !item.file_type()?.is_file() {
+        if !is_journal(&name) || !item.file_type()?.is_file() {
             continue;
         }
         let path = item.path();

@@ -102,9 +102,50 @@ mod lenient {
     }
 }
 
+/// The longest texts an entry of `metadata.json` may carry, in bytes: the caps that the same
+/// fields get from the network (`--max-name-len`, `--max-field-len`). Every entry is announced
+/// in our GOSSIP_REPLYs, so one entry too long for the other peers' message cap would hide all
+/// our files from them.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryCaps {
+    /// Longest `file_name`.
+    pub max_name: usize,
+    /// Longest `file_id` and `file_owner`, and `file_size` and `file_timestamp` as JSON text.
+    pub max_field: usize,
+}
+
+impl EntryCaps {
+    /// No cap at all: for tools and tests that read a folder without running a peer on it.
+    pub const NONE: EntryCaps = EntryCaps {
+        max_name: usize::MAX,
+        max_field: usize::MAX,
+    };
+
+    /// The first field of `meta` over its cap, as the network check (`PeerState::fits`) finds
+    /// it: its name, its length and the cap.
+    fn first_over(&self, meta: &FileMeta) -> Option<(&'static str, usize, usize)> {
+        let fields = [
+            ("file_id", meta.file_id.as_str()),
+            ("file_owner", meta.file_owner.as_str()),
+            ("file_size", meta.file_size.json()),
+            ("file_timestamp", meta.file_timestamp.json()),
+        ];
+        let long_field = fields
+            .into_iter()
+            .find(|(_, text)| text.len() > self.max_field)
+            .map(|(name, text)| (name, text.len(), self.max_field));
+        let long_name = (meta.file_name.len() > self.max_name).then_some((
+            "file_name",
+            meta.file_name.len(),
+            self.max_name,
+        ));
+        long_field.or(long_name)
+    }
+}
+
 /// The entries of a `metadata.json`, and how many were left out for lack of a usable
-/// `file_id` (a non-empty string other than `"null"`) or of a `file_timestamp`, or for not
-/// being objects.
+/// `file_id` (a non-empty string other than `"null"`) or of a `file_timestamp`, for not
+/// being objects, or for a field over its [`EntryCaps`].
 #[derive(Debug, Default)]
 pub struct ParsedIndex {
     pub entries: Vec<IndexEntry>,
@@ -112,15 +153,32 @@ pub struct ParsedIndex {
 }
 
 /// The entries of a `metadata.json` (ours or the Python peers' layout, a leading UTF-8 BOM
-/// allowed), each read on its own; `None` when the bytes are not a JSON object.
-pub fn read_index(bytes: &[u8]) -> Option<ParsedIndex> {
+/// allowed), each read on its own; `None` when the bytes are not a JSON object. An entry over
+/// `caps` is left out with a warning that says which field, never the text itself (it may be
+/// megabytes).
+pub fn read_index(bytes: &[u8], caps: EntryCaps) -> Option<ParsedIndex> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let map: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
     let mut parsed = ParsedIndex::default();
     for raw in map.into_values() {
         match serde_json::from_str::<StoredEntry>(raw.get()) {
             Ok(entry) if !entry.file_id.is_empty() && entry.file_id != "null" => {
-                parsed.entries.push(IndexEntry::from(entry))
+                let entry = IndexEntry::from(entry);
+                match caps.first_over(&entry.meta) {
+                    None => parsed.entries.push(entry),
+                    Some((field, len, cap)) => {
+                        let id = &entry.meta.file_id;
+                        let which = match id.len() <= caps.max_field {
+                            true => format!("the entry of {id}"),
+                            false => "an entry".to_string(),
+                        };
+                        tracing::warn!(
+                            "metadata.json: left out {which}: its {field} is {len} bytes long \
+                             (at most {cap}, as from the network)"
+                        );
+                        parsed.skipped += 1;
+                    }
+                }
             }
             _ => parsed.skipped += 1,
         }
@@ -128,9 +186,9 @@ pub fn read_index(bytes: &[u8]) -> Option<ParsedIndex> {
     Some(parsed)
 }
 
-/// The entries [`read_index`] finds.
+/// The entries [`read_index`] finds, without caps.
 pub fn parse_index(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
-    read_index(bytes).map(|parsed| parsed.entries)
+    read_index(bytes, EntryCaps::NONE).map(|parsed| parsed.entries)
 }
 
 impl From<StoredEntry> for IndexEntry {

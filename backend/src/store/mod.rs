@@ -21,7 +21,7 @@ pub mod tombstones;
 pub use direct::Piece;
 pub use journal::PREFIX as JOURNAL_PREFIX;
 use metadata::StoredEntry;
-pub use metadata::{parse_index, IndexEntry};
+pub use metadata::{parse_index, EntryCaps, IndexEntry};
 pub use names::is_reserved;
 pub use open::{lock_folder, OpenReport};
 use pipeline::Pipeline;

@@ -7,16 +7,49 @@ const MAX_NAME: usize = 180;
 /// Where a corrupt `metadata.json` is moved: this prefix, then digits and dashes.
 pub const CORRUPT_PREFIX: &str = "metadata.json.corrupt-";
 
-/// Whether `name` is one of our own files rather than content: every hidden name (temporary
-/// files, commit journals, the log), `metadata.json`, and its corrupt copies set aside. The
-/// start-up scan skips exactly these, and [`sanitize`] never yields one, so no stored file is
-/// ever mistaken for ours.
+/// Whether `name` is never given to content by us, nor adopted as a file of ours when found
+/// in the folder: every hidden name (ours, see [`is_ours`], or someone else's), `metadata.json`,
+/// and its corrupt copies set aside. [`sanitize`] never yields one, so no stored file is ever
+/// mistaken for ours. A hidden file that is not ours is held only when an entry names it (a
+/// Python peer stores strangers' names as given, `.env` among them).
 pub fn is_reserved(name: &str) -> bool {
-    name.starts_with('.')
-        || name == super::METADATA
-        || name.strip_prefix(CORRUPT_PREFIX).is_some_and(|rest| {
+    name.starts_with('.') || is_ours(name)
+}
+
+/// Whether `name` is exactly one that this peer gives its own files: `metadata.json`,
+/// `.tombstones.json`, their copies set aside, the log, a commit journal or a temporary file.
+/// Only these are ever deleted or set aside unasked, and none is ever a copy of a file: a
+/// folder taken over from a Python peer may hold content under any other name.
+pub fn is_ours(name: &str) -> bool {
+    use super::tombstones::TOMBSTONES;
+    let set_aside = |prefix: &str| {
+        name.strip_prefix(prefix).is_some_and(|rest| {
             !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || b == b'-')
         })
+    };
+    [super::METADATA, TOMBSTONES, super::LOG_FILE].contains(&name)
+        || set_aside(CORRUPT_PREFIX)
+        || set_aside(&format!("{TOMBSTONES}.corrupt-"))
+        || super::journal::is_journal(name)
+        || is_temp(name)
+}
+
+/// Whether `name` is one of our temporary files: [`super::TEMP_PREFIX`] then a random suffix,
+/// for content (`Store::temp_file`), or then `metadata.json` or `.tombstones.json`, a dash and
+/// a random suffix, for a save (`Store::replace_durably`).
+pub fn is_temp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(super::TEMP_PREFIX) else {
+        return false;
+    };
+    let saved = [super::METADATA, super::tombstones::TOMBSTONES]
+        .iter()
+        .find_map(|saved| rest.strip_prefix(saved)?.strip_prefix('-'));
+    is_random_suffix(saved.unwrap_or(rest))
+}
+
+/// Whether `text` is a random `u64` as our names carry it (`{:016x}`): 16 lowercase hex digits.
+pub fn is_random_suffix(text: &str) -> bool {
+    text.len() == 16 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A name that is a single plain path component: no separators, no `..`, no control
@@ -120,6 +153,37 @@ mod tests {
             "peer.log",
         ] {
             assert!(!is_reserved(content), "{content}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_names_we_make_are_ours() {
+        for ours in [
+            "metadata.json",
+            "metadata.json.corrupt-1749713822-2",
+            ".tombstones.json",
+            ".tombstones.json.corrupt-1749713822",
+            ".peer.log",
+            ".commit-0123456789abcdef",
+            ".tmp-0123456789abcdef",
+            ".tmp-metadata.json-0123456789abcdef",
+            ".tmp-.tombstones.json-0123456789abcdef",
+        ] {
+            assert!(is_ours(ours), "{ours}");
+        }
+        for theirs in [
+            ".commit-notes.txt",
+            ".commit-0123456789abcde",
+            ".commit-0123456789abcdef0",
+            ".commit-0123456789ABCDEF",
+            ".tmp-draft.txt",
+            ".tmp-metadata.json",
+            ".tmp-notes.txt-0123456789abcdef",
+            ".tombstones.json.bak",
+            ".env",
+        ] {
+            assert!(!is_ours(theirs), "{theirs}");
+            assert!(is_reserved(theirs), "{theirs}: hidden, so never adopted");
         }
     }
 

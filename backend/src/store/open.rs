@@ -2,9 +2,8 @@
 //! after it was saved, so that the folder a crash left behind opens into the same files under
 //! the same ids. Reads no content.
 
-use super::metadata::read_index;
-use super::{journal, lock, names, unix_now, IndexEntry, Pending, Shared, Store};
-use super::{METADATA, TEMP_PREFIX};
+use super::metadata::{read_index, EntryCaps};
+use super::{journal, lock, names, unix_now, IndexEntry, Pending, Shared, Store, METADATA};
 use crate::protocol::FileMeta;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
@@ -16,8 +15,9 @@ use std::sync::{Arc, Mutex};
 pub struct OpenReport {
     /// Where a corrupt `metadata.json` was moved.
     pub corrupt_moved_to: Option<PathBuf>,
-    /// Entries of `metadata.json` left out as unusable (see [`super::metadata::read_index`]),
-    /// and where the file as it was is kept, since the next save no longer lists them.
+    /// Entries of `metadata.json` left out as unusable or over the caps (see
+    /// [`super::metadata::read_index`]), and where the file as it was is kept, since the next
+    /// save no longer lists them.
     pub skipped: Option<(usize, PathBuf)>,
     /// There was no usable `metadata.json`: the index starts empty.
     pub rebuilt: bool,
@@ -29,19 +29,31 @@ pub struct OpenReport {
     /// Content files in the folder that no entry describes (put there by hand): to be hashed
     /// and indexed as ours with [`Store::adopt`], away from start-up.
     pub to_adopt: Vec<String>,
-    /// For some of those files, the entries of a Python peer's `metadata.json` that name them,
-    /// two or more to a file (it stored a second file of the same name over the first): the
-    /// file backs the one whose id its content hashes to, if any.
+    /// For some of those files, the entries that may describe them: the entries of a Python
+    /// peer's `metadata.json` that name one file, two or more to a file (it stored a second
+    /// file of the same name over the first), and the entries of one id that name two or more
+    /// files (an index edited by hand). The file backs the one whose id its content hashes
+    /// to, if any.
     pub candidates: BTreeMap<String, Vec<FileMeta>>,
 }
 
 impl Store {
-    /// Opens (creating) the folder and loads the index: `metadata.json`, then the files that
-    /// landed after it was saved (their journals). Reads no content: files nobody describes
-    /// are only listed in [`OpenReport::to_adopt`]. Leftover temporary files are deleted;
-    /// entries whose copy vanished lose `stored_as`. Fails if another store holds the folder
-    /// (see [`Store::release`]), before touching anything in it.
+    /// [`Store::open_with_caps`] without caps on the entries of `metadata.json`: for tools and
+    /// tests. A peer opens its folder with the caps it applies to the network.
     pub fn open(dir: &Path) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
+        Store::open_with_caps(dir, EntryCaps::NONE)
+    }
+
+    /// Opens (creating) the folder and loads the index: `metadata.json` (entries over `caps`
+    /// left out), then the files that landed after it was saved (their journals). Reads no
+    /// content: files nobody describes for sure are only listed in [`OpenReport::to_adopt`].
+    /// Our leftover temporary files are deleted, and nothing else that is not ours; entries
+    /// whose copy vanished lose `stored_as`; one entry per id is kept. Fails if another store
+    /// holds the folder (see [`Store::release`]), before touching anything in it.
+    pub fn open_with_caps(
+        dir: &Path,
+        caps: EntryCaps,
+    ) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
         std::fs::create_dir_all(dir)?;
         let lock = lock_folder(dir)?;
         let store = Store {
@@ -56,24 +68,32 @@ impl Store {
             }),
         };
         let mut report = OpenReport::default();
-        let mut index = store.read_index(&mut report)?;
+        let mut index = store.read_index(&mut report, caps)?;
         store.remove_leftover_temp_files()?;
         let mut present = store.content_names()?;
         report.candidates = python_copies(&mut index, &present);
+        one_entry_per_id(&mut index, &present, &mut report.candidates);
         store.replay_journals(&mut index, &mut present, &mut report)?;
         // A copy must exist, and one file backs one entry only.
         let mut claimed: HashSet<String> = HashSet::new();
         for entry in &mut index {
             let had_copy = entry.stored_as.is_some();
+            if let Some(ours) = entry.stored_as.as_deref().filter(|n| names::is_ours(n)) {
+                warn_not_a_copy(&entry.meta.file_id, ours);
+            }
             entry.stored_as = entry
                 .stored_as
                 .take()
                 .filter(|name| present.contains(name) && claimed.insert(name.clone()));
             report.lost += usize::from(had_copy && entry.stored_as.is_none());
         }
+        // A hidden file is never taken for one of ours: only a file that entries may describe
+        // is looked at.
+        let candidates = &report.candidates;
         report.to_adopt = present
             .into_iter()
             .filter(|n| !claimed.contains(n))
+            .filter(|n| !names::is_reserved(n) || candidates.contains_key(n))
             .collect();
         let to_adopt = &report.to_adopt;
         report.candidates.retain(|name, _| to_adopt.contains(name));
@@ -81,22 +101,29 @@ impl Store {
     }
 
     /// `metadata.json`'s entries; a corrupt one is set aside under a free name, and one with
-    /// unusable entries is copied there.
-    fn read_index(&self, report: &mut OpenReport) -> io::Result<Vec<IndexEntry>> {
+    /// unusable entries is copied there. An error names the file at fault.
+    fn read_index(&self, report: &mut OpenReport, caps: EntryCaps) -> io::Result<Vec<IndexEntry>> {
         let path = self.path(METADATA);
+        let at =
+            |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(match read_index(&bytes) {
+            Ok(bytes) => Ok(match read_index(&bytes, caps) {
                 Some(parsed) => {
                     if parsed.skipped > 0 {
                         let aside = self.free_corrupt_name();
-                        std::fs::write(&aside, &bytes)?;
+                        std::fs::write(&aside, &bytes)
+                            .map_err(at(format!("cannot write {}", aside.display())))?;
                         report.skipped = Some((parsed.skipped, aside));
                     }
                     parsed.entries
                 }
                 None => {
                     let aside = self.free_corrupt_name();
-                    std::fs::rename(&path, &aside)?;
+                    std::fs::rename(&path, &aside).map_err(at(format!(
+                        "cannot move {} to {}",
+                        path.display(),
+                        aside.display()
+                    )))?;
                     report.corrupt_moved_to = Some(aside);
                     report.rebuilt = true;
                     Vec::new()
@@ -106,7 +133,7 @@ impl Store {
                 report.rebuilt = true;
                 Ok(Vec::new())
             }
-            Err(e) => Err(e),
+            Err(e) => Err(at(format!("cannot read {}", path.display()))(e)),
         }
     }
 
@@ -191,8 +218,9 @@ impl Store {
         Ok(())
     }
 
-    /// Names of the content files in the folder: regular files with a name not reserved for
-    /// our own files.
+    /// Names of the files in the folder that may be content: regular files under any name but
+    /// the exact ones of our own files (see [`names::is_ours`]). Hidden names among them are
+    /// held only when an entry names them.
     fn content_names(&self) -> io::Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
         for entry in std::fs::read_dir(&self.inner.dir)? {
@@ -201,17 +229,19 @@ impl Store {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if !names::is_reserved(&name) && entry.file_type()?.is_file() {
+            if !names::is_ours(&name) && entry.file_type()?.is_file() {
                 out.insert(name);
             }
         }
         Ok(out)
     }
 
+    /// Deletes the temporary files a crash left, named exactly as ours are: a Python peer's
+    /// folder may hold content named `.tmp-draft.txt`.
     fn remove_leftover_temp_files(&self) -> io::Result<()> {
         for entry in std::fs::read_dir(&self.inner.dir)? {
             let entry = entry?;
-            let ours = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+            let ours = entry.file_name().to_str().is_some_and(names::is_temp);
             if ours && entry.file_type()?.is_file() {
                 std::fs::remove_file(entry.path())?;
             }
@@ -221,9 +251,10 @@ impl Store {
 }
 
 /// Names the copies of the entries in a Python peer's layout, which has no `stored_as`
-/// (written `Some("")` by the parser): each sits under its name as given, or failing that as
-/// we would have cleaned it up. A name that two or more entries give is backed by none of
-/// them yet: they are returned as its candidates, to be told apart by content.
+/// (written `Some("")` by the parser): each sits under its name as given (hidden or not, but
+/// never one of our own files' names), or failing that as we would have cleaned it up. A name
+/// that two or more entries give is backed by none of them yet: they are returned as its
+/// candidates, to be told apart by content.
 fn python_copies(
     index: &mut [IndexEntry],
     present: &BTreeSet<String>,
@@ -234,7 +265,12 @@ fn python_copies(
             let given = &entry.meta.file_name;
             let name = match present.contains(given) {
                 true => given.clone(),
-                false => names::sanitize(given),
+                false => {
+                    if names::is_ours(given) {
+                        warn_not_a_copy(&entry.meta.file_id, given);
+                    }
+                    names::sanitize(given)
+                }
             };
             named.entry(name).or_default().push(i);
             entry.stored_as = None;
@@ -251,6 +287,85 @@ fn python_copies(
         }
     }
     candidates
+}
+
+/// Says why an entry that names one of our own files as its copy does not get it.
+fn warn_not_a_copy(file_id: &str, name: &str) {
+    tracing::warn!(
+        "metadata.json: {file_id} is listed as held in {name}, a name this peer keeps for \
+         its own files: that file is not taken as its copy"
+    );
+}
+
+/// Leaves one entry per file id (two are found in an index edited by hand; `Peer` keeps one
+/// record per id, and a copy only the other entry named would be taken for a file of ours at
+/// the next start). The entry kept is the first that holds a copy, else the first. When the
+/// entries name two or more copies in the folder, which backs the id is told by content,
+/// away from start-up: the entry kept loses its copy, and each copy gets the entries as its
+/// `candidates`. Choosing one by order could serve under the id a copy that does not hash to
+/// it, and refuse the one that does as held already. A copy that hashes to none is adopted
+/// as any file found in the folder.
+fn one_entry_per_id(
+    index: &mut Vec<IndexEntry>,
+    present: &BTreeSet<String>,
+    candidates: &mut BTreeMap<String, Vec<FileMeta>>,
+) {
+    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, entry) in index.iter().enumerate() {
+        by_id.entry(&entry.meta.file_id).or_default().push(i);
+    }
+    let groups: Vec<Vec<usize>> = by_id.into_values().filter(|g| g.len() > 1).collect();
+    let mut left_out = vec![false; index.len()];
+    for group in groups {
+        let copy = |i: &usize| {
+            index[*i]
+                .stored_as
+                .as_ref()
+                .filter(|n| present.contains(*n))
+        };
+        let copies: BTreeSet<String> = group.iter().filter_map(copy).cloned().collect();
+        let kept = *group
+            .iter()
+            .find(|i| copy(i).is_some())
+            .unwrap_or(&group[0]);
+        let id = &index[kept].meta.file_id;
+        let list = |names: &BTreeSet<String>| names.iter().cloned().collect::<Vec<_>>().join(", ");
+        if copies.len() > 1 {
+            tracing::warn!(
+                "metadata.json lists {id} {} times, held in {}: keeping one entry, and the \
+                 copy whose content has this id backs it",
+                group.len(),
+                list(&copies)
+            );
+            let mut metas: Vec<FileMeta> = Vec::new();
+            for meta in group.iter().map(|&i| &index[i].meta) {
+                if !metas.contains(meta) {
+                    metas.push(meta.clone());
+                }
+            }
+            for name in copies {
+                candidates
+                    .entry(name)
+                    .or_default()
+                    .extend(metas.iter().cloned());
+            }
+            index[kept].stored_as = None;
+        } else {
+            tracing::warn!(
+                "metadata.json lists {id} {} times: keeping one entry{}",
+                group.len(),
+                match copies.is_empty() {
+                    true => String::new(),
+                    false => format!(", held in {}", list(&copies)),
+                }
+            );
+        }
+        for i in group.into_iter().filter(|&i| i != kept) {
+            left_out[i] = true;
+        }
+    }
+    let mut left_out = left_out.into_iter();
+    index.retain(|_| !left_out.next().expect("one flag per entry"));
 }
 
 /// Holds `dir` for this process: a second peer started on the same folder would delete the

@@ -889,3 +889,265 @@ fn a_folder_opened_by_a_store_cannot_be_opened_by_another_until_released() {
     store.release();
     assert!(Store::open(dir.path()).is_ok());
 }
+
+/// What `work` logged at WARN or above, as text, with what it returned.
+fn warnings_of<T>(work: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            lock(&self.0).extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = tracing::subscriber::with_default(subscriber, work);
+    let log = String::from_utf8(lock(&captured.0).clone()).unwrap();
+    (out, log)
+}
+
+/// Writes a `metadata.json` of `entries` (key, entry) into `dir`; returns its bytes.
+fn write_metadata(dir: &Path, entries: Vec<(String, serde_json::Value)>) -> Vec<u8> {
+    let map: serde_json::Map<String, serde_json::Value> = entries.into_iter().collect();
+    let bytes = serde_json::to_vec(&map).unwrap();
+    std::fs::write(dir.join(METADATA), &bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn files_named_almost_like_journals_or_temporary_files_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = [
+        ".commit-notes.txt",
+        ".commit-00ff",
+        ".tmp-draft.txt",
+        ".tmp-metadata.json",
+        ".tmp-0123456789ABCDEF",
+    ];
+    for name in theirs {
+        std::fs::write(dir.path().join(name), name).unwrap();
+    }
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    for name in theirs {
+        let kept = std::fs::read_to_string(dir.path().join(name));
+        assert_eq!(kept.ok().as_deref(), Some(name));
+    }
+    assert!(index.is_empty());
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+}
+
+#[test]
+fn our_leftover_temporary_files_and_cut_journals_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        ".tmp-0123456789abcdef",
+        ".tmp-metadata.json-0123456789abcdef",
+        ".tmp-.tombstones.json-0123456789abcdef",
+        ".commit-0123456789abcdef",
+    ] {
+        std::fs::write(dir.path().join(name), b"{\"entry\":").unwrap();
+    }
+    Store::open(dir.path()).unwrap();
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+}
+
+#[tokio::test]
+async fn the_temporary_files_and_journals_we_make_are_named_as_start_up_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let temp = store.temp_file().await.unwrap();
+    let name = temp.path.file_name().unwrap().to_str().unwrap();
+    assert!(names::is_temp(name), "{name}");
+    let journal = journal::write(dir.path(), &unheld_entry("f"), 0).unwrap();
+    let name = journal.file_name().unwrap().to_str().unwrap();
+    assert!(journal::is_journal(name), "{name}");
+}
+
+#[test]
+fn python_copies_named_like_journals_or_temporary_files_stay_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = Vec::new();
+    let mut held = Vec::new();
+    for name in [".commit-notes.txt", ".tmp-draft.txt"] {
+        let (id, python) = python_entry(name.as_bytes(), name, "1750034796");
+        std::fs::write(dir.path().join(name), name).unwrap();
+        entries.push((id.clone(), python));
+        held.push((id, name));
+    }
+    write_metadata(dir.path(), entries);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    for (id, name) in held {
+        assert_eq!(entry(&index, &id).stored_as.as_deref(), Some(name));
+        let kept = std::fs::read_to_string(dir.path().join(name));
+        assert_eq!(kept.ok().as_deref(), Some(name));
+    }
+    assert_eq!(report.lost, 0);
+}
+
+#[test]
+fn a_hidden_python_copy_stays_held_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, python) = python_entry(b"SECRET=1", ".env", "1750034796");
+    std::fs::write(dir.path().join(".env"), b"SECRET=1").unwrap();
+    write_metadata(dir.path(), vec![(id.clone(), python)]);
+    let (store, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(entry(&index, &id).stored_as.as_deref(), Some(".env"));
+    assert_eq!(report.lost, 0);
+    store.save(|| index.clone()).unwrap();
+    drop(store);
+    let (_, again, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(entry(&again, &id).stored_as.as_deref(), Some(".env"));
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+}
+
+#[test]
+fn an_entry_held_in_one_of_our_own_files_is_left_unheld_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(LOG_FILE), b"our log").unwrap();
+    let (id, python) = python_entry(b"our log", LOG_FILE, "1750034796");
+    write_metadata(dir.path(), vec![(id.clone(), python)]);
+    let ((_, index, _), log) = warnings_of(|| Store::open(dir.path()).unwrap());
+    assert_eq!(entry(&index, &id).stored_as, None);
+    assert!(log.contains(&id) && log.contains(LOG_FILE), "{log}");
+    assert_eq!(
+        std::fs::read(dir.path().join(LOG_FILE)).unwrap(),
+        b"our log"
+    );
+}
+
+/// A `metadata.json` entry of ours for `meta`, held in `stored_as`.
+fn our_entry(meta: &FileMeta, stored_as: &str) -> serde_json::Value {
+    let entry = held_entry(meta.clone(), stored_as.to_string());
+    serde_json::to_value(StoredEntry::from(entry)).unwrap()
+}
+
+/// The description of `content` as alice's `notes.txt`.
+fn notes(content: &[u8]) -> FileMeta {
+    let timestamp = Verbatim::integer(1749713822);
+    FileMeta {
+        file_id: crate::protocol::file_id(content, &timestamp),
+        file_name: "notes.txt".into(),
+        file_size: size_in_mb(content.len() as u64),
+        file_owner: "alice".into(),
+        file_timestamp: timestamp,
+    }
+}
+
+#[tokio::test]
+async fn entries_of_one_id_holding_two_copies_leave_it_to_the_copy_that_hashes_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = notes(b"right");
+    std::fs::write(dir.path().join("a.txt"), b"wrong").unwrap();
+    std::fs::write(dir.path().join("b.txt"), b"right").unwrap();
+    write_metadata(
+        dir.path(),
+        vec![
+            ("first".into(), our_entry(&meta, "a.txt")),
+            ("second".into(), our_entry(&meta, "b.txt")),
+        ],
+    );
+    let ((store, index, report), log) = warnings_of(|| Store::open(dir.path()).unwrap());
+    assert!(log.contains(&meta.file_id), "{log}");
+    assert_eq!(index.len(), 1, "{index:?}");
+    assert_eq!(index[0].stored_as, None, "told by content, after the start");
+    assert_eq!(report.to_adopt, ["a.txt", "b.txt"]);
+    let adopt = |name: &'static str| {
+        let fits = report.candidates[name].clone();
+        store.adopt(name, "me", fits, |_| false)
+    };
+    let right = adopt("b.txt").await.unwrap().meta;
+    assert_eq!(
+        (right.file_id, right.file_owner),
+        (meta.file_id.clone(), meta.file_owner)
+    );
+    let wrong = adopt("a.txt").await.unwrap();
+    assert_ne!(wrong.meta.file_id, meta.file_id);
+    assert_eq!(wrong.meta.file_owner, "me");
+}
+
+#[test]
+fn entries_of_one_id_keep_the_one_whose_copy_is_in_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = notes(b"right");
+    std::fs::write(dir.path().join("here.txt"), b"right").unwrap();
+    write_metadata(
+        dir.path(),
+        vec![
+            ("first".into(), our_entry(&meta, "gone.txt")),
+            ("second".into(), our_entry(&meta, "here.txt")),
+        ],
+    );
+    let ((_, index, report), log) = warnings_of(|| Store::open(dir.path()).unwrap());
+    assert!(log.contains(&meta.file_id), "{log}");
+    assert_eq!(index.len(), 1, "{index:?}");
+    assert_eq!(index[0].stored_as.as_deref(), Some("here.txt"));
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+}
+
+#[test]
+fn entries_over_the_network_caps_are_left_out_with_a_warning_and_the_file_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps = EntryCaps {
+        max_name: 16,
+        max_field: 64,
+    };
+    let (fits, at_the_caps) = python_entry(b"fits", "sixteen-bytes.md", "1750034796");
+    let (long_name, named) = python_entry(b"name", "seventeen-bytes.m", "1750034796");
+    let (long_owner, mut owned) = python_entry(b"owner", "owner.txt", "1750034796");
+    owned["file_owner"] = "o".repeat(65).into();
+    let (long_time, mut timed) = python_entry(b"time", "time.txt", "1750034796");
+    timed["file_timestamp"] = "t".repeat(63).into(); // 65 bytes as JSON text
+    std::fs::write(dir.path().join("seventeen-bytes.m"), b"name").unwrap();
+    let bytes = write_metadata(
+        dir.path(),
+        vec![
+            (fits.clone(), at_the_caps),
+            (long_name.clone(), named),
+            (long_owner.clone(), owned),
+            (long_time.clone(), timed),
+        ],
+    );
+    let ((_, index, report), log) =
+        warnings_of(|| Store::open_with_caps(dir.path(), caps).unwrap());
+    let ids: Vec<&str> = index.iter().map(|e| e.meta.file_id.as_str()).collect();
+    assert_eq!(ids, [fits.as_str()]);
+    let (skipped, aside) = report.skipped.expect("three left out");
+    assert_eq!(skipped, 3);
+    assert_eq!(std::fs::read(aside).unwrap(), bytes);
+    for (id, why) in [
+        (&long_name, "file_name is 17 bytes long (at most 16"),
+        (&long_owner, "file_owner is 65 bytes long (at most 64"),
+        (&long_time, "file_timestamp is 65 bytes long (at most 64"),
+    ] {
+        assert!(
+            log.lines().any(|l| l.contains(id) && l.contains(why)),
+            "{log}"
+        );
+    }
+    assert!(
+        !log.contains(&"o".repeat(65)),
+        "never the text itself: {log}"
+    );
+    assert_eq!(report.to_adopt, ["seventeen-bytes.m"], "its copy is found");
+}
+
+#[test]
+fn a_metadata_json_that_cannot_be_read_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(METADATA)).unwrap();
+    let e = Store::open(dir.path()).err().expect("refused").to_string();
+    let path = dir.path().join(METADATA).display().to_string();
+    assert!(e.contains(&path), "{e}");
+}

@@ -27,13 +27,15 @@ pub struct Tombstone {
 impl Store {
     /// The saved tombstones not yet expired at `now` (Unix seconds); none when there is no
     /// file. An unreadable file is renamed aside (its new path is returned) and none are
-    /// loaded.
+    /// loaded. An error names the file at fault.
     pub fn load_tombstones(&self, now: u64) -> io::Result<(Vec<Tombstone>, Option<PathBuf>)> {
         let path = self.dir().join(TOMBSTONES);
+        let at =
+            |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
-            Err(e) => return Err(e),
+            Err(e) => return Err(at(format!("cannot read {}", path.display()))(e)),
         };
         match serde_json::from_slice::<Vec<Tombstone>>(&bytes) {
             Ok(all) => Ok((all.into_iter().filter(|t| t.expires > now).collect(), None)),
@@ -41,7 +43,11 @@ impl Store {
                 let aside = self
                     .dir()
                     .join(format!("{TOMBSTONES}.corrupt-{}", super::unix_now()));
-                std::fs::rename(&path, &aside)?;
+                std::fs::rename(&path, &aside).map_err(at(format!(
+                    "cannot move {} to {}",
+                    path.display(),
+                    aside.display()
+                )))?;
                 Ok((Vec::new(), Some(aside)))
             }
         }
@@ -113,6 +119,16 @@ mod tests {
         let aside = aside.expect("moved aside");
         assert_eq!(std::fs::read(aside).unwrap(), b"{not json");
         assert!(!dir.path().join(TOMBSTONES).exists());
+    }
+
+    #[test]
+    fn a_tombstone_file_that_cannot_be_read_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        std::fs::create_dir(dir.path().join(TOMBSTONES)).unwrap();
+        let e = store.load_tombstones(0).unwrap_err().to_string();
+        let path = dir.path().join(TOMBSTONES).display().to_string();
+        assert!(e.contains(&path), "{e}");
     }
 
     #[test]

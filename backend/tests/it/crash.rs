@@ -205,3 +205,80 @@ fn a_start_refused_for_a_busy_port_leaves_no_new_folder_behind() {
     assert!(stderr.contains("cannot listen"), "{stderr}");
     assert!(!storage.exists(), "{:?}", all_files(&storage));
 }
+
+/// A `metadata.json` entry in our layout describing `meta`, held in `stored_as`.
+fn held_entry(meta: &FileMeta, stored_as: &str) -> serde_json::Value {
+    let value = |v: &Verbatim| serde_json::from_str::<serde_json::Value>(v.json()).unwrap();
+    serde_json::json!({
+        "file_id": meta.file_id,
+        "file_name": meta.file_name,
+        "file_size": value(&meta.file_size),
+        "file_owner": meta.file_owner,
+        "file_timestamp": value(&meta.file_timestamp),
+        "has_copy": "yes",
+        "peers_with_file": [],
+        "stored_as": stored_as,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_entries_of_one_id_leave_it_and_its_owner_to_the_copy_that_hashes_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, meta) = names();
+    std::fs::write(dir.path().join("a.txt"), b"edited since").unwrap();
+    std::fs::write(dir.path().join("b.txt"), &content).unwrap();
+    let metadata = serde_json::json!({
+        "first": held_entry(&meta, "a.txt"),
+        "second": held_entry(&meta, "b.txt"),
+    });
+    std::fs::write(dir.path().join("metadata.json"), metadata.to_string()).unwrap();
+    for start in ["first", "second"] {
+        let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+            .await
+            .unwrap();
+        eventually("both copies indexed", Duration::from_secs(10), || {
+            let files = node.peer.files();
+            files.len() == 2 && files.iter().all(|f| f.has_copy)
+        })
+        .await;
+        let file = node.peer.file(&meta.file_id).unwrap();
+        assert_eq!(file.file_owner, "PROF", "{start} start");
+        node.shutdown().await.unwrap();
+        let saved =
+            store::parse_index(&std::fs::read(dir.path().join("metadata.json")).unwrap()).unwrap();
+        let held_in = |name: &str| saved.iter().find(|e| e.stored_as.as_deref() == Some(name));
+        assert_eq!(held_in("b.txt").unwrap().meta, meta, "{start} start");
+        assert_eq!(
+            held_in("a.txt").unwrap().meta.file_owner,
+            "us",
+            "{start} start"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_over_the_name_cap_is_left_out_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, meta) = names();
+    let long = FileMeta {
+        file_id: "f".repeat(64),
+        file_name: "n".repeat(backend::peer::Caps::default().max_name + 1),
+        ..meta.clone()
+    };
+    let metadata = serde_json::json!({
+        &meta.file_id: held_entry(&meta, "names.txt"),
+        &long.file_id: held_entry(&long, "long.txt"),
+    });
+    std::fs::write(dir.path().join("metadata.json"), metadata.to_string()).unwrap();
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    assert!(node.peer.file(&meta.file_id).is_some());
+    assert!(node.peer.file(&long.file_id).is_none());
+    let kept = all_files(dir.path());
+    assert!(
+        kept.iter().any(|n| n.starts_with("metadata.json.corrupt-")),
+        "{kept:?}"
+    );
+    node.shutdown().await.unwrap();
+}
