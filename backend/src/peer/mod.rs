@@ -456,6 +456,27 @@ impl Peer {
         }
     }
 
+    /// Our copy of `file_id`, `stored_as`, is not in the storage folder any more (deleted by
+    /// hand): the file is listed as not held from now on, instead of being offered to peers
+    /// who would get nothing.
+    pub(crate) fn copy_gone(&self, file_id: &str, stored_as: &str) {
+        let (name, changes) = {
+            let mut state = lock(&self.inner.state);
+            let name = state.files().get(file_id).map(|r| r.meta.file_name.clone());
+            (name, state.copy_lost(file_id, stored_as))
+        };
+        if let (Some(name), false) = (name, changes.is_empty()) {
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "our copy of {name} ({}) is gone from the storage folder: not held any more",
+                    short(file_id)
+                ),
+            );
+            self.apply(changes);
+        }
+    }
+
     /// Our own delete: only of files we own. Removes our copy and entry; the caller tells the
     /// network.
     fn delete_own(&self, file_id: &str) -> Result<FileMeta, DeleteError> {

@@ -719,6 +719,28 @@ impl PeerState {
         }
     }
 
+    /// Our copy of `file_id`, kept as `stored_as`, is gone from the folder (deleted by hand):
+    /// the file stays known, not held, with its holders, within the cap on unheld files.
+    /// Nothing changes when the record no longer names that copy.
+    pub fn copy_lost(&mut self, file_id: &str, stored_as: &str) -> Vec<Change> {
+        let named = self.files.get(file_id).map(|r| r.stored_as.as_deref());
+        if named != Some(Some(stored_as)) {
+            return Vec::new();
+        }
+        let record = self.remove(file_id).expect("found above");
+        let mut changes = Vec::new();
+        if self.make_room(&mut changes) {
+            self.insert(record.meta, None);
+            if let Some(kept) = self.files.get_mut(file_id) {
+                kept.holders = record.holders;
+            }
+            changes.push(Change::FileChanged(file_id.to_string()));
+        } else {
+            changes.push(Change::FileRemoved(file_id.to_string()));
+        }
+        changes
+    }
+
     /// Drops peers silent for longer than `timeout`, and removes them from holder lists; peers
     /// silent for half of it turn quiet.
     pub fn sweep(&mut self, now: Instant, timeout: Duration) -> Vec<Change> {

@@ -1005,3 +1005,34 @@ fn restored_tombstones_forget_the_files_their_owners_deleted() {
     assert_eq!(names, [Some("gone.txt")], "a tombstone names one owner");
     assert_eq!(state.files().keys().collect::<Vec<_>>(), ["kept", "other"]);
 }
+
+#[test]
+fn a_lost_copy_leaves_the_file_known_with_its_holders() {
+    let mut state = state();
+    track(&mut state, "a", 9001);
+    state.merge(&meta("f", "o", "1"), "a");
+    state.hold(&meta("f", "o", "1"), "f.txt".into()).unwrap();
+    assert_eq!(state.copy_lost("f", "other.txt"), []);
+    assert_eq!(
+        state.copy_lost("f", "f.txt"),
+        [Change::FileChanged("f".into())]
+    );
+    let record = &state.files["f"];
+    assert_eq!(record.stored_as, None);
+    assert_eq!(record.holders, BTreeSet::from(["a".to_string()]));
+    assert_eq!(state.copy_lost("f", "f.txt"), []);
+}
+
+#[test]
+fn a_lost_copy_is_forgotten_when_no_unheld_file_may_be_kept() {
+    let mut state = state_with(Caps {
+        max_unheld_files: 0,
+        ..Caps::default()
+    });
+    state.hold(&meta("f", "o", "1"), "f.txt".into()).unwrap();
+    assert_eq!(
+        state.copy_lost("f", "f.txt"),
+        [Change::FileRemoved("f".into())]
+    );
+    assert!(state.files.is_empty());
+}
