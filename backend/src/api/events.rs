@@ -12,8 +12,16 @@ use tokio::sync::broadcast::{self, error::RecvError};
 #[utoipa::path(get, path = "/api/events", tag = "peer",
     responses((status = 101, description = "A WebSocket of `ServerEvent` JSON text messages: a snapshot first, then one per change")))]
 pub async fn events(State(s): State<ApiState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| stream(socket, s))
+    upgrade
+        .max_message_size(CLIENT_MESSAGE)
+        .max_frame_size(CLIENT_MESSAGE)
+        .on_upgrade(move |socket| stream(socket, s))
 }
+
+/// The largest frame, and message, a client may send. It only ever sends a Close, and maybe a
+/// ping, of at most 125 bytes each; tungstenite's defaults (16 MiB a frame, 64 MiB a message)
+/// would have us buffer that much of a message that never ends, on every socket.
+const CLIENT_MESSAGE: usize = 4 << 10;
 
 async fn stream(mut socket: WebSocket, s: ApiState) {
     let mut events = s.peer.subscribe();

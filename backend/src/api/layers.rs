@@ -1,6 +1,6 @@
 //! The tower-http middleware of the HTTP surface: compression and a deadline for the bounded
-//! routes (never the WebSocket, downloads or uploads), the upload's body limit, request
-//! tracing at debug level, and the security headers every response carries.
+//! routes (never the WebSocket, downloads or uploads), the upload's body limit and guard,
+//! request tracing at debug level, and the security headers every response carries.
 
 use super::ApiError;
 use axum::http::{header, Extensions, HeaderMap, HeaderValue, StatusCode, Version};
@@ -60,7 +60,8 @@ fn successful(status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions) -> 
 }
 
 /// An upload route: bodies above `max_file` (plus framing) are refused with a 413 that names
-/// `max_file`, by their `Content-Length` before a byte is read, else when the stream passes it.
+/// `max_file`, by their `Content-Length` before a byte is read, else when the stream passes it;
+/// and the body is guarded against long part headers and stalls ([`super::body_guard`]).
 pub fn upload<S: Clone + Send + Sync + 'static>(
     route: MethodRouter<S>,
     max_file: u64,
@@ -70,6 +71,10 @@ pub fn upload<S: Clone + Send + Sync + 'static>(
         // The limit below replaces axum's default one of 2 MB.
         .layer::<_, Infallible>(axum::extract::DefaultBodyLimit::disable())
         .layer::<_, Infallible>(RequestBodyLimitLayer::new(limit))
+        // Outside the limit, not inside: the body the guard rebuilds (`Body::from_stream`)
+        // wraps each error of its source once more, and axum answers 413 only when it finds
+        // the limit's own error right inside its wrapper.
+        .layer::<_, Infallible>(axum::middleware::from_fn(super::body_guard::guard))
         .layer(axum::middleware::map_response(
             move |r: Response| async move {
                 // tower-http's own 413 is plain text that names no limit.

@@ -3,8 +3,10 @@
 //! and no locks live here.
 
 mod assets;
+mod body_guard;
 mod error;
 mod events;
+mod framing;
 mod guard;
 mod layers;
 mod metrics;
@@ -15,12 +17,12 @@ use crate::peer::transfer::FetchError;
 use crate::peer::upload::UploadError;
 use crate::peer::{DeleteError, Peer};
 use axum::body::Body;
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, MethodRouter};
-use axum::{middleware, Json, Router};
+use axum::{middleware, Extension, Json, Router};
 pub use error::ApiError;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 pub use serve::{serve, HttpLimits};
@@ -138,34 +140,50 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
 
 /// `POST /api/files`: one file in the multipart field `file`, stored, then pushed. Its name is
 /// the field's filename, or the text of a field `name` sent before it: browsers escape `"`, CR
-/// and LF in a filename (as `%22`, `%0D`, `%0A`), and a `name` field carries it exactly.
+/// and LF in a filename (as `%22`, `%0D`, `%0A`), and a `name` field carries it exactly. A
+/// refused name is answered once the body is read, so that a browser still sending the file
+/// gets the answer rather than a reset connection.
 #[utoipa::path(post, path = "/api/files", tag = "files",
     request_body(content = openapi::UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Stored and pushed", body = FileDto),
-        (status = 400, description = "No `file` field, a malformed body, no name, a name that is not a plain file name, or one longer than `--max-name-len` bytes", body = shared::ErrorBody),
-        (status = 409, description = "The same content and timestamp landed from another peer at that moment: add it again", body = shared::ErrorBody),
+        (status = 400, description = "No `file` field, a malformed body, a part's headers longer than 16 KiB, no name, a name that is not UTF-8, not a plain file name, or longer than `--max-name-len` bytes", body = shared::ErrorBody),
+        (status = 408, description = "The body sent nothing for 30 s; the upload is dropped", body = shared::ErrorBody),
+        (status = 409, description = "The same content landed at that moment (another upload of it, or from another peer) under each timestamp tried: add it again", body = shared::ErrorBody),
         (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody),
         (status = 507, description = "The disk of the storage folder is full", body = shared::ErrorBody)))]
 async fn upload(
     State(s): State<ApiState>,
+    Extension(guard): Extension<body_guard::Verdict>,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<FileDto>), ApiError> {
     let max = s.peer.config().limits.max_file;
-    let bad = |e: MultipartError| multipart_error(e, max);
+    // When the guard ended the body, multer only saw it fail: the guard says why.
+    let bad = |e: MultipartError| guard.refusal().unwrap_or_else(|| multipart_error(e, max));
+    // The `name` field's text, or why it is refused.
     let mut named = None;
     while let Some(mut field) = form.next_field().await.map_err(bad)? {
         match field.name() {
             Some("file") => {}
             Some("name") => {
-                named = Some(name_field(&mut field, max).await?);
+                named = Some(name_field(&mut field).await.map_err(bad)?);
                 continue;
             }
             _ => continue,
         }
-        let name = match &named {
-            Some(name) => name.clone(),
-            None => field.file_name().unwrap_or_default().to_string(),
+        let name = match named.take() {
+            Some(named) => named,
+            None => file_name(&field),
+        };
+        let name = match name {
+            Ok(name) => name,
+            Err(why) => {
+                drop(field);
+                // What is left of the body is read and dropped (`next_field` skips each
+                // field's content), until it ends or fails.
+                while let Ok(Some(_)) = form.next_field().await {}
+                return Err(guard.refusal().unwrap_or(ApiError::BadRequest(why)));
+            }
         };
         let meta = s.peer.upload(&name, field).await.map_err(|e| match e {
             UploadError::Name(_) => ApiError::BadRequest(e.to_string()),
@@ -184,34 +202,49 @@ async fn upload(
             .ok_or_else(|| ApiError::Internal("file vanished".into()))?;
         return Ok((StatusCode::CREATED, Json(file)));
     }
-    Err(ApiError::BadRequest(
-        "no multipart field named `file`".into(),
-    ))
+    Err(ApiError::BadRequest(match named {
+        Some(Err(why)) => why,
+        _ => "no multipart field named `file`".into(),
+    }))
 }
 
 /// The most read of an upload's `name` field: far more than any name kept (`--max-name-len`),
 /// so that a long name is refused as such, after the content is read.
 const NAME_FIELD: usize = 16 << 10;
 
-/// The text of an upload's `name` field: UTF-8 of at most [`NAME_FIELD`] bytes.
-async fn name_field(
-    field: &mut axum::extract::multipart::Field<'_>,
-    max_file: u64,
-) -> Result<String, ApiError> {
+/// The text of an upload's `name` field, or why it is refused: longer than [`NAME_FIELD`]
+/// bytes (the rest is left to `next_field` to skip), or not UTF-8.
+async fn name_field(field: &mut Field<'_>) -> Result<Result<String, String>, MultipartError> {
     let mut text = Vec::new();
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| multipart_error(e, max_file))?
-    {
+    while let Some(chunk) = field.chunk().await? {
         if text.len() + chunk.len() > NAME_FIELD {
-            let why = format!("the `name` field is longer than {NAME_FIELD} bytes");
-            return Err(ApiError::BadRequest(why));
+            return Ok(Err(format!(
+                "the `name` field is longer than {NAME_FIELD} bytes"
+            )));
         }
         text.extend_from_slice(&chunk);
     }
-    String::from_utf8(text)
-        .map_err(|_| ApiError::BadRequest("the `name` field is not UTF-8".into()))
+    Ok(String::from_utf8(text).map_err(|_| "the `name` field is not UTF-8".to_string()))
+}
+
+/// The file name of the `file` part, or why it is refused. multer gives none for a
+/// `Content-Disposition` that is not UTF-8, which is told as such, not as a missing name; a
+/// missing one is left to `Peer::upload` to refuse.
+fn file_name(field: &Field<'_>) -> Result<String, String> {
+    if let Some(name) = field.file_name() {
+        return Ok(name.to_string());
+    }
+    let disposition = field
+        .headers()
+        .get(header::CONTENT_DISPOSITION)
+        .map_or(&[][..], |v| v.as_bytes());
+    let has_file_name = disposition
+        .windows(b"filename".len())
+        .any(|w| w.eq_ignore_ascii_case(b"filename"));
+    if has_file_name && std::str::from_utf8(disposition).is_err() {
+        return Err("the uploaded file's name is not UTF-8".into());
+    }
+    Ok(String::new())
 }
 
 /// An upload that could not be read: too large (naming our limit), or malformed.

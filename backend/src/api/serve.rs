@@ -36,7 +36,8 @@ pub struct HttpLimits {
     /// Connections open at once, WebSockets included; the next waits until one closes.
     pub max_connections: usize,
     /// How long a write may wait for the client to read: a client that stops reading a
-    /// download, or a WebSocket's events, is disconnected after it, and frees its slot.
+    /// download, or a WebSocket's events, is disconnected after it, and frees its slot. An
+    /// upload whose body sends nothing for as long is ended too (by the router's body guard).
     pub write_stall: Duration,
 }
 
@@ -71,6 +72,8 @@ pub async fn serve(
     // then slower, not broken, and a stranger reconnecting the moment one of its connections
     // times out queues behind those already waiting instead of winning the freed slot.
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // For the upload's body guard, which applies `write_stall` to a client that stops sending.
+    let app = app.layer(axum::Extension(limits));
     let connections = TaskTracker::new();
     loop {
         let slot = tokio::select! {

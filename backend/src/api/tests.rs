@@ -621,3 +621,141 @@ async fn an_error_is_readable_json_when_the_client_takes_compression() {
         assert!(error.contains("UTF-8"), "{uri}: {error}");
     }
 }
+
+/// `body` as a multipart upload with the boundary `XBOUNDARYX`.
+fn raw_upload(body: Body) -> Request<Body> {
+    request(Method::POST, "/api/files")
+        .header("content-type", "multipart/form-data; boundary=XBOUNDARYX")
+        .body(body)
+        .unwrap()
+}
+
+/// A body of `chunks`, each handed out only after its reader waited once, as a socket's
+/// would be (multer reads whatever is ready at once); `pulled` counts those taken.
+fn trickled(chunks: Vec<Vec<u8>>, pulled: Arc<std::sync::atomic::AtomicUsize>) -> Body {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::iter(chunks).then(move |chunk| {
+        let pulled = pulled.clone();
+        async move {
+            tokio::task::yield_now().await;
+            pulled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::io::Error>(chunk)
+        }
+    });
+    Body::from_stream(stream)
+}
+
+/// An upload of a `name` field holding `name`, then a file of 8 chunks of 1 KiB, in chunks.
+fn named_upload_chunks(name: &[u8]) -> Vec<Vec<u8>> {
+    let mut chunks = vec![
+        [
+            &b"--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n"[..],
+            name,
+            b"\r\n",
+        ]
+        .concat(),
+        b"--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n"
+            .to_vec(),
+    ];
+    chunks.extend((0..8).map(|_| vec![b'x'; 1024]));
+    chunks.push(b"\r\n--XBOUNDARYX--\r\n".to_vec());
+    chunks
+}
+
+#[tokio::test]
+async fn a_refused_name_field_is_answered_once_the_body_is_read() {
+    let f = fixture();
+    for (name, why) in [
+        (vec![b'n'; 20 << 10], "longer than"),
+        (b"caf\xe9.txt".to_vec(), "not UTF-8"),
+    ] {
+        let chunks = named_upload_chunks(&name);
+        let total = chunks.len();
+        let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let upload = raw_upload(trickled(chunks, pulled.clone()));
+        let error = check_error(call(&f.app, upload).await, StatusCode::BAD_REQUEST);
+        assert!(error.contains(why), "{error}");
+        let pulled = pulled.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(pulled, total, "{why}: the whole body was read");
+    }
+    assert!(f.peer.files().is_empty());
+}
+
+#[tokio::test]
+async fn a_file_name_that_is_not_utf8_is_told_as_such() {
+    let f = fixture();
+    let body = [
+        &b"--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"caf\xe9.txt\"\r\n\r\n"[..],
+        b"x\r\n--XBOUNDARYX--\r\n",
+    ]
+    .concat();
+    let error = check_error(
+        call(&f.app, raw_upload(Body::from(body))).await,
+        StatusCode::BAD_REQUEST,
+    );
+    assert!(error.contains("name is not UTF-8"), "{error}");
+    assert!(f.peer.files().is_empty());
+}
+
+#[tokio::test]
+async fn a_part_header_that_never_ends_is_refused_without_reading_it_all() {
+    let f = fixture_with(None, 64 << 20);
+    let mut chunks =
+        vec![b"--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"junk\"\r\nX-Long: ".to_vec()];
+    chunks.extend((0..256).map(|_| vec![b'h'; 16 << 10]));
+    let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let upload = raw_upload(trickled(chunks, pulled.clone()));
+    let error = check_error(call(&f.app, upload).await, StatusCode::BAD_REQUEST);
+    assert!(error.contains("headers are longer than 16 KiB"), "{error}");
+    let pulled = pulled.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        pulled <= 3,
+        "reading stopped at the limit, not after {pulled} chunks"
+    );
+}
+
+#[tokio::test]
+async fn a_long_preamble_is_refused_without_reading_it_all() {
+    let f = fixture_with(None, 64 << 20);
+    let chunks = (0..256).map(|_| vec![b'p'; 16 << 10]).collect();
+    let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let upload = raw_upload(trickled(chunks, pulled.clone()));
+    let error = check_error(call(&f.app, upload).await, StatusCode::BAD_REQUEST);
+    assert!(error.contains("before the upload's first part"), "{error}");
+    let pulled = pulled.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        pulled <= 3,
+        "reading stopped at the limit, not after {pulled} chunks"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_that_stalls_is_ended_with_a_408_and_leaves_no_temp_file() {
+    let f = fixture();
+    let app = f.app.clone().layer(Extension(HttpLimits {
+        write_stall: std::time::Duration::from_millis(200),
+        ..HttpLimits::default()
+    }));
+    let start = futures_util::stream::iter([Ok::<_, std::io::Error>(
+        b"--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nsome content"
+            .to_vec(),
+    )]);
+    // Then silence, for good.
+    let body = Body::from_stream(futures_util::StreamExt::chain(
+        start,
+        futures_util::stream::pending(),
+    ));
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        call(&app, raw_upload(body)),
+    );
+    let answer = answered.await.expect("the stalled upload is answered");
+    let error = check_error(answer, StatusCode::REQUEST_TIMEOUT);
+    assert!(error.contains("nothing arrived for 200ms"), "{error}");
+    assert!(f.peer.files().is_empty());
+    assert_eq!(
+        std::fs::read_dir(f.peer.store().dir()).unwrap().count(),
+        0,
+        "no temp file left"
+    );
+}

@@ -23,7 +23,9 @@ pub enum UploadError<E> {
     #[error("the disk of the storage folder is full")]
     DiskFull,
     /// The file was stored, but the index took another file in its place meanwhile (the same
-    /// content and timestamp from another peer, landed at that moment); adding it again works.
+    /// content and timestamp from another peer, landed at that moment), or no timestamp tried
+    /// gave an id not taken (the same content uploaded several times at once); adding it
+    /// again works.
     #[error("{0}")]
     Conflict(String),
     /// The store could not take the file.
@@ -34,9 +36,13 @@ pub enum UploadError<E> {
 impl<E> UploadError<E> {
     /// Why the store could not take the file.
     pub(super) fn store(e: std::io::Error) -> Self {
-        use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+        use std::io::ErrorKind::{AlreadyExists, QuotaExceeded, StorageFull};
         match e.kind() {
             StorageFull | QuotaExceeded => UploadError::DiskFull,
+            // `Store::commit_owned` found the id of each timestamp it tried taken: by uploads
+            // of the same content landing at the same moment (four at once are enough), or by
+            // a copy stamped ahead of our clock. The next seconds are free a moment later.
+            AlreadyExists => UploadError::Conflict(format!("{e}; add it again")),
             _ => UploadError::Store(format!("could not store: {e}")),
         }
     }
@@ -114,11 +120,14 @@ impl Peer {
         let (meta, stored_as) = self
             .held_copy(file_id)
             .ok_or_else(|| OpenError::NotHeld(file_id.to_string()))?;
-        let (file, len) = self
-            .store()
-            .open_file(&stored_as)
-            .await
-            .map_err(|e| OpenError::Io(file_id.to_string(), e))?;
+        let (file, len) = match self.store().open_file(&stored_as).await {
+            Ok(opened) => opened,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.copy_gone(file_id, &stored_as);
+                return Err(OpenError::NotHeld(file_id.to_string()));
+            }
+            Err(e) => return Err(OpenError::Io(file_id.to_string(), e)),
+        };
         if !self.still_held_as(file_id, &stored_as) {
             return Err(OpenError::NotHeld(file_id.to_string()));
         }

@@ -182,6 +182,18 @@ async fn an_opened_copy_reads_back_the_uploaded_content() {
 }
 
 #[tokio::test]
+async fn a_copy_deleted_by_hand_is_not_held_any_more_once_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let meta = peer.upload("gone.txt", chunks(&[b"gone"])).await.unwrap();
+    std::fs::remove_file(dir.path().join("gone.txt")).unwrap();
+    let missing = peer.open_copy(&meta.file_id).await;
+    assert!(matches!(missing, Err(OpenError::NotHeld(_))));
+    let file = peer.file(&meta.file_id).expect("still known");
+    assert!(!file.has_copy);
+}
+
+#[tokio::test]
 async fn opening_a_copy_we_do_not_hold_is_not_held() {
     let dir = tempfile::tempdir().unwrap();
     let peer = peer_with(dir.path(), 1 << 20);
@@ -271,4 +283,41 @@ async fn an_upload_whose_caller_goes_while_it_lands_is_recorded_all_the_same() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert_eq!(peer.held_metas()[0].file_name, "left.txt");
+}
+
+#[test]
+fn no_free_timestamp_for_our_new_file_is_a_conflict_to_add_again() {
+    use std::io::{Error, ErrorKind};
+    let e = UploadError::<String>::store(Error::new(ErrorKind::AlreadyExists, "all taken"));
+    assert!(
+        matches!(&e, UploadError::Conflict(why) if why.contains("add it again")),
+        "{e:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_uploads_of_the_same_content_at_once_are_kept_or_told_to_add_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    // More than the timestamps `Store::commit_owned` tries: some cannot get an id.
+    let uploads = (0..6).map(|i| {
+        let peer = peer.clone();
+        tokio::spawn(async move {
+            peer.upload(&format!("{i}.txt"), chunks(&[b"sextuplet"]))
+                .await
+        })
+    });
+    let mut conflicts = 0;
+    for upload in futures_util::future::join_all(uploads).await {
+        match upload.unwrap() {
+            Ok(_) => {}
+            Err(UploadError::Conflict(why)) => {
+                assert!(why.contains("add it again"), "{why}");
+                conflicts += 1;
+            }
+            Err(e) => panic!("neither kept nor a conflict: {e:?}"),
+        }
+    }
+    assert!(conflicts > 0, "some uploads found every timestamp taken");
+    assert_eq!(peer.held_metas().len(), 6 - conflicts);
 }

@@ -343,3 +343,100 @@ async fn a_client_that_stops_reading_a_download_is_disconnected_and_frees_its_sl
     );
     alice.stop().await;
 }
+
+/// Reads `ws` until the server ends it (a Close, the end of the stream, or an error), within
+/// 10 s; whether it did.
+async fn ended_by_the_server(ws: &mut Events) -> bool {
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(_) = message {
+                return;
+            }
+        }
+    });
+    ended.await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_frame_over_the_limit_ends_the_socket() {
+    let alice = spawn("alice", &[]).await;
+    let (mut ws, _) = open_events(&alice).await;
+    // A ping is small, and answered.
+    futures_util::SinkExt::send(&mut ws, Message::Ping(b"hi".to_vec().into()))
+        .await
+        .unwrap();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+        match message.expect("a pong").expect("open").expect("a frame") {
+            Message::Pong(payload) => break assert_eq!(&payload[..], b"hi"),
+            _ => continue,
+        }
+    }
+    // The server may close before reading it all: the send's own outcome does not matter.
+    let _ = futures_util::SinkExt::send(&mut ws, Message::Binary(vec![0; 64 << 10].into())).await;
+    assert!(ended_by_the_server(&mut ws).await, "the socket was ended");
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fragmented_client_message_over_the_limit_ends_the_socket() {
+    use tokio_tungstenite::tungstenite::protocol::frame::{coding::Data, coding::OpCode, Frame};
+    let alice = spawn("alice", &[]).await;
+    let (mut ws, _) = open_events(&alice).await;
+    // Each fragment is small; the message they start never ends, and passes the limit.
+    let first = Frame::message(vec![0; 3 << 10], OpCode::Data(Data::Binary), false);
+    let _ = futures_util::SinkExt::send(&mut ws, Message::Frame(first)).await;
+    for _ in 0..4 {
+        let more = Frame::message(vec![0; 3 << 10], OpCode::Data(Data::Continue), false);
+        let _ = futures_util::SinkExt::send(&mut ws, Message::Frame(more)).await;
+    }
+    assert!(ended_by_the_server(&mut ws).await, "the socket was ended");
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_stalls_is_ended_and_frees_its_slot_and_temp_file() {
+    let alice = spawn_with("alice", &[], |c| {
+        c.http_limits = backend::api::HttpLimits {
+            max_connections: 1,
+            write_stall: Duration::from_secs(1),
+            ..backend::api::HttpLimits::default()
+        }
+    })
+    .await;
+    let temp_files = || {
+        all_files(alice.storage())
+            .into_iter()
+            .filter(|n| n.starts_with(".tmp-"))
+            .count()
+    };
+    let mut uploader = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    let part = "--BB\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n";
+    let head = format!(
+        "POST /api/files HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: multipart/form-data; boundary=BB\r\nContent-Length: 1000000\r\n\r\n{part}"
+    );
+    uploader.write_all(head.as_bytes()).await.unwrap();
+    uploader.write_all(&[b'x'; 1000]).await.unwrap();
+    eventually(
+        "the upload has its temp file",
+        Duration::from_secs(10),
+        || temp_files() == 1,
+    )
+    .await;
+
+    // Then it sends nothing more.
+    let answer = closed_within(&mut uploader, Duration::from_secs(10)).await;
+    let answer =
+        String::from_utf8_lossy(&answer.expect("the stalled upload is ended")).into_owned();
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert_eq!(temp_files(), 0, "the temp file is removed");
+    let mut next = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    next.write_all(HEALTH).await.unwrap();
+    let head = response_head(&mut next, Duration::from_secs(10)).await;
+    assert!(head.expect("served").starts_with("HTTP/1.1 200"));
+    alice.stop().await;
+}
