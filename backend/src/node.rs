@@ -196,6 +196,16 @@ impl Node {
                 ),
             );
         }
+        if report.python_entries > 0 {
+            peer.log(
+                LogLevel::Info,
+                format!(
+                    "metadata.json lists {} held in a Python peer's layout: each copy found \
+                     under its name is checked against the ids of that name before it is held",
+                    count(report.python_entries, "file")
+                ),
+            );
+        }
         if let Some(aside) = &report.corrupt_moved_to {
             peer.log(
                 LogLevel::Warn,
@@ -227,7 +237,6 @@ impl Node {
         // Subscribed before anything can change the index, so no change goes unsaved.
         peer.spawn(persist(peer.clone(), peer.dirty(), unsaved));
         peer.spawn(net::server::serve(p2p, peer.clone()));
-        adopt(&peer, report.to_adopt, report.candidates);
         let app = api::router(api::ApiState::new(
             peer.clone(),
             config.api_token.clone(),
@@ -244,7 +253,13 @@ impl Node {
         }
         {
             let fetcher = peer.clone();
-            peer.spawn(async move { fetcher.auto_fetch().await });
+            let (found, candidates) = (report.to_adopt, report.candidates);
+            // A file found in the folder looks missing until it is hashed: none is fetched
+            // before they all are.
+            peer.spawn(async move {
+                adopt(&fetcher, found, candidates).await;
+                fetcher.auto_fetch().await;
+            });
         }
         Ok(Node {
             peer,
@@ -299,46 +314,44 @@ fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
     receiver
 }
 
-/// Hashes and indexes, in the background, the files found in the storage folder that no entry
-/// describes for sure (as the one of its `candidates` that fits, else as ours), so a big folder
-/// holds back neither the listeners nor the console nor the API.
-fn adopt(peer: &Peer, names: Vec<String>, mut candidates: BTreeMap<String, Vec<FileMeta>>) {
-    if names.is_empty() {
-        return;
+/// Hashes and indexes the files found in the storage folder that no entry describes for sure
+/// (as the one of its `candidates` that fits, else as ours). Runs in the background, so a big
+/// folder holds back neither the listeners nor the console nor the API.
+async fn adopt(
+    adopter: &Peer,
+    names: Vec<String>,
+    mut candidates: BTreeMap<String, Vec<FileMeta>>,
+) {
+    let mut added = 0;
+    for name in names {
+        let fits = candidates.remove(&name).unwrap_or_default();
+        let held = {
+            let peer = adopter.clone();
+            move |id: &str| peer.file(id).is_some_and(|f| f.has_copy)
+        };
+        let adopted = adopter.store().adopt(&name, adopter.id(), fits, held).await;
+        let not_indexed = match adopted.map(|entry| adopter.add_adopted(entry)) {
+            Ok(Ok(())) => {
+                added += 1;
+                continue;
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        adopter.log(
+            LogLevel::Warn,
+            format!("cannot index {name}: {not_indexed}"),
+        );
     }
-    let adopter = peer.clone();
-    peer.spawn(async move {
-        let mut added = 0;
-        for name in names {
-            let fits = candidates.remove(&name).unwrap_or_default();
-            let held = {
-                let peer = adopter.clone();
-                move |id: &str| peer.file(id).is_some_and(|f| f.has_copy)
-            };
-            let adopted = adopter.store().adopt(&name, adopter.id(), fits, held).await;
-            let not_indexed = match adopted.map(|entry| adopter.add_adopted(entry)) {
-                Ok(Ok(())) => {
-                    added += 1;
-                    continue;
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => e.to_string(),
-            };
-            adopter.log(
-                LogLevel::Warn,
-                format!("cannot index {name}: {not_indexed}"),
-            );
-        }
-        if added > 0 {
-            adopter.log(
-                LogLevel::Info,
-                format!(
-                    "indexed {} found in the storage folder",
-                    count(added, "file")
-                ),
-            );
-        }
-    });
+    if added > 0 {
+        adopter.log(
+            LogLevel::Info,
+            format!(
+                "indexed {} found in the storage folder",
+                count(added, "file")
+            ),
+        );
+    }
 }
 
 /// Saves the index whenever it changes; a burst of changes is one save of the latest state,

@@ -26,9 +26,12 @@ pub struct OpenReport {
     /// Entries whose copy is gone from the folder (removed just before a crash, or by hand):
     /// still known, no longer held.
     pub lost: usize,
-    /// Content files in the folder that no entry describes (put there by hand): to be hashed
-    /// and indexed as ours with [`Store::adopt`], away from start-up.
+    /// Content files in the folder that no entry describes for sure (put there by hand, or
+    /// kept by a Python peer): to be hashed and indexed with [`Store::adopt`], away from
+    /// start-up.
     pub to_adopt: Vec<String>,
+    /// Entries in a Python peer's layout, whose copies are found by name and told by content.
+    pub python_entries: usize,
     /// For some of those files, the entries that may describe them: the entries of a Python
     /// peer's `metadata.json` that name one file, two or more to a file (it stored a second
     /// file of the same name over the first), and the entries of one id that name two or more
@@ -71,7 +74,10 @@ impl Store {
         let mut index = store.read_index(&mut report, caps)?;
         store.remove_leftover_temp_files()?;
         let mut present = store.content_names()?;
-        report.candidates = python_copies(&mut index, &present);
+        report.python_entries = (index.iter())
+            .filter(|e| e.stored_as.as_deref() == Some(""))
+            .count();
+        (report.candidates, report.lost) = python_copies(&mut index, &present);
         one_entry_per_id(&mut index, &present, &mut report.candidates);
         store.replay_journals(&mut index, &mut present, &mut report)?;
         // A copy must exist, and one file backs one entry only.
@@ -87,6 +93,7 @@ impl Store {
                 .filter(|name| present.contains(name) && claimed.insert(name.clone()));
             report.lost += usize::from(had_copy && entry.stored_as.is_none());
         }
+        unheld_candidates(&index, &present, &claimed, &mut report.candidates);
         // A hidden file is never taken for one of ours: only a file that entries may describe
         // is looked at.
         let candidates = &report.candidates;
@@ -250,15 +257,18 @@ impl Store {
     }
 }
 
-/// Names the copies of the entries in a Python peer's layout, which has no `stored_as`
+/// Finds the copies of the entries in a Python peer's layout, which has no `stored_as`
 /// (written `Some("")` by the parser): each sits under its name as given (hidden or not, but
-/// never one of our own files' names), or failing that as we would have cleaned it up. A name
-/// that two or more entries give is backed by none of them yet: they are returned as its
-/// candidates, to be told apart by content.
+/// never one of our own files' names), or failing that as we would have cleaned it up. No
+/// entry is backed by its name alone: the entries are returned as the candidates of the file,
+/// to be told apart by content. A Python peer keeps a file under the name it was sent with,
+/// so a second file of a name overwrites the first, whose entry stays: the file on disk may
+/// be any of the entries of its name, held or not (see [`unheld_candidates`]), or none.
+/// Also returns how many entries held a copy that is not in the folder.
 fn python_copies(
     index: &mut [IndexEntry],
     present: &BTreeSet<String>,
-) -> BTreeMap<String, Vec<FileMeta>> {
+) -> (BTreeMap<String, Vec<FileMeta>>, usize) {
     let mut named: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, entry) in index.iter_mut().enumerate() {
         if entry.stored_as.as_deref() == Some("") {
@@ -276,17 +286,39 @@ fn python_copies(
             entry.stored_as = None;
         }
     }
+    let mut lost = 0;
     let mut candidates = BTreeMap::new();
     for (name, entries) in named {
-        match entries[..] {
-            [only] => index[only].stored_as = Some(name),
-            _ => {
-                let metas = entries.iter().map(|&i| index[i].meta.clone()).collect();
-                candidates.insert(name, metas);
+        if present.contains(&name) {
+            let metas = entries.iter().map(|&i| index[i].meta.clone()).collect();
+            candidates.insert(name, metas);
+        } else {
+            lost += entries.len();
+        }
+    }
+    (candidates, lost)
+}
+
+/// Adds the entries known but not held to the candidates of the unclaimed files named as
+/// they are (as given, or as we would have cleaned the name up): a Python peer lists files it
+/// does not hold beside those it does, and the file under a name may be one of them.
+fn unheld_candidates(
+    index: &[IndexEntry],
+    present: &BTreeSet<String>,
+    claimed: &HashSet<String>,
+    candidates: &mut BTreeMap<String, Vec<FileMeta>>,
+) {
+    for entry in index.iter().filter(|e| e.stored_as.is_none()) {
+        let given = &entry.meta.file_name;
+        for name in [given.clone(), names::sanitize(given)] {
+            if present.contains(&name) && !claimed.contains(&name) {
+                let metas = candidates.entry(name).or_default();
+                if !metas.contains(&entry.meta) {
+                    metas.push(entry.meta.clone());
+                }
             }
         }
     }
-    candidates
 }
 
 /// Says why an entry that names one of our own files as its copy does not get it.

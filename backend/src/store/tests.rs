@@ -178,19 +178,54 @@ async fn a_python_copy_that_two_entries_name_backs_the_one_its_content_hashes_to
     assert_eq!(adopted.stored_as.as_deref(), Some("EldenRing.txt"));
 }
 
-#[test]
-fn a_python_copy_is_found_under_its_name_as_given() {
+/// What start-up makes of the file `name` found in the folder: the entry of the candidate
+/// its content fits, else a new one of ours.
+async fn adopted(store: &Store, report: &OpenReport, name: &str) -> IndexEntry {
+    let fits = report.candidates.get(name).cloned().unwrap_or_default();
+    store.adopt(name, "me", fits, |_| false).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_python_copy_is_found_under_its_name_as_given() {
     let dir = tempfile::tempdir().unwrap();
     let (id, draft) = python_entry(b"draft", "notes: draft.txt", "1750034796");
     let metadata = serde_json::json!({ &id: draft });
     std::fs::write(dir.path().join(METADATA), metadata.to_string()).unwrap();
     std::fs::write(dir.path().join("notes: draft.txt"), b"draft").unwrap();
-    let (_, index, report) = Store::open(dir.path()).unwrap();
-    assert_eq!(
-        entry(&index, &id).stored_as.as_deref(),
-        Some("notes: draft.txt")
-    );
-    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
+    let (store, _, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(report.to_adopt, ["notes: draft.txt"]);
+    let found = adopted(&store, &report, "notes: draft.txt").await;
+    assert_eq!(found.meta.file_id, id);
+    assert_eq!(found.stored_as.as_deref(), Some("notes: draft.txt"));
+}
+
+#[tokio::test]
+async fn a_python_copy_that_is_not_what_its_entry_says_is_not_taken_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, draft) = python_entry(b"draft", "draft.txt", "1750034796");
+    write_metadata(dir.path(), vec![(id.clone(), draft)]);
+    std::fs::write(dir.path().join("draft.txt"), b"edited since").unwrap();
+    let (store, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(entry(&index, &id).stored_as, None);
+    assert_eq!(report.to_adopt, ["draft.txt"]);
+    let found = adopted(&store, &report, "draft.txt").await;
+    assert_ne!(found.meta.file_id, id);
+    assert_eq!(found.meta.file_owner, "me");
+}
+
+#[tokio::test]
+async fn a_file_found_under_the_name_of_an_entry_not_held_is_taken_for_it_by_its_content() {
+    let dir = tempfile::tempdir().unwrap();
+    // The Python peer lists another peer's file of that name as held, and PROF's as not
+    // held; the file in the folder is PROF's.
+    let (prof, mut not_held) = python_entry(b"PROF's", "names.txt", "1749713836");
+    let (other, held) = python_entry(b"another", "names.txt", "1750034796");
+    not_held["has_copy"] = "no".into();
+    write_metadata(dir.path(), vec![(prof.clone(), not_held), (other, held)]);
+    std::fs::write(dir.path().join("names.txt"), b"PROF's").unwrap();
+    let (store, _, report) = Store::open(dir.path()).unwrap();
+    let found = adopted(&store, &report, "names.txt").await;
+    assert_eq!(found.meta.file_id, prof);
 }
 
 #[tokio::test]
@@ -975,8 +1010,8 @@ async fn the_temporary_files_and_journals_we_make_are_named_as_start_up_expects(
     assert!(journal::is_journal(name), "{name}");
 }
 
-#[test]
-fn python_copies_named_like_journals_or_temporary_files_stay_held() {
+#[tokio::test]
+async fn python_copies_named_like_journals_or_temporary_files_stay_held() {
     let dir = tempfile::tempdir().unwrap();
     let mut entries = Vec::new();
     let mut held = Vec::new();
@@ -987,25 +1022,30 @@ fn python_copies_named_like_journals_or_temporary_files_stay_held() {
         held.push((id, name));
     }
     write_metadata(dir.path(), entries);
-    let (_, index, report) = Store::open(dir.path()).unwrap();
+    let (store, _, report) = Store::open(dir.path()).unwrap();
     for (id, name) in held {
-        assert_eq!(entry(&index, &id).stored_as.as_deref(), Some(name));
+        let found = adopted(&store, &report, name).await;
+        assert_eq!(
+            (found.meta.file_id, found.stored_as.as_deref()),
+            (id, Some(name))
+        );
         let kept = std::fs::read_to_string(dir.path().join(name));
         assert_eq!(kept.ok().as_deref(), Some(name));
     }
     assert_eq!(report.lost, 0);
 }
 
-#[test]
-fn a_hidden_python_copy_stays_held_across_a_restart() {
+#[tokio::test]
+async fn a_hidden_python_copy_stays_held_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (id, python) = python_entry(b"SECRET=1", ".env", "1750034796");
     std::fs::write(dir.path().join(".env"), b"SECRET=1").unwrap();
     write_metadata(dir.path(), vec![(id.clone(), python)]);
-    let (store, index, report) = Store::open(dir.path()).unwrap();
-    assert_eq!(entry(&index, &id).stored_as.as_deref(), Some(".env"));
+    let (store, _, report) = Store::open(dir.path()).unwrap();
+    let found = adopted(&store, &report, ".env").await;
+    assert_eq!(found.stored_as.as_deref(), Some(".env"));
     assert_eq!(report.lost, 0);
-    store.save(|| index.clone()).unwrap();
+    store.save(|| vec![found.clone()]).unwrap();
     drop(store);
     let (_, again, report) = Store::open(dir.path()).unwrap();
     assert_eq!(entry(&again, &id).stored_as.as_deref(), Some(".env"));

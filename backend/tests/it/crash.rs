@@ -282,3 +282,36 @@ async fn an_entry_over_the_name_cap_is_left_out_at_start() {
     );
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_peers_folder_is_taken_over_with_each_copy_under_the_id_its_content_has() {
+    let dir = tempfile::tempdir().unwrap();
+    // The Python peer lists shahs8's names.txt as held, and PROF's names.txt and bitcoin.pdf
+    // as not held; the copies in its folder are PROF's.
+    let metadata = fixture("class-network-metadata.json");
+    std::fs::write(dir.path().join("metadata.json"), metadata).unwrap();
+    for name in ["names.txt", "bitcoin.pdf"] {
+        std::fs::write(dir.path().join(name), fixture(name)).unwrap();
+    }
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    let held = |prefix: &str| {
+        let id = node.peer.resolve(prefix).pop();
+        id.and_then(|id| node.peer.file(&id))
+            .is_some_and(|f| f.has_copy && f.file_owner == "PROF")
+    };
+    eventually("PROF's two files are held", Duration::from_secs(15), || {
+        held("ec51d2db09c6") && held("477182823f9d")
+    })
+    .await;
+    let shahs8 = node.peer.resolve("9ae9c20e3e60").pop().unwrap();
+    assert!(!node.peer.file(&shahs8).unwrap().has_copy);
+    let log = node.peer.snapshot().log;
+    assert!(
+        log.iter()
+            .any(|e| e.message.contains("Python peer's layout")),
+        "{log:?}"
+    );
+    node.shutdown().await.unwrap();
+}
