@@ -6,11 +6,9 @@ use crate::config::Cli;
 use crate::net::{self, Limits};
 use crate::peer::policy::GossipPolicy;
 use crate::peer::{count, Caps, Peer, PeerConfig};
-use crate::protocol::FileMeta;
 use crate::store::Store;
 use anyhow::Context;
 use shared::LogLevel;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -257,7 +255,7 @@ impl Node {
             // A file found in the folder looks missing until it is hashed: none is fetched
             // before they all are.
             peer.spawn(async move {
-                adopt(&fetcher, found, candidates).await;
+                fetcher.adopt_found(found, candidates).await;
                 fetcher.auto_fetch().await;
             });
         }
@@ -312,46 +310,6 @@ fn bootstrap(peer: &Peer, addrs: &[String]) -> mpsc::UnboundedReceiver<String> {
         });
     }
     receiver
-}
-
-/// Hashes and indexes the files found in the storage folder that no entry describes for sure
-/// (as the one of its `candidates` that fits, else as ours). Runs in the background, so a big
-/// folder holds back neither the listeners nor the console nor the API.
-async fn adopt(
-    adopter: &Peer,
-    names: Vec<String>,
-    mut candidates: BTreeMap<String, Vec<FileMeta>>,
-) {
-    let mut added = 0;
-    for name in names {
-        let fits = candidates.remove(&name).unwrap_or_default();
-        let held = {
-            let peer = adopter.clone();
-            move |id: &str| peer.file(id).is_some_and(|f| f.has_copy)
-        };
-        let adopted = adopter.store().adopt(&name, adopter.id(), fits, held).await;
-        let not_indexed = match adopted.map(|entry| adopter.add_adopted(entry)) {
-            Ok(Ok(())) => {
-                added += 1;
-                continue;
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        adopter.log(
-            LogLevel::Warn,
-            format!("cannot index {name}: {not_indexed}"),
-        );
-    }
-    if added > 0 {
-        adopter.log(
-            LogLevel::Info,
-            format!(
-                "indexed {} found in the storage folder",
-                count(added, "file")
-            ),
-        );
-    }
 }
 
 /// Saves the index whenever it changes; a burst of changes is one save of the latest state,

@@ -22,7 +22,7 @@ use crate::store::{unix_now, IndexEntry, Store};
 use crate::traffic::Traffic;
 use shared::{LogEntry, LogLevel, ServerEvent, TransferDto, TransferKind, TransferStateDto};
 use state::{Change, DeleteOutcome, NotHeld, PeerState};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -456,10 +456,11 @@ impl Peer {
         }
     }
 
-    /// Our copy of `file_id`, `stored_as`, is not in the storage folder any more (deleted by
-    /// hand): the file is listed as not held from now on, instead of being offered to peers
-    /// who would get nothing.
-    pub(crate) fn copy_gone(&self, file_id: &str, stored_as: &str) {
+    /// Our copy of `file_id`, `stored_as`, is not in the storage folder any more, or not as we
+    /// stored it (someone deleted or edited it): the file is listed as not held from now on,
+    /// instead of being offered to peers who would get nothing, or a copy that does not
+    /// verify. `what` says which, after "our copy of NAME (ID)".
+    pub(crate) fn copy_gone(&self, file_id: &str, stored_as: &str, what: &str) {
         let (name, changes) = {
             let mut state = lock(&self.inner.state);
             let name = state.files().get(file_id).map(|r| r.meta.file_name.clone());
@@ -468,10 +469,7 @@ impl Peer {
         if let (Some(name), false) = (name, changes.is_empty()) {
             self.log(
                 LogLevel::Warn,
-                format!(
-                    "our copy of {name} ({}) is gone from the storage folder: not held any more",
-                    short(file_id)
-                ),
+                format!("our copy of {name} ({}) {what}", short(file_id)),
             );
             self.apply(changes);
         }
@@ -576,6 +574,47 @@ impl Peer {
             }
             Err(NotHeld::AlreadyHeld) => Ok(first.expect("a held file has a record")),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Hashes and indexes files found in the storage folder that no entry describes for sure
+    /// (as the one of its `candidates` that fits, else as ours). Callers run it in the
+    /// background, so that a big folder holds back neither the listeners nor the console nor
+    /// the API.
+    pub async fn adopt_found(
+        &self,
+        names: Vec<String>,
+        mut candidates: BTreeMap<String, Vec<FileMeta>>,
+    ) {
+        let mut added = 0;
+        for name in names {
+            let fits = candidates.remove(&name).unwrap_or_default();
+            let held = {
+                let peer = self.clone();
+                move |id: &str| peer.file(id).is_some_and(|f| f.has_copy)
+            };
+            let adopted = self.store().adopt(&name, self.id(), fits, held).await;
+            let not_indexed = match adopted.map(|entry| self.add_adopted(entry)) {
+                Ok(Ok(())) => {
+                    added += 1;
+                    continue;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            };
+            self.log(
+                LogLevel::Warn,
+                format!("cannot index {name}: {not_indexed}"),
+            );
+        }
+        if added > 0 {
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "indexed {} found in the storage folder",
+                    count(added, "file")
+                ),
+            );
         }
     }
 

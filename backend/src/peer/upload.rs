@@ -5,6 +5,7 @@
 use super::Peer;
 use crate::protocol::FileMeta;
 use futures_util::{Stream, StreamExt};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why an upload was not kept. `E` is the error of the stream that carried the content.
@@ -123,7 +124,18 @@ impl Peer {
         let (file, len) = match self.store().open_file(&stored_as).await {
             Ok(opened) => opened,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.copy_gone(file_id, &stored_as);
+                let what = "is gone from the storage folder: not held any more";
+                self.copy_gone(file_id, &stored_as, what);
+                return Err(OpenError::NotHeld(file_id.to_string()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let what = "changed in the storage folder: hashed again before it is offered";
+                self.copy_gone(file_id, &stored_as, what);
+                let (peer, fits) = (
+                    self.clone(),
+                    BTreeMap::from([(stored_as.clone(), vec![meta])]),
+                );
+                self.spawn(async move { peer.adopt_found(vec![stored_as], fits).await });
                 return Err(OpenError::NotHeld(file_id.to_string()));
             }
             Err(e) => return Err(OpenError::Io(file_id.to_string(), e)),

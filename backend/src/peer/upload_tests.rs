@@ -194,6 +194,32 @@ async fn a_copy_deleted_by_hand_is_not_held_any_more_once_asked_for() {
 }
 
 #[tokio::test]
+async fn a_copy_edited_by_hand_is_not_offered_under_its_id_and_is_indexed_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let meta = peer.upload("notes.txt", chunks(&[b"draft"])).await.unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"final, edited").unwrap();
+    let refused = peer.open_copy(&meta.file_id).await;
+    assert!(matches!(refused, Err(OpenError::NotHeld(_))));
+    assert!(!peer.file(&meta.file_id).expect("still known").has_copy);
+    let indexed = || {
+        peer.files()
+            .into_iter()
+            .find(|f| f.has_copy && f.file_name == "notes.txt")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while indexed().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let found = indexed().expect("the edited file is indexed as ours");
+    assert_ne!(found.file_id, meta.file_id);
+    let mut copy = peer.open_copy(&found.file_id).await.unwrap();
+    let mut content = Vec::new();
+    copy.file.read_to_end(&mut content).await.unwrap();
+    assert_eq!(content, b"final, edited");
+}
+
+#[tokio::test]
 async fn opening_a_copy_we_do_not_hold_is_not_held() {
     let dir = tempfile::tempdir().unwrap();
     let peer = peer_with(dir.path(), 1 << 20);

@@ -4,7 +4,8 @@
 use crate::protocol::{FileMeta, Verbatim};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io;
 
 /// One file of the index as it is persisted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +43,53 @@ pub(super) struct StoredEntry {
     #[serde(default, deserialize_with = "lenient::string")]
     #[serde(skip_serializing_if = "Option::is_none")]
     stored_as: Option<String>,
+    /// The copy's length and modification time when we last knew its content (see
+    /// [`Fingerprint`]).
+    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored_len: Option<u64>,
+    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored_mtime_ns: Option<u64>,
+}
+
+/// A copy's length and modification time (nanoseconds since the Unix epoch) when its content
+/// was last known to have its id: found changed at the next start or read, the copy is hashed
+/// again before it is offered under that id (someone edited it in the folder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub len: u64,
+    pub mtime_ns: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of a file as its metadata gives it.
+    pub fn of(metadata: &std::fs::Metadata) -> io::Result<Fingerprint> {
+        let mtime = metadata.modified()?.duration_since(std::time::UNIX_EPOCH);
+        Ok(Fingerprint {
+            len: metadata.len(),
+            mtime_ns: mtime.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        })
+    }
+}
+
+impl StoredEntry {
+    /// The entry with its copy's fingerprint.
+    pub(super) fn fingerprinted(self, fingerprint: Option<Fingerprint>) -> Self {
+        StoredEntry {
+            stored_len: fingerprint.map(|f| f.len),
+            stored_mtime_ns: fingerprint.map(|f| f.mtime_ns),
+            ..self
+        }
+    }
+
+    /// The fingerprint recorded with a copy of ours.
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        Some(Fingerprint {
+            len: self.stored_len?,
+            mtime_ns: self.stored_mtime_ns?,
+        })
+    }
 }
 
 fn zero() -> Verbatim {
@@ -60,6 +108,11 @@ mod lenient {
             Value::Null => String::new(),
             other => other.to_string(),
         })
+    }
+
+    /// A whole number that fits a `u64`, or `None` for any other value.
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(Value::deserialize(d)?.as_u64())
     }
 
     /// A string, or `None` for any other value.
@@ -150,6 +203,9 @@ impl EntryCaps {
 pub struct ParsedIndex {
     pub entries: Vec<IndexEntry>,
     pub skipped: usize,
+    /// The fingerprints recorded with our copies, by stored name, with the id of the entry
+    /// they were recorded for.
+    pub fingerprints: HashMap<String, (String, Fingerprint)>,
 }
 
 /// The entries of a `metadata.json` (ours or the Python peers' layout, a leading UTF-8 BOM
@@ -163,9 +219,16 @@ pub fn read_index(bytes: &[u8], caps: EntryCaps) -> Option<ParsedIndex> {
     for raw in map.into_values() {
         match serde_json::from_str::<StoredEntry>(raw.get()) {
             Ok(entry) if !entry.file_id.is_empty() && entry.file_id != "null" => {
+                let fingerprint = entry.fingerprint();
                 let entry = IndexEntry::from(entry);
                 match caps.first_over(&entry.meta) {
-                    None => parsed.entries.push(entry),
+                    None => {
+                        if let (Some(name), Some(print)) = (&entry.stored_as, fingerprint) {
+                            let id = entry.meta.file_id.clone();
+                            parsed.fingerprints.insert(name.clone(), (id, print));
+                        }
+                        parsed.entries.push(entry)
+                    }
                     Some((field, len, cap)) => {
                         let id = &entry.meta.file_id;
                         let which = match id.len() <= caps.max_field {
@@ -222,6 +285,8 @@ impl From<IndexEntry> for StoredEntry {
             has_copy: e.stored_as.is_some(),
             peers_with_file: e.holders,
             stored_as: e.stored_as,
+            stored_len: None,
+            stored_mtime_ns: None,
         }
     }
 }

@@ -21,7 +21,7 @@ pub mod tombstones;
 pub use direct::Piece;
 pub use journal::PREFIX as JOURNAL_PREFIX;
 use metadata::StoredEntry;
-pub use metadata::{parse_index, EntryCaps, IndexEntry};
+pub use metadata::{parse_index, EntryCaps, Fingerprint, IndexEntry};
 pub use names::is_reserved;
 pub use open::{lock_folder, OpenReport};
 use pipeline::Pipeline;
@@ -71,6 +71,8 @@ struct Shared {
     /// an index of 10,000 entries. Kept whole rather than as a hash, so that "unchanged" is
     /// exact; it is the snapshot the save took anyway, about the size of the index.
     saving: Mutex<Option<Vec<IndexEntry>>>,
+    /// The fingerprints of our copies, by stored name, as `metadata.json` keeps them.
+    copies: Mutex<HashMap<String, Fingerprint>>,
     spent: Arc<Spent>,
     /// Saves of the index that wrote `metadata.json`, that failed, and that found it already
     /// up to date.
@@ -316,12 +318,11 @@ impl Store {
         held: impl Fn(&str) -> bool,
     ) -> io::Result<IndexEntry> {
         let path = self.path(name);
-        let mtime = std::fs::metadata(&path)?
-            .modified()?
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut hasher = IdHasher::default();
         let mut file = std::fs::File::open(&path)?;
+        // Taken before the content is read: a change while it is read shows at the next check.
+        let print = Fingerprint::of(&file.metadata()?)?;
+        let mtime = print.mtime_ns / 1_000_000_000;
+        let mut hasher = IdHasher::default();
         let mut buf = vec![0; 256 * 1024];
         let mut len = 0u64;
         loop {
@@ -332,6 +333,7 @@ impl Store {
             hasher.update(&buf[..n]);
             len += n as u64;
         }
+        lock(&self.inner.copies).insert(name.to_string(), print);
         let known = candidates
             .into_iter()
             .find(|c| hasher.clone().finish(&c.file_timestamp) == c.file_id);
@@ -426,15 +428,20 @@ impl Store {
             self.forget_journals_listed_in(&index);
             return Ok(Saved::Unchanged);
         }
+        let copies = lock(&self.inner.copies);
         let map: BTreeMap<&str, StoredEntry> = index
             .iter()
             .map(|entry| {
-                (
-                    entry.meta.file_id.as_str(),
-                    StoredEntry::from(entry.clone()),
-                )
+                let print = entry
+                    .stored_as
+                    .as_ref()
+                    .and_then(|n| copies.get(n))
+                    .copied();
+                let stored = StoredEntry::from(entry.clone()).fingerprinted(print);
+                (entry.meta.file_id.as_str(), stored)
             })
             .collect();
+        drop(copies);
         let json = serde_json::to_vec_pretty(&map).map_err(io::Error::other)?;
         drop(map);
         // Forgotten until this save succeeds: a failed one may have renamed the new file into
@@ -549,6 +556,7 @@ impl Store {
             return Err(e);
         }
         temp.committed = true;
+        self.fingerprint(&name);
         pending.insert(
             name.clone(),
             Pending {
@@ -644,10 +652,29 @@ impl Store {
     }
 
     /// Opens a stored copy for reading; returns the file and its length.
+    /// An error of kind `InvalidData` says the copy changed since its content was last known
+    /// (see [`Fingerprint`]): it must be hashed again before it is offered under its id.
     pub async fn open_file(&self, stored_as: &str) -> io::Result<(tokio::fs::File, u64)> {
         let file = tokio::fs::File::open(self.path(stored_as)).await?;
-        let len = file.metadata().await?.len();
-        Ok((file, len))
+        let metadata = file.metadata().await?;
+        let known = lock(&self.inner.copies).get(stored_as).copied();
+        if known.is_some_and(|known| Fingerprint::of(&metadata).ok() != Some(known)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{stored_as} changed in the storage folder since it was stored"),
+            ));
+        }
+        Ok((file, metadata.len()))
+    }
+
+    /// Records what `name` is like now, its content being known to have its id. A failure
+    /// to read it leaves no fingerprint: the copy is then taken as it is, as before there
+    /// were any.
+    fn fingerprint(&self, name: &str) {
+        match std::fs::metadata(self.path(name)).and_then(|m| Fingerprint::of(&m)) {
+            Ok(print) => lock(&self.inner.copies).insert(name.to_string(), print),
+            Err(_) => lock(&self.inner.copies).remove(name),
+        };
     }
 
     /// Deletes a stored copy at the next save, before that save writes the index: call it
@@ -702,6 +729,7 @@ impl Store {
             _ => {}
         }
         lock(&self.inner.removing).remove(name);
+        lock(&self.inner.copies).remove(name);
         if let Some(done) = pending.get(name) {
             journal::remove(&done.journal)?;
             pending.remove(name);

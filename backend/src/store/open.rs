@@ -2,10 +2,10 @@
 //! after it was saved, so that the folder a crash left behind opens into the same files under
 //! the same ids. Reads no content.
 
-use super::metadata::{read_index, EntryCaps};
+use super::metadata::{read_index, EntryCaps, Fingerprint};
 use super::{journal, lock, names, unix_now, IndexEntry, Pending, Shared, Store, METADATA};
 use crate::protocol::FileMeta;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -58,20 +58,22 @@ impl Store {
         caps: EntryCaps,
     ) -> io::Result<(Store, Vec<IndexEntry>, OpenReport)> {
         std::fs::create_dir_all(dir)?;
-        let lock = lock_folder(dir)?;
+        let folder_lock = lock_folder(dir)?;
         let store = Store {
             inner: Arc::new(Shared {
                 dir: dir.to_path_buf(),
-                lock: Mutex::new(Some(lock)),
+                lock: Mutex::new(Some(folder_lock)),
                 pending: Mutex::default(),
                 removing: Mutex::default(),
                 saving: Mutex::default(),
+                copies: Mutex::default(),
                 spent: Arc::default(),
                 saves: Default::default(),
             }),
         };
         let mut report = OpenReport::default();
-        let mut index = store.read_index(&mut report, caps)?;
+        let mut recorded = HashMap::new();
+        let mut index = store.read_index(&mut report, caps, &mut recorded)?;
         store.remove_leftover_temp_files()?;
         let mut present = store.content_names()?;
         report.python_entries = (index.iter())
@@ -92,6 +94,32 @@ impl Store {
                 .take()
                 .filter(|name| present.contains(name) && claimed.insert(name.clone()));
             report.lost += usize::from(had_copy && entry.stored_as.is_none());
+            let Some(name) = entry.stored_as.clone() else {
+                continue;
+            };
+            let now = std::fs::metadata(store.path(&name)).and_then(|m| Fingerprint::of(&m));
+            // A fingerprint recorded for another file under the name (freed, then taken by a
+            // file that a journal describes) says nothing of this one.
+            let known = (recorded.get(&name))
+                .filter(|(id, _)| *id == entry.meta.file_id)
+                .map(|(_, print)| *print);
+            match (known, now) {
+                (Some(known), Ok(now)) if known != now => {
+                    tracing::warn!(
+                        "{name} changed in the storage folder since it was stored: it is \
+                         hashed again before it is offered as {}",
+                        entry.meta.file_id
+                    );
+                    let fits = report.candidates.entry(name.clone()).or_default();
+                    fits.push(entry.meta.clone());
+                    claimed.remove(&name);
+                    entry.stored_as = None;
+                }
+                (_, Ok(now)) => {
+                    lock(&store.inner.copies).insert(name, now);
+                }
+                (_, Err(_)) => {}
+            }
         }
         unheld_candidates(&index, &present, &claimed, &mut report.candidates);
         // A hidden file is never taken for one of ours: only a file that entries may describe
@@ -109,7 +137,13 @@ impl Store {
 
     /// `metadata.json`'s entries; a corrupt one is set aside under a free name, and one with
     /// unusable entries is copied there. An error names the file at fault.
-    fn read_index(&self, report: &mut OpenReport, caps: EntryCaps) -> io::Result<Vec<IndexEntry>> {
+    /// The fingerprints recorded with the entries go to `recorded`.
+    fn read_index(
+        &self,
+        report: &mut OpenReport,
+        caps: EntryCaps,
+        recorded: &mut HashMap<String, (String, Fingerprint)>,
+    ) -> io::Result<Vec<IndexEntry>> {
         let path = self.path(METADATA);
         let at =
             |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
@@ -122,6 +156,7 @@ impl Store {
                             .map_err(at(format!("cannot write {}", aside.display())))?;
                         report.skipped = Some((parsed.skipped, aside));
                     }
+                    recorded.extend(parsed.fingerprints);
                     parsed.entries
                 }
                 None => {

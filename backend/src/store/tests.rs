@@ -10,11 +10,16 @@ fn fixture(name: &str) -> PathBuf {
 /// Copies a fixture into `dir` with the given mtime.
 fn place(dir: &Path, name: &str, mtime: u64) {
     std::fs::copy(fixture(name), dir.join(name)).unwrap();
+    set_mtime(dir, name, mtime);
+}
+
+/// Sets `name`'s modification time `secs` seconds after the epoch.
+fn set_mtime(dir: &Path, name: &str, secs: u64) {
     let file = std::fs::File::options()
         .write(true)
         .open(dir.join(name))
         .unwrap();
-    file.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+    file.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
         .unwrap();
 }
 
@@ -1190,4 +1195,58 @@ fn a_metadata_json_that_cannot_be_read_is_named_in_the_error() {
     let e = Store::open(dir.path()).err().expect("refused").to_string();
     let path = dir.path().join(METADATA).display().to_string();
     assert!(e.contains(&path), "{e}");
+}
+
+#[tokio::test]
+async fn a_copy_edited_while_the_peer_was_stopped_is_hashed_again_and_taken_as_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    store
+        .save(|| vec![held_entry(meta.clone(), stored_as.clone())])
+        .unwrap();
+    drop(store);
+    // Edited in place: the same length, another content.
+    std::fs::write(dir.path().join(&stored_as), b"CONTENT").unwrap();
+    let (store, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(entry(&index, &meta.file_id).stored_as, None);
+    assert_eq!(report.to_adopt, std::slice::from_ref(&stored_as));
+    let found = adopted(&store, &report, &stored_as).await;
+    assert_ne!(found.meta.file_id, meta.file_id);
+    assert_eq!(found.meta.file_owner, "me");
+}
+
+#[tokio::test]
+async fn a_copy_only_touched_keeps_its_id_once_hashed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    store
+        .save(|| vec![held_entry(meta.clone(), stored_as.clone())])
+        .unwrap();
+    drop(store);
+    set_mtime(dir.path(), &stored_as, 1_000_000);
+    let (store, _, report) = Store::open(dir.path()).unwrap();
+    let found = adopted(&store, &report, &stored_as).await;
+    assert_eq!(found.meta, meta);
+    // Hashed, it is known as it is now: the next start takes it without hashing.
+    store.save(|| vec![found.clone()]).unwrap();
+    drop(store);
+    let (_, index, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(index, [found]);
+    assert!(report.to_adopt.is_empty());
+}
+
+#[tokio::test]
+async fn a_copy_edited_while_the_peer_runs_is_refused_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, _) = land(&store, b"content", "notes.txt", "alice").await;
+    assert!(store.open_file(&stored_as).await.is_ok());
+    std::fs::write(dir.path().join(&stored_as), b"content, and more").unwrap();
+    let opened = store.open_file(&stored_as).await;
+    assert_eq!(
+        opened.err().map(|e| e.kind()),
+        Some(io::ErrorKind::InvalidData)
+    );
 }
