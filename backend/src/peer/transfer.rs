@@ -136,6 +136,17 @@ fn replied(fetched: &Result<(FileMeta, TempFile), NetError>) -> bool {
     }
 }
 
+/// What the sources a get tried said, the first few in full: a get may try 64 holders and
+/// [`OTHER_SOURCES`] other peers, the best-ranked first.
+fn tried(errors: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = errors[..errors.len().min(SHOWN)].join("; ");
+    if errors.len() > SHOWN {
+        text.push_str(&format!("; and {} more", errors.len() - SHOWN));
+    }
+    text
+}
+
 impl Peer {
     /// Starts fetching `file_id` in the background (or returns the download already running).
     pub fn start_fetch(
@@ -174,7 +185,7 @@ impl Peer {
                 |id| s.peers.get(id).map(|t| t.health.rank()),
             )
         });
-        let (mut last_error, mut stopped) = (None, None);
+        let (mut errors, mut stopped) = (Vec::new(), None);
         let mut others = 0;
         for (peer_id, addr) in sources {
             let source = self.with_state(|s| Source::judge(s, file_id, &peer_id, &addr));
@@ -212,14 +223,14 @@ impl Peer {
                 }
                 Err(e) => {
                     tracing::info!("fetch of {} from {peer_id} failed: {e}", short(file_id));
-                    last_error = Some(format!("{peer_id}: {e}"));
+                    errors.push(format!("{peer_id}: {e}"));
                 }
             }
         }
-        let reason = match (stopped, last_error) {
-            (Some(stopped), _) => stopped,
-            (None, Some(last)) => format!("no peer delivered a valid copy (last: {last})"),
-            (None, None) => "no tracked peer to fetch from".to_string(),
+        let reason = match stopped {
+            Some(stopped) => stopped,
+            None if errors.is_empty() => "no tracked peer to fetch from".to_string(),
+            None => format!("no peer delivered a valid copy: {}", tried(&errors)),
         };
         self.traffic().transfer(Direction::In, false);
         self.log(
@@ -703,6 +714,14 @@ pub struct Sending {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_failed_get_tells_what_the_first_sources_said_and_counts_the_rest() {
+        let said = |n: usize| (1..=n).map(|i| format!("p{i}: cut")).collect::<Vec<_>>();
+        assert_eq!(tried(&said(1)), "p1: cut");
+        assert_eq!(tried(&said(3)), "p1: cut; p2: cut; p3: cut");
+        assert_eq!(tried(&said(5)), "p1: cut; p2: cut; p3: cut; and 2 more");
+    }
 
     #[test]
     fn pushes_are_announced_a_burst_then_one_a_second() {
