@@ -204,6 +204,17 @@ impl Node {
                 ),
             );
         }
+        if let Some((read, aside)) = &report.cut_short {
+            peer.log(
+                LogLevel::Warn,
+                format!(
+                    "metadata.json breaks off (damaged): took the {} before the damage; kept the \
+                     file as it was as {}",
+                    count(*read, "record"),
+                    aside.display()
+                ),
+            );
+        }
         if let Some(aside) = &report.corrupt_moved_to {
             peer.log(
                 LogLevel::Warn,
@@ -217,7 +228,10 @@ impl Node {
         // itself again before anything else happens. On a full disk the journals keep
         // describing it meanwhile, and the save is tried again with the others.
         let mut unsaved = false;
-        let changed = report.replayed > 0 || report.lost > 0 || report.skipped.is_some();
+        let changed = report.replayed > 0
+            || report.lost > 0
+            || report.skipped.is_some()
+            || report.cut_short.is_some();
         if report.rebuilt || changed {
             let saver = peer.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || saver.save_index()).await? {

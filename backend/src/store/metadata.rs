@@ -4,7 +4,7 @@
 use crate::protocol::{FileMeta, Verbatim};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 
 /// One file of the index as it is persisted.
@@ -206,17 +206,52 @@ pub struct ParsedIndex {
     /// The fingerprints recorded with our copies, by stored name, with the id of the entry
     /// they were recorded for.
     pub fingerprints: HashMap<String, (String, Fingerprint)>,
+    /// The object broke off (a file cut short, or damaged further on): `entries` are those
+    /// before the damage.
+    pub cut_short: bool,
+}
+
+/// Collects an object's entries as it is read, so that those before a damage are kept when
+/// the rest cannot be read.
+struct Entries<'a, 'de>(&'a mut Vec<(String, &'de RawValue)>);
+
+impl<'de> serde::de::Visitor<'de> for Entries<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object of entries")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(entry) = map.next_entry()? {
+            self.0.push(entry);
+        }
+        Ok(())
+    }
 }
 
 /// The entries of a `metadata.json` (ours or the Python peers' layout, a leading UTF-8 BOM
-/// allowed), each read on its own; `None` when the bytes are not a JSON object. An entry over
+/// allowed), each read on its own; `None` when the bytes are not a JSON object. An object
+/// that breaks off gives the entries before the break (see [`ParsedIndex::cut_short`]). An entry over
 /// `caps` is left out with a warning that says which field, never the text itself (it may be
 /// megabytes).
 pub fn read_index(bytes: &[u8], caps: EntryCaps) -> Option<ParsedIndex> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let map: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).ok()?;
-    let mut parsed = ParsedIndex::default();
-    for raw in map.into_values() {
+    let mut found = Vec::new();
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let whole = serde::Deserializer::deserialize_map(&mut reader, Entries(&mut found))
+        .and_then(|()| reader.end())
+        .is_ok();
+    if !whole && found.is_empty() {
+        return None;
+    }
+    // In key order, as a save writes them.
+    found.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let mut parsed = ParsedIndex {
+        cut_short: !whole,
+        ..ParsedIndex::default()
+    };
+    for (_, raw) in found {
         match serde_json::from_str::<StoredEntry>(raw.get()) {
             Ok(entry) if !entry.file_id.is_empty() && entry.file_id != "null" => {
                 let fingerprint = entry.fingerprint();

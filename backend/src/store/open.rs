@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 pub struct OpenReport {
     /// Where a corrupt `metadata.json` was moved.
     pub corrupt_moved_to: Option<PathBuf>,
+    /// `metadata.json` broke off (cut short, or damaged further on): how many entries were
+    /// read before the damage, and where the file as it was is kept.
+    pub cut_short: Option<(usize, PathBuf)>,
     /// Entries of `metadata.json` left out as unusable or over the caps (see
     /// [`super::metadata::read_index`]), and where the file as it was is kept, since the next
     /// save no longer lists them.
@@ -150,11 +153,16 @@ impl Store {
         match std::fs::read(&path) {
             Ok(bytes) => Ok(match read_index(&bytes, caps) {
                 Some(parsed) => {
-                    if parsed.skipped > 0 {
+                    if parsed.skipped > 0 || parsed.cut_short {
                         let aside = self.free_corrupt_name();
                         std::fs::write(&aside, &bytes)
                             .map_err(at(format!("cannot write {}", aside.display())))?;
-                        report.skipped = Some((parsed.skipped, aside));
+                        if parsed.cut_short {
+                            report.cut_short = Some((parsed.entries.len(), aside.clone()));
+                        }
+                        if parsed.skipped > 0 {
+                            report.skipped = Some((parsed.skipped, aside));
+                        }
                     }
                     recorded.extend(parsed.fingerprints);
                     parsed.entries

@@ -1250,3 +1250,34 @@ async fn a_copy_edited_while_the_peer_runs_is_refused_when_opened() {
         Some(io::ErrorKind::InvalidData)
     );
 }
+
+#[tokio::test]
+async fn a_metadata_json_cut_short_keeps_the_entries_before_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let mut index = Vec::new();
+    for (content, name) in [
+        (&b"one"[..], "a.txt"),
+        (b"two", "b.txt"),
+        (b"three", "c.txt"),
+    ] {
+        let (stored_as, meta) = land(&store, content, name, "alice").await;
+        index.push(held_entry(meta, stored_as));
+    }
+    index.sort_by(|a, b| a.meta.file_id.cmp(&b.meta.file_id));
+    store.save(|| index.clone()).unwrap();
+    drop(store);
+    let saved = std::fs::read(dir.path().join(METADATA)).unwrap();
+    // Cut in the middle of the last entry.
+    let last = String::from_utf8_lossy(&saved)
+        .rfind(&index[2].meta.file_id)
+        .unwrap();
+    std::fs::write(dir.path().join(METADATA), &saved[..last + 20]).unwrap();
+    let (_, loaded, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(loaded, index[..2]);
+    let (read, aside) = report.cut_short.expect("cut short");
+    assert_eq!(read, 2);
+    assert_eq!(std::fs::read(aside).unwrap(), &saved[..last + 20]);
+    assert!(report.corrupt_moved_to.is_none());
+    assert_eq!(report.to_adopt, [index[2].stored_as.clone().unwrap()]);
+}
