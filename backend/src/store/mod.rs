@@ -290,6 +290,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(io::Error::other)?
 }
 
+/// An error that says what failed, naming the file, before its cause.
+fn failed(what: String) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 impl Store {
     fn path(&self, name: &str) -> PathBuf {
         self.inner.dir.join(name)

@@ -148,15 +148,13 @@ impl Store {
         recorded: &mut HashMap<String, (String, Fingerprint)>,
     ) -> io::Result<Vec<IndexEntry>> {
         let path = self.path(METADATA);
-        let at =
-            |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         match std::fs::read(&path) {
             Ok(bytes) => Ok(match read_index(&bytes, caps) {
                 Some(parsed) => {
                     if parsed.skipped > 0 || parsed.cut_short {
                         let aside = self.free_corrupt_name();
                         std::fs::write(&aside, &bytes)
-                            .map_err(at(format!("cannot write {}", aside.display())))?;
+                            .map_err(super::failed(format!("cannot write {}", aside.display())))?;
                         if parsed.cut_short {
                             report.cut_short = Some((parsed.entries.len(), aside.clone()));
                         }
@@ -169,7 +167,7 @@ impl Store {
                 }
                 None => {
                     let aside = self.free_corrupt_name();
-                    std::fs::rename(&path, &aside).map_err(at(format!(
+                    std::fs::rename(&path, &aside).map_err(super::failed(format!(
                         "cannot move {} to {}",
                         path.display(),
                         aside.display()
@@ -183,7 +181,7 @@ impl Store {
                 report.rebuilt = true;
                 Ok(Vec::new())
             }
-            Err(e) => Err(at(format!("cannot read {}", path.display()))(e)),
+            Err(e) => Err(super::failed(format!("cannot read {}", path.display()))(e)),
         }
     }
 

@@ -30,12 +30,10 @@ impl Store {
     /// loaded. An error names the file at fault.
     pub fn load_tombstones(&self, now: u64) -> io::Result<(Vec<Tombstone>, Option<PathBuf>)> {
         let path = self.dir().join(TOMBSTONES);
-        let at =
-            |what: String| move |e: io::Error| io::Error::new(e.kind(), format!("{what}: {e}"));
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
-            Err(e) => return Err(at(format!("cannot read {}", path.display()))(e)),
+            Err(e) => return Err(super::failed(format!("cannot read {}", path.display()))(e)),
         };
         match serde_json::from_slice::<Vec<Tombstone>>(&bytes) {
             Ok(all) => Ok((all.into_iter().filter(|t| t.expires > now).collect(), None)),
@@ -43,7 +41,7 @@ impl Store {
                 let aside = self
                     .dir()
                     .join(format!("{TOMBSTONES}.corrupt-{}", super::unix_now()));
-                std::fs::rename(&path, &aside).map_err(at(format!(
+                std::fs::rename(&path, &aside).map_err(super::failed(format!(
                     "cannot move {} to {}",
                     path.display(),
                     aside.display()
