@@ -1108,16 +1108,12 @@ async fn entries_of_one_id_holding_two_copies_leave_it_to_the_copy_that_hashes_t
     assert_eq!(index.len(), 1, "{index:?}");
     assert_eq!(index[0].stored_as, None, "told by content, after the start");
     assert_eq!(report.to_adopt, ["a.txt", "b.txt"]);
-    let adopt = |name: &'static str| {
-        let fits = report.candidates[name].clone();
-        store.adopt(name, "me", fits, |_| false)
-    };
-    let right = adopt("b.txt").await.unwrap().meta;
+    let right = adopted(&store, &report, "b.txt").await.meta;
     assert_eq!(
         (right.file_id, right.file_owner),
         (meta.file_id.clone(), meta.file_owner)
     );
-    let wrong = adopt("a.txt").await.unwrap();
+    let wrong = adopted(&store, &report, "a.txt").await;
     assert_ne!(wrong.meta.file_id, meta.file_id);
     assert_eq!(wrong.meta.file_owner, "me");
 }
