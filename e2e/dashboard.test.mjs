@@ -4,15 +4,17 @@
 //   1. A's page shows its own id, peer B in the peers table and a live event link;
 //   2. a file pushed on peer B (console `push`) appears on A's page without a reload;
 //   3. Get on A fetches a file only B holds: the transfer ends done with a full progress bar,
-//      the row gets a Save link, and A's API reports the copy (bytes checked too);
+//      the row gets a Save link, and A's API reports the copy (bytes checked too); the buttons,
+//      the link and the bar are found by accessible names that say which file they are for;
 //   4. the throughput chart rises with the get's bytes; a Get held back in flight shows its
 //      pending state, and two clicks send one request;
 //   5. a file uploaded through A's page, under a name with quotes, is pushed and B learns of it
 //      under that exact name; text dropped on the filter box is left to the browser;
-//   6. deleting it from A's page removes it from B and from A's page;
-//   7. when A stops (SIGTERM) the page says it is reconnecting, and when A starts again on the
-//      same storage folder and HTTP port the page, never reloaded, is connected again to A with
-//      the files A held: A's index survives a restart;
+//   6. deleting it from A's page removes it from B and from A's page; an upload under a long
+//      name without spaces is cut short in the upload list instead of widening the page;
+//   7. when A stops (SIGTERM) the page says it is reconnecting and B's state is unknown, and
+//      when A starts again on the same storage folder and HTTP port the page, never reloaded, is
+//      connected again to A with the files A held (A's index survives a restart) and B alive;
 //   8. a fake peer that serves a bad copy gets the suspect badge in the peers table (last: a
 //      third tracked peer could take the push of step 5, and its file would be one more after
 //      the restart).
@@ -350,7 +352,8 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     assert.equal(await fileRow.getAttribute('data-file-name'), seeded.name);
     assert.equal(await fileRow.getByTestId('save-link').count(), 0, 'A has no copy yet');
 
-    await fileRow.getByTestId('get-button').click();
+    // Each row's buttons are named after its file, for a screen reader.
+    await fileRow.getByRole('button', { name: `Get ${seeded.name}`, exact: true }).click();
 
     const transfer = row('transfer-row', { 'data-file-id': id, 'data-kind': 'get' });
     await transfer.first().waitFor();
@@ -367,7 +370,8 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
           `/api/transfers reports ${JSON.stringify(onA)}\n${e.message}`,
       );
     }
-    const bar = await transfer.locator('progress').evaluate((p) => ({
+    const progress = transfer.getByRole('progressbar', { name: `Progress of ${seeded.name}`, exact: true });
+    const bar = await progress.evaluate((p) => ({
       value: p.value,
       max: p.max,
       hasValue: p.hasAttribute('value'),
@@ -377,7 +381,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     assert.equal(bar.value, bar.max, 'progress reached its max');
 
     // The file row is rebuilt with a Save link that serves the very bytes B had.
-    const save = row('file-row', { 'data-file-id': id }).getByTestId('save-link');
+    const save = row('file-row', { 'data-file-id': id }).getByRole('link', { name: `Save ${seeded.name}`, exact: true });
     await save.waitFor();
     const href = await save.getAttribute('href');
     assert.equal(await save.getAttribute('download'), seeded.name);
@@ -466,6 +470,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
       buffer: uploaded.bytes,
     });
     await page.locator('[data-testid="upload-row"][data-state="done"]').waitFor();
+    await page.getByRole('progressbar', { name: `Upload of ${uploaded.name}`, exact: true }).waitFor();
 
     const fileRow = row('file-row', { 'data-file-name': uploaded.name });
     await fileRow.waitFor();
@@ -488,7 +493,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
   it('deletes the uploaded file from the page and from B', async () => {
     assert.ok(uploaded.id, 'the upload step found the file');
     const fileRow = row('file-row', { 'data-file-id': uploaded.id });
-    await fileRow.getByTestId('delete-button').click();
+    await fileRow.getByRole('button', { name: `Delete ${uploaded.name}`, exact: true }).click();
 
     await waitUntil('B to forget the deleted file', async () =>
       !(await b.files()).some((f) => f.file_id === uploaded.id));
@@ -502,6 +507,28 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await fileRow.waitFor({ state: 'detached' });
     // The other files are untouched.
     assert.equal(await page.getByTestId('file-row').count(), 3);
+  });
+
+  it('a long name without spaces in the upload list does not widen the page', async () => {
+    // One byte over the peer's default limit of 255: refused in the page, so nothing is sent,
+    // but listed (with the reason) like any upload.
+    const name = `${'n'.repeat(252)}.bin`;
+    await page.getByTestId('upload-input').setInputFiles({
+      name,
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('x'),
+    });
+    const line = page.locator('[data-testid="upload-row"][data-state="failed"]').filter({
+      has: page.locator(`.name[title="${name}"]`),
+    });
+    await line.waitFor();
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      window: document.documentElement.clientWidth,
+    }));
+    assert.ok(widths.page <= widths.window, `the page is ${widths.page} px wide in a ${widths.window} px window`);
+    const cut = await line.locator('.name').evaluate((el) => el.scrollWidth > el.clientWidth);
+    assert.equal(cut, true, 'the name is cut short (with an ellipsis)');
   });
 
   it('raised no error in the page', () => {
@@ -530,6 +557,9 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await waitUntil('the connection indicator to say reconnecting', async () => (await link()) === 'reconnecting', {
       timeout: 5_000,
     });
+    // Without the link nothing is known to be alive.
+    const bState = row('peer-row', { 'data-peer-id': b.id }).getByTestId('peer-state');
+    assert.equal((await bState.textContent())?.trim(), 'unknown', "B's state while A is down");
 
     // Same storage folder and HTTP port; B's address to gossip to, so the network re-forms.
     const startedAt = Date.now();
@@ -584,6 +614,7 @@ describe('peer dashboard', { timeout: 180_000 }, () => {
     await waitUntil('A to track B again', async () =>
       (await (await a.api('/api/peers')).json()).some((p) => p.peer_id === b.id));
     await row('peer-row', { 'data-peer-id': b.id }).waitFor();
+    await waitUntil('B to show alive again', async () => (await bState.textContent())?.trim() === 'alive');
     await waitUntil("B to track A at A's new P2P port", async () =>
       (await (await b.api('/api/peers')).json()).some((p) => p.peer_id === a.id && p.port === a.p2pPort));
 

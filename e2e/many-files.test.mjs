@@ -10,7 +10,8 @@
 // "Received" is when the page's WebSocket fires `message`: a listener added before the app's.
 //
 // It also checks that a changed file updates its row in place: the same `<tr>` and the same text
-// node of an unchanged cell stay in the DOM, and the changed cell shows the new value.
+// node of an unchanged cell stay in the DOM, and the changed cell shows the new value; and that
+// the pager's Next and Previous turn to page 2 (files 100 to 199 by name) and back.
 //
 // Environment: as dashboard.test.mjs (PEER_BIN, CHROMIUM).
 
@@ -214,6 +215,34 @@ describe('dashboard with 10,000 files', { timeout: 120_000 }, () => {
     }, row);
     assert.notEqual(before, '5.0 MiB');
     assert.deepEqual(after, { sameRow: true, sameNameText: true, size: '5.0 MiB' });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('the pager turns to the next page and back', async () => {
+    const { page, socket, errors } = await openPage();
+    socket.send(JSON.stringify(snapshot()));
+    const pager = page.getByTestId('files-pager');
+    const label = pager.getByTestId('files-page');
+    // Exact names: a stray attribute that became text would change them.
+    const next = pager.getByRole('button', { name: 'Next ›', exact: true });
+    const previous = pager.getByRole('button', { name: '‹ Previous', exact: true });
+    const names = async () => {
+      const all = await page.getByTestId('file-name').allTextContents();
+      return { count: all.length, first: all[0], last: all.at(-1) };
+    };
+    await label.filter({ hasText: /^Page 1 of 100$/ }).waitFor();
+    assert.equal(await previous.isDisabled(), true, 'Previous is disabled on page 1');
+    assert.equal(await next.isEnabled(), true, 'Next is enabled on page 1');
+
+    await next.click({ timeout: 5_000 });
+    await label.filter({ hasText: /^Page 2 of 100$/ }).waitFor();
+    assert.deepEqual(await names(), { count: 100, first: 'file-00100.bin', last: 'file-00199.bin' });
+    assert.equal(await previous.isEnabled(), true, 'Previous is enabled on page 2');
+
+    await previous.click({ timeout: 5_000 });
+    await label.filter({ hasText: /^Page 1 of 100$/ }).waitFor();
+    assert.deepEqual(await names(), { count: 100, first: 'file-00000.bin', last: 'file-00099.bin' });
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -17,8 +17,18 @@ use shared::{ErrorBody, FileDto, ServerEvent, TransferDto};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{File, FormData, ProgressEvent, UrlSearchParams, XmlHttpRequest};
 
-/// How long to wait before opening the event socket again after it closed.
-const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// How long to wait before opening the event socket again after it closed. Each try that
+/// fails doubles the wait, up to [`RECONNECT_MAX`]; a socket that opens starts over from here.
+const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between tries: how late, at worst, a peer that comes back is noticed.
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// The wait after `delay`, when that try failed too. Without the backoff a stopped peer costs
+/// the browser a refused socket and a refused request (each logged to the console) every
+/// second, for as long as the page stays open.
+fn next_delay(delay: Duration) -> Duration {
+    (delay * 2).min(RECONNECT_MAX)
+}
 
 thread_local! {
     /// The page's `?token=`, read once: the URL does not change while the app runs.
@@ -184,8 +194,9 @@ pub enum Link {
 ///
 /// Each text message is parsed as a `ServerEvent` and given to `on_event` (a message that does
 /// not parse is reported to `on_bad` and skipped). When the socket closes, for example because
-/// the peer restarted, it is opened again after [`RECONNECT_DELAY`]; the peer then starts with
-/// a snapshot, which replaces the whole client state.
+/// the peer restarted, it is opened again after [`RECONNECT_FIRST`], then after ever longer
+/// waits (see [`next_delay`]) while tries fail; the peer then starts with a snapshot, which
+/// replaces the whole client state.
 pub fn open_events(
     on_event: impl Fn(ServerEvent) + 'static,
     on_bad: impl Fn(String) + 'static,
@@ -193,10 +204,12 @@ pub fn open_events(
 ) {
     wasm_bindgen_futures::spawn_local(async move {
         on_link(Link::Connecting);
+        let mut delay = RECONNECT_FIRST;
         loop {
             if let Some(mut socket) = events_url().and_then(|url| WebSocket::open(&url).ok()) {
                 if opened(&mut socket).await {
                     on_link(Link::Connected);
+                    delay = RECONNECT_FIRST;
                 }
                 while let Some(Ok(message)) = socket.next().await {
                     let Message::Text(text) = message else {
@@ -212,7 +225,8 @@ pub fn open_events(
                 true => Link::TokenRefused,
                 false => Link::Reconnecting,
             });
-            sleep(RECONNECT_DELAY).await;
+            sleep(delay).await;
+            delay = next_delay(delay);
         }
     });
 }
@@ -259,4 +273,19 @@ async fn sleep(delay: Duration) {
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_waits_double_up_to_the_cap() {
+        let waits: Vec<u64> =
+            std::iter::successors(Some(RECONNECT_FIRST), |&d| Some(next_delay(d)))
+                .take(8)
+                .map(|d| d.as_secs())
+                .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::{self, Link};
+use crate::api;
 use crate::browser;
 use crate::state::Dashboard;
 use crate::views::{
@@ -21,7 +21,7 @@ pub fn App() -> impl IntoView {
     api::open_events(
         move |event| dash.apply(event),
         move |problem| dash.log_local(problem),
-        move |link| dash.link.set(link),
+        move |link| dash.set_link(link),
     );
     set_interval(
         move || dash.now_ms.set(browser::now_ms()),
@@ -30,7 +30,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Header />
-        <main class="layout" class:stale=move || dash.link.get() != Link::Connected>
+        <main class="layout" class:stale=move || !dash.connected()>
             <div class="columns">
                 <PeersPanel />
                 <UploadPanel />

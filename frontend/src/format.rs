@@ -3,24 +3,31 @@
 //! Plain functions over plain values: no signals, no browser calls, so they are tested natively
 //! with `cargo test -p frontend --lib`.
 
-/// A byte count in binary units: `512 B`, `1.5 KiB`, `20.0 MiB`, `3.25 GiB`.
+/// A byte count in binary units: `512 B`, `1.5 KiB`, `20.0 MiB`, `3.25 GiB`. The number
+/// shown is always below 1024, except in PiB, the largest unit.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
     }
+    // Two decimals for GiB and up, where one decimal hides hundreds of MiB.
+    let decimals = |unit: usize| if unit >= 2 { 2 } else { 1 };
     let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
+    // Compared as rounded for printing, so that 1023.96 KiB reads `1.0 MiB`, not `1024.0 KiB`.
+    // (`f64::round` breaks ties away from zero and `format!` to even, but no byte count lies
+    // exactly halfway at the boundary: 1023.95 and 1023.995 are not multiples of 1/1024.)
+    while unit + 1 < UNITS.len() && rounded(value, decimals(unit)) >= 1024.0 {
         value /= 1024.0;
         unit += 1;
     }
-    // Two decimals for GiB and up, where one decimal hides hundreds of MiB.
-    if unit >= 2 {
-        format!("{value:.2} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    format!("{value:.*} {}", decimals(unit), UNITS[unit])
+}
+
+/// `value` rounded to `decimals` places.
+fn rounded(value: f64, decimals: usize) -> f64 {
+    let scale = 10f64.powi(decimals as i32);
+    (value * scale).round() / scale
 }
 
 /// An optional size, with a dash when it is unknown.
@@ -146,6 +153,25 @@ mod tests {
         check(u64::MAX, "16384.00 PiB");
         assert_eq!(human_size_opt(None), "—");
         assert_eq!(human_rate(1536.0), "1.5 KiB/s");
+    }
+
+    #[test]
+    fn sizes_just_below_a_boundary_move_up_a_unit() {
+        let check = |bytes, want: &str| assert_eq!(human_size(bytes), want, "{bytes}");
+        // Just below each boundary: the largest count that still rounds down, then the first
+        // that would print as 1024 and so moves up a unit.
+        check(1_048_524, "1023.9 KiB");
+        check(1_048_525, "1.0 MiB");
+        check(1024 * 1024 - 1, "1.0 MiB");
+        check(1024 * 1024, "1.0 MiB");
+        check(1_073_689_395, "1023.9 MiB");
+        check(1_073_689_396, "1.00 GiB");
+        check((1 << 30) - 1, "1.00 GiB");
+        check(1_099_506_259_066, "1023.99 GiB");
+        check(1_099_506_259_067, "1.00 TiB");
+        check((1 << 40) - 1, "1.00 TiB");
+        check((1 << 50) - 1, "1.00 PiB");
+        assert_eq!(human_rate(1_048_575.0), "1.0 MiB/s");
     }
 
     #[test]

@@ -73,8 +73,11 @@ pub struct Upload {
 /// Every signal the views read. `Copy`, so handlers capture it freely.
 #[derive(Clone, Copy)]
 pub struct Dashboard {
-    /// The event socket's state.
+    /// The event socket's state. Set through [`Dashboard::set_link`].
     pub link: RwSignal<Link>,
+    /// Our clock (Unix ms) when the open event socket last closed; `None` while it is open, and
+    /// before it first opens.
+    pub link_lost_at_ms: RwSignal<Option<f64>>,
     /// This peer, from the last snapshot.
     pub status: RwSignal<Option<StatusDto>>,
     /// Our clock (ms) when `status` arrived, to keep its uptime ticking.
@@ -106,6 +109,7 @@ impl Dashboard {
     pub fn empty() -> Self {
         Dashboard {
             link: RwSignal::new(Link::Connecting),
+            link_lost_at_ms: RwSignal::new(None),
             status: RwSignal::new(None),
             status_at_ms: RwSignal::new(0.0),
             peers: RwSignal::new(Vec::new()),
@@ -182,9 +186,45 @@ impl Dashboard {
         }
     }
 
-    /// The peer's clock now, in Unix ms, ticking with [`Dashboard::now_ms`].
+    /// Records the event socket's state, and when it was lost.
+    pub fn set_link(&self, link: Link) {
+        let was = self.link.get_untracked();
+        if link == Link::Connected {
+            self.link_lost_at_ms.set(None);
+        } else if was == Link::Connected {
+            self.link_lost_at_ms.set(Some(browser::now_ms()));
+        }
+        self.link.set(link);
+    }
+
+    /// Whether events are flowing, so that what the peer told us is current.
+    pub fn connected(&self) -> bool {
+        self.link.get() == Link::Connected
+    }
+
+    /// The last moment (our clock, Unix ms) up to which we know the peer's state: now, ticking
+    /// with [`Dashboard::now_ms`], while the link is up; frozen at its loss while it is down,
+    /// so that the uptime and the peers' ages stop rather than count on as if live.
+    pub fn known_now_ms(&self) -> f64 {
+        self.link_lost_at_ms
+            .get()
+            .unwrap_or_else(|| self.now_ms.get())
+    }
+
+    /// A tooltip for what stopped with the link (`As of 2025-06-16 14:03:07, when the link to
+    /// the peer was lost`); `None` while it is up.
+    pub fn stale_since(&self) -> Option<String> {
+        self.link_lost_at_ms.get().map(|ms| {
+            format!(
+                "As of {}, when the link to the peer was lost",
+                browser::local_date_time(ms / 1000.0)
+            )
+        })
+    }
+
+    /// [`Dashboard::known_now_ms`] on the peer's clock.
     pub fn peer_now_ms(&self) -> f64 {
-        self.now_ms.get() + self.peer_clock_offset_ms.get()
+        self.known_now_ms() + self.peer_clock_offset_ms.get()
     }
 
     fn upsert_file(&self, file: FileDto) {

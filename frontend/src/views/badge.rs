@@ -40,6 +40,7 @@ mod tests {
             ("held", "badge ok"),
             ("failed", "badge bad"),
             ("mine", "badge"),
+            ("unknown", "badge"),
         ];
         for (status, class) in cases {
             assert_eq!(badge_class(status), class, "{status}");

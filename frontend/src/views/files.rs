@@ -90,7 +90,8 @@ pub fn FilesPanel() -> impl IntoView {
                     <span data-testid="files-page">
                         {move || format!("Page {} of {}", shown_page() + 1, pages())}
                     </span>
-                    <button disabled=move || shown_page() + 1 >= pages() on:click=move |_| turn(1)>
+                    // Braced: unbraced, the `>` of `>=` would end the tag.
+                    <button disabled=move || { shown_page() + 1 >= pages() } on:click=move |_| turn(1)>
                         "Next ›"
                     </button>
                 </nav>
@@ -120,6 +121,8 @@ fn FileRow(file: ArcRwSignal<KnownFile>) -> impl IntoView {
     // The id never changes: a file with another id is another row.
     let file_id = file.with_untracked(|f| f.dto.file_id.clone());
     let text = move |f: fn(&FileDto) -> String| move || file.with(|k| f(&k.dto));
+    // Every row has the same buttons: their accessible names say which file each acts on.
+    let named = move |verb: &str| file.with(|k| format!("{verb} {}", k.dto.file_name));
     let has_copy = Memo::new(move |_| file.with(|f| f.dto.has_copy));
     let owned = Memo::new(move |_| file.with(|f| f.dto.owned));
     let file_ref = move || {
@@ -156,6 +159,7 @@ fn FileRow(file: ArcRwSignal<KnownFile>) -> impl IntoView {
                 <button
                     class="primary"
                     data-testid="get-button"
+                    aria-label=move || named(if busy.get() { "Getting" } else { "Get" })
                     disabled=busy
                     on:click=move |_| dispatch_once(action, file_ref())
                 >
@@ -172,6 +176,7 @@ fn FileRow(file: ArcRwSignal<KnownFile>) -> impl IntoView {
                     <a
                         class="button"
                         data-testid="save-link"
+                        aria-label=move || named("Save")
                         href=href.clone()
                         download=text(|f| f.file_name.clone())
                     >
@@ -189,6 +194,7 @@ fn FileRow(file: ArcRwSignal<KnownFile>) -> impl IntoView {
                 <button
                     class="danger"
                     data-testid="delete-button"
+                    aria-label=move || named(if pending.get() { "Deleting" } else { "Delete" })
                     disabled=move || pending.get()
                     on:click=move |_| confirm_delete(action, file_ref())
                 >
@@ -237,6 +243,7 @@ fn FileRow(file: ArcRwSignal<KnownFile>) -> impl IntoView {
                     class="ghost copy"
                     title="Copy the full id"
                     data-testid="copy-id"
+                    aria-label=move || named("Copy the id of")
                     on:click=copy_id
                 >
                     "Copy"

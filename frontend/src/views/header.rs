@@ -1,5 +1,5 @@
-//! The top bar: who this peer is, how much it knows, whether the live link is up, and the
-//! latest notice.
+//! The top bar: who this peer is (its uptime stops while the live link is down), how much it
+//! knows, whether the live link is up, and the latest notice.
 
 use leptos::prelude::*;
 
@@ -15,12 +15,13 @@ pub fn Header() -> impl IntoView {
     let field = move |f: fn(&shared::StatusDto) -> String| {
         move || status.with(|s| s.as_ref().map_or_else(|| "—".to_string(), f))
     };
+    // Stops while the link is down: the peer may have stopped too.
     let uptime = move || {
         status.with(|s| {
             s.as_ref().map_or_else(
                 || "—".to_string(),
                 |s| {
-                    let since = (dash.now_ms.get() - dash.status_at_ms.get()) / 1000.0;
+                    let since = (dash.known_now_ms() - dash.status_at_ms.get()) / 1000.0;
                     format::human_duration(s.uptime_secs as f64 + since.max(0.0))
                 },
             )
@@ -58,7 +59,9 @@ pub fn Header() -> impl IntoView {
                 </div>
                 <div>
                     <dt>"Up"</dt>
-                    <dd>{uptime}</dd>
+                    <dd data-testid="uptime" title=move || dash.stale_since()>
+                        {uptime}
+                    </dd>
                 </div>
                 <div>
                     <dt>"Version"</dt>
@@ -81,7 +84,7 @@ pub fn Header() -> impl IntoView {
             </dl>
             <span
                 class="link"
-                class:up=move || dash.link.get() == Link::Connected
+                class:up=move || dash.connected()
                 data-testid="connection"
                 role="status"
             >

@@ -1,6 +1,7 @@
 //! The peers table: every tracked peer, how long since we heard from it, alive or quiet, and
 //! how it has served us (messages, latency, gets, problems), sortable by each column. Dropped
-//! peers leave the table as soon as the peer reports them.
+//! peers leave the table as soon as the peer reports them. While the link to our peer is down,
+//! every state reads unknown and the ages stop at the moment it was lost.
 
 use leptos::prelude::*;
 use shared::{PeerDto, PeerHealthDto, PeerStateDto};
@@ -95,9 +96,26 @@ fn PeerRow(peer: ArcRwSignal<PeerDto>) -> impl IntoView {
     let health = move |f: fn(&PeerHealthDto) -> String| {
         move || peer.with(|p| f(p.health.as_ref().unwrap_or(&PeerHealthDto::default())))
     };
-    let state = move || match peer.with(|p| p.state) {
+    let known_state = move || match peer.with(|p| p.state) {
         PeerStateDto::Alive => "alive",
         PeerStateDto::Quiet => "quiet",
+    };
+    // While the link is down the peer may have stopped, or dropped this peer: its word is old.
+    let state = move || {
+        if dash.connected() {
+            known_state()
+        } else {
+            "unknown"
+        }
+    };
+    let state_title = move || {
+        (!dash.connected()).then(|| {
+            format!(
+                "Last known: {}. {}",
+                known_state(),
+                dash.stale_since().unwrap_or_default()
+            )
+        })
     };
     let warned = move || {
         peer.with(model::peer_warned)
@@ -107,11 +125,13 @@ fn PeerRow(peer: ArcRwSignal<PeerDto>) -> impl IntoView {
         <tr data-testid="peer-row" data-peer-id=peer_id.clone()>
             <td class="mono" title=peer_id.clone()>{peer_id.clone()}</td>
             <td class="mono">{text(|p| format!("{}:{}", p.host, p.port))}</td>
-            <td class="num" data-testid="peer-last-seen">
+            <td class="num" data-testid="peer-last-seen" title=move || dash.stale_since()>
                 {move || format::ago(dash.peer_now_ms(), peer.with(|p| p.last_seen_ms))}
             </td>
             <td>
-                <span class=move || badge_class(state()) data-testid="peer-state">{state}</span>
+                <span class=move || badge_class(state()) data-testid="peer-state" title=state_title>
+                    {state}
+                </span>
             </td>
             <td class="num" data-testid="peer-messages">
                 {health(|h| h.messages_received.to_string())}

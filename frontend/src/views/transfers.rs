@@ -103,15 +103,23 @@ fn TransferLine(row: ArcRwSignal<TransferRow>) -> impl IntoView {
         }
     });
     // A progress bar with no value is indeterminate: right for a running transfer of unknown
-    // size; a finished one shows full.
+    // size. A finished one of unknown size shows full, and so does one of zero bytes, which is
+    // complete (as `format::percent` says).
     let bar = move || {
         row.with(|r| match (r.dto.bytes_total, state_of(&r.dto).0) {
-            (Some(total), _) => (
+            (Some(total), _) if total > 0 => (
                 Some(r.dto.bytes_done.min(total).to_string()),
-                total.max(1).to_string(),
+                total.to_string(),
             ),
             (None, "running") => (None, "1".to_string()),
-            (None, _) => (Some("1".to_string()), "1".to_string()),
+            _ => (Some("1".to_string()), "1".to_string()),
+        })
+    };
+    // An incoming file's name is empty until its message has been read.
+    let bar_label = move || {
+        row.with(|r| match r.dto.file_name.as_str() {
+            "" => format!("Progress of transfer {id}"),
+            name => format!("Progress of {name}"),
         })
     };
     let speed = move || {
@@ -168,7 +176,11 @@ fn TransferLine(row: ArcRwSignal<TransferRow>) -> impl IntoView {
                 {dto(|t| t.peer.clone().unwrap_or_else(|| "—".to_string()))}
             </td>
             <td class="progress-col">
-                <progress value=move || bar().0 max=move || bar().1></progress>
+                <progress
+                    value=move || bar().0
+                    max=move || bar().1
+                    aria-label=bar_label
+                ></progress>
                 <span class="amount">{amount}</span>
             </td>
             <td class="num nowrap">

@@ -58,7 +58,11 @@ pub fn UploadPanel() -> impl IntoView {
                                     <span class="name" title=u.name.clone()>{u.name.clone()}</span>
                                     <Badge status=state />
                                 </div>
-                                <progress max="100" value=format!("{pct:.1}")></progress>
+                                <progress
+                                    max="100"
+                                    value=format!("{pct:.1}")
+                                    aria-label=format!("Upload of {}", u.name)
+                                ></progress>
                                 <span class="amount">
                                     {format::human_size((u.size * u.fraction) as u64)} " of "
                                     {format::human_size(u.size as u64)} {format!(" · {pct:.0}%")}
