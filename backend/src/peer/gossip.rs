@@ -17,15 +17,18 @@ use tokio::sync::Semaphore;
 
 /// A fresh GOSSIP id in the uuid4 form the Python peers use.
 fn gossip_id() -> String {
-    let b: [u8; 16] = rand::random();
+    let mut b: [u8; 16] = rand::random();
+    // Version 4 (random), variant 1 (RFC 4122), as Python's `uuid.uuid4()` makes them.
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
     let mut hex = Vec::new();
     encode::hex_into(&b, &mut hex);
     let h = String::from_utf8(hex).expect("hex is ASCII");
     format!(
-        "{}-{}-4{}-{}-{}",
+        "{}-{}-{}-{}-{}",
         &h[..8],
         &h[8..12],
-        &h[13..16],
+        &h[12..16],
         &h[16..20],
         &h[20..32]
     )
@@ -308,6 +311,10 @@ mod tests {
         let id = super::gossip_id();
         assert_eq!(id.len(), 36);
         assert_eq!(id.as_bytes()[14], b'4');
+        for _ in 0..64 {
+            let variant = super::gossip_id().as_bytes()[19];
+            assert!(b"89ab".contains(&variant), "{}", variant as char);
+        }
         assert_ne!(id, super::gossip_id());
     }
 }

@@ -18,6 +18,10 @@ pub enum DecodeError {
     /// The first non-blank byte does not open an object.
     #[error("not a JSON object (starts with byte {0:#04x})")]
     NotAnObject(u8),
+    /// A byte that JSON never has outside a string, such as a bare word's capital: the rest
+    /// is not waited for.
+    #[error("not JSON (byte {0:#04x} outside a string)")]
+    NotJson(u8),
     /// The object without its `data` is larger than the cap for its type.
     #[error("message larger than {0} bytes")]
     TooLarge(usize),
@@ -288,7 +292,11 @@ impl Decoder {
                             self.scan = Scan::Done;
                         }
                     }
-                    _ => {}
+                    // Numbers, `true`, `false` and `null`, and what separates values.
+                    b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b',' | b':' => {}
+                    b'a' | b'l' | b'n' | b'r' | b's' | b't' | b'u' | b'f' => {}
+                    b if b.is_ascii_whitespace() => {}
+                    _ => return Err(DecodeError::NotJson(b)),
                 }
             }
             Scan::Hex | Scan::Done => unreachable!("handled by feed"),

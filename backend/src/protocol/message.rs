@@ -198,7 +198,9 @@ pub enum Message {
     GossipReply(GossipReply),
     /// `GET_FILE`.
     GetFile {
-        /// The requested id.
+        /// The requested id; empty when the request named none that is usable (missing, null,
+        /// a number): it is answered as an id we do not hold, since a Python asker would fail
+        /// on a connection closed without a reply.
         file_id: String,
     },
     /// `FILE_DATA`: `None` is the "not found" reply (null fields, `"null"` or no data).
@@ -280,9 +282,57 @@ struct MetaFields<'a> {
 
 /// A string field; JSON `null` and non-strings are `None`.
 fn string(raw: Option<&RawValue>) -> Option<String> {
-    serde_json::from_str::<Option<String>>(raw?.get())
+    let json = raw?.get();
+    serde_json::from_str::<Option<String>>(json)
         .ok()
         .flatten()
+        .or_else(|| lossy_string(json))
+}
+
+/// The value of a JSON string token that serde_json refuses for an escaped lone surrogate
+/// (`"caf\udce9.txt"`: Python writes one for each byte of a name that is not UTF-8), with
+/// each lone surrogate read as U+FFFD. `None` for anything else that does not parse.
+fn lossy_string(token: &str) -> Option<String> {
+    let inner = token.strip_prefix('"')?.strip_suffix('"')?;
+    let mut text = String::with_capacity(inner.len());
+    // A run of `\uXXXX` escapes, decoded together: a surrogate pair spans two of them.
+    let mut units: Vec<u16> = Vec::new();
+    let flush = |units: &mut Vec<u16>, text: &mut String| {
+        let decoded = char::decode_utf16(units.drain(..));
+        text.extend(decoded.map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    };
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            flush(&mut units, &mut text);
+            text.push(c);
+            continue;
+        }
+        let escaped = match chars.next()? {
+            'u' => {
+                let hex: String = chars.by_ref().take(4).collect();
+                units.push(
+                    u16::from_str_radix(&hex, 16)
+                        .ok()
+                        .filter(|_| hex.len() == 4)?,
+                );
+                continue;
+            }
+            '"' => '"',
+            '\\' => '\\',
+            '/' => '/',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            _ => return None,
+        };
+        flush(&mut units, &mut text);
+        text.push(escaped);
+    }
+    flush(&mut units, &mut text);
+    Some(text)
 }
 
 /// Free text: a string's value, or any other non-null value's JSON text.
@@ -378,7 +428,7 @@ pub(super) fn parse(json: &[u8], data_streamed: bool) -> Result<(Message, usize)
             },
         })),
         "GET_FILE" => Ok(Message::GetFile {
-            file_id: file_id(meta.file_id).ok_or(missing("GET_FILE", "file_id"))?,
+            file_id: file_id(meta.file_id).unwrap_or_default(),
         }),
         "FILE_DATA" => {
             // `data` null, missing, `"null"` or not hex: the "not found" reply.

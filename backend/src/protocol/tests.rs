@@ -613,3 +613,39 @@ fn a_gossip_reply_or_a_type_written_in_escapes_keeps_the_large_cap() {
         );
     }
 }
+
+#[test]
+fn an_escaped_lone_surrogate_in_a_name_is_read_as_a_replacement_character() {
+    let announce = |name: &str| {
+        message(&format!(
+            r#"{{"type": "ANNOUNCE", "from": "py\udce9", "file_name": "{name}", "file_size": 1,
+                "file_id": "{BITCOIN_ID}", "file_owner": "PROF", "file_timestamp": 1}}"#
+        ))
+    };
+    let Message::Announce(a) = announce(r"caf\udce9 \u00e9\ud83d\ude00\n.txt") else {
+        panic!("not an ANNOUNCE");
+    };
+    assert_eq!(a.meta.file_name, "caf\u{fffd} é😀\n.txt");
+    assert_eq!(a.from, "py\u{fffd}");
+    let Message::Announce(a) = announce(r"\ude00\ud83d") else {
+        panic!("not an ANNOUNCE");
+    };
+    assert_eq!(a.meta.file_name, "\u{fffd}\u{fffd}");
+}
+
+#[test]
+fn a_bare_word_outside_a_string_is_refused_before_the_object_ends() {
+    for (input, byte) in [
+        (&br#"{"type": GARBAGE"#[..], b'G'),
+        (br#"{"type": "GOSSIP", "port": 89#"#, b'#'),
+    ] {
+        let refused = decode_split(input, input.len());
+        assert!(
+            matches!(refused, Err(DecodeError::NotJson(b)) if b == byte),
+            "{refused:?}"
+        );
+    }
+    // What JSON allows outside strings goes on: numbers, true, false, null, nesting.
+    let fine = br#"{"a": [1.5e-3, -2E+1, true, false, null, {"b": {}}], "c": 0"#;
+    assert!(matches!(decode_split(fine, fine.len()), Ok((None, _))));
+}

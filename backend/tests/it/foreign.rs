@@ -300,17 +300,28 @@ async fn get_file_is_answered_then_the_socket_closes() {
     encode::hex_into(&fixture("names.txt"), &mut expected);
     assert_eq!(hex.as_bytes(), expected);
 
-    let reply = request(&us.addr(), &encode::get_file("0000")).await;
-    let value: serde_json::Value = serde_json::from_slice(&reply).unwrap();
-    for key in [
-        "file_name",
-        "file_size",
-        "file_id",
-        "file_owner",
-        "file_timestamp",
-        "data",
-    ] {
-        assert!(value[key].is_null(), "{key} is null in {value}");
+    let unknown = encode::get_file("0000");
+    // Ids that name nothing we could hold get the same answer as an unknown one.
+    let unusable = [
+        r#"{"type": "GET_FILE"}"#,
+        r#"{"type": "GET_FILE", "file_id": null}"#,
+        r#"{"type": "GET_FILE", "file_id": 12345}"#,
+        r#"{"type": "GET_FILE", "file_id": ""}"#,
+    ];
+    for ask in [unknown.as_str()].into_iter().chain(unusable) {
+        let reply = request(&us.addr(), ask).await;
+        let value: serde_json::Value = serde_json::from_slice(&reply)
+            .unwrap_or_else(|e| panic!("{ask}: {e}: {:?}", String::from_utf8_lossy(&reply)));
+        for key in [
+            "file_name",
+            "file_size",
+            "file_id",
+            "file_owner",
+            "file_timestamp",
+            "data",
+        ] {
+            assert!(value[key].is_null(), "{ask}: {key} is null in {value}");
+        }
     }
     us.stop().await;
 }
