@@ -100,28 +100,16 @@ impl Store {
             let Some(name) = entry.stored_as.clone() else {
                 continue;
             };
-            let now = std::fs::metadata(store.path(&name)).and_then(|m| Fingerprint::of(&m));
-            // A fingerprint recorded for another file under the name (freed, then taken by a
-            // file that a journal describes) says nothing of this one.
-            let known = (recorded.get(&name))
-                .filter(|(id, _)| *id == entry.meta.file_id)
-                .map(|(_, print)| *print);
-            match (known, now) {
-                (Some(known), Ok(now)) if known != now => {
-                    tracing::warn!(
-                        "{name} changed in the storage folder since it was stored: it is \
-                         hashed again before it is offered as {}",
-                        entry.meta.file_id
-                    );
-                    let fits = report.candidates.entry(name.clone()).or_default();
-                    fits.push(entry.meta.clone());
-                    claimed.remove(&name);
-                    entry.stored_as = None;
-                }
-                (_, Ok(now)) => {
-                    lock(&store.inner.copies).insert(name, now);
-                }
-                (_, Err(_)) => {}
+            if !store.as_stored(&name, &entry.meta.file_id, &recorded) {
+                tracing::warn!(
+                    "{name} changed in the storage folder since it was stored: it is hashed \
+                     again before it is offered as {}",
+                    entry.meta.file_id
+                );
+                let fits = report.candidates.entry(name.clone()).or_default();
+                fits.push(entry.meta.clone());
+                claimed.remove(&name);
+                entry.stored_as = None;
             }
         }
         unheld_candidates(&index, &present, &claimed, &mut report.candidates);
@@ -136,6 +124,30 @@ impl Store {
         let to_adopt = &report.to_adopt;
         report.candidates.retain(|name, _| to_adopt.contains(name));
         Ok((store, index, report))
+    }
+
+    /// Whether the copy `name` of `file_id` is as it was when its content was last known to
+    /// have that id, by what `recorded` says of it (see [`Fingerprint`]). What it is like now
+    /// is kept when it is, or when nothing was recorded for it.
+    fn as_stored(
+        &self,
+        name: &str,
+        file_id: &str,
+        recorded: &HashMap<String, (String, Fingerprint)>,
+    ) -> bool {
+        let Ok(now) = std::fs::metadata(self.path(name)).and_then(|m| Fingerprint::of(&m)) else {
+            return true;
+        };
+        // A fingerprint recorded for another file under the name (freed, then taken by a
+        // file that a journal describes) says nothing of this one.
+        let known = (recorded.get(name))
+            .filter(|(id, _)| id == file_id)
+            .map(|(_, print)| *print);
+        if known.is_some_and(|known| known != now) {
+            return false;
+        }
+        lock(&self.inner.copies).insert(name.to_string(), now);
+        true
     }
 
     /// `metadata.json`'s entries; a corrupt one is set aside under a free name, and one with
