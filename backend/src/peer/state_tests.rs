@@ -849,6 +849,23 @@ fn a_peer_that_is_not_quiet_keeps_what_we_did_for_it_wherever_it_moves() {
 }
 
 #[test]
+fn a_peer_that_moved_is_forwarded_again_as_a_newcomer_while_its_answer_waits() {
+    let mut state = lean_state();
+    let t0 = Instant::now();
+    let s = Duration::from_secs(1);
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS;
+    for round in 0..rounds {
+        answered(&mut state, &format!("g{round}"), t0 + round * s);
+    }
+    assert_eq!(answered(&mut state, "late", t0 + rounds * s), (false, false));
+    // Restarted at another port before we found it quiet: the others must hear of it there.
+    let moved = gossip("m", "a", 9);
+    let (plan, _) = state.on_gossip(&moved, t0 + (rounds + 1) * s, &mut rng()).unwrap();
+    assert!(!plan.forward_to.is_empty(), "forwarded");
+    assert_eq!(plan.reply_to, None, "answered not long ago");
+}
+
+#[test]
 fn a_known_origin_is_forwarded_for_its_first_rounds_then_every_half_timeout() {
     let mut state = lean_state();
     // More peers than our rounds reach within the timeout: floods keep them heard.
