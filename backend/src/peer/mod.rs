@@ -399,6 +399,7 @@ impl Peer {
         let changes = lock(&self.inner.state).on_gossip_reply(reply, Instant::now());
         let told = !changes.is_empty();
         self.apply(changes);
+        self.tell_undeleted();
         // One permit is kept even when nobody waits yet, so start-up cannot miss the first.
         self.inner.replied.notify_one();
         told
@@ -408,6 +409,24 @@ impl Peer {
     pub fn on_announce(&self, announce: &Announce) {
         let changes = lock(&self.inner.state).on_announce(announce);
         self.apply(changes);
+        self.tell_undeleted();
+    }
+
+    /// Sends our DELETE again to the peers that still offer a file we deleted (one that was
+    /// down when we sent it, and came back with its copy): see `PeerState::take_undeleted`.
+    fn tell_undeleted(&self) {
+        let due = lock(&self.inner.state).take_undeleted(Instant::now());
+        for (addr, file_id) in due {
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "{addr} still offers {}, which we deleted: sent it our DELETE again",
+                    short(&file_id)
+                ),
+            );
+            let message = crate::protocol::encode::delete(self.id(), &file_id);
+            self.send_later(addr, message);
+        }
     }
 
     /// A DELETE arrived; honoured only from the recorded owner, remembered when the file is

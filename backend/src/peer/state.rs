@@ -17,7 +17,7 @@ use crate::store::tombstones::Tombstone;
 use crate::store::IndexEntry;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -162,7 +162,17 @@ pub struct PeerState {
     held_version: u64,
     /// Ids claimed for new files of ours that are being committed (see [`PeerState::claim_id`]).
     claimed: HashSet<String>,
+    /// Tracked peers that still offer a file we deleted, and the id: each is to be told again
+    /// (see [`PeerState::take_undeleted`]).
+    undeleted: BTreeSet<(String, String)>,
+    /// When each of those was last told, so that a peer that keeps offering the file is told
+    /// once per refresh, not once per claim.
+    told_deleted: HashMap<(String, String), Instant>,
 }
+
+/// Most peers and files waiting to be told again of a DELETE of ours (see
+/// [`PeerState::take_undeleted`]); more are told at a later claim.
+const MAX_UNDELETED: usize = 256;
 
 impl PeerState {
     /// The state of peer `me`, starting from a persisted index. Its holder lists are left
@@ -182,6 +192,8 @@ impl PeerState {
             gossip: GossipTiming::default(),
             held_version: 0,
             claimed: HashSet::new(),
+            undeleted: BTreeSet::new(),
+            told_deleted: HashMap::new(),
         };
         for e in index {
             // One record per id (a hand-edited index may list one twice): a held copy wins.
@@ -582,6 +594,12 @@ impl PeerState {
                 Reason::Deleted,
                 format_args!("{holder} offered {id}, deleted by {}", meta.file_owner),
             );
+            // A peer that was down when we deleted a file of ours would keep it, and serve it
+            // to newcomers, for good: it hears the DELETE again.
+            let ours = meta.file_owner == self.me;
+            if ours && self.peers.contains_key(holder) && self.undeleted.len() < MAX_UNDELETED {
+                self.undeleted.insert((holder.to_string(), id.clone()));
+            }
             return Vec::new();
         }
         if meta.file_owner == self.me && !self.files.contains_key(id) {
@@ -622,6 +640,27 @@ impl PeerState {
         }
         changes.dedup();
         changes
+    }
+
+    /// The tracked peers that offered a file we deleted since the last call, with the id and
+    /// their address, each to be sent our DELETE again: at most once per refresh (half the
+    /// timeout) for one peer and file.
+    pub fn take_undeleted(&mut self, now: Instant) -> Vec<(String, String)> {
+        let refresh = self.gossip.refresh();
+        self.told_deleted
+            .retain(|_, at| now.saturating_duration_since(*at) < refresh);
+        let mut due = Vec::new();
+        for key in std::mem::take(&mut self.undeleted) {
+            let Some(peer) = self.peers.get(&key.0) else {
+                continue;
+            };
+            if self.told_deleted.contains_key(&key) {
+                continue;
+            }
+            due.push((peer.addr(), key.1.clone()));
+            self.told_deleted.insert(key, now);
+        }
+        due
     }
 
     /// A DELETE arrived: obeyed only from the owner we recorded (the verified copy's, or the

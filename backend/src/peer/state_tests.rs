@@ -857,10 +857,15 @@ fn a_peer_that_moved_is_forwarded_again_as_a_newcomer_while_its_answer_waits() {
     for round in 0..rounds {
         answered(&mut state, &format!("g{round}"), t0 + round * s);
     }
-    assert_eq!(answered(&mut state, "late", t0 + rounds * s), (false, false));
+    assert_eq!(
+        answered(&mut state, "late", t0 + rounds * s),
+        (false, false)
+    );
     // Restarted at another port before we found it quiet: the others must hear of it there.
     let moved = gossip("m", "a", 9);
-    let (plan, _) = state.on_gossip(&moved, t0 + (rounds + 1) * s, &mut rng()).unwrap();
+    let (plan, _) = state
+        .on_gossip(&moved, t0 + (rounds + 1) * s, &mut rng())
+        .unwrap();
     assert!(!plan.forward_to.is_empty(), "forwarded");
     assert_eq!(plan.reply_to, None, "answered not long ago");
 }
@@ -1052,4 +1057,26 @@ fn a_lost_copy_is_forgotten_when_no_unheld_file_may_be_kept() {
         [Change::FileRemoved("f".into())]
     );
     assert!(state.files.is_empty());
+}
+
+#[test]
+fn a_peer_offering_a_file_we_deleted_is_told_again_once_per_refresh() {
+    let mut state = lean_state();
+    state.hold(&meta("f", "me", "1"), "f.txt".into()).unwrap();
+    state.forget("f", NOW).unwrap();
+    let t0 = Instant::now();
+    // Offered by a tracked peer, an untracked one, and (another file) deleted by someone else.
+    state.merge(&meta("f", "me", "1"), "b");
+    state.merge(&meta("f", "me", "1"), "stranger");
+    state.on_delete(&delete("o", "g"), NOW);
+    state.merge(&meta("g", "o", "1"), "c");
+    assert_eq!(
+        state.take_undeleted(t0),
+        [("127.0.0.1:2".to_string(), "f".to_string())]
+    );
+    state.merge(&meta("f", "me", "1"), "b");
+    assert_eq!(state.take_undeleted(t0 + Duration::from_secs(1)), []);
+    state.merge(&meta("f", "me", "1"), "b");
+    let refresh = state.gossip_timing().refresh();
+    assert_eq!(state.take_undeleted(t0 + refresh).len(), 1);
 }

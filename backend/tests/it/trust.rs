@@ -427,3 +427,34 @@ async fn measure_fifty_thousand_fresh_announces() {
     );
     us.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_comes_back_with_a_file_we_deleted_hears_our_delete_again() {
+    let us = spawn("us", &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let path = local_file(&files, "ours.txt", b"ours");
+    let meta = us.peer().push_path(&path).await.unwrap();
+    us.peer().delete(&meta.file_id).unwrap();
+    // A peer that was down when we deleted it lists the file in its reply.
+    let back = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = back.local_addr().unwrap().port();
+    let reply = encode::gossip_reply("127.0.0.1", port, "back", [&meta]);
+    deliver(&us.addr(), reply.as_bytes()).await;
+    // Our gossip rounds may reach it too: the DELETE is the message that matters.
+    let told = tokio::time::timeout(WAIT, async {
+        loop {
+            let (mut socket, _) = back.accept().await.unwrap();
+            let mut text = String::new();
+            socket.read_to_string(&mut text).await.unwrap();
+            let message: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if message["type"] == "DELETE" {
+                return message;
+            }
+        }
+    })
+    .await
+    .expect("our DELETE arrives");
+    assert_eq!(told["from"], "us");
+    assert_eq!(told["file_id"], meta.file_id.as_str());
+    us.stop().await;
+}
