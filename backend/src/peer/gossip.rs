@@ -15,6 +15,20 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
+/// The bootstrap addresses where no tracked peer is, while some peer is tracked (before that,
+/// every round goes to them).
+fn untracked(bootstrap: &[String], state: &super::state::PeerState) -> Vec<String> {
+    if state.peers.is_empty() {
+        return Vec::new();
+    }
+    let tracked: std::collections::HashSet<String> =
+        state.peers.values().map(|t| t.addr()).collect();
+    (bootstrap.iter())
+        .filter(|addr| !tracked.contains(*addr))
+        .cloned()
+        .collect()
+}
+
 /// A fresh GOSSIP id in the uuid4 form the Python peers use.
 fn gossip_id() -> String {
     let mut b: [u8; 16] = rand::random();
@@ -176,13 +190,17 @@ impl Peer {
     }
 
     /// Gossips every interval to 3 tracked peers in turn (see [`super::policy`]), or to the
-    /// bootstrap hosts while we track nobody; sweeps silent peers every `sweep`. The first
-    /// round comes one interval after start-up, which has gossiped to the bootstrap hosts
-    /// already. Runs until the peer stops (start it with [`Peer::spawn`]).
+    /// bootstrap hosts while we track nobody, and once per timeout to the bootstrap hosts we
+    /// do not track; sweeps silent peers every `sweep`. The first round comes one interval
+    /// after start-up, which has gossiped to the bootstrap hosts already. Runs until the peer
+    /// stops (start it with [`Peer::spawn`]).
     pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
-        let every = self.config().gossip_interval;
-        let mut gossip = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let (every, timeout) = (self.config().gossip_interval, self.config().peer_timeout);
+        let start = tokio::time::Instant::now();
+        let mut gossip = tokio::time::interval_at(start + every, every);
         gossip.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rejoin = tokio::time::interval_at(start + timeout, timeout);
+        rejoin.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sweeper = tokio::time::interval(sweep);
         loop {
             tokio::select! {
@@ -195,6 +213,13 @@ impl Peer {
                     } else {
                         self.gossip_to(targets);
                     }
+                }
+                // A bootstrap peer that was down, and came back knowing nobody, would otherwise
+                // never hear from the rest of the network again: it may be the only peer that
+                // some others know.
+                _ = rejoin.tick() => {
+                    let lost = self.with_state(|s| untracked(&bootstrap, s));
+                    self.gossip_to(lost);
                 }
                 _ = sweeper.tick() => self.sweep(),
             }
