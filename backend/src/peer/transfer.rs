@@ -1,21 +1,24 @@
 //! Moving files: fetching (get and auto-fetch) with verification and fallback to the next
-//! holder, pushing (replication to one peer plus ANNOUNCE to all), finding the copy a GET_FILE
-//! asks for, and storing files pushed to us within the storage quota. Every received byte goes
-//! to a temporary file that is renamed into place only once its hash matches its id. A holder
-//! that breaks a rule of `net` (too slow, too large, not a message) is counted as a refusal
-//! and the next one is tried.
+//! holder, pushing (replication to one peer, the next if it fails, plus ANNOUNCE to all),
+//! finding the copy a GET_FILE asks for, and storing files pushed to us within the storage
+//! quota. Every received byte goes to a temporary file that is renamed into place only once
+//! its hash matches its id. A holder that breaks a rule of `net` (too slow, too large, not a
+//! message) is counted as a refusal and the next one is tried.
 
 use super::health::{self, GetOutcome};
-use super::state::{NotHeld, PeerState};
+use super::state::{FileRecord, NotHeld, PeerState};
 use super::upload::{OpenError, UploadError};
-use super::{short, Change, Held, Peer};
+use super::{count, short, Change, Held, Peer};
 use crate::net::admission::{Bucket, MIN_PUSH_CHARGE};
 use crate::net::{self, NetError};
 use crate::protocol::FileMeta;
 use crate::refusal::Reason;
 use crate::store::TempFile;
 use crate::traffic::Direction;
+use rand::seq::SliceRandom;
+use rand::Rng;
 use shared::{LogLevel, TransferDto, TransferKind, TransferStateDto};
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
@@ -93,6 +96,82 @@ const SIZE_SLACK: u64 = 1 << 20;
 /// and a first-byte timeout to fail: a network of silent strangers must not keep a get (and
 /// auto-fetch, which waits for it) running for hours.
 pub const OTHER_SOURCES: usize = 8;
+
+/// How many peers a push tries, one after the other, before it gives up. After crashes, dead
+/// peers stay tracked until the sweep drops them (and are not even quiet for the first half
+/// of that), so a push that stopped at its first target would often leave the file with its
+/// owner alone. Each try may take the connect timeout, and a peer that takes the file
+/// forwards nothing, so a few are enough.
+pub const PUSH_TRIES: usize = 3;
+
+/// The peers a push tries, in order, from the tracked `peers` (id, address, quiet): those
+/// heard from lately first, quiet ones (silent for half the drop timeout, likely gone) only
+/// after them; each group shuffled, so that copies spread; one peer per address (a dead
+/// address fails for every id there); at most [`PUSH_TRIES`].
+fn push_targets(
+    mut peers: Vec<(String, String, bool)>,
+    rng: &mut impl Rng,
+) -> Vec<(String, String)> {
+    peers.shuffle(rng);
+    // Stable: the shuffle stands within each group.
+    peers.sort_by_key(|(_, _, quiet)| *quiet);
+    let mut addrs = HashSet::new();
+    peers
+        .into_iter()
+        .filter(|(_, addr, _)| addrs.insert(addr.clone()))
+        .map(|(id, addr, _)| (id, addr))
+        .take(PUSH_TRIES)
+        .collect()
+}
+
+/// How many files auto-fetch starts at most, per file it is to fetch: the files left to try
+/// may be held by nobody reachable, and each failure may take minutes of timeouts.
+pub const AUTO_FETCH_TRIES: usize = 3;
+
+/// How reachable a file we lack is, as its recorded holders tell: best first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reach {
+    /// A holder was heard from lately.
+    Live,
+    /// Its tracked holders are all quiet.
+    Quiet,
+    /// No tracked holder (its owner died, say): only a peer that holds it without telling
+    /// could give it.
+    Unheld,
+}
+
+impl Reach {
+    /// From its holders, each `None` when not tracked, else whether it is quiet.
+    fn of(holders: impl IntoIterator<Item = Option<bool>>) -> Reach {
+        holders
+            .into_iter()
+            .flatten()
+            .fold(Reach::Unheld, |reach, quiet| {
+                reach.min(if quiet { Reach::Quiet } else { Reach::Live })
+            })
+    }
+}
+
+/// The file auto-fetch tries next among `candidates` (id, reach): the first of the best
+/// reached, so that equals go by id, as before.
+fn pick_auto_fetch<'a>(candidates: impl Iterator<Item = (&'a str, Reach)>) -> Option<&'a str> {
+    candidates.min_by_key(|(_, reach)| *reach).map(|(id, _)| id)
+}
+
+/// The file we lack that auto-fetch tries next, none of `tried`.
+fn next_auto_fetch(state: &PeerState, tried: &HashSet<String>) -> Option<String> {
+    let reach = |r: &FileRecord| {
+        Reach::of(
+            r.holders
+                .iter()
+                .map(|h| state.peers.get(h).map(|t| t.quiet)),
+        )
+    };
+    let candidates = (state.files().values())
+        .filter(|r| r.stored_as.is_none() && !tried.contains(&r.meta.file_id))
+        .map(|r| (r.meta.file_id.as_str(), reach(r)));
+    pick_auto_fetch(candidates).map(str::to_string)
+}
 
 /// What a source of a get, taken from the list made when the get started, is worth now.
 enum Source {
@@ -349,8 +428,10 @@ impl Peer {
     }
 
     /// Fetches up to `auto_fetch` files we lack, one after the other, after the first
-    /// GOSSIP_REPLY (and a moment for the others) arrives. Start it with [`Peer::spawn`], which
-    /// stops it with the peer.
+    /// GOSSIP_REPLY (and a moment for the others) arrives: files a peer heard from lately
+    /// holds first, then those only quiet peers hold, then the rest. Only copies that arrive
+    /// count, and it gives up after [`AUTO_FETCH_TRIES`] gets per file wanted. Start it with
+    /// [`Peer::spawn`], which stops it with the peer.
     pub async fn auto_fetch(&self) {
         let wanted = self.config().auto_fetch;
         if wanted == 0 {
@@ -362,10 +443,18 @@ impl Peer {
             .gossip_interval
             .min(std::time::Duration::from_secs(2));
         tokio::time::sleep(settle).await;
-        for file_id in self.missing().into_iter().take(wanted) {
+        let (mut fetched, mut started) = (0, 0);
+        let mut tried = HashSet::new();
+        while fetched < wanted && started < wanted.saturating_mul(AUTO_FETCH_TRIES) {
+            // Chosen afresh each time: holders come and go while a get runs.
+            let Some(file_id) = self.with_state(|s| next_auto_fetch(s, &tried)) else {
+                break;
+            };
+            tried.insert(file_id.clone());
             let Ok(transfer) = self.start_fetch(&file_id, TransferKind::AutoFetch) else {
                 continue;
             };
+            started += 1;
             // One at a time, so a big file does not starve the network.
             let mut events = self.subscribe();
             while self
@@ -374,7 +463,17 @@ impl Peer {
             {
                 let _ = events.recv().await;
             }
+            if self.held_copy(&file_id).is_some() {
+                fetched += 1;
+            }
         }
+        self.log(
+            LogLevel::Info,
+            format!(
+                "auto-fetch done: fetched {fetched} of {wanted} wanted, in {}",
+                count(started, "get")
+            ),
+        );
     }
 
     /// Copies the file at `path` into storage as ours, then replicates and announces it.
@@ -423,8 +522,9 @@ impl Peer {
         }
     }
 
-    /// Records a new file of ours, sends it to one random tracked peer in the background and
-    /// ANNOUNCEs it to all; returns it and where it is being sent.
+    /// Records a new file of ours, sends it to one tracked peer in the background (see
+    /// [`push_targets`]: the next one if that fails) and ANNOUNCEs it to all; returns it and
+    /// where it is first being sent.
     async fn publish_new(
         &self,
         meta: FileMeta,
@@ -446,14 +546,13 @@ impl Peer {
             format!("added {} ({})", meta.file_name, short(&meta.file_id)),
         );
         self.announce(&meta);
-        let target = self.with_state(|s| {
-            s.peers
-                .iter()
-                .map(|(id, t)| (id.clone(), t.addr()))
-                .collect::<Vec<_>>()
+        let targets = self.with_state(|s| {
+            let peers = (s.peers.iter())
+                .map(|(id, t)| (id.clone(), t.addr(), t.quiet))
+                .collect();
+            push_targets(peers, &mut rand::thread_rng())
         });
-        let target = rand::seq::IteratorRandom::choose(target.into_iter(), &mut rand::thread_rng());
-        let Some((peer_id, addr)) = target else {
+        let Some((first, _)) = targets.first() else {
             return Ok((meta, None));
         };
         // Started here, so that the caller can follow it from its first event.
@@ -465,56 +564,108 @@ impl Peer {
             TransferKind::Push,
             &meta.file_id,
             &meta.file_name,
-            Some(peer_id.clone()),
+            Some(first.clone()),
             total,
         );
         let sending = Sending {
-            to: peer_id.clone(),
+            to: first.clone(),
             transfer: transfer.id,
         };
         let (peer, pushed) = (self.clone(), meta.clone());
-        self.spawn(async move {
-            peer.replicate(&pushed, opened, transfer.id, &peer_id, &addr)
-                .await
-        });
+        self.spawn(async move { peer.replicate(&pushed, opened, transfer.id, targets).await });
         Ok((meta, Some(sending)))
     }
 
-    /// Sends our copy of `meta`, `opened`, to `addr` unsolicited (a push), as `transfer`.
+    /// Sends our copy of `meta` unsolicited (a push), as `transfer`, to the first of `targets`
+    /// (peer id, address) that takes it whole, one after the other; `opened` is the copy,
+    /// opened for the first. Each failure is logged, and all of them end up in the transfer
+    /// when none took it.
     async fn replicate(
         &self,
         meta: &FileMeta,
         opened: std::io::Result<(tokio::fs::File, u64)>,
         transfer: u64,
-        peer_id: &str,
-        addr: &str,
+        targets: Vec<(String, String)>,
     ) {
-        let result: Result<u64, NetError> = async {
-            let (file, _) = opened?;
-            let mut stream = net::connect(addr, &self.config().limits).await?;
-            net::write_file_data(&mut stream, meta, file, &self.config().limits, |done| {
-                self.transfer_progress(transfer, peer_id, done)
-            })
-            .await
-        }
-        .await;
-        self.traffic().transfer(Direction::Out, result.is_ok());
-        match result {
-            Ok(sent) => {
-                self.traffic().sent("FILE_DATA");
-                self.traffic().content_sent(sent);
-                self.transfer_finished(transfer, TransferStateDto::Done);
-                self.log(
-                    LogLevel::Info,
-                    format!("pushed {} to {peer_id}", meta.file_name),
-                );
+        let mut opened = Some(opened);
+        let mut errors = Vec::new();
+        let mut stopped = None;
+        for (peer_id, addr) in targets {
+            // Dropped since the push started: silent for the whole drop timeout, so most
+            // likely gone, and not worth a connect timeout.
+            let tracked =
+                self.with_state(|s| s.peers.get(&peer_id).is_some_and(|t| t.addr() == addr));
+            if !tracked {
+                continue;
             }
-            Err(e) => {
-                let reason = format!("push to {peer_id} failed: {e}");
-                self.log(LogLevel::Warn, reason.clone());
-                self.transfer_finished(transfer, TransferStateDto::Failed { reason });
+            // The copy is read as it is sent: each attempt reads it from the start.
+            let copy = match opened.take() {
+                Some(opened) => opened,
+                None => (self.open_copy(&meta.file_id).await)
+                    .map(|copy| (copy.file, copy.len))
+                    .map_err(std::io::Error::other),
+            };
+            let file = match copy {
+                Ok((file, _)) => file,
+                // Ours to fix (the file was deleted meanwhile, or its copy is gone): no
+                // other peer would fare better.
+                Err(e) => {
+                    stopped = Some(format!("cannot read our copy: {e}"));
+                    break;
+                }
+            };
+            self.transfer_progress(transfer, &peer_id, 0);
+            let sent = async {
+                let mut stream = net::connect(&addr, &self.config().limits).await?;
+                net::write_file_data(&mut stream, meta, file, &self.config().limits, |done| {
+                    self.transfer_progress(transfer, &peer_id, done)
+                })
+                .await
+            }
+            .await;
+            match sent {
+                Ok(sent) => {
+                    let traffic = self.traffic();
+                    traffic.transfer(Direction::Out, true);
+                    traffic.sent("FILE_DATA");
+                    traffic.content_sent(sent);
+                    self.transfer_finished(transfer, TransferStateDto::Done);
+                    self.log(
+                        LogLevel::Info,
+                        format!("pushed {} to {peer_id}", meta.file_name),
+                    );
+                    return;
+                }
+                // Refused (a dead peer still tracked), reset or cut (killed mid-push, or
+                // over its quota), timed out: the next peer may take it.
+                Err(e) => {
+                    self.log(
+                        LogLevel::Warn,
+                        format!("push of {} to {peer_id} failed: {e}", meta.file_name),
+                    );
+                    errors.push((peer_id, e.to_string()));
+                }
             }
         }
+        self.traffic().transfer(Direction::Out, false);
+        // Each failed attempt was logged as it happened; anything else is told here.
+        let untold = stopped.is_some() || errors.is_empty();
+        let reason = match (stopped, &errors[..]) {
+            (Some(stopped), _) => stopped,
+            (None, []) => "every peer it was to go to was dropped meanwhile".to_string(),
+            (None, [(peer_id, e)]) => format!("push to {peer_id} failed: {e}"),
+            (None, errors) => {
+                let said: Vec<String> = errors.iter().map(|(p, e)| format!("{p}: {e}")).collect();
+                format!("no peer took it: {}", tried(&said))
+            }
+        };
+        if untold {
+            self.log(
+                LogLevel::Warn,
+                format!("push of {} failed: {reason}", meta.file_name),
+            );
+        }
+        self.transfer_finished(transfer, TransferStateDto::Failed { reason });
     }
 
     /// The incoming transfer `transfer`, or a new one from `from`.
@@ -713,6 +864,8 @@ pub struct Sending {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
     use std::time::Duration;
 
     #[test]
@@ -721,6 +874,82 @@ mod tests {
         assert_eq!(tried(&said(1)), "p1: cut");
         assert_eq!(tried(&said(3)), "p1: cut; p2: cut; p3: cut");
         assert_eq!(tried(&said(5)), "p1: cut; p2: cut; p3: cut; and 2 more");
+    }
+
+    /// The ids `push_targets` tries, with the shuffle seeded by `seed`.
+    fn targets(peers: &[(&str, &str, bool)], seed: u64) -> Vec<String> {
+        let peers = (peers.iter())
+            .map(|(id, addr, quiet)| (id.to_string(), addr.to_string(), *quiet))
+            .collect();
+        let mut rng = StdRng::seed_from_u64(seed);
+        (push_targets(peers, &mut rng).into_iter())
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    #[test]
+    fn a_push_tries_peers_heard_from_lately_before_quiet_ones() {
+        let peers = [
+            ("q1", "h:1", true),
+            ("live", "h:2", false),
+            ("q2", "h:3", true),
+        ];
+        for seed in 0..50 {
+            let order = targets(&peers, seed);
+            assert_eq!(order.len(), 3);
+            assert_eq!(order[0], "live", "{order:?}");
+        }
+        assert_eq!(targets(&[("q", "h:1", true)], 0), ["q"]);
+        assert!(targets(&[], 0).is_empty());
+    }
+
+    #[test]
+    fn a_push_tries_a_few_peers_and_each_address_once() {
+        let peers = [
+            ("a", "h:1", false),
+            ("b", "h:1", false),
+            ("c", "h:2", false),
+            ("d", "h:3", false),
+            ("e", "h:4", false),
+        ];
+        for seed in 0..50 {
+            let order = targets(&peers, seed);
+            assert_eq!(order.len(), PUSH_TRIES);
+            let at_h1 = order.iter().filter(|id| ["a", "b"].contains(&id.as_str()));
+            assert!(at_h1.count() <= 1, "{order:?}");
+        }
+    }
+
+    #[test]
+    fn pushes_spread_over_the_peers_heard_from_lately() {
+        let peers = [("a", "h:1", false), ("b", "h:2", false), ("q", "h:3", true)];
+        let firsts: HashSet<String> = (0..50)
+            .map(|seed| targets(&peers, seed).remove(0))
+            .collect();
+        assert_eq!(firsts, HashSet::from(["a".to_string(), "b".to_string()]));
+    }
+
+    #[test]
+    fn a_file_is_as_reachable_as_its_best_tracked_holder() {
+        assert_eq!(Reach::of([]), Reach::Unheld);
+        assert_eq!(Reach::of([None, None]), Reach::Unheld);
+        assert_eq!(Reach::of([None, Some(true)]), Reach::Quiet);
+        assert_eq!(Reach::of([Some(true), Some(false), None]), Reach::Live);
+    }
+
+    #[test]
+    fn auto_fetch_takes_the_best_reached_file_first_then_by_id() {
+        use Reach::{Live, Quiet, Unheld};
+        let check = |files: &[(&'static str, Reach)], expected: Option<&str>| {
+            assert_eq!(pick_auto_fetch(files.iter().copied()), expected);
+        };
+        check(
+            &[("a", Unheld), ("b", Quiet), ("c", Live), ("d", Live)],
+            Some("c"),
+        );
+        check(&[("a", Unheld), ("b", Quiet), ("c", Quiet)], Some("b"));
+        check(&[("a", Unheld), ("b", Unheld)], Some("a"));
+        check(&[], None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! peer processes on separate hosts (network namespaces) behind fault proxies.
 
 mod big;
+mod churn;
 mod console;
 mod crash;
 mod demo;
