@@ -173,7 +173,7 @@ impl Node {
             store,
             index,
         );
-        peer.restore_tombstones(tombstones);
+        let forgot = peer.restore_tombstones(tombstones);
         peer.set_gossip_policy(config.gossip_policy);
         if let Some(aside) = &tombstones_aside {
             peer.log(
@@ -228,7 +228,8 @@ impl Node {
         // itself again before anything else happens. On a full disk the journals keep
         // describing it meanwhile, and the save is tried again with the others.
         let mut unsaved = false;
-        let changed = report.replayed > 0
+        let changed = forgot
+            || report.replayed > 0
             || report.lost > 0
             || report.skipped.is_some()
             || report.cut_short.is_some();

@@ -274,17 +274,15 @@ impl Peer {
     }
 
     /// Takes the tombstones saved by an earlier run (before the peer starts serving); files
-    /// they name are forgotten, and their copies removed.
-    pub fn restore_tombstones(&self, stored: Vec<Tombstone>) {
+    /// they name are forgotten, and their copies removed at the next save. Whether there were
+    /// any: the caller saves the index then, before anything else happens.
+    pub fn restore_tombstones(&self, stored: Vec<Tombstone>) -> bool {
         let mut state = lock(&self.inner.state);
         let deleted = state.restore_tombstones(stored);
         for record in &deleted {
             self.remove_copy(record);
         }
-        drop(state);
-        if !deleted.is_empty() {
-            self.mark_dirty();
-        }
+        !deleted.is_empty()
     }
 
     /// Saves the tombstones if they changed since their last save, then deletes the copies

@@ -315,3 +315,40 @@ async fn a_python_peers_folder_is_taken_over_with_each_copy_under_the_id_its_con
     );
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_whose_delete_was_saved_before_a_crash_is_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, meta) = names();
+    {
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        let mut temp = store.temp_file().await.unwrap();
+        temp.write(&content).await.unwrap();
+        let stored_as = store.commit(temp, &meta).await.unwrap();
+        let entry = store::IndexEntry {
+            meta: meta.clone(),
+            holders: Vec::new(),
+            stored_as: Some(stored_as),
+        };
+        store.save(|| vec![entry.clone()]).unwrap();
+        // Killed after the DELETE was saved, before the copy went.
+        let tombstone = store::tombstones::Tombstone {
+            file_id: meta.file_id.clone(),
+            owner: meta.file_owner.clone(),
+            expires: u64::MAX,
+            held: true,
+        };
+        store.save_tombstones(&[tombstone]).unwrap();
+    }
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    eventually("the copy is gone", Duration::from_secs(15), || {
+        !dir.path().join("names.txt").exists()
+    })
+    .await;
+    let saved = store::parse_index(&std::fs::read(dir.path().join("metadata.json")).unwrap());
+    assert_eq!(saved.expect("metadata.json parses"), []);
+    assert!(node.peer.file(&meta.file_id).is_none());
+    node.shutdown().await.unwrap();
+}
