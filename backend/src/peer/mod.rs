@@ -413,18 +413,15 @@ impl Peer {
     /// Sends our DELETE again to the peers that still offer a file we deleted (one that was
     /// down when we sent it, and came back with its copy): see `PeerState::take_undeleted`.
     fn tell_undeleted(&self) {
-        let due = lock(&self.inner.state).take_undeleted(Instant::now());
-        for (addr, file_id) in due {
-            self.log(
-                LogLevel::Info,
-                format!(
-                    "{addr} still offers {}, which we deleted: sent it our DELETE again",
-                    short(&file_id)
-                ),
-            );
-            let message = crate::protocol::encode::delete(self.id(), &file_id);
-            self.send_later(addr, message);
-        }
+        let Some((addr, file_id)) = lock(&self.inner.state).take_undeleted(Instant::now()) else {
+            return;
+        };
+        tracing::info!(
+            "{addr} still offers {}, which we deleted: sent it our DELETE again",
+            short(&file_id)
+        );
+        let message = crate::protocol::encode::delete(self.id(), &file_id);
+        self.send_later(addr, message);
     }
 
     /// A DELETE arrived; honoured only from the recorded owner, remembered when the file is

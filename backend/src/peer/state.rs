@@ -165,8 +165,8 @@ pub struct PeerState {
     /// Tracked peers that still offer a file we deleted, and the id: each is to be told again
     /// (see [`PeerState::take_undeleted`]).
     undeleted: BTreeSet<(String, String)>,
-    /// When each of those was last told, so that a peer that keeps offering the file is told
-    /// once per refresh, not once per claim.
+    /// When each address was last told of each id, so that a peer that keeps offering the
+    /// file is told once per refresh, not once per claim, whatever id it goes by.
     told_deleted: HashMap<(String, String), Instant>,
 }
 
@@ -642,25 +642,22 @@ impl PeerState {
         changes
     }
 
-    /// The tracked peers that offered a file we deleted since the last call, with the id and
-    /// their address, each to be sent our DELETE again: at most once per refresh (half the
-    /// timeout) for one peer and file.
-    pub fn take_undeleted(&mut self, now: Instant) -> Vec<(String, String)> {
+    /// The address of a tracked peer that offered a file we deleted since the last call, and
+    /// the id, to be sent our DELETE again: one per call, so that a message in costs at most
+    /// one message out (a stranger can name any address in a GOSSIP_REPLY, and list every
+    /// file we deleted), and at most once per refresh (half the timeout) for one address and
+    /// file. The others wait for the next claims.
+    pub fn take_undeleted(&mut self, now: Instant) -> Option<(String, String)> {
         let refresh = self.gossip.refresh();
         self.told_deleted
             .retain(|_, at| now.saturating_duration_since(*at) < refresh);
-        let mut due = Vec::new();
-        for key in std::mem::take(&mut self.undeleted) {
-            let Some(peer) = self.peers.get(&key.0) else {
-                continue;
-            };
-            if self.told_deleted.contains_key(&key) {
-                continue;
-            }
-            due.push((peer.addr(), key.1.clone()));
-            self.told_deleted.insert(key, now);
-        }
-        due
+        let pending = std::mem::take(&mut self.undeleted);
+        let due = pending.into_iter().find_map(|(peer_id, file_id)| {
+            let key = (self.peers.get(&peer_id)?.addr(), file_id);
+            (!self.told_deleted.contains_key(&key)).then_some(key)
+        })?;
+        self.told_deleted.insert(due.clone(), now);
+        Some(due)
     }
 
     /// A DELETE arrived: obeyed only from the owner we recorded (the verified copy's, or the

@@ -1072,11 +1072,41 @@ fn a_peer_offering_a_file_we_deleted_is_told_again_once_per_refresh() {
     state.merge(&meta("g", "o", "1"), "c");
     assert_eq!(
         state.take_undeleted(t0),
-        [("127.0.0.1:2".to_string(), "f".to_string())]
+        Some(("127.0.0.1:2".to_string(), "f".to_string()))
     );
     state.merge(&meta("f", "me", "1"), "b");
-    assert_eq!(state.take_undeleted(t0 + Duration::from_secs(1)), []);
+    assert_eq!(state.take_undeleted(t0 + Duration::from_secs(1)), None);
     state.merge(&meta("f", "me", "1"), "b");
     let refresh = state.gossip_timing().refresh();
-    assert_eq!(state.take_undeleted(t0 + refresh).len(), 1);
+    assert!(state.take_undeleted(t0 + refresh).is_some());
+}
+
+#[test]
+fn a_claim_of_many_files_we_deleted_is_answered_with_one_delete_per_call_and_address() {
+    let mut state = lean_state();
+    for id in ["f1", "f2", "f3"] {
+        state
+            .hold(&meta(id, "me", "1"), format!("{id}.txt"))
+            .unwrap();
+        state.forget(id, NOW).unwrap();
+    }
+    let t0 = Instant::now();
+    // Two ids at one address ("b" and "b2" both at port 2): one address, told once a file.
+    track(&mut state, "b2", 2);
+    for holder in ["b", "b2"] {
+        for id in ["f1", "f2", "f3"] {
+            state.merge(&meta(id, "me", "1"), holder);
+        }
+    }
+    let mut told = Vec::new();
+    while let Some(due) = state.take_undeleted(t0) {
+        told.push(due);
+        for holder in ["b", "b2"] {
+            for id in ["f1", "f2", "f3"] {
+                state.merge(&meta(id, "me", "1"), holder);
+            }
+        }
+    }
+    let files: Vec<&str> = told.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(files, ["f1", "f2", "f3"], "each file once to the address");
 }
