@@ -89,6 +89,8 @@ pub struct Exchange {
     pub sent: Option<Instant>,
     /// It sent us a GOSSIP_REPLY: we have its file list.
     pub listed: bool,
+    /// When a move to another address last made its GOSSIPs a newcomer's again.
+    pub moved: Option<Instant>,
 }
 
 impl Exchange {
@@ -101,6 +103,7 @@ impl Exchange {
             floods: 0,
             sent: None,
             listed: false,
+            moved: None,
         }
     }
 }

@@ -389,19 +389,31 @@ impl PeerState {
         // A peer that moved keeps its record of how it served us. Anyone can write any id and
         // address in a GOSSIP: were a peer that is not quiet treated as new at each address,
         // a stranger alternating two would have each GOSSIP answered with our whole file list,
-        // as a new origin's. So it keeps when we last answered it, and only a peer back from
-        // silence, likely restarted, starts afresh. Its GOSSIPs are forwarded as a newcomer's
-        // again, though: the others know it at its old address only, and without the floods
-        // they would let that fall silent and drop it (a forward is small, and seen once).
+        // and flooded, as a new origin's. So it keeps when we last answered it, and only a
+        // peer back from silence, likely restarted, starts afresh. Its GOSSIPs are forwarded
+        // as a newcomer's again, though, once per refresh at most: the others know it at its
+        // old address only, and without the floods they would let that fall silent and drop
+        // it.
         let moved = self.peers.get(peer_id);
         let health = moved.map_or_else(Health::default, |t| t.health.clone());
+        let refresh = self.gossip.refresh();
         let exchange = match moved {
-            Some(t) if !t.quiet => Exchange {
-                since: now,
-                forwarded: None,
-                floods: 0,
-                ..t.exchange
-            },
+            Some(t) if !t.quiet => {
+                let x = &t.exchange;
+                let due = x
+                    .moved
+                    .is_none_or(|at| now.saturating_duration_since(at) >= refresh);
+                match due {
+                    true => Exchange {
+                        since: now,
+                        forwarded: None,
+                        floods: 0,
+                        moved: Some(now),
+                        ..*x
+                    },
+                    false => Exchange { since: now, ..*x },
+                }
+            }
             _ => Exchange::new(now),
         };
         self.peers.insert(

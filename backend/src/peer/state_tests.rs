@@ -871,6 +871,28 @@ fn a_peer_that_moved_is_forwarded_again_as_a_newcomer_while_its_answer_waits() {
 }
 
 #[test]
+fn a_peer_alternating_two_addresses_is_flooded_a_few_times_per_refresh_only() {
+    let mut state = lean_state();
+    let t0 = Instant::now();
+    let ms = Duration::from_millis(100);
+    let rounds = crate::peer::policy::NEWCOMER_ROUNDS as usize;
+    let mut forwards = |state: &mut PeerState, from: u32, to: u32, start: Instant| {
+        let mut n = 0;
+        for i in from..to {
+            let moved = gossip(&format!("m{i}"), "a", [9, 10][i as usize % 2]);
+            let (plan, _) = state.on_gossip(&moved, start + i * ms, &mut rng()).unwrap();
+            n += usize::from(!plan.forward_to.is_empty());
+        }
+        n
+    };
+    answered(&mut state, "g0", t0);
+    // A newcomer's floods again at its first move, then none for a refresh.
+    assert_eq!(forwards(&mut state, 0, 40, t0), rounds);
+    let refresh = state.gossip_timing().refresh();
+    assert_eq!(forwards(&mut state, 40, 80, t0 + refresh), rounds);
+}
+
+#[test]
 fn a_known_origin_is_forwarded_for_its_first_rounds_then_every_half_timeout() {
     let mut state = lean_state();
     // More peers than our rounds reach within the timeout: floods keep them heard.
