@@ -876,7 +876,7 @@ fn a_peer_alternating_two_addresses_is_flooded_a_few_times_per_refresh_only() {
     let t0 = Instant::now();
     let ms = Duration::from_millis(100);
     let rounds = crate::peer::policy::NEWCOMER_ROUNDS as usize;
-    let mut forwards = |state: &mut PeerState, from: u32, to: u32, start: Instant| {
+    let forwards = |state: &mut PeerState, from: u32, to: u32, start: Instant| {
         let mut n = 0;
         for i in from..to {
             let moved = gossip(&format!("m{i}"), "a", [9, 10][i as usize % 2]);
