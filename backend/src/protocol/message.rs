@@ -282,11 +282,15 @@ struct MetaFields<'a> {
 
 /// A string field; JSON `null` and non-strings are `None`.
 fn string(raw: Option<&RawValue>) -> Option<String> {
-    let json = raw?.get();
-    serde_json::from_str::<Option<String>>(json)
+    exact_string(raw).or_else(|| lossy_string(raw?.get()))
+}
+
+/// A string field that must come through exactly, as an id must: `None` also for one that
+/// holds a lone surrogate (see [`lossy_string`]), where two different ids would read alike.
+fn exact_string(raw: Option<&RawValue>) -> Option<String> {
+    serde_json::from_str::<Option<String>>(raw?.get())
         .ok()
         .flatten()
-        .or_else(|| lossy_string(json))
 }
 
 /// The value of a JSON string token that serde_json refuses for an escaped lone surrogate
@@ -354,7 +358,7 @@ fn port(raw: Option<&RawValue>) -> Option<u16> {
 
 /// A usable file id: a non-empty string other than `"null"`.
 fn file_id(raw: Option<&RawValue>) -> Option<String> {
-    string(raw).filter(|id| !id.is_empty() && id != "null")
+    exact_string(raw).filter(|id| !id.is_empty() && id != "null")
 }
 
 impl MetaFields<'_> {

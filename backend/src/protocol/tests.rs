@@ -631,6 +631,14 @@ fn an_escaped_lone_surrogate_in_a_name_is_read_as_a_replacement_character() {
         panic!("not an ANNOUNCE");
     };
     assert_eq!(a.meta.file_name, "\u{fffd}\u{fffd}");
+    // An id must come through exactly: one with a lone surrogate is no usable id.
+    let get = r#"{"type": "GET_FILE", "file_id": "a\udc80"}"#;
+    assert_eq!(
+        message(get),
+        Message::GetFile {
+            file_id: String::new()
+        }
+    );
 }
 
 #[test]
