@@ -194,6 +194,16 @@ impl Node {
                 ),
             );
         }
+        if report.changed > 0 {
+            peer.log(
+                LogLevel::Warn,
+                format!(
+                    "{} changed in the storage folder since stored (or copied without their \
+                     times): each is hashed again before it is offered",
+                    count(report.changed, "file")
+                ),
+            );
+        }
         if report.python_entries > 0 {
             peer.log(
                 LogLevel::Info,

@@ -474,19 +474,22 @@ impl Peer {
     /// stored it (someone deleted or edited it): the file is listed as not held from now on,
     /// instead of being offered to peers who would get nothing, or a copy that does not
     /// verify. `what` says which, after "our copy of NAME (ID)".
-    pub(crate) fn copy_gone(&self, file_id: &str, stored_as: &str, what: &str) {
+    /// Whether it was held as `stored_as` until now (false when another call came first).
+    pub(crate) fn copy_gone(&self, file_id: &str, stored_as: &str, what: &str) -> bool {
         let (name, changes) = {
             let mut state = lock(&self.inner.state);
             let name = state.files().get(file_id).map(|r| r.meta.file_name.clone());
             (name, state.copy_lost(file_id, stored_as))
         };
-        if let (Some(name), false) = (name, changes.is_empty()) {
-            self.log(
-                LogLevel::Warn,
-                format!("our copy of {name} ({}) {what}", short(file_id)),
-            );
-            self.apply(changes);
-        }
+        let Some(name) = name.filter(|_| !changes.is_empty()) else {
+            return false;
+        };
+        self.log(
+            LogLevel::Warn,
+            format!("our copy of {name} ({}) {what}", short(file_id)),
+        );
+        self.apply(changes);
+        true
     }
 
     /// Our own delete: only of files we own. Removes our copy and entry; the caller tells the
@@ -603,18 +606,39 @@ impl Peer {
         let mut added = 0;
         for name in names {
             let fits = candidates.remove(&name).unwrap_or_default();
+            let known: Vec<String> = fits.iter().map(|m| m.file_id.clone()).collect();
             let held = {
                 let peer = self.clone();
                 move |id: &str| peer.file(id).is_some_and(|f| f.has_copy)
             };
             let adopted = self.store().adopt(&name, self.id(), fits, held).await;
-            let not_indexed = match adopted.map(|entry| self.add_adopted(entry)) {
-                Ok(Ok(())) => {
-                    added += 1;
-                    continue;
-                }
-                Ok(Err(e)) => e.to_string(),
+            let not_indexed = match adopted {
                 Err(e) => e.to_string(),
+                Ok(entry) => {
+                    let id = entry.meta.file_id.clone();
+                    let described = known.contains(&id);
+                    match self.add_adopted(entry) {
+                        Ok(()) => {
+                            added += 1;
+                            continue;
+                        }
+                        // Held as this very file already (adopted meanwhile by another task).
+                        Err(NotHeld::AlreadyHeld)
+                            if self.held_copy(&id).is_some_and(|(_, at)| at == name) =>
+                        {
+                            continue;
+                        }
+                        // The file an entry said it is, deleted by its owner meanwhile or
+                        // held under another name already: left on disk, it would be taken
+                        // for a new file of ours at the next start.
+                        Err(e @ (NotHeld::Deleted | NotHeld::AlreadyHeld)) if described => {
+                            self.inner.store.remove_at_next_save(&name);
+                            self.mark_dirty();
+                            format!("{e}; removed it")
+                        }
+                        Err(e) => e.to_string(),
+                    }
+                }
             };
             self.log(
                 LogLevel::Warn,

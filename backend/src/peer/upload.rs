@@ -130,12 +130,12 @@ impl Peer {
             }
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 let what = "changed in the storage folder: hashed again before it is offered";
-                self.copy_gone(file_id, &stored_as, what);
-                let (peer, fits) = (
-                    self.clone(),
-                    BTreeMap::from([(stored_as.clone(), vec![meta])]),
-                );
-                self.spawn(async move { peer.adopt_found(vec![stored_as], fits).await });
+                // Hashed once, by the read that found it changed first.
+                if self.copy_gone(file_id, &stored_as, what) {
+                    let fits = BTreeMap::from([(stored_as.clone(), vec![meta])]);
+                    let peer = self.clone();
+                    self.spawn(async move { peer.adopt_found(vec![stored_as], fits).await });
+                }
                 return Err(OpenError::NotHeld(file_id.to_string()));
             }
             Err(e) => return Err(OpenError::Io(file_id.to_string(), e)),

@@ -349,6 +349,14 @@ impl Store {
                 stored_as: Some(name.to_string()),
             });
         }
+        // A hidden file (`.env`) is looked at only because an entry names it: never offered
+        // as a new file of ours.
+        if names::is_reserved(name) {
+            return Err(io::Error::other(
+                "a hidden file is indexed only as the file an entry says it is, and its \
+                 content is not that file",
+            ));
+        }
         // A copy of a file held already (the same content, modified in the same second) gets
         // the next free second, as a file added twice does.
         let (timestamp, file_id) = (mtime..mtime.saturating_add(ADOPTED_ID_TRIES))

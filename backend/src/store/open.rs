@@ -35,6 +35,8 @@ pub struct OpenReport {
     pub to_adopt: Vec<String>,
     /// Entries in a Python peer's layout, whose copies are found by name and told by content.
     pub python_entries: usize,
+    /// Copies changed since they were stored (see [`Fingerprint`]), to be hashed again.
+    pub changed: usize,
     /// For some of those files, the entries that may describe them: the entries of a Python
     /// peer's `metadata.json` that name one file, two or more to a file (it stored a second
     /// file of the same name over the first), and the entries of one id that name two or more
@@ -101,11 +103,12 @@ impl Store {
                 continue;
             };
             if !store.as_stored(&name, &entry.meta.file_id, &recorded) {
-                tracing::warn!(
+                tracing::debug!(
                     "{name} changed in the storage folder since it was stored: it is hashed \
                      again before it is offered as {}",
                     entry.meta.file_id
                 );
+                report.changed += 1;
                 let fits = report.candidates.entry(name.clone()).or_default();
                 fits.push(entry.meta.clone());
                 claimed.remove(&name);
@@ -364,7 +367,9 @@ fn unheld_candidates(
     for entry in index.iter().filter(|e| e.stored_as.is_none()) {
         let given = &entry.meta.file_name;
         for name in [given.clone(), names::sanitize(given)] {
-            if present.contains(&name) && !claimed.contains(&name) {
+            // A name learned from gossip never makes us look at a hidden file (`.env`).
+            let hidden = names::is_reserved(&name);
+            if !hidden && present.contains(&name) && !claimed.contains(&name) {
                 let metas = candidates.entry(name).or_default();
                 if !metas.contains(&entry.meta) {
                     metas.push(entry.meta.clone());

@@ -1207,6 +1207,7 @@ async fn a_copy_edited_while_the_peer_was_stopped_is_hashed_again_and_taken_as_o
     let (store, index, report) = Store::open(dir.path()).unwrap();
     assert_eq!(entry(&index, &meta.file_id).stored_as, None);
     assert_eq!(report.to_adopt, std::slice::from_ref(&stored_as));
+    assert_eq!(report.changed, 1);
     let found = adopted(&store, &report, &stored_as).await;
     assert_ne!(found.meta.file_id, meta.file_id);
     assert_eq!(found.meta.file_owner, "me");
@@ -1276,4 +1277,30 @@ async fn a_metadata_json_cut_short_keeps_the_entries_before_the_cut() {
     assert_eq!(std::fs::read(aside).unwrap(), &saved[..last + 20]);
     assert!(report.corrupt_moved_to.is_none());
     assert_eq!(report.to_adopt, [index[2].stored_as.clone().unwrap()]);
+}
+
+#[tokio::test]
+async fn a_hidden_file_is_never_taken_for_a_new_file_of_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), b"SECRET=1").unwrap();
+    // A file named so, learned from gossip: no reason to look at ours.
+    let mut learned = unheld_entry("learned");
+    learned.meta.file_name = ".env".into();
+    // A Python peer's entry that says it holds `.env`, for other content.
+    let (id, python) = python_entry(b"other content", ".env", "1750034796");
+    write_metadata(dir.path(), vec![(id, python)]);
+    let (store, _, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        report.to_adopt,
+        [".env"],
+        "named by an entry that says it is held"
+    );
+    let fits = report.candidates[".env"].clone();
+    let refused = store.adopt(".env", "me", fits, |_| false).await;
+    assert!(refused.is_err(), "{refused:?}");
+    drop(store);
+    let unheld = serde_json::to_value(StoredEntry::from(learned)).unwrap();
+    write_metadata(dir.path(), vec![("learned".into(), unheld)]);
+    let (_, _, report) = Store::open(dir.path()).unwrap();
+    assert!(report.to_adopt.is_empty(), "{:?}", report.to_adopt);
 }

@@ -352,3 +352,38 @@ async fn a_copy_whose_delete_was_saved_before_a_crash_is_removed_at_start() {
     assert!(node.peer.file(&meta.file_id).is_none());
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_copy_of_a_file_its_owner_deleted_is_removed_not_taken_for_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Python peer's folder holding PROF's bitcoin.pdf, which PROF deleted before our start.
+    let metadata = fixture("class-network-metadata.json");
+    std::fs::write(dir.path().join("metadata.json"), metadata).unwrap();
+    std::fs::write(dir.path().join("bitcoin.pdf"), fixture("bitcoin.pdf")).unwrap();
+    let bitcoin = "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3";
+    {
+        let (store, _, _) = Store::open(dir.path()).unwrap();
+        let tombstone = store::tombstones::Tombstone {
+            file_id: bitcoin.to_string(),
+            owner: "PROF".to_string(),
+            expires: u64::MAX,
+            held: true,
+        };
+        store.save_tombstones(&[tombstone]).unwrap();
+    }
+    let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    eventually(
+        "the deleted file's copy is removed",
+        Duration::from_secs(15),
+        || !dir.path().join("bitcoin.pdf").exists(),
+    )
+    .await;
+    assert!(node
+        .peer
+        .files()
+        .iter()
+        .all(|f| f.file_name != "bitcoin.pdf"));
+    node.shutdown().await.unwrap();
+}
