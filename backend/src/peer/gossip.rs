@@ -11,22 +11,16 @@ use crate::net;
 use crate::protocol::{encode, FileMeta, Gossip};
 use crate::refusal::Reason;
 use shared::LogLevel;
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// The bootstrap addresses where no tracked peer is, while some peer is tracked (before that,
-/// every round goes to them).
-fn untracked(bootstrap: &[String], state: &super::state::PeerState) -> Vec<String> {
-    if state.peers.is_empty() {
-        return Vec::new();
-    }
-    let tracked: std::collections::HashSet<String> =
-        state.peers.values().map(|t| t.addr()).collect();
-    (bootstrap.iter())
-        .filter(|addr| !tracked.contains(*addr))
-        .cloned()
-        .collect()
+/// Whether the bootstrap host `host`, which resolves to `addrs`, is where a peer of `tracked`
+/// (`host:port` as each advertised itself) is.
+fn is_tracked(host: &str, addrs: &[SocketAddr], tracked: &HashSet<String>) -> bool {
+    tracked.contains(host) || addrs.iter().any(|a| tracked.contains(&a.to_string()))
 }
 
 /// A fresh GOSSIP id in the uuid4 form the Python peers use.
@@ -218,12 +212,38 @@ impl Peer {
                 // never hear from the rest of the network again: it may be the only peer that
                 // some others know.
                 _ = rejoin.tick() => {
-                    let lost = self.with_state(|s| untracked(&bootstrap, s));
-                    self.gossip_to(lost);
+                    let (peer, bootstrap) = (self.clone(), bootstrap.clone());
+                    self.spawn(async move { peer.rejoin(&bootstrap).await });
                 }
                 _ = sweeper.tick() => self.sweep(),
             }
         }
+    }
+
+    /// Gossips to the bootstrap hosts where no tracked peer is, while some peer is tracked
+    /// (before that, every round goes to them). A host given by name is looked up, since
+    /// peers are tracked at the address they advertise: a tracked one gets no GOSSIP.
+    async fn rejoin(&self, bootstrap: &[String]) {
+        let tracked: HashSet<String> =
+            self.with_state(|s| s.peers.values().map(|t| t.addr()).collect());
+        if tracked.is_empty() {
+            return;
+        }
+        let mut lost = Vec::new();
+        for host in bootstrap {
+            let wait = self.config().limits.connect;
+            let found = tokio::time::timeout(wait, tokio::net::lookup_host(host.as_str())).await;
+            let addrs: Vec<SocketAddr> = found
+                .ok()
+                .and_then(Result::ok)
+                .into_iter()
+                .flatten()
+                .collect();
+            if !is_tracked(host, &addrs, &tracked) {
+                lost.push(host.clone());
+            }
+        }
+        self.gossip_to(lost);
     }
 
     /// A GOSSIP arrived: reply to its origin and forward the original unchanged, when
@@ -329,6 +349,20 @@ mod tests {
         });
         assert_eq!(p.refusals().count(Reason::SendsInFlight), 2);
         assert_eq!(p.sends_pending(), 2);
+    }
+
+    #[test]
+    fn a_bootstrap_host_is_tracked_by_its_name_or_by_an_address_it_resolves_to() {
+        let tracked: HashSet<String> = ["127.0.0.1:5".to_string()].into();
+        let local: SocketAddr = "127.0.0.1:5".parse().unwrap();
+        assert!(super::is_tracked("127.0.0.1:5", &[], &tracked));
+        assert!(super::is_tracked("localhost:5", &[local], &tracked));
+        assert!(!super::is_tracked(
+            "localhost:6",
+            &["127.0.0.1:6".parse().unwrap()],
+            &tracked
+        ));
+        assert!(!super::is_tracked("gone.example:5", &[], &tracked));
     }
 
     #[test]
