@@ -283,16 +283,33 @@ async fn an_entry_over_the_name_cap_is_left_out_at_start() {
     node.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_python_peers_folder_is_taken_over_with_each_copy_under_the_id_its_content_has() {
+/// A Python peer's folder: the class network's `metadata.json`, and the fixture `copies`.
+fn python_folder(copies: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    // The Python peer lists shahs8's names.txt as held, and PROF's names.txt and bitcoin.pdf
-    // as not held; the copies in its folder are PROF's.
     let metadata = fixture("class-network-metadata.json");
     std::fs::write(dir.path().join("metadata.json"), metadata).unwrap();
-    for name in ["names.txt", "bitcoin.pdf"] {
+    for name in copies {
         std::fs::write(dir.path().join(name), fixture(name)).unwrap();
     }
+    dir
+}
+
+/// Saves `owner`'s DELETE of `file_id` in `store`'s folder, as a run that obeyed it left it.
+fn remember_delete(store: &Store, file_id: &str, owner: &str) {
+    let tombstone = store::tombstones::Tombstone {
+        file_id: file_id.to_string(),
+        owner: owner.to_string(),
+        expires: u64::MAX,
+        held: true,
+    };
+    store.save_tombstones(&[tombstone]).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_peers_folder_is_taken_over_with_each_copy_under_the_id_its_content_has() {
+    // The Python peer lists shahs8's names.txt as held, and PROF's names.txt and bitcoin.pdf
+    // as not held; the copies in its folder are PROF's.
+    let dir = python_folder(&["names.txt", "bitcoin.pdf"]);
     let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
         .await
         .unwrap();
@@ -332,13 +349,7 @@ async fn a_copy_whose_delete_was_saved_before_a_crash_is_removed_at_start() {
         };
         store.save(|| vec![entry.clone()]).unwrap();
         // Killed after the DELETE was saved, before the copy went.
-        let tombstone = store::tombstones::Tombstone {
-            file_id: meta.file_id.clone(),
-            owner: meta.file_owner.clone(),
-            expires: u64::MAX,
-            held: true,
-        };
-        store.save_tombstones(&[tombstone]).unwrap();
+        remember_delete(&store, &meta.file_id, &meta.file_owner);
     }
     let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
         .await
@@ -355,22 +366,10 @@ async fn a_copy_whose_delete_was_saved_before_a_crash_is_removed_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_found_copy_of_a_file_its_owner_deleted_is_removed_not_taken_for_ours() {
-    let dir = tempfile::tempdir().unwrap();
     // A Python peer's folder holding PROF's bitcoin.pdf, which PROF deleted before our start.
-    let metadata = fixture("class-network-metadata.json");
-    std::fs::write(dir.path().join("metadata.json"), metadata).unwrap();
-    std::fs::write(dir.path().join("bitcoin.pdf"), fixture("bitcoin.pdf")).unwrap();
+    let dir = python_folder(&["bitcoin.pdf"]);
     let bitcoin = "477182823f9d5d51587946a9d51431003014bb53169329ac50f39a194521aaf3";
-    {
-        let (store, _, _) = Store::open(dir.path()).unwrap();
-        let tombstone = store::tombstones::Tombstone {
-            file_id: bitcoin.to_string(),
-            owner: "PROF".to_string(),
-            expires: u64::MAX,
-            held: true,
-        };
-        store.save_tombstones(&[tombstone]).unwrap();
-    }
+    remember_delete(&Store::open(dir.path()).unwrap().0, bitcoin, "PROF");
     let node = Node::start(NodeConfig::for_test("us", dir.path().to_path_buf()))
         .await
         .unwrap();
