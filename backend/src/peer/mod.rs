@@ -410,7 +410,7 @@ impl Peer {
         self.tell_undeleted();
     }
 
-    /// Sends our DELETE again to the peers that still offer a file we deleted (one that was
+    /// Sends our DELETE again to a peer that still offers a file we deleted (one that was
     /// down when we sent it, and came back with its copy): see `PeerState::take_undeleted`.
     fn tell_undeleted(&self) {
         let Some((addr, file_id)) = lock(&self.inner.state).take_undeleted(Instant::now()) else {
@@ -595,7 +595,8 @@ impl Peer {
     }
 
     /// Hashes and indexes files found in the storage folder that no entry describes for sure
-    /// (as the one of its `candidates` that fits, else as ours). Callers run it in the
+    /// (as the one of its `candidates` that fits, else as ours, unless hidden: see
+    /// `Store::adopt`). Callers run it in the
     /// background, so that a big folder holds back neither the listeners nor the console nor
     /// the API.
     pub async fn adopt_found(

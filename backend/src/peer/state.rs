@@ -162,16 +162,16 @@ pub struct PeerState {
     held_version: u64,
     /// Ids claimed for new files of ours that are being committed (see [`PeerState::claim_id`]).
     claimed: HashSet<String>,
-    /// Tracked peers that still offer a file we deleted, and the id: each is to be told again
-    /// (see [`PeerState::take_undeleted`]).
+    /// Tracked peers that offered a file we deleted since the last
+    /// [`PeerState::take_undeleted`], and the id: one of them is told again.
     undeleted: BTreeSet<(String, String)>,
     /// When each address was last told of each id, so that a peer that keeps offering the
     /// file is told once per refresh, not once per claim, whatever id it goes by.
     told_deleted: HashMap<(String, String), Instant>,
 }
 
-/// Most peers and files waiting to be told again of a DELETE of ours (see
-/// [`PeerState::take_undeleted`]); more are told at a later claim.
+/// Most peers and files that one message can put in line to be told again of a DELETE of
+/// ours (see [`PeerState::take_undeleted`]).
 const MAX_UNDELETED: usize = 256;
 
 impl PeerState {
@@ -771,8 +771,9 @@ impl PeerState {
         }
     }
 
-    /// Our copy of `file_id`, kept as `stored_as`, is gone from the folder (deleted by hand):
-    /// the file stays known, not held, with its holders, within the cap on unheld files.
+    /// Our copy of `file_id`, kept as `stored_as`, is gone from the folder, or not as stored
+    /// (deleted or edited by hand): the file stays known, not held, with its holders, within
+    /// the cap on unheld files.
     /// Nothing changes when the record no longer names that copy.
     pub fn copy_lost(&mut self, file_id: &str, stored_as: &str) -> Vec<Change> {
         let named = self.files.get(file_id).map(|r| r.stored_as.as_deref());

@@ -303,7 +303,8 @@ impl Store {
     /// Hashes a file found in the folder (one of [`OpenReport::to_adopt`]) into the entry of
     /// the first of `candidates` whose id its content has, else into a new entry owned by
     /// `owner`, timestamped with its integer mtime, so the same file gets the same id again
-    /// after a restart.
+    /// after a restart; a hidden file that fits no candidate is an error. What the file is
+    /// like as it is read is recorded (see [`Fingerprint`]).
     pub async fn adopt(
         &self,
         name: &str,
