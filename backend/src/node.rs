@@ -205,11 +205,15 @@ impl Node {
             );
         }
         if report.python_entries > 0 {
+            let kept = (report.python_kept.as_ref())
+                .map(|kept| format!("; the file as it was is kept as {}", kept.display()))
+                .unwrap_or_default();
             peer.log(
                 LogLevel::Info,
                 format!(
                     "metadata.json lists {} held in a Python peer's layout: each copy found \
-                     under its name is checked against the ids of that name before it is held",
+                     under its name is checked against the ids of that name before it is \
+                     held{kept}",
                     count(report.python_entries, "file")
                 ),
             );

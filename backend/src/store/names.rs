@@ -6,6 +6,9 @@ const MAX_NAME: usize = 180;
 
 /// Where a corrupt `metadata.json` is moved: this prefix, then digits and dashes.
 pub const CORRUPT_PREFIX: &str = "metadata.json.corrupt-";
+/// Where a Python peer's `metadata.json` is kept when we take its folder over: this prefix,
+/// then digits and dashes.
+pub const PYTHON_PREFIX: &str = "metadata.json.python-";
 
 /// Whether `name` is never given to content by us, nor adopted as a file of ours when found
 /// in the folder: every hidden name (ours, see [`is_ours`], or someone else's), `metadata.json`,
@@ -29,6 +32,7 @@ pub fn is_ours(name: &str) -> bool {
     };
     [super::METADATA, TOMBSTONES, super::LOG_FILE].contains(&name)
         || set_aside(CORRUPT_PREFIX)
+        || set_aside(PYTHON_PREFIX)
         || set_aside(&format!("{TOMBSTONES}.corrupt-"))
         || super::journal::is_journal(name)
         || is_temp(name)
@@ -137,6 +141,7 @@ mod tests {
             "metadata.json",
             "metadata.json.corrupt-1749713822",
             "metadata.json.corrupt-1749713822-2",
+            "metadata.json.python-1749713822",
             ".tmp-metadata.json",
             ".commit-00ff",
             ".peer.log",

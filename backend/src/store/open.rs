@@ -35,6 +35,8 @@ pub struct OpenReport {
     pub to_adopt: Vec<String>,
     /// Entries in a Python peer's layout, whose copies are found by name and told by content.
     pub python_entries: usize,
+    /// Where the Python peer's `metadata.json` is kept, as it was.
+    pub python_kept: Option<PathBuf>,
     /// Copies changed since they were stored (see [`Fingerprint`]), to be hashed again.
     pub changed: usize,
     /// For some of those files, the entries that may describe them: the entries of a Python
@@ -177,6 +179,18 @@ impl Store {
                             report.skipped = Some((parsed.skipped, aside));
                         }
                     }
+                    // Rewritten in our layout at the first save, before its copies are hashed and
+                    // held again: a Python peer pointed back at the folder reads this one.
+                    if parsed
+                        .entries
+                        .iter()
+                        .any(|e| e.stored_as.as_deref() == Some(""))
+                    {
+                        let kept = self.free_name(names::PYTHON_PREFIX);
+                        std::fs::write(&kept, &bytes)
+                            .map_err(super::failed(format!("cannot write {}", kept.display())))?;
+                        report.python_kept = Some(kept);
+                    }
                     recorded.extend(parsed.fingerprints);
                     parsed.entries
                 }
@@ -202,9 +216,15 @@ impl Store {
 
     /// A name for a copy of `metadata.json` set aside, free in the folder.
     fn free_corrupt_name(&self) -> PathBuf {
+        self.free_name(names::CORRUPT_PREFIX)
+    }
+
+    /// A name for a copy of `metadata.json` set aside: `prefix`, then the time, free in the
+    /// folder.
+    fn free_name(&self, prefix: &str) -> PathBuf {
         let stamp = unix_now();
-        std::iter::once(format!("{}{stamp}", names::CORRUPT_PREFIX))
-            .chain((2..).map(|n| format!("{}{stamp}-{n}", names::CORRUPT_PREFIX)))
+        std::iter::once(format!("{prefix}{stamp}"))
+            .chain((2..).map(|n| format!("{prefix}{stamp}-{n}")))
             .map(|name| self.path(&name))
             .find(|p| matches!(p.try_exists(), Ok(false)))
             .expect("the candidates never end")

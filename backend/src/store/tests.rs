@@ -120,6 +120,8 @@ fn python_metadata_loads_and_saves_verbatim() {
     let (store, index, report) = Store::open(dir.path()).unwrap();
     assert!(!report.rebuilt);
     assert_eq!(index.len(), 22);
+    let kept = report.python_kept.expect("the Python peer's file is kept");
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), original);
     // No copies are in the folder, so none is claimed.
     assert!(index.iter().all(|e| e.stored_as.is_none()));
     let elden = index
