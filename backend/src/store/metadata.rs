@@ -48,28 +48,38 @@ pub(super) struct StoredEntry {
     #[serde(default, deserialize_with = "lenient::number")]
     #[serde(skip_serializing_if = "Option::is_none")]
     stored_len: Option<u64>,
-    #[serde(default, deserialize_with = "lenient::number")]
+    #[serde(default, deserialize_with = "lenient::signed")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    stored_mtime_ns: Option<u64>,
+    stored_mtime_ns: Option<i64>,
 }
 
-/// A copy's length and modification time (nanoseconds since the Unix epoch) when its content
-/// was last known to have its id: found changed at the next start or read, the copy is hashed
-/// again before it is offered under that id (someone edited it in the folder).
+/// A copy's length and modification time (nanoseconds from the Unix epoch, negative before
+/// it) when its content was last known to have its id: found changed at the next start or
+/// read, the copy is hashed again before it is offered under that id (someone edited it in
+/// the folder).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprint {
     pub len: u64,
-    pub mtime_ns: u64,
+    pub mtime_ns: i64,
 }
 
 impl Fingerprint {
     /// The fingerprint of a file as its metadata gives it.
     pub fn of(metadata: &std::fs::Metadata) -> io::Result<Fingerprint> {
-        let mtime = metadata.modified()?.duration_since(std::time::UNIX_EPOCH);
+        let ns = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let mtime_ns = match metadata.modified()?.duration_since(std::time::UNIX_EPOCH) {
+            Ok(after) => ns(after),
+            Err(before) => -ns(before.duration()),
+        };
         Ok(Fingerprint {
             len: metadata.len(),
-            mtime_ns: mtime.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            mtime_ns,
         })
+    }
+
+    /// The modification time in whole seconds from the Unix epoch, 0 for any time before it.
+    pub fn mtime_secs(&self) -> u64 {
+        u64::try_from(self.mtime_ns / 1_000_000_000).unwrap_or(0)
     }
 }
 
@@ -113,6 +123,11 @@ mod lenient {
     /// A whole number that fits a `u64`, or `None` for any other value.
     pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         Ok(Value::deserialize(d)?.as_u64())
+    }
+
+    /// A whole number that fits an `i64`, or `None` for any other value.
+    pub fn signed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(Value::deserialize(d)?.as_i64())
     }
 
     /// A string, or `None` for any other value.

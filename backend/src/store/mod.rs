@@ -327,7 +327,7 @@ impl Store {
         let mut file = std::fs::File::open(&path)?;
         // Taken before the content is read: a change while it is read shows at the next check.
         let print = Fingerprint::of(&file.metadata()?)?;
-        let mtime = print.mtime_ns / 1_000_000_000;
+        let mtime = print.mtime_secs();
         let mut hasher = IdHasher::default();
         let mut buf = vec![0; 256 * 1024];
         let mut len = 0u64;

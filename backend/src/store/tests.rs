@@ -1237,6 +1237,36 @@ async fn a_copy_only_touched_keeps_its_id_once_hashed_again() {
 }
 
 #[tokio::test]
+async fn a_copy_touched_between_two_times_before_1970_is_hashed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
+    let old = |secs_before: u64| {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(&stored_as))
+            .unwrap();
+        file.set_modified(UNIX_EPOCH - Duration::from_secs(secs_before))
+            .unwrap();
+    };
+    old(1_000_000);
+    // Known as it is now, when it was hashed: adopted again here.
+    let known = adopted(&store, &OpenReport::default(), &stored_as).await;
+    store
+        .save(|| vec![held_entry(meta.clone(), stored_as.clone())])
+        .unwrap();
+    drop(store);
+    assert_eq!(
+        known.meta.file_timestamp.json(),
+        "0",
+        "no timestamp before 1970"
+    );
+    old(2_000_000);
+    let (_, _, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(report.to_adopt, std::slice::from_ref(&stored_as));
+}
+
+#[tokio::test]
 async fn a_copy_edited_while_the_peer_runs_is_refused_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
