@@ -169,7 +169,7 @@ impl Store {
             Ok(bytes) => Ok(match read_index(&bytes, caps) {
                 Some(parsed) => {
                     if parsed.skipped > 0 || parsed.cut_short {
-                        let aside = self.free_corrupt_name();
+                        let aside = self.free_name(names::CORRUPT_PREFIX);
                         std::fs::write(&aside, &bytes)
                             .map_err(super::failed(format!("cannot write {}", aside.display())))?;
                         if parsed.cut_short {
@@ -195,7 +195,7 @@ impl Store {
                     parsed.entries
                 }
                 None => {
-                    let aside = self.free_corrupt_name();
+                    let aside = self.free_name(names::CORRUPT_PREFIX);
                     std::fs::rename(&path, &aside).map_err(super::failed(format!(
                         "cannot move {} to {}",
                         path.display(),
@@ -215,10 +215,6 @@ impl Store {
     }
 
     /// A name for a copy of `metadata.json` set aside, free in the folder.
-    fn free_corrupt_name(&self) -> PathBuf {
-        self.free_name(names::CORRUPT_PREFIX)
-    }
-
     /// A name for a copy of `metadata.json` set aside: `prefix`, then the time, free in the
     /// folder.
     fn free_name(&self, prefix: &str) -> PathBuf {

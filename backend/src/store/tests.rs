@@ -15,12 +15,16 @@ fn place(dir: &Path, name: &str, mtime: u64) {
 
 /// Sets `name`'s modification time `secs` seconds after the epoch.
 fn set_mtime(dir: &Path, name: &str, secs: u64) {
+    set_modified(dir, name, UNIX_EPOCH + Duration::from_secs(secs));
+}
+
+/// Sets `name`'s modification time.
+fn set_modified(dir: &Path, name: &str, time: std::time::SystemTime) {
     let file = std::fs::File::options()
         .write(true)
         .open(dir.join(name))
         .unwrap();
-    file.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap();
+    file.set_modified(time).unwrap();
 }
 
 #[tokio::test]
@@ -1241,13 +1245,12 @@ async fn a_copy_touched_between_two_times_before_1970_is_hashed_again() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _, _) = Store::open(dir.path()).unwrap();
     let (stored_as, meta) = land(&store, b"content", "notes.txt", "alice").await;
-    let old = |secs_before: u64| {
-        let file = std::fs::File::options()
-            .write(true)
-            .open(dir.path().join(&stored_as))
-            .unwrap();
-        file.set_modified(UNIX_EPOCH - Duration::from_secs(secs_before))
-            .unwrap();
+    let old = |secs_before| {
+        set_modified(
+            dir.path(),
+            &stored_as,
+            UNIX_EPOCH - Duration::from_secs(secs_before),
+        );
     };
     old(1_000_000);
     // Known as it is now, when it was hashed: adopted again here.

@@ -287,7 +287,6 @@ async fn a_new_peer_auto_fetches_as_many_files_as_asked_one_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bootstrap_peer_that_comes_back_knowing_nobody_hears_from_us_again() {
-    use tokio::io::AsyncReadExt;
     // The bootstrap peer is down: nobody listens at its address yet.
     let boot = {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -301,19 +300,8 @@ async fn a_bootstrap_peer_that_comes_back_knowing_nobody_hears_from_us_again() {
     .await;
     // Our rounds now go to the peer we track; the bootstrap peer comes back.
     let back = tokio::net::TcpListener::bind(&boot).await.unwrap();
-    let heard = tokio::time::timeout(WAIT, async {
-        loop {
-            let (mut socket, _) = back.accept().await.unwrap();
-            let mut text = String::new();
-            socket.read_to_string(&mut text).await.unwrap();
-            let message: serde_json::Value = serde_json::from_str(&text).unwrap();
-            if message["type"] == "GOSSIP" && message["peerId"] == "us" {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(heard.is_ok(), "no GOSSIP reached the bootstrap peer");
+    let heard = next_of_type(&back, "GOSSIP", WAIT).await;
+    assert_eq!(heard["peerId"], "us");
     other.stop().await;
     us.stop().await;
 }

@@ -94,6 +94,29 @@ pub fn local_file(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> PathBu
     path
 }
 
+/// The first message of type `kind` that reaches `listener` within `timeout`, each on a
+/// connection of its own; messages of other types (our gossip rounds, say) are dropped.
+pub async fn next_of_type(
+    listener: &tokio::net::TcpListener,
+    kind: &str,
+    timeout: Duration,
+) -> serde_json::Value {
+    let found = tokio::time::timeout(timeout, async {
+        loop {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut text = String::new();
+            socket.read_to_string(&mut text).await.expect("read");
+            let message: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    });
+    found
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} arrived within {timeout:?}"))
+}
+
 /// Sends raw bytes on a new connection to `addr` and closes it.
 pub async fn send_raw(addr: &str, bytes: &[u8]) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");

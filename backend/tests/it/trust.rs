@@ -441,19 +441,7 @@ async fn a_peer_that_comes_back_with_a_file_we_deleted_hears_our_delete_again() 
     let reply = encode::gossip_reply("127.0.0.1", port, "back", [&meta]);
     deliver(&us.addr(), reply.as_bytes()).await;
     // Our gossip rounds may reach it too: the DELETE is the message that matters.
-    let told = tokio::time::timeout(WAIT, async {
-        loop {
-            let (mut socket, _) = back.accept().await.unwrap();
-            let mut text = String::new();
-            socket.read_to_string(&mut text).await.unwrap();
-            let message: serde_json::Value = serde_json::from_str(&text).unwrap();
-            if message["type"] == "DELETE" {
-                return message;
-            }
-        }
-    })
-    .await
-    .expect("our DELETE arrives");
+    let told = next_of_type(&back, "DELETE", WAIT).await;
     assert_eq!(told["from"], "us");
     assert_eq!(told["file_id"], meta.file_id.as_str());
     us.stop().await;
