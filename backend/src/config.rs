@@ -195,6 +195,21 @@ pub struct Cli {
     #[arg(long, env = "PEER_HTTP_BIND", default_value = "127.0.0.1")]
     pub http_bind: IpAddr,
 
+    /// Most HTTP connections open at once, WebSockets (one per open dashboard) included; the
+    /// next waits in the kernel's backlog until one closes.
+    #[arg(long, env = "PEER_HTTP_MAX_CONNECTIONS", default_value_t = crate::api::HttpLimits::default().max_connections, value_parser = parse_count)]
+    pub http_max_connections: usize,
+
+    /// How long an HTTP request's headers may take to arrive whole; a silent, trickling or
+    /// idle kept-alive connection is closed after it.
+    #[arg(long, env = "PEER_HTTP_HEADER_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+
+    /// How long the HTTP server waits on a client that stops reading (a download, the event
+    /// stream) or stops sending an upload's body before it ends the connection.
+    #[arg(long, env = "PEER_HTTP_STALL", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub http_stall: Duration,
+
     /// Require `Authorization: Bearer <token>` (or `?token=` for the page) on the API. Not
     /// blank.
     // Its value must not show in a pasted --help.
@@ -530,6 +545,28 @@ mod tests {
         assert!(warnings(&["--http-bind", "0.0.0.0", "--api-token", "t"]).is_empty());
         let timers = warnings(&["--gossip-interval", "2m"]);
         assert!(timers[0].contains("--peer-timeout"), "{timers:?}");
+    }
+
+    #[test]
+    fn the_http_limits_default_to_the_servers_and_each_has_a_flag() {
+        let limits = |args: &[&str]| crate::node::NodeConfig::from_cli(&options(args).unwrap());
+        assert_eq!(limits(&[]).http_limits, crate::api::HttpLimits::default());
+        let got = limits(&[
+            "--http-max-connections",
+            "8",
+            "--http-header-timeout",
+            "2s",
+            "--http-stall",
+            "1m",
+        ])
+        .http_limits;
+        let want = crate::api::HttpLimits {
+            header_read: Duration::from_secs(2),
+            max_connections: 8,
+            write_stall: Duration::from_secs(60),
+        };
+        assert_eq!(got, want);
+        assert!(options(&["--http-max-connections", "0"]).is_err());
     }
 
     #[test]

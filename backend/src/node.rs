@@ -86,7 +86,11 @@ impl NodeConfig {
                 tombstone_ttl: cli.tombstone_ttl,
             },
             api_token: cli.api_token.clone(),
-            http_limits: api::HttpLimits::default(),
+            http_limits: api::HttpLimits {
+                header_read: cli.http_header_timeout,
+                max_connections: cli.http_max_connections,
+                write_stall: cli.http_stall,
+            },
             gossip_policy: cli.gossip_policy,
         }
     }

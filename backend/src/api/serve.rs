@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// What the HTTP server allows each stranger's connection, before any request of it is read.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HttpLimits {
     /// How long a request's headers may take to arrive whole, counted from the accept, or from
     /// the end of the previous response on a kept-alive connection: a silent connection, one
