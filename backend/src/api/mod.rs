@@ -148,7 +148,7 @@ async fn transfers(State(s): State<ApiState>) -> Json<Vec<TransferDto>> {
     responses(
         (status = 201, description = "Stored and pushed", body = FileDto),
         (status = 400, description = "No `file` field, a malformed body, a part's headers longer than 16 KiB, no name, a name that is not UTF-8, not a plain file name, or longer than `--max-name-len` bytes", body = shared::ErrorBody),
-        (status = 408, description = "The body sent nothing for 30 s; the upload is dropped", body = shared::ErrorBody),
+        (status = 408, description = "The body sent nothing for `--http-stall` (30 s by default); the upload is dropped", body = shared::ErrorBody),
         (status = 409, description = "The same content landed at that moment (another upload of it, or from another peer) under each timestamp tried: add it again", body = shared::ErrorBody),
         (status = 413, description = "Larger than `--max-file-size`", body = shared::ErrorBody),
         (status = 507, description = "The disk of the storage folder is full", body = shared::ErrorBody)))]
