@@ -56,6 +56,10 @@ enum Failure {
     /// copy would be kept.
     #[error("{0}")]
     Deleted(String),
+    /// The file needs fetching no more ([`Source::FileHeld`] or [`Source::FileForgotten`]),
+    /// seen before its copy arrived whole: no holder is to blame.
+    #[error("the file needs fetching no more")]
+    Moot(Source),
 }
 
 impl From<&NetError> for Failure {
@@ -174,6 +178,7 @@ fn next_auto_fetch(state: &PeerState, tried: &HashSet<String>) -> Option<String>
 }
 
 /// What a source of a get, taken from the list made when the get started, is worth now.
+#[derive(Debug)]
 enum Source {
     /// It holds the file, as far as we know.
     Holder,
@@ -190,18 +195,26 @@ enum Source {
 
 impl Source {
     fn judge(state: &PeerState, file_id: &str, peer_id: &str, addr: &str) -> Source {
-        let Some(record) = state.files().get(file_id) else {
-            return Source::FileForgotten;
-        };
-        if record.stored_as.is_some() {
-            Source::FileHeld
-        } else if state.peers.get(peer_id).is_none_or(|t| t.addr() != addr) {
+        if let Some(moot) = moot(state, file_id) {
+            return moot;
+        }
+        if state.peers.get(peer_id).is_none_or(|t| t.addr() != addr) {
             Source::Gone
-        } else if record.holders.contains(peer_id) {
+        } else if state.files()[file_id].holders.contains(peer_id) {
             Source::Holder
         } else {
             Source::Other
         }
+    }
+}
+
+/// Why `file_id` needs fetching no more, if it does not: a get stops at once then, whatever
+/// source it is at.
+fn moot(state: &PeerState, file_id: &str) -> Option<Source> {
+    match state.files().get(file_id) {
+        None => Some(Source::FileForgotten),
+        Some(record) if record.stored_as.is_some() => Some(Source::FileHeld),
+        Some(_) => None,
     }
 }
 
@@ -267,25 +280,16 @@ impl Peer {
         let (mut errors, mut stopped) = (Vec::new(), None);
         let mut others = 0;
         for (peer_id, addr) in sources {
-            let source = self.with_state(|s| Source::judge(s, file_id, &peer_id, &addr));
-            match source {
-                Source::Holder => {}
-                Source::Other if others < OTHER_SOURCES => others += 1,
+            let fetched = match self.with_state(|s| Source::judge(s, file_id, &peer_id, &addr)) {
+                Source::Holder => self.fetch_from(id, file_id, &peer_id, &addr).await,
+                Source::Other if others < OTHER_SOURCES => {
+                    others += 1;
+                    self.fetch_from(id, file_id, &peer_id, &addr).await
+                }
                 Source::Other | Source::Gone => continue,
-                Source::FileHeld => {
-                    self.transfer_finished(id, TransferStateDto::Done);
-                    self.log(
-                        LogLevel::Info,
-                        format!("get {} ended: a copy arrived meanwhile", short(file_id)),
-                    );
-                    return;
-                }
-                Source::FileForgotten => {
-                    stopped = Some("the file left our index (deleted by its owner?)".into());
-                    break;
-                }
-            }
-            match self.fetch_from(id, file_id, &peer_id, &addr).await {
+                moot => Err(Failure::Moot(moot)),
+            };
+            match fetched {
                 Ok(meta) => {
                     self.traffic().transfer(Direction::In, true);
                     self.transfer_finished(id, TransferStateDto::Done);
@@ -295,6 +299,18 @@ impl Peer {
                     );
                     self.announce(&meta);
                     return;
+                }
+                Err(Failure::Moot(Source::FileHeld)) => {
+                    self.transfer_finished(id, TransferStateDto::Done);
+                    self.log(
+                        LogLevel::Info,
+                        format!("get {} ended: a copy arrived meanwhile", short(file_id)),
+                    );
+                    return;
+                }
+                Err(Failure::Moot(_)) => {
+                    stopped = Some("the file left our index (deleted by its owner?)".into());
+                    break;
                 }
                 Err(Failure::DiskFull(e) | Failure::Deleted(e)) => {
                     stopped = Some(e);
@@ -331,12 +347,18 @@ impl Peer {
         let dialed = Instant::now();
         let mut first_content = None;
         let mut received = 0;
-        let fetched = net::fetch(addr, file_id, self.store(), &limits, |done| {
+        let fetching = net::fetch(addr, file_id, self.store(), &limits, |done| {
             first_content.get_or_insert_with(|| dialed.elapsed());
             received = done;
             self.transfer_progress(id, peer_id, done)
-        })
-        .await;
+        });
+        // Only the network part is raced: dropped mid-way, it leaves no temporary file, while
+        // a commit, once started, would go on without us.
+        let fetched = tokio::select! {
+            biased;
+            fetched = fetching => fetched,
+            moot = self.until_moot(file_id) => return Err(Failure::Moot(moot)),
+        };
         let replied = first_content.or_else(|| replied(&fetched).then(|| dialed.elapsed()));
         let outcome = match fetched {
             Ok((meta, temp)) => {
@@ -384,7 +406,9 @@ impl Peer {
             Err(Failure::Truncated(e)) => Some(GetOutcome::Truncated(e.clone())),
             Err(Failure::Stalled(e)) => Some(GetOutcome::Stalled(e.clone())),
             Err(Failure::Other(e)) => Some(GetOutcome::Failed(e.clone())),
-            Err(Failure::Local(_) | Failure::DiskFull(_) | Failure::Deleted(_)) => None,
+            Err(
+                Failure::Local(_) | Failure::DiskFull(_) | Failure::Deleted(_) | Failure::Moot(_),
+            ) => None,
         };
         if let Some(health) = health {
             self.with_state(|s| {
@@ -396,6 +420,22 @@ impl Peer {
             self.apply(vec![Change::PeerSeen(peer_id.to_string())]);
         }
         outcome.map(|held| held.meta)
+    }
+
+    /// Returns once `file_id` needs fetching no more (see [`moot`]), looking again at each
+    /// change of the index: a DELETE from its owner, or a copy that arrives another way, ends
+    /// a get at once, not after the rest of the file.
+    async fn until_moot(&self, file_id: &str) -> Source {
+        let mut index = self.dirty();
+        loop {
+            if let Some(moot) = self.with_state(|s| moot(s, file_id)) {
+                return moot;
+            }
+            if index.changed().await.is_err() {
+                // The peer is gone; the get stops with it.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Keeps `temp` as the copy of `meta` if its content hashes to the id and it is not said

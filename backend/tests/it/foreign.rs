@@ -545,6 +545,34 @@ async fn a_get_paused_halfway(
     (paused, next, transfer)
 }
 
+/// A peer that waits for a paused holder longer than any test does, and keeps tracking it.
+fn paused_for_good(c: &mut NodeConfig) {
+    c.peer_timeout = Duration::from_secs(60);
+    c.limits.idle = Duration::from_secs(60);
+    c.limits.min_rate = 0;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_pushed_during_a_get_ends_it_at_once() {
+    let content = fixture("bitcoin.pdf");
+    let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
+    let us = spawn_with("us", &[], paused_for_good).await;
+    let (_paused, next, transfer) =
+        a_get_paused_halfway(&us, &meta, &content, Behaviour::PausedThenRest).await;
+    deliver(&us.addr(), &file_data(&meta, &content)).await;
+
+    let done = finished(us.peer(), transfer, WAIT).await;
+    assert_eq!(done.state, TransferStateDto::Done, "{done:?}");
+    assert!(holds(us.peer(), &meta.file_id));
+    assert_eq!(
+        next.requests.load(Ordering::SeqCst),
+        0,
+        "no other copy is fetched"
+    );
+    assert_eq!(content_files(us.storage()), ["bitcoin.pdf"]);
+    us.stop().await;
+}
+
 /// Starts a get of `meta` on `us`; returns its transfer id once content has arrived.
 async fn get_under_way(us: &TestPeer, meta: &FileMeta) -> u64 {
     let transfer = us
@@ -562,19 +590,15 @@ async fn get_under_way(us: &TestPeer, meta: &FileMeta) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delete_by_the_owner_during_a_get_ends_it_and_blames_no_holder() {
+async fn a_delete_by_the_owner_during_a_get_ends_it_at_once_and_blames_no_holder() {
     let content = fixture("bitcoin.pdf");
     let meta = meta_at(&content, "bitcoin.pdf", "1749713822");
-    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
-    let (paused, next, transfer) =
+    let us = spawn_with("us", &[], paused_for_good).await;
+    let (_paused, next, transfer) =
         a_get_paused_halfway(&us, &meta, &content, Behaviour::PausedThenRest).await;
     send_raw(&us.addr(), encode::delete("PROF", &meta.file_id).as_bytes()).await;
-    eventually("the file is deleted", WAIT, || {
-        us.peer().file(&meta.file_id).is_none()
-    })
-    .await;
-    paused.release.notify_one();
 
+    // The holder stays paused: only the DELETE can end the get within the wait.
     let done = finished(us.peer(), transfer, WAIT).await;
     assert!(
         matches!(&done.state, TransferStateDto::Failed { reason } if reason.contains("deleted by its owner")),
