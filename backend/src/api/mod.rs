@@ -278,14 +278,14 @@ async fn fetch(
 #[utoipa::path(delete, path = "/api/files/{file_id}", tag = "files",
     params(("file_id" = String, Path, description = "The file's id")),
     responses(
-        (status = 204, description = "Deleted here; DELETE sent to every tracked peer"),
+        (status = 204, description = "Deleted here, and saved so; DELETE sent to every tracked peer"),
         (status = 403, description = "We are not the owner", body = shared::ErrorBody),
         (status = 404, description = "No such file", body = shared::ErrorBody)))]
 async fn delete_file(
     State(s): State<ApiState>,
     Path(file_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match s.peer.delete(&file_id) {
+    match s.peer.delete(&file_id).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(e @ DeleteError::NotFound(_)) => Err(ApiError::NotFound(e.to_string())),
         Err(e @ DeleteError::NotOwner(_)) => Err(ApiError::Forbidden(e.to_string())),

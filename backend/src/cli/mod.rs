@@ -152,13 +152,20 @@ pub fn execute(peer: &Peer, command: Command, out: &Console) {
                 }
             });
         }
-        Command::Delete(prefix) => match resolve(peer, &prefix)
-            .and_then(|id| peer.delete(&id).map_err(|e| e.to_string()))
-        {
-            Ok(meta) => out.say(format!(
-                "delete: removed {} here and asked every peer to remove it",
-                meta.file_name
-            )),
+        Command::Delete(prefix) => match resolve(peer, &prefix) {
+            Ok(id) => {
+                let (peer, out) = (peer.clone(), out.clone());
+                // The delete returns once it is saved: not on the console's thread.
+                peer.clone().spawn(async move {
+                    match peer.delete(&id).await {
+                        Ok(meta) => out.say(format!(
+                            "delete: removed {} here and asked every peer to remove it",
+                            meta.file_name
+                        )),
+                        Err(e) => out.say(format!("delete: {e}")),
+                    }
+                });
+            }
             Err(e) => out.say(format!("delete: {e}")),
         },
         Command::Help => out.say_rows(COMMANDS.lines().map(str::to_string).collect()),

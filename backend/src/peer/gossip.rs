@@ -280,9 +280,14 @@ impl Peer {
         self.broadcast(targets, message);
     }
 
-    /// Deletes a file we own, here and (by DELETE to every tracked peer) everywhere.
-    pub fn delete(&self, file_id: &str) -> Result<FileMeta, super::DeleteError> {
+    /// Deletes a file we own, here and (by DELETE to every tracked peer) everywhere. Returns
+    /// once the delete is on disk (the tombstone and the index saved, our copy removed), and
+    /// only then tells the network: a peer killed right after it keeps the file deleted,
+    /// where one killed before its next save would offer it again, to peers that had obeyed
+    /// the DELETE and would refuse it from us for good.
+    pub async fn delete(&self, file_id: &str) -> Result<FileMeta, super::DeleteError> {
         let meta = self.delete_own(file_id)?;
+        self.save_now().await;
         let message = encode::delete(self.id(), file_id);
         let targets = self.with_state(|s| s.pick_peers(usize::MAX, &[], &mut rand::thread_rng()));
         let told = count(targets.len(), "peer");

@@ -241,12 +241,25 @@ async fn the_same_content_uploaded_twice_one_after_the_other_is_kept_under_both_
     }
 }
 
+/// No persister runs beside these peers: what is on disk is what the delete itself saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_of_ours_is_on_disk_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer = peer_with(dir.path(), 1 << 20);
+    let meta = peer.upload("a.txt", chunks(&[b"gone"])).await.unwrap();
+    peer.delete(&meta.file_id).await.unwrap();
+    let on_disk = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert!(!on_disk("metadata.json").contains(&meta.file_id));
+    assert!(on_disk(".tombstones.json").contains(&meta.file_id));
+    assert!(!folder_entries(&peer).contains(&"a.txt".to_string()));
+}
+
 #[tokio::test]
 async fn content_uploaded_again_right_after_its_delete_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let peer = peer_with(dir.path(), 1 << 20);
     let deleted = peer.upload("a.txt", chunks(&[b"again"])).await.unwrap();
-    peer.delete(&deleted.file_id).unwrap();
+    peer.delete(&deleted.file_id).await.unwrap();
     let again = peer.upload("a.txt", chunks(&[b"again"])).await.unwrap();
     assert_ne!(again.file_id, deleted.file_id);
     assert!(peer.held_copy(&again.file_id).is_some());

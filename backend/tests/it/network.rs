@@ -172,7 +172,12 @@ async fn a_delete_from_anyone_but_the_owner_changes_nothing() {
     assert!(three.alice.peer().file(&pushed.file_id).is_some());
     assert!(three.bob.peer().file(&pushed.file_id).is_some());
     assert!(
-        three.carol.peer().delete(&three.bitcoin.file_id).is_err(),
+        three
+            .carol
+            .peer()
+            .delete(&three.bitcoin.file_id)
+            .await
+            .is_err(),
         "carol does not own bitcoin.pdf"
     );
     three.stop().await;
@@ -182,7 +187,7 @@ async fn a_delete_from_anyone_but_the_owner_changes_nothing() {
 async fn the_owners_delete_removes_the_file_and_its_copies_everywhere() {
     let three = Three::start(0).await;
     let pushed = three.carol_pushes().await;
-    three.carol.peer().delete(&pushed.file_id).unwrap();
+    three.carol.peer().delete(&pushed.file_id).await.unwrap();
     eventually("carol.txt is gone everywhere", WAIT, || {
         three
             .peers()

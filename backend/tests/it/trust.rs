@@ -141,7 +141,7 @@ async fn the_real_owners_delete_removes_the_fetched_copy() {
         peer_ids(f.alice.peer()).contains(&"bob".to_string())
     })
     .await;
-    f.alice.peer().delete(&f.meta.file_id).unwrap();
+    f.alice.peer().delete(&f.meta.file_id).await.unwrap();
     eventually("bob drops his entry", WAIT, || {
         f.bob.peer().file(&f.meta.file_id).is_none()
     })
@@ -209,7 +209,7 @@ async fn a_deleted_copy_stays_on_disk_until_the_delete_is_saved() {
     // The DELETE cannot be saved: a folder holds the place of its file.
     let tombstones = us.storage().join(".tombstones.json");
     std::fs::create_dir_all(tombstones.join("in-the-way")).unwrap();
-    us.peer().delete(&meta.file_id).unwrap();
+    us.peer().delete(&meta.file_id).await.unwrap();
     let save = |peer: Peer| async move {
         tokio::task::spawn_blocking(move || peer.save_index())
             .await
@@ -434,7 +434,7 @@ async fn a_peer_that_comes_back_with_a_file_we_deleted_hears_our_delete_again() 
     let files = tempfile::tempdir().unwrap();
     let path = local_file(&files, "ours.txt", b"ours");
     let meta = us.peer().push_path(&path).await.unwrap();
-    us.peer().delete(&meta.file_id).unwrap();
+    us.peer().delete(&meta.file_id).await.unwrap();
     // A peer that was down when we deleted it lists the file in its reply.
     let back = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = back.local_addr().unwrap().port();

@@ -174,7 +174,7 @@ async fn a_deleted_file_and_a_dropped_peer_reach_the_client() {
         .push_path(&local_file(&files, "brief.txt", b"brief"))
         .await
         .unwrap();
-    alice.peer().delete(&meta.file_id).unwrap();
+    alice.peer().delete(&meta.file_id).await.unwrap();
     while !matches!(next_event(&mut ws).await,
         ServerEvent::FileRemoved { file_id } if file_id == meta.file_id)
     {}
