@@ -533,10 +533,25 @@ impl Peer {
         if expired {
             self.mark_dirty();
         }
+        let mut forgotten = 0;
         for change in &changes {
-            if let Change::PeerDropped(id) = change {
-                self.log(LogLevel::Info, format!("dropped {id}: silent for too long"));
+            match change {
+                Change::PeerDropped(id) => {
+                    self.log(LogLevel::Info, format!("dropped {id}: silent for too long"))
+                }
+                Change::FileRemoved(_) => forgotten += 1,
+                _ => {}
             }
+        }
+        if forgotten > 0 {
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "forgot {} we do not hold, which no tracked peer has offered for two \
+                     timeouts",
+                    count(forgotten, "file")
+                ),
+            );
         }
         self.apply(changes);
     }

@@ -168,7 +168,15 @@ pub struct PeerState {
     /// When each address was last told of each id, so that a peer that keeps offering the
     /// file is told once per refresh, not once per claim, whatever id it goes by.
     told_deleted: HashMap<(String, String), Instant>,
+    /// Files we do not hold that no tracked peer holds, and since which sweep (see
+    /// [`PeerState::sweep`]).
+    unclaimed: HashMap<String, Instant>,
 }
+
+/// How many drop timeouts a file we do not hold is kept with no tracked holder. Peers list
+/// their files to us about once per half timeout (see [`GossipTiming::refresh`]), so one
+/// timeout could forget a file whose holder was only slow to list it again after our restart.
+const UNCLAIMED_TIMEOUTS: u32 = 2;
 
 /// Most peers and files that one message can put in line to be told again of a DELETE of
 /// ours (see [`PeerState::take_undeleted`]).
@@ -194,6 +202,7 @@ impl PeerState {
             claimed: HashSet::new(),
             undeleted: BTreeSet::new(),
             told_deleted: HashMap::new(),
+            unclaimed: HashMap::new(),
         };
         for e in index {
             // One record per id (a hand-edited index may list one twice): a held copy wins.
@@ -795,7 +804,8 @@ impl PeerState {
     }
 
     /// Drops peers silent for longer than `timeout`, and removes them from holder lists; peers
-    /// silent for half of it turn quiet.
+    /// silent for half of it turn quiet. Forgets the files we do not hold that no tracked peer
+    /// has held for [`UNCLAIMED_TIMEOUTS`] timeouts.
     pub fn sweep(&mut self, now: Instant, timeout: Duration) -> Vec<Change> {
         let mut changes = Vec::new();
         for (id, t) in &mut self.peers {
@@ -819,7 +829,33 @@ impl PeerState {
             }
             changes.push(Change::PeerDropped(id));
         }
+        changes.extend(self.forget_unclaimed(now, timeout * UNCLAIMED_TIMEOUTS));
         changes
+    }
+
+    /// Forgets the files we do not hold that have had no tracked holder for `grace`. Such a
+    /// file was deleted while we did not hear it (we were down, and its entry came back with
+    /// our index), or its holders left: a get of it could only fail, and nothing else would
+    /// ever remove it. A peer that lists it again brings it back.
+    fn forget_unclaimed(&mut self, now: Instant, grace: Duration) -> Vec<Change> {
+        let files = &self.files;
+        let unclaimed = |id: &str| files.get(id).is_some_and(|r| r.holders.is_empty());
+        self.unclaimed
+            .retain(|id, _| unclaimed(id) && files[id].stored_as.is_none());
+        for id in self.unheld.values() {
+            if unclaimed(id) && !self.unclaimed.contains_key(id) {
+                self.unclaimed.insert(id.clone(), now);
+            }
+        }
+        let expired: Vec<String> = (self.unclaimed.iter())
+            .filter(|(_, since)| now.saturating_duration_since(**since) >= grace)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            self.unclaimed.remove(id);
+            self.remove(id);
+        }
+        expired.into_iter().map(Change::FileRemoved).collect()
     }
 
     /// Peers to fetch `file_id` from, one per address: tracked holders first, then every

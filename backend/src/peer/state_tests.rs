@@ -227,6 +227,61 @@ fn a_restart_forgets_holders_until_gossip_refills_them() {
 }
 
 #[test]
+fn a_file_we_do_not_hold_is_forgotten_after_two_timeouts_without_a_tracked_holder() {
+    let unheld = |id: &str| IndexEntry {
+        meta: meta(id, "o", "1"),
+        holders: Vec::new(),
+        stored_as: None,
+    };
+    let entries = vec![
+        unheld("stale"),
+        unheld("offered"),
+        held(meta("ours", "me", "1"), "ours.txt"),
+    ];
+    let mut state = PeerState::new("me", Caps::default(), Arc::default(), entries);
+    let (start, timeout) = (Instant::now(), Duration::from_secs(60));
+    let at = |secs| start + Duration::from_secs(secs);
+    assert!(state.sweep(start, timeout).is_empty());
+    state.on_gossip_reply(&reply("a", 1, vec![meta("offered", "o", "1")]), at(30));
+    // `a` stays heard from, and a holder of what it offered.
+    for secs in [60, 90] {
+        state.on_gossip(&gossip(&format!("g{secs}"), "a", 1), at(secs), &mut rng());
+    }
+    assert!(!state
+        .sweep(at(119), timeout)
+        .contains(&Change::FileRemoved("stale".into())));
+    assert_eq!(
+        state.sweep(at(120), timeout),
+        [Change::FileRemoved("stale".into())]
+    );
+    assert!(state.files.contains_key("offered") && state.files.contains_key("ours"));
+
+    // Its holder silent, the offered file goes two timeouts after the holder was dropped.
+    let dropped = state.sweep(at(151), timeout);
+    assert!(
+        dropped.contains(&Change::PeerDropped("a".into())),
+        "{dropped:?}"
+    );
+    assert!(!state
+        .sweep(at(270), timeout)
+        .contains(&Change::FileRemoved("offered".into())));
+    let forgotten = state.sweep(at(271), timeout);
+    assert!(
+        forgotten.contains(&Change::FileRemoved("offered".into())),
+        "{forgotten:?}"
+    );
+    assert_eq!(
+        state.files.keys().collect::<Vec<_>>(),
+        ["ours"],
+        "ours are never forgotten"
+    );
+
+    // Listed again, it is known again.
+    state.on_gossip_reply(&reply("b", 2, vec![meta("stale", "o", "1")]), at(300));
+    assert!(state.files.contains_key("stale"));
+}
+
+#[test]
 fn the_first_claim_of_an_unheld_file_is_kept() {
     let mut state = state();
     state.merge(&meta("f", "owner", "100"), "a");

@@ -309,7 +309,7 @@ impl Peer {
                     return;
                 }
                 Err(Failure::Moot(_)) => {
-                    stopped = Some("the file left our index (deleted by its owner?)".into());
+                    stopped = Some("the file left our index (deleted by its owner, or no peer offers it any more)".into());
                     break;
                 }
                 Err(Failure::DiskFull(e) | Failure::Deleted(e)) => {
