@@ -185,7 +185,8 @@ impl Peer {
 
     /// Gossips every interval to 3 tracked peers in turn (see [`super::policy`]), or to the
     /// bootstrap hosts while we track nobody, and once per timeout to the bootstrap hosts we
-    /// do not track; sweeps silent peers every `sweep`. The first round comes one interval
+    /// do not track and to the peers dropped lately ([`PeerState::recall`]); sweeps silent
+    /// peers every `sweep`. The first round comes one interval
     /// after start-up, which has gossiped to the bootstrap hosts already. Runs until the peer
     /// stops (start it with [`Peer::spawn`]).
     pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
@@ -212,6 +213,8 @@ impl Peer {
                 // never hear from the rest of the network again: it may be the only peer that
                 // some others know.
                 _ = rejoin.tick() => {
+                    let now = std::time::Instant::now();
+                    self.gossip_to(self.with_state(|s| s.recall(now, timeout)));
                     let (peer, bootstrap) = (self.clone(), bootstrap.clone());
                     self.spawn(async move { peer.rejoin(&bootstrap).await });
                 }

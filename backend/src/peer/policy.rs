@@ -18,6 +18,11 @@
 //!   rounds), and after that every half timeout, unless our own rounds reach every peer often
 //!   enough (within two thirds of the timeout) that no flood is needed to keep everyone heard.
 //!
+//! Floods being rare, a peer that restarts within a timeout would be lost to the peers that
+//! dropped it meanwhile: its bootstrap peers still track it, so they do not flood its return.
+//! So a dropped peer's old address gets our GOSSIP once per timeout for a few timeouts
+//! (`PeerState::recall`).
+//!
 //! A new origin always gets our reply and our forwards, so a peer that follows the protocol
 //! to the letter learns everything from its first round. With the class network's timers
 //! (30 s rounds, 60 s timeout) every round is still forwarded: the protocol needs it there.

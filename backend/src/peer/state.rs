@@ -171,12 +171,22 @@ pub struct PeerState {
     /// Files we do not hold that no tracked peer holds, and since which sweep (see
     /// [`PeerState::sweep`]).
     unclaimed: HashMap<String, Instant>,
+    /// Peers dropped lately, by id: the address they were at, and when (see
+    /// [`PeerState::recall`]).
+    dropped: HashMap<String, (String, Instant)>,
 }
 
 /// How many drop timeouts a file we do not hold is kept with no tracked holder. Peers list
 /// their files to us about once per half timeout (see [`GossipTiming::refresh`]), so one
 /// timeout could forget a file whose holder was only slow to list it again after our restart.
 const UNCLAIMED_TIMEOUTS: u32 = 2;
+
+/// For how many timeouts a dropped peer is recalled (see [`PeerState::recall`]).
+const RECALL_TIMEOUTS: u32 = 3;
+
+/// Most dropped peers recalled: each costs a GOSSIP per timeout, and a stranger can have us
+/// track (and then drop) peers at any address.
+const MAX_DROPPED: usize = 64;
 
 /// Most peers and files that one message can put in line to be told again of a DELETE of
 /// ours (see [`PeerState::take_undeleted`]).
@@ -203,6 +213,7 @@ impl PeerState {
             undeleted: BTreeSet::new(),
             told_deleted: HashMap::new(),
             unclaimed: HashMap::new(),
+            dropped: HashMap::new(),
         };
         for e in index {
             // One record per id (a hand-edited index may list one twice): a held copy wins.
@@ -425,6 +436,7 @@ impl PeerState {
             }
             _ => Exchange::new(now),
         };
+        self.dropped.remove(peer_id);
         self.peers.insert(
             peer_id.to_string(),
             Tracked {
@@ -821,7 +833,8 @@ impl PeerState {
             .map(|(id, _)| id.clone())
             .collect();
         for id in silent {
-            self.peers.remove(&id);
+            let t = self.peers.remove(&id).expect("tracked");
+            self.remember_dropped(&id, t.addr(), now);
             for record in self.files.values_mut() {
                 if record.holders.remove(&id) {
                     changes.push(Change::FileChanged(record.meta.file_id.clone()));
@@ -831,6 +844,40 @@ impl PeerState {
         }
         changes.extend(self.forget_unclaimed(now, timeout * UNCLAIMED_TIMEOUTS));
         changes
+    }
+
+    /// Keeps `peer_id`'s address for [`PeerState::recall`], within [`MAX_DROPPED`] (the oldest
+    /// goes first).
+    fn remember_dropped(&mut self, peer_id: &str, addr: String, now: Instant) {
+        if self.dropped.len() >= MAX_DROPPED {
+            let oldest = (self.dropped.iter())
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                self.dropped.remove(&oldest);
+            }
+        }
+        self.dropped.insert(peer_id.to_string(), (addr, now));
+    }
+
+    /// The addresses of the peers dropped within the last [`RECALL_TIMEOUTS`] timeouts where
+    /// no tracked peer is: the caller sends each a GOSSIP, once per timeout.
+    ///
+    /// A peer that restarts within a timeout knows only its bootstrap peers, and they still
+    /// track it: its GOSSIPs are not a newcomer's to them, so the lean policy does not flood
+    /// them. The peers that dropped it meanwhile would never hear of it again, nor it of
+    /// them; our GOSSIP at its old address greets it, and it answers. A restart comes less
+    /// than a timeout after the last peer dropped it (or its bootstrap peers would have
+    /// dropped it too, and flooded its return), so a few timeouts are enough.
+    pub fn recall(&mut self, now: Instant, timeout: Duration) -> Vec<String> {
+        let lately = timeout * RECALL_TIMEOUTS;
+        (self.dropped).retain(|_, (_, at)| now.saturating_duration_since(*at) <= lately);
+        let tracked: HashSet<String> = self.peers.values().map(Tracked::addr).collect();
+        let addrs: BTreeSet<&String> = (self.dropped.values())
+            .map(|(addr, _)| addr)
+            .filter(|addr| !tracked.contains(*addr))
+            .collect();
+        addrs.into_iter().cloned().collect()
     }
 
     /// Forgets the files we do not hold that have had no tracked holder for `grace`. Such a

@@ -148,6 +148,46 @@ fn sweep_drops_silent_peers_from_peers_and_holders() {
 }
 
 #[test]
+fn peers_dropped_lately_are_recalled_for_three_timeouts_unless_back() {
+    let mut state = state();
+    let (start, timeout) = (Instant::now(), Duration::from_secs(60));
+    let at = |secs| start + Duration::from_secs(secs);
+    for (id, port) in [("gone", 1), ("back", 2), ("moved", 3)] {
+        state.on_gossip(&gossip(&format!("g{id}"), id, port), start, &mut rng());
+    }
+    assert!(state.recall(start, timeout).is_empty());
+    state.sweep(at(61), timeout);
+    assert_eq!(
+        state.recall(at(61), timeout),
+        ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+    );
+    state.on_gossip(&gossip("again", "back", 2), at(70), &mut rng());
+    // Another id at the address of one: that address is reached already.
+    state.on_gossip(&gossip("other", "new", 3), at(70), &mut rng());
+    assert_eq!(state.recall(at(121), timeout), ["127.0.0.1:1"]);
+    assert_eq!(state.recall(at(241), timeout), ["127.0.0.1:1"]);
+    assert!(state.recall(at(242), timeout).is_empty());
+}
+
+#[test]
+fn at_most_64_dropped_peers_are_recalled_the_latest() {
+    let mut state = state();
+    let (start, timeout) = (Instant::now(), Duration::from_secs(60));
+    for port in 1..=70 {
+        let at = start + Duration::from_secs(u64::from(port));
+        let id = format!("p{port}");
+        state.on_gossip(&gossip(&id, &id, port), at, &mut rng());
+        state.sweep(at + timeout + Duration::from_secs(1), timeout);
+    }
+    let recalled = state.recall(start + Duration::from_secs(140), timeout);
+    assert_eq!(recalled.len(), 64);
+    assert!(
+        !recalled.contains(&"127.0.0.1:6".to_string())
+            && recalled.contains(&"127.0.0.1:7".to_string())
+    );
+}
+
+#[test]
 fn sources_try_holders_first_then_everyone() {
     let mut state = state();
     let now = Instant::now();

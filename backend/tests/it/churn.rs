@@ -279,3 +279,54 @@ async fn auto_fetch_gives_up_after_three_gets_per_file_wanted() {
     us.stop().await;
     alice.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_back_within_a_timeout_finds_the_peers_that_dropped_it_again() {
+    // Its bootstrap peer, with a long timeout, tracks it throughout: its return is not a
+    // newcomer's there, so the lean policy floods none of its GOSSIPs.
+    let boot = spawn_with("boot", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let others = [
+        spawn("b", &[boot.addr()]).await,
+        spawn("c", &[boot.addr()]).await,
+    ];
+    let d = spawn("d", &[boot.addr()]).await;
+    let tracks = |p: &TestPeer, id: &str| peer_ids(p.peer()).iter().any(|t| t == id);
+    eventually("everyone tracks everyone", WAIT, || {
+        others
+            .iter()
+            .all(|o| tracks(o, "d") && tracks(&d, o.peer().id()))
+    })
+    .await;
+
+    let at = d.node.p2p_addr;
+    let dir = d.stop().await;
+    eventually("b and c drop d", WAIT, || {
+        others.iter().all(|o| !tracks(o, "d"))
+    })
+    .await;
+    assert!(tracks(&boot, "d"));
+    let config = NodeConfig {
+        p2p_bind: at,
+        bootstrap: vec![boot.addr()],
+        ..NodeConfig::for_test("d", dir.path().to_path_buf())
+    };
+    let d = TestPeer {
+        node: backend::node::Node::start(config)
+            .await
+            .expect("d starts again"),
+        dir,
+    };
+    eventually(
+        "d and the peers that dropped it find each other",
+        WAIT,
+        || {
+            others
+                .iter()
+                .all(|o| tracks(o, "d") && tracks(&d, o.peer().id()))
+        },
+    )
+    .await;
+    for p in [d, boot].into_iter().chain(others) {
+        p.stop().await;
+    }
+}
