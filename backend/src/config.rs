@@ -206,7 +206,8 @@ pub struct Cli {
     pub http_header_timeout: Duration,
 
     /// How long the HTTP server waits on a client that stops reading (a download, the event
-    /// stream) or stops sending an upload's body before it ends the connection.
+    /// stream), stops sending an upload's body, or answers none of the event stream's pings
+    /// (sent every third of it) before it ends the connection.
     #[arg(long, env = "PEER_HTTP_STALL", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub http_stall: Duration,
 

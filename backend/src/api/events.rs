@@ -1,21 +1,30 @@
 //! `GET /api/events`: the live WebSocket. Subscribes before taking the snapshot so nothing
 //! falls between them; a client that falls behind gets a fresh snapshot instead of a gap.
 
-use super::ApiState;
+use super::{ApiState, HttpLimits};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
+use axum::Extension;
 use shared::ServerEvent;
+use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
 
 /// Upgrades to a WebSocket that streams `ServerEvent`s as JSON text.
 #[utoipa::path(get, path = "/api/events", tag = "peer",
     responses((status = 101, description = "A WebSocket of `ServerEvent` JSON text messages: a snapshot first, then one per change")))]
-pub async fn events(State(s): State<ApiState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn events(
+    State(s): State<ApiState>,
+    limits: Option<Extension<HttpLimits>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // `serve` adds the limits; tests that call the router alone get the defaults.
+    let silence = limits.map_or_else(HttpLimits::default, |l| l.0).write_stall;
     upgrade
         .max_message_size(CLIENT_MESSAGE)
         .max_frame_size(CLIENT_MESSAGE)
-        .on_upgrade(move |socket| stream(socket, s))
+        .on_upgrade(move |socket| stream(socket, s, silence))
 }
 
 /// The largest frame, and message, a client may send. It only ever sends a Close, and maybe a
@@ -23,7 +32,14 @@ pub async fn events(State(s): State<ApiState>, upgrade: WebSocketUpgrade) -> Res
 /// would have us buffer that much of a message that never ends, on every socket.
 const CLIENT_MESSAGE: usize = 4 << 10;
 
-async fn stream(mut socket: WebSocket, s: ApiState) {
+/// Streams events to `socket` until the client closes it, the peer stops, or the client sends
+/// nothing, not even the pong to our pings, for `silence`.
+///
+/// The pings find the clients that vanished without closing (a laptop put to sleep, a
+/// network gone): on a quiet peer nothing else is ever sent to them, so no write would fail,
+/// and each would hold an HTTP connection slot for good. Browsers answer pings themselves,
+/// whatever the page is doing.
+async fn stream(mut socket: WebSocket, s: ApiState, silence: Duration) {
     let mut events = s.peer.subscribe();
     if send(&mut socket, &ServerEvent::Snapshot(s.peer.snapshot()))
         .await
@@ -31,13 +47,35 @@ async fn stream(mut socket: WebSocket, s: ApiState) {
     {
         return;
     }
+    let mut heard = Instant::now();
+    let every = (silence / 3).max(Duration::from_millis(1));
+    let mut ping = tokio::time::interval_at(heard + every, every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let event = tokio::select! {
             _ = s.shutdown.cancelled() => break,
             incoming = socket.recv() => match incoming {
-                // The client only ever closes; anything else it sends is ignored.
+                // The client only ever closes, and answers our pings; anything else it sends
+                // is ignored, but shows that it is there.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => continue,
+                Some(Ok(_)) => {
+                    heard = Instant::now();
+                    continue;
+                }
+            },
+            _ = ping.tick() => {
+                if heard.elapsed() >= silence {
+                    tracing::debug!("closing an event stream silent for {silence:?}");
+                    break;
+                }
+                let pinged = tokio::select! {
+                    _ = s.shutdown.cancelled() => break,
+                    pinged = socket.send(Message::Ping(Default::default())) => pinged,
+                };
+                if pinged.is_err() {
+                    break;
+                }
+                continue;
             },
             event = next(&mut events, || ServerEvent::Snapshot(s.peer.snapshot())) => match event {
                 Some(event) => event,

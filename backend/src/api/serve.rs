@@ -37,7 +37,8 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// How long a write may wait for the client to read: a client that stops reading a
     /// download, or a WebSocket's events, is disconnected after it, and frees its slot. An
-    /// upload whose body sends nothing for as long is ended too (by the router's body guard).
+    /// upload whose body sends nothing for as long is ended too (by the router's body guard),
+    /// and so is an event WebSocket whose client answers none of its pings.
     pub write_stall: Duration,
 }
 

@@ -440,3 +440,45 @@ async fn an_upload_that_stalls_is_ended_and_frees_its_slot_and_temp_file() {
     assert!(head.expect("served").starts_with("HTTP/1.1 200"));
     alice.stop().await;
 }
+
+/// A node whose HTTP server allows one connection, and waits `stall` for a client.
+async fn spawn_one_slot(stall: Duration) -> TestPeer {
+    spawn_with("alice", &[], |c| {
+        c.http_limits = backend::api::HttpLimits {
+            max_connections: 1,
+            write_stall: stall,
+            ..backend::api::HttpLimits::default()
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_client_that_vanished_is_found_by_pings_and_frees_its_slot() {
+    let alice = spawn_one_slot(Duration::from_millis(300)).await;
+    // Never polled again, the client answers no ping: as if its machine went to sleep.
+    let (_vanished, _) = open_events(&alice).await;
+    let mut next = TcpStream::connect(alice.node.http_addr).await.unwrap();
+    next.write_all(HEALTH).await.unwrap();
+    let head = response_head(&mut next, Duration::from_secs(10)).await;
+    assert!(head.expect("served").starts_with("HTTP/1.1 200"));
+    alice.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_client_that_answers_pings_stays_connected() {
+    let alice = spawn_one_slot(Duration::from_millis(300)).await;
+    let (mut ws, _) = open_events(&alice).await;
+    // Reading, the client answers each ping, over many times the silence allowed.
+    let until = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut pings = 0;
+    while let Ok(message) = tokio::time::timeout_at(until, ws.next()).await {
+        match message {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            Some(Ok(Message::Text(_))) => {}
+            other => panic!("the stream ended: {other:?}"),
+        }
+    }
+    assert!(pings >= 3, "{pings} pings");
+    alice.stop().await;
+}
