@@ -252,8 +252,7 @@ impl Node {
             || report.skipped.is_some()
             || report.cut_short.is_some();
         if report.rebuilt || changed {
-            let saver = peer.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || saver.save_index()).await? {
+            if let Err(e) = peer.save_now().await {
                 peer.log(
                     LogLevel::Warn,
                     format!(
@@ -312,10 +311,7 @@ impl Node {
         {
             tracing::warn!("some tasks did not stop within 10 s");
         }
-        let saver = self.peer.clone();
-        let saved = tokio::task::spawn_blocking(move || saver.save_index())
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let saved = self.peer.save_now().await;
         if let Err(e) = &saved {
             tracing::error!("cannot save metadata.json: {e}");
         }
@@ -365,11 +361,8 @@ async fn persist(peer: Peer, mut dirty: tokio::sync::watch::Receiver<u64>, unsav
             return;
         }
         dirty.borrow_and_update();
-        let saver = peer.clone();
         let started = std::time::Instant::now();
-        let saved = tokio::task::spawn_blocking(move || saver.save_index())
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let saved = peer.save_now().await;
         let took = started.elapsed();
         match &saved {
             // Said once a streak, not at every retry.

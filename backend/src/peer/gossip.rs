@@ -186,9 +186,9 @@ impl Peer {
     /// Gossips every interval to 3 tracked peers in turn (see [`super::policy`]), or to the
     /// bootstrap hosts while we track nobody, and once per timeout to the bootstrap hosts we
     /// do not track and to the peers dropped lately ([`PeerState::recall`]); sweeps silent
-    /// peers every `sweep`. The first round comes one interval
-    /// after start-up, which has gossiped to the bootstrap hosts already. Runs until the peer
-    /// stops (start it with [`Peer::spawn`]).
+    /// peers every `sweep`. The first round comes one interval after start-up, which has
+    /// gossiped to the bootstrap hosts already. Runs until the peer stops (start it with
+    /// [`Peer::spawn`]).
     pub async fn run_gossip(&self, bootstrap: Vec<String>, sweep: std::time::Duration) {
         let (every, timeout) = (self.config().gossip_interval, self.config().peer_timeout);
         let start = tokio::time::Instant::now();
@@ -290,7 +290,10 @@ impl Peer {
     /// the DELETE and would refuse it from us for good.
     pub async fn delete(&self, file_id: &str) -> Result<FileMeta, super::DeleteError> {
         let meta = self.delete_own(file_id)?;
-        self.save_now().await;
+        if let Err(e) = self.save_now().await {
+            // The persister, woken by the delete, tries again.
+            tracing::warn!("cannot save the index: {e}");
+        }
         let message = encode::delete(self.id(), file_id);
         let targets = self.with_state(|s| s.pick_peers(usize::MAX, &[], &mut rand::thread_rng()));
         let told = count(targets.len(), "peer");

@@ -307,15 +307,11 @@ impl Peer {
         self.inner.store.save_cut(|| (index, removals))
     }
 
-    /// Saves the index and tombstones now, on a blocking thread, rather than at the
-    /// persister's next turn. A failure is logged; the persister, which the change that
-    /// called for this save woke, tries again.
-    async fn save_now(&self) {
+    /// [`Peer::save_index`] on a blocking thread.
+    pub async fn save_now(&self) -> std::io::Result<()> {
         let peer = self.clone();
         let saved = tokio::task::spawn_blocking(move || peer.save_index()).await;
-        if let Err(e) = saved.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
-            tracing::warn!("cannot save the index: {e}");
-        }
+        saved.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 
     /// Asks the persister to save the index and tombstones.
