@@ -883,10 +883,13 @@ impl PeerState {
     /// Forgets the files we do not hold that have had no tracked holder for `grace`. Such a
     /// file was deleted while we did not hear it (we were down, and its entry came back with
     /// our index), or its holders left: a get of it could only fail, and nothing else would
-    /// ever remove it. A peer that lists it again brings it back.
+    /// ever remove it. A peer that lists it again brings it back. Not a file of ours whose
+    /// copy we lost: forgotten, it would be refused as a forgery when a peer offers it back.
     fn forget_unclaimed(&mut self, now: Instant, grace: Duration) -> Vec<Change> {
-        let files = &self.files;
-        let unclaimed = |id: &str| files.get(id).is_some_and(|r| r.holders.is_empty());
+        let (files, me) = (&self.files, &self.me);
+        let unclaimed = |id: &str| {
+            (files.get(id)).is_some_and(|r| r.holders.is_empty() && r.meta.file_owner != *me)
+        };
         self.unclaimed
             .retain(|id, _| unclaimed(id) && files[id].stored_as.is_none());
         for id in self.unheld.values() {

@@ -273,10 +273,16 @@ fn a_file_we_do_not_hold_is_forgotten_after_two_timeouts_without_a_tracked_holde
         holders: Vec::new(),
         stored_as: None,
     };
+    // A file of ours whose copy we lost.
+    let lost = IndexEntry {
+        meta: meta("lost", "me", "1"),
+        ..unheld("lost")
+    };
     let entries = vec![
         unheld("stale"),
         unheld("offered"),
         held(meta("ours", "me", "1"), "ours.txt"),
+        lost,
     ];
     let mut state = PeerState::new("me", Caps::default(), Arc::default(), entries);
     let (start, timeout) = (Instant::now(), Duration::from_secs(60));
@@ -312,8 +318,8 @@ fn a_file_we_do_not_hold_is_forgotten_after_two_timeouts_without_a_tracked_holde
     );
     assert_eq!(
         state.files.keys().collect::<Vec<_>>(),
-        ["ours"],
-        "ours are never forgotten"
+        ["lost", "ours"],
+        "ours are never forgotten, held or not"
     );
 
     // Listed again, it is known again.
