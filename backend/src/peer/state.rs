@@ -11,7 +11,7 @@ use super::health::Health;
 use super::policy::{Exchange, GossipPolicy, GossipTiming};
 use super::tombstones::Tombstones;
 use super::Caps;
-use crate::protocol::{Announce, Delete, FileMeta, Gossip, GossipReply};
+use crate::protocol::{Announce, Delete, FileMeta, Gossip, GossipReply, MAX_REPLY_FILES};
 use crate::refusal::{Reason, Refusals};
 use crate::store::tombstones::Tombstone;
 use crate::store::IndexEntry;
@@ -599,6 +599,17 @@ impl PeerState {
         let mut changes = vec![seen];
         for meta in &r.files {
             changes.extend(self.merge(meta, &r.peer_id));
+        }
+        // The list is whole (unless the cap cut it): the sender holds nothing it leaves out.
+        // Else a holder that deleted a file would stay its holder for as long as it is
+        // tracked, and a peer that missed the DELETE would keep trying it.
+        if r.files.len() < MAX_REPLY_FILES {
+            let listed: HashSet<&str> = r.files.iter().map(|m| m.file_id.as_str()).collect();
+            for (id, record) in &mut self.files {
+                if !listed.contains(id.as_str()) && record.holders.remove(&r.peer_id) {
+                    changes.push(Change::FileChanged(id.clone()));
+                }
+            }
         }
         changes
     }

@@ -328,6 +328,29 @@ fn a_file_we_do_not_hold_is_forgotten_after_two_timeouts_without_a_tracked_holde
 }
 
 #[test]
+fn a_peer_whose_list_leaves_a_file_out_no_longer_holds_it() {
+    let mut state = state();
+    let now = Instant::now();
+    let files = vec![meta("f", "o", "1"), meta("g", "o", "1")];
+    state.on_gossip_reply(&reply("a", 1, files), now);
+    state.on_gossip_reply(&reply("b", 2, vec![meta("g", "o", "1")]), now);
+    let changes = state.on_gossip_reply(&reply("a", 1, vec![meta("f", "o", "1")]), now);
+    assert!(
+        changes.contains(&Change::FileChanged("g".into())),
+        "{changes:?}"
+    );
+    assert_eq!(state.files["g"].holders, ["b"].map(String::from).into());
+    assert_eq!(state.files["f"].holders, ["a"].map(String::from).into());
+
+    // A list cut at the cap says nothing of the files past it.
+    let full: Vec<FileMeta> = (0..MAX_REPLY_FILES)
+        .map(|i| meta(&format!("x{i}"), "o", "1"))
+        .collect();
+    state.on_gossip_reply(&reply("b", 2, full), now);
+    assert!(state.files["g"].holders.contains("b"));
+}
+
+#[test]
 fn the_first_claim_of_an_unheld_file_is_kept() {
     let mut state = state();
     state.merge(&meta("f", "owner", "100"), "a");
