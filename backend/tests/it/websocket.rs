@@ -102,7 +102,13 @@ async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
     use backend::protocol::{Announce, FileMeta, Verbatim};
     // Far more changes than the event queue holds, all kept (none evicted by the cap).
     const FILES: usize = 20_000;
-    let alice = spawn_with("alice", &[], |c| c.caps.max_unheld_files = FILES + 1).await;
+    let alice = spawn_with("alice", &[], |c| {
+        c.caps.max_unheld_files = FILES + 1;
+        // Their announcer is not tracked: nothing may forget them for want of holders while
+        // the test runs.
+        c.peer_timeout = Duration::from_secs(60);
+    })
+    .await;
     let (mut ws, _) = open_events(&alice).await;
 
     // The client reads nothing meanwhile.
@@ -304,14 +310,7 @@ async fn an_open_websocket_holds_a_connection_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_a_download_is_disconnected_and_frees_its_slot() {
-    let alice = spawn_with("alice", &[], |c| {
-        c.http_limits = backend::api::HttpLimits {
-            max_connections: 1,
-            write_stall: Duration::from_millis(300),
-            ..backend::api::HttpLimits::default()
-        }
-    })
-    .await;
+    let alice = spawn_one_slot(Duration::from_millis(300)).await;
     let files = tempfile::tempdir().unwrap();
     let big = vec![7u8; 16 << 20];
     let meta = alice
