@@ -27,8 +27,8 @@ pub async fn events(
         .on_upgrade(move |socket| stream(socket, s, silence))
 }
 
-/// The largest frame, and message, a client may send. It only ever sends a Close, and maybe a
-/// ping, of at most 125 bytes each; tungstenite's defaults (16 MiB a frame, 64 MiB a message)
+/// The largest frame, and message, a client may send. It only ever sends a Close, pongs to
+/// our pings, and maybe a ping of its own, of at most 125 bytes each; tungstenite's defaults (16 MiB a frame, 64 MiB a message)
 /// would have us buffer that much of a message that never ends, on every socket.
 const CLIENT_MESSAGE: usize = 4 << 10;
 
