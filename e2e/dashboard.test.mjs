@@ -1,5 +1,5 @@
-// End-to-end test of the peer dashboard: two real peers on 127.0.0.1 and a real headless
-// Chromium on peer A's dashboard.
+// End-to-end test of the peer dashboard: two real peers on 127.0.0.1 (and a third, guarded by
+// an API token, in the last step) and a real headless Chromium on peer A's dashboard.
 //
 //   1. A's page shows its own id, peer B in the peers table and a live event link;
 //   2. a file pushed on peer B (console `push`) appears on A's page without a reload;
@@ -15,9 +15,12 @@
 //   7. when A stops (SIGTERM) the page says it is reconnecting and B's state is unknown, and
 //      when A starts again on the same storage folder and HTTP port the page, never reloaded, is
 //      connected again to A with the files A held (A's index survives a restart) and B alive;
-//   8. a fake peer that serves a bad copy gets the suspect badge in the peers table (last: a
-//      third tracked peer could take the push of step 5, and its file would be one more after
-//      the restart).
+//   8. a fake peer that serves a bad copy gets the suspect badge in the peers table (after the
+//      restart: a third tracked peer could take the push of step 5, and its file would be one
+//      more after the restart);
+//   9. a peer started with `--api-token` shows that the token is refused until the page is
+//      opened with `?token=`, and an upload over its size limit is refused in the page before
+//      anything is sent.
 //
 // It also prints the time from navigation to the peers table, and to its first row (performance
 // API, printed, not asserted). many-files.test.mjs prints the figures at 10,000 files.

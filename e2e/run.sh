@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the dashboard's end-to-end test: two real peers and headless Chromium.
+# Runs the dashboard's end-to-end tests in headless Chromium against real peers:
+# dashboard.test.mjs (two peers, then a third) and many-files.test.mjs (one peer, 10,000 files).
 # Usage: e2e/run.sh (from any folder). PEER_BIN overrides the peer binary
 # (default target/release/peer; build it with `cargo build --release -p backend`).
 set -euo pipefail

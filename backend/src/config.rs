@@ -108,7 +108,7 @@ pub struct Cli {
     #[arg(long, env = "PEER_AUTO_FETCH", default_value_t = 3)]
     pub auto_fetch: usize,
 
-    /// Largest file accepted from the network (e.g. 4GiB, 500MiB).
+    /// Largest file accepted, from the network or uploaded through the API (e.g. 4GiB, 500MiB).
     #[arg(long, env = "PEER_MAX_FILE_SIZE", default_value = "4GiB", value_name = "SIZE", value_parser = parse_positive_size)]
     pub max_file_size: u64,
 

@@ -44,7 +44,7 @@ pub struct NodeConfig {
     pub caps: Caps,
     /// Bearer token required by the API, if any.
     pub api_token: Option<String>,
-    /// The HTTP server's header deadline and connection cap.
+    /// The HTTP server's header deadline, connection cap and stall limit.
     pub http_limits: api::HttpLimits,
     /// Which GOSSIPs are answered and forwarded.
     pub gossip_policy: GossipPolicy,

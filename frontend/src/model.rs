@@ -324,8 +324,9 @@ pub fn upsert_transfer(rows: &mut Vec<Row<TransferRow>>, dto: TransferDto, now_m
 }
 
 /// Why an upload of a file named `name` of `size` bytes would be refused by a peer whose status
-/// is `status`, said before sending it: a refused upload's connection is cut, and the browser
-/// then reports a network failure with no reason. The name rule is the peer's own
+/// is `status`, said before sending it: an upload too large is answered 413 before its body is
+/// read, which a browser may report as a network failure with no reason, and one with a
+/// refused name is answered 400 only once the whole file has been sent. The name rule is the peer's own
 /// ([`shared::name_refusal`]), on the name trimmed.
 pub fn upload_refusal(name: &str, size: f64, status: Option<&StatusDto>) -> Option<String> {
     let max_name = status.and_then(|s| s.max_name_len);

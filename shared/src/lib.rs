@@ -87,8 +87,8 @@ pub struct PeerDto {
 pub struct PeerHealthDto {
     /// Messages (GOSSIP, GOSSIP_REPLY, ANNOUNCE, DELETE) that named it as their sender.
     pub messages_received: u64,
-    /// Milliseconds from dialing to the first content byte of its last GET_FILE reply (to
-    /// the whole reply when it carried no content); `None` before any reply.
+    /// Milliseconds from dialing to the first byte of its last GET_FILE reply; `None` before
+    /// any reply (a peer that closes without sending a byte gives none).
     pub first_byte_ms: Option<u64>,
     /// Gets it served with a copy that verified.
     pub gets_ok: u64,

@@ -714,7 +714,8 @@ fn fill(file: &mut File, buf: &mut [u8]) -> Result<usize> {
     Ok(done)
 }
 
-/// `1 GiB`, `64 MiB`, `512 KiB`, or `1500 B` for sizes that are not whole units.
+/// `1 GiB`, `64 MiB`, `512 KiB`; a size that is not a whole unit as `1.50 MiB` from 1 MiB
+/// up, else as `1500 B`.
 fn human(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (unit, name) in UNITS {

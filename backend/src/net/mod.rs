@@ -46,8 +46,9 @@ pub struct Limits {
     pub idle: Duration,
     /// A whole control message (anything but FILE_DATA's content) must arrive within this.
     pub message_deadline: Duration,
-    /// Largest GOSSIP_REPLY (and `FILE_DATA` without its content, and a message whose type is
-    /// not read yet); every other message is held to the smaller `MAX_SMALL_MESSAGE`.
+    /// Largest GOSSIP_REPLY (and a message whose type is not read yet); every other message,
+    /// `FILE_DATA`'s fields before its content included, is held to the smaller
+    /// `MAX_SMALL_MESSAGE`.
     pub max_control: usize,
     /// Largest file we accept.
     pub max_file: u64,
@@ -186,6 +187,8 @@ impl NetError {
 
 /// Where the content of a `FILE_DATA` goes as it arrives.
 pub trait Sink: Send {
+    /// The first bytes of the message arrived.
+    fn began(&mut self) {}
     /// The content began: a temporary file for it (opened only now, so a GOSSIP costs none).
     fn open(&mut self) -> impl Future<Output = Result<TempFile, NetError>> + Send;
     /// `total` content bytes have arrived (they are written only if this is `Ok`).
@@ -311,6 +314,7 @@ pub async fn read_message(
     let mut buf = vec![0u8; FIRST_READ_BUF];
     let mut chunk = Piece::new();
     let mut content: Option<TempFile> = None;
+    let mut began = false;
     loop {
         let wait = pace.next_wait(Instant::now());
         let n = match timeout(wait, stream.read(&mut buf)).await {
@@ -323,6 +327,10 @@ pub async fn read_message(
         };
         if n == 0 {
             return Err(NetError::Truncated);
+        }
+        if !began {
+            began = true;
+            sink.began();
         }
         let now = Instant::now();
         pace.read(n, now)
@@ -370,6 +378,10 @@ struct Fetched<'a, F> {
 }
 
 impl<F: FnMut(u64) + Send> Sink for Fetched<'_, F> {
+    fn began(&mut self) {
+        (self.progress)(0);
+    }
+
     async fn open(&mut self) -> Result<TempFile, NetError> {
         self.store.temp_file().await.map_err(NetError::Store)
     }
@@ -382,7 +394,7 @@ impl<F: FnMut(u64) + Send> Sink for Fetched<'_, F> {
 
 /// Asks `addr` for `file_id` and streams the content into a temporary file in `store`.
 /// Returns the reply's description and the content; the caller verifies one against the other.
-/// `progress` sees the content bytes so far.
+/// `progress` sees 0 when the first byte of the reply arrives, then the content bytes so far.
 pub async fn fetch(
     addr: &str,
     file_id: &str,

@@ -1,7 +1,8 @@
 //! The P2P listener: admission (connection slots in all and per source address), one task and
 //! one message per connection, read under the clock rules of [`super::pace`], and dispatch to
 //! the program above through [`Handler`]. What breaks a rule is refused and counted in
-//! [`Refusals`] by reason; anything else that fails is logged at debug level and dropped.
+//! [`Refusals`] by reason; failures of our own storage and of `accept` are logged as
+//! warnings, and anything else that fails is logged at debug level and dropped.
 
 use super::admission::{Admission, BufferShare, Moving, Reservation, TransferSlot};
 use super::{read_message, reply_file, Limits, NetError, Received, Role, Sink};

@@ -287,7 +287,8 @@ impl Peer {
     /// once the delete is on disk (the tombstone and the index saved, our copy removed), and
     /// only then tells the network: a peer killed right after it keeps the file deleted,
     /// where one killed before its next save would offer it again, to peers that had obeyed
-    /// the DELETE and would refuse it from us for good.
+    /// the DELETE and would refuse it from us for good. A save that fails (a full disk) is
+    /// logged and left to the persister; the network is told all the same.
     pub async fn delete(&self, file_id: &str) -> Result<FileMeta, super::DeleteError> {
         let meta = self.delete_own(file_id)?;
         if let Err(e) = self.save_now().await {

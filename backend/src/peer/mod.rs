@@ -1,6 +1,7 @@
 //! The `Peer` handle: this peer as the rest of the program sees it. It owns the state (tracked
-//! peers, file index, transfers, event log) behind one lock that is never held across an
-//! `.await`, publishes every change as a dashboard event, and asks for the index to be saved.
+//! peers, file index), the transfers and the event log, each behind its own lock, none ever
+//! held across an `.await`; publishes every change as a dashboard event, and asks for the
+//! index to be saved.
 //! The network side of gossip and transfers is in [`gossip`] and [`transfer`].
 
 pub mod gossip;
@@ -141,8 +142,8 @@ struct Inner {
     events: broadcast::Sender<ServerEvent>,
     /// Bumped on every index or tombstone change; the persister saves the newest state.
     dirty: watch::Sender<u64>,
-    /// The tombstones' generation last saved. Its lock also serialises their saves, which
-    /// share one temporary file.
+    /// The tombstones' generation last saved. Its lock also serialises their saves, so that
+    /// an older set of tombstones never replaces a newer one.
     tombstones_saved: Mutex<u64>,
     /// Messages handed to [`Peer::send_later`] and not yet sent or failed.
     sends_pending: AtomicUsize,

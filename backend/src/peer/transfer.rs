@@ -218,9 +218,9 @@ fn moot(state: &PeerState, file_id: &str) -> Option<Source> {
     }
 }
 
-/// Whether a failed or finished fetch got a reply at all (so that the GET_FILE was sent and a
-/// first byte arrived): not when dialing or the first read failed.
-fn replied(fetched: &Result<(FileMeta, TempFile), NetError>) -> bool {
+/// Whether a fetch sent its GET_FILE, as far as its outcome tells: not when the socket failed
+/// or timed out, which may have been before the request.
+fn asked(fetched: &Result<(FileMeta, TempFile), NetError>) -> bool {
     match fetched {
         Ok(_) => true,
         Err(NetError::Io(_)) | Err(NetError::Timeout(_)) => false,
@@ -345,10 +345,10 @@ impl Peer {
         self.transfer_progress(id, peer_id, 0);
         let limits = self.config().limits;
         let dialed = Instant::now();
-        let mut first_content = None;
+        let mut first_byte = None;
         let mut received = 0;
         let fetching = net::fetch(addr, file_id, self.store(), &limits, |done| {
-            first_content.get_or_insert_with(|| dialed.elapsed());
+            first_byte.get_or_insert_with(|| dialed.elapsed());
             received = done;
             self.transfer_progress(id, peer_id, done)
         });
@@ -359,7 +359,7 @@ impl Peer {
             fetched = fetching => fetched,
             moot = self.until_moot(file_id) => return Err(Failure::Moot(moot)),
         };
-        let replied = first_content.or_else(|| replied(&fetched).then(|| dialed.elapsed()));
+        let asked = first_byte.is_some() || asked(&fetched);
         let outcome = match fetched {
             Ok((meta, temp)) => {
                 let traffic = self.traffic();
@@ -369,7 +369,7 @@ impl Peer {
                 self.keep_verified(meta, temp).await
             }
             Err(e) => {
-                if replied.is_some() {
+                if asked {
                     self.traffic().sent("GET_FILE");
                 }
                 match &e {
@@ -413,7 +413,7 @@ impl Peer {
         if let Some(health) = health {
             self.with_state(|s| {
                 if let Some(t) = s.peers.get_mut(peer_id) {
-                    t.health.record(health, replied);
+                    t.health.record(health, first_byte);
                 }
             });
             // The dashboard's health columns follow at once, not at the peer's next message.

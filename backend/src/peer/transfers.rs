@@ -124,7 +124,7 @@ impl Transfers {
         self.list.iter().cloned().collect()
     }
 
-    /// The running transfer of `kind` for `file_id`, if any.
+    /// The running download (a get or an auto-fetch) of `file_id`, if any.
     pub fn running(&self, file_id: &str) -> Option<TransferDto> {
         self.list
             .iter()

@@ -1,4 +1,6 @@
-//! The storage folder and `metadata.json`: the only code that touches the disk.
+//! The storage folder and `metadata.json`: the only code that writes, renames or deletes in
+//! it (`net` reads the copies it sends through files this module opens; `main` creates the
+//! folder and its log file).
 //!
 //! Invariants: every write is atomic (a hidden temporary file in the folder, renamed into place
 //! only when complete and, for received files, verified); a file lands under a content name
@@ -637,8 +639,8 @@ impl Store {
             if !taken(&file_id) {
                 break (timestamp, file_id);
             }
-            // Only a copy with a timestamp ahead of our clock, that someone sent us, could
-            // take the id of every next second.
+            // Uploads of the same content landing at the same moment, or a copy stamped ahead
+            // of our clock that someone sent us, can take the id of every next second.
             tries += 1;
             if tries == OWNED_ID_TRIES {
                 return Err(io::Error::new(

@@ -51,6 +51,8 @@ enum Behaviour {
     PausedThenRest,
     /// Half of the right reply, then, once released, EOF.
     PausedThenEof,
+    /// No reply: the socket closed once the request is read, as a busy peer does.
+    Busy,
 }
 
 /// A fake holder; counts requests and records whether any client half-closed its socket.
@@ -89,6 +91,7 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                     h.fetch_add(1, Ordering::SeqCst);
                 }
                 let reply = match behaviour {
+                    Behaviour::Busy => return,
                     Behaviour::Null => encode::file_data_not_found().into_bytes(),
                     Behaviour::Truncate | Behaviour::Stall => {
                         let whole = file_data(&meta, &content);
@@ -119,7 +122,10 @@ async fn fake_holder(behaviour: Behaviour, meta: FileMeta, content: Vec<u8>) -> 
                 };
                 let _ = socket.write_all(&reply).await;
                 match behaviour {
-                    Behaviour::Truncate | Behaviour::WrongHash | Behaviour::OtherFile => {}
+                    Behaviour::Truncate
+                    | Behaviour::WrongHash
+                    | Behaviour::OtherFile
+                    | Behaviour::Busy => {}
                     Behaviour::Null
                     | Behaviour::Good
                     | Behaviour::Stall
@@ -154,6 +160,39 @@ async fn get(us: &TestPeer, meta: &FileMeta, peers: usize) -> TransferDto {
 async fn introduce(peer_addr: &str, peer_id: &str, port: u16, files: &[&FileMeta]) {
     let reply = encode::gossip_reply("127.0.0.1", port, peer_id, files.iter().copied());
     send_raw(peer_addr, reply.as_bytes()).await;
+}
+
+/// The health `us` records for the only peer it tracks, after a failed get of `meta` from
+/// a fake holder that behaves as `behaviour`.
+async fn health_after_a_failed_get(behaviour: Behaviour) -> shared::PeerHealthDto {
+    let content = fixture("names.txt");
+    let meta = meta_at(&content, "names.txt", "1749713822");
+    let us = spawn_with("us", &[], |c| c.peer_timeout = Duration::from_secs(60)).await;
+    let fake = fake_holder(behaviour, meta.clone(), content).await;
+    introduce(&us.addr(), "fake", fake.port, &[&meta]).await;
+    let done = get(&us, &meta, 1).await;
+    assert!(
+        matches!(done.state, TransferStateDto::Failed { .. }),
+        "{done:?}"
+    );
+    assert_eq!(fake.requests.load(Ordering::SeqCst), 1);
+    let health = us.peer().peers()[0].health.clone().unwrap();
+    us.stop().await;
+    health
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_closes_without_a_byte_has_no_first_byte_time() {
+    let health = health_after_a_failed_get(Behaviour::Busy).await;
+    assert_eq!(health.gets_failed, 1, "{health:?}");
+    assert_eq!(health.first_byte_ms, None, "{health:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_breaks_off_its_reply_has_a_first_byte_time() {
+    let health = health_after_a_failed_get(Behaviour::Truncate).await;
+    assert_eq!(health.truncated, 1, "{health:?}");
+    assert!(health.first_byte_ms.is_some(), "{health:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use crate::model::{Shown, Sort, SortKey};
 /// names the columns of one table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Column<K: 'static = SortKey> {
-    /// Header text; empty for an action column.
+    /// Header text (may be empty, as for the transfers table's action column).
     pub label: &'static str,
     /// Class of the header cell.
     pub class: &'static str,
