@@ -28,8 +28,9 @@ pub async fn events(
 }
 
 /// The largest frame, and message, a client may send. It only ever sends a Close, pongs to
-/// our pings, and maybe a ping of its own, of at most 125 bytes each; tungstenite's defaults (16 MiB a frame, 64 MiB a message)
-/// would have us buffer that much of a message that never ends, on every socket.
+/// our pings, and maybe a ping of its own, of at most 125 bytes each; tungstenite's defaults
+/// (16 MiB a frame, 64 MiB a message) would have us buffer that much of a message that never
+/// ends, on every socket.
 const CLIENT_MESSAGE: usize = 4 << 10;
 
 /// Streams events to `socket` until the client closes it, the peer stops, or the client sends

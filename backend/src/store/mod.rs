@@ -1,6 +1,6 @@
 //! The storage folder and `metadata.json`: the only code that writes, renames or deletes in
 //! it (`net` reads the copies it sends through files this module opens; `main` creates the
-//! folder and its log file).
+//! folder and its log file, and `peer demo` its sample files).
 //!
 //! Invariants: every write is atomic (a hidden temporary file in the folder, renamed into place
 //! only when complete and, for received files, verified); a file lands under a content name
