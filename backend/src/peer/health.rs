@@ -9,8 +9,8 @@ use std::time::Duration;
 pub struct Health {
     /// Messages (GOSSIP, GOSSIP_REPLY, ANNOUNCE, DELETE) that name it as their sender.
     pub messages: u64,
-    /// From dialing to the first content byte of its last GET_FILE reply (to the whole reply
-    /// when it carried no content).
+    /// From dialing to the first byte of its last GET_FILE reply; a get it closed without a
+    /// byte leaves the one before.
     pub first_byte: Option<Duration>,
     /// Gets it served with a copy that verified.
     pub gets_ok: u64,
